@@ -1,0 +1,157 @@
+"""The archive: storage + capture catalog + spool, and the operations on all three.
+
+Publishing order is what makes a capture durable: the WARC is stored first, then its
+CDXJ sidecar, then its catalog rows, so no index entry ever points at bytes that are
+not in storage. Everything here can be rebuilt from ``warcs/`` alone.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import re
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable
+
+from crawler.archive.catalog import CaptureCatalog
+from crawler.archive.cdxj import CaptureEntry, sorted_lines
+from crawler.archive.storage import ArchiveStorage, is_remote, open_storage
+from crawler.archive.warcscan import iter_entries, repair_torn_tail
+from crawler.archive.writer import OPEN_SUFFIX, WARC_SUFFIX
+
+logger = logging.getLogger(__name__)
+
+WARCS = "warcs/"
+INDEXES = "indexes/"
+
+
+def index_name(warc_name: str) -> str:
+    stem = warc_name[: -len(WARC_SUFFIX)] if warc_name.endswith(WARC_SUFFIX) else warc_name
+    return f"{INDEXES}{stem}.cdxj"
+
+
+def default_cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "newsarchive"
+
+
+def _slug(uri: str) -> str:
+    clean = re.sub(r"[^A-Za-z0-9]+", "-", uri).strip("-")[:60]
+    return f"{clean}-{hashlib.blake2b(uri.encode(), digest_size=4).hexdigest()}"
+
+
+@dataclass
+class RecoveryReport:
+    finished: list[str] = field(default_factory=list)
+    published: list[str] = field(default_factory=list)
+    dropped_bytes: int = 0
+    discarded: list[str] = field(default_factory=list)
+
+
+class Archive:
+    """A WARC archive at a URI: where finished files go, and the index of what they hold."""
+
+    def __init__(self, storage: ArchiveStorage, catalog: CaptureCatalog, spool_dir: Path,
+                 keep_spooled: bool = False) -> None:
+        self.storage = storage
+        self.catalog = catalog
+        self.spool_dir = Path(spool_dir)
+        self.keep_spooled = keep_spooled
+
+    @classmethod
+    def open(cls, uri: str | os.PathLike[str], *, spool_dir: str | os.PathLike[str] | None = None,
+             cache_dir: str | os.PathLike[str] | None = None, keep_spooled: bool = False,
+             storage: ArchiveStorage | None = None) -> Archive:
+        uri = os.fspath(uri)
+        storage = storage or open_storage(uri)
+        if is_remote(uri):
+            base = Path(cache_dir) if cache_dir else default_cache_dir()
+            local_home = base / _slug(uri)
+            catalog_path = local_home / "index.sqlite3"
+            spool = Path(spool_dir) if spool_dir else local_home / "spool"
+        else:
+            root = storage.local_path("") or Path(uri)
+            catalog_path = Path(root) / "index.sqlite3"
+            spool = Path(spool_dir) if spool_dir else Path(root) / "spool"
+        return cls(storage, CaptureCatalog(catalog_path), spool, keep_spooled=keep_spooled)
+
+    # -- publishing -------------------------------------------------------------------
+    def publish(self, path: Path, name: str, entries: list[CaptureEntry]) -> None:
+        """Store a finished WARC, then its sidecar index, then its catalog rows."""
+        self.storage.put_file(path, WARCS + name)
+        cdxj = "".join(line + "\n" for line in sorted_lines(entries)).encode("utf-8")
+        self.storage.put_bytes(cdxj, index_name(name))
+        self.catalog.add_file(name, entries)
+        if path.exists() and not self.keep_spooled:
+            path.unlink()
+        logger.info("Archived %(name)s (%(records)d index entries)", {"name": name, "records": len(entries)})
+
+    def recover_spool(self) -> RecoveryReport:
+        """Finish what a crashed or interrupted run left in the spool: repair, rename, publish."""
+        report = RecoveryReport()
+        if not self.spool_dir.is_dir():
+            return report
+        for path in sorted(self.spool_dir.glob(f"*{WARC_SUFFIX}{OPEN_SUFFIX}")):
+            dropped, members = repair_torn_tail(path)
+            report.dropped_bytes += dropped
+            if members <= 1:  # nothing but (maybe) a warcinfo record
+                path.unlink()
+                report.discarded.append(path.name)
+                continue
+            final = path.with_name(path.name[: -len(OPEN_SUFFIX)])
+            os.replace(path, final)
+            report.finished.append(final.name)
+            if dropped:
+                logger.warning("Recovered %(name)s: dropped a torn final record of %(n)d bytes",
+                               {"name": final.name, "n": dropped})
+        for path in sorted(self.spool_dir.glob(f"*{WARC_SUFFIX}")):
+            with open(path, "rb") as f:
+                entries = list(iter_entries(f, path.name))
+            self.publish(path, path.name, entries)
+            report.published.append(path.name)
+        return report
+
+    # -- the index, from the WARCs alone ------------------------------------------------
+    def warc_names(self) -> list[str]:
+        return [n[len(WARCS):] for n in self.storage.list(WARCS) if n.endswith(WARC_SUFFIX)]
+
+    def index_file(self, name: str) -> list[CaptureEntry]:
+        with self.storage.open_stream(WARCS + name) as stream:
+            return list(iter_entries(stream, name))
+
+    def rebuild_index(self, workers: int = 4) -> dict[str, int]:
+        """Regenerate every sidecar and the catalog from the WARCs in storage."""
+        names = self.warc_names()
+        stats = {"files": 0, "entries": 0}
+
+        def one(name: str) -> tuple[str, list[CaptureEntry]]:
+            entries = self.index_file(name)
+            cdxj = "".join(line + "\n" for line in sorted_lines(entries)).encode("utf-8")
+            self.storage.put_bytes(cdxj, index_name(name))
+            return name, entries
+
+        self.catalog.clear()
+        with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+            for name, entries in pool.map(one, names):
+                self.catalog.add_file(name, entries)
+                stats["files"] += 1
+                stats["entries"] += len(entries)
+        known = {index_name(n) for n in names}
+        for stale in [n for n in self.storage.list(INDEXES) if n.endswith(".cdxj") and n not in known]:
+            self.storage.delete(stale)
+        return stats
+
+    def ensure_catalog(self) -> None:
+        """A fresh machine with a remote archive has no catalog yet: build it from the WARCs."""
+        if not self.catalog.files() and self.warc_names():
+            logger.info("Catalog is empty; rebuilding it from the WARCs in %(uri)s", {"uri": self.storage.uri})
+            self.rebuild_index()
+
+    def sidecar_lines(self) -> Iterable[str]:
+        for name in self.storage.list(INDEXES):
+            if name.endswith(".cdxj"):
+                with self.storage.open_stream(name) as f:
+                    yield from (line.decode("utf-8").rstrip("\n") for line in f)

@@ -1,0 +1,116 @@
+"""CDXJ index lines in pywb's format, the same that cdxj-indexer writes. Field names live here only."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Iterator
+
+import surt as _surt
+from warcio.timeutils import iso_date_to_timestamp
+
+#: Record types cdxj-indexer indexes by default (metadata/resource unless warc-fields).
+INDEXED_TYPES = ("response", "revisit", "resource", "metadata")
+_MIME_SPLIT = re.compile(r"[;\s]")
+
+
+def surt_key(url: str) -> str:
+    try:
+        return _surt.surt(url)
+    except Exception:  # surt raises assorted errors on odd URLs; cdxj-indexer keeps the URL then
+        return url
+
+
+def mime_of(rec_type: str, http_content_type: str | None, warc_content_type: str | None) -> str | None:
+    if rec_type == "revisit":
+        return "warc/revisit"
+    value = http_content_type if rec_type in ("response", "request") else warc_content_type
+    if not value:
+        return None
+    return _MIME_SPLIT.split(value, 1)[0].strip()
+
+
+def is_indexed(rec_type: str, warc_content_type: str | None) -> bool:
+    if rec_type not in INDEXED_TYPES:
+        return False
+    if rec_type in ("resource", "metadata") and warc_content_type == "application/warc-fields":
+        return False
+    return True
+
+
+@dataclass(frozen=True)
+class CaptureEntry:
+    """One indexed record: where it is and what it holds. Extra fields feed the catalog only."""
+
+    urlkey: str
+    timestamp: str
+    url: str
+    mime: str | None
+    status: str | None
+    digest: str | None
+    length: int
+    offset: int
+    filename: str
+    rec_type: str
+    record_id: str
+    warc_date: str
+    refers_to_uri: str | None = None
+    refers_to_date: str | None = None
+    refers_to_id: str | None = None
+
+    def cdxj_line(self) -> str:
+        fields: dict[str, str] = {"url": self.url}
+        if self.mime:
+            fields["mime"] = self.mime
+        if self.status:
+            fields["status"] = self.status
+        if self.digest:
+            fields["digest"] = self.digest
+        fields["length"] = str(self.length)
+        fields["offset"] = str(self.offset)
+        fields["filename"] = self.filename
+        return f"{self.urlkey} {self.timestamp} {json.dumps(fields)}"
+
+
+def entry_for(record, offset: int, length: int, filename: str) -> CaptureEntry | None:
+    """The index entry for a warcio record at (offset, length) in ``filename``, or None if not indexed."""
+    rec_headers = record.rec_headers
+    rec_type = record.rec_type
+    warc_ct = rec_headers.get_header("Content-Type")
+    if not is_indexed(rec_type, warc_ct):
+        return None
+    url = rec_headers.get_header("WARC-Target-URI") or ""
+    http = record.http_headers
+    http_ct = http.get_header("Content-Type") if http is not None else None
+    status = None
+    if http is not None and rec_type in ("response", "revisit"):
+        status = http.get_statuscode()
+    wdate = rec_headers.get_header("WARC-Date")
+    return CaptureEntry(
+        urlkey=surt_key(url),
+        timestamp=iso_date_to_timestamp(wdate),
+        url=url,
+        mime=mime_of(rec_type, http_ct, warc_ct),
+        status=status,
+        digest=rec_headers.get_header("WARC-Payload-Digest"),
+        length=length,
+        offset=offset,
+        filename=filename,
+        rec_type=rec_type,
+        record_id=rec_headers.get_header("WARC-Record-ID") or "",
+        warc_date=wdate,
+        refers_to_uri=rec_headers.get_header("WARC-Refers-To-Target-URI"),
+        refers_to_date=rec_headers.get_header("WARC-Refers-To-Date"),
+        refers_to_id=rec_headers.get_header("WARC-Refers-To"),
+    )
+
+
+def parse_line(line: str) -> tuple[str, str, dict]:
+    urlkey, timestamp, rest = line.rstrip("\n").split(" ", 2)
+    return urlkey, timestamp, json.loads(rest)
+
+
+def sorted_lines(entries: list[CaptureEntry]) -> Iterator[str]:
+    """Lines in the order pywb's binary search needs (plain string sort, as cdxj-indexer --sort)."""
+    return iter(sorted(e.cdxj_line() for e in entries))

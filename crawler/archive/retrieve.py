@@ -1,0 +1,161 @@
+"""Getting archived bytes back: find captures, pick one, read exactly its byte range, resolve revisits.
+
+Find, resolve and load stay separate (as in pywb): the catalog finds entries, the archive
+names the file, storage reads one range, warcio parses the record.
+"""
+
+from __future__ import annotations
+
+import io
+import zlib
+from dataclasses import dataclass
+from datetime import datetime
+
+from warcio.archiveiterator import ArchiveIterator
+from warcio.timeutils import timestamp_to_datetime
+
+from crawler.archive.archive import WARCS, Archive
+from crawler.archive.cdxj import CaptureEntry
+
+#: Ceiling for decoding a Content-Encoded payload on `get` (a stored gzip bomb stays a bomb).
+MAX_DECODED_SIZE = 256 * 1024 * 1024
+
+
+class NotArchived(LookupError):
+    """No capture of this URL (or of the record a revisit refers to) is in the archive."""
+
+
+class DecodeError(ValueError):
+    """The payload's Content-Encoding could not be decoded within limits."""
+
+
+@dataclass
+class Capture:
+    entry: CaptureEntry
+    status_line: str
+    headers: list[tuple[str, str]]
+    payload: bytes  # as received: still Content-Encoded
+    payload_entry: CaptureEntry  # where the payload came from (the original, for a revisit)
+
+    def header(self, name: str) -> str | None:
+        lname = name.lower()
+        for k, v in self.headers:
+            if k.lower() == lname:
+                return v
+        return None
+
+    def decoded(self, max_size: int = MAX_DECODED_SIZE) -> bytes:
+        return decode_content(self.payload, self.header("Content-Encoding"), max_size)
+
+
+def decode_content(payload: bytes, encoding: str | None, max_size: int = MAX_DECODED_SIZE) -> bytes:
+    codings = [c.strip().lower() for c in (encoding or "").split(",") if c.strip()]
+    data = payload
+    for coding in reversed(codings):
+        if coding in ("identity", ""):
+            continue
+        if coding in ("gzip", "x-gzip"):
+            data = _inflate(data, zlib.MAX_WBITS | 32, max_size)
+        elif coding == "deflate":
+            try:
+                data = _inflate(data, zlib.MAX_WBITS, max_size)
+            except DecodeError:
+                data = _inflate(data, -zlib.MAX_WBITS, max_size)
+        elif coding == "br":
+            try:
+                import brotli
+            except ImportError as e:
+                raise DecodeError("payload is brotli-encoded and brotli is not installed") from e
+            try:
+                out = brotli.Decompressor()
+                data = out.process(data)
+            except brotli.error as e:
+                raise DecodeError(f"bad brotli payload: {e}") from e
+            if len(data) > max_size:
+                raise DecodeError(f"decoded payload exceeds {max_size} bytes")
+        else:
+            raise DecodeError(f"unsupported Content-Encoding {coding!r}")
+    return data
+
+
+def _inflate(data: bytes, wbits: int, max_size: int) -> bytes:
+    d = zlib.decompressobj(wbits)
+    out = bytearray()
+    try:
+        chunk = d.decompress(data, max_size + 1)
+        out += chunk
+        while d.unconsumed_tail and len(out) <= max_size:
+            out += d.decompress(d.unconsumed_tail, max_size + 1 - len(out))
+    except zlib.error as e:
+        raise DecodeError(f"bad compressed payload: {e}") from e
+    if len(out) > max_size:
+        raise DecodeError(f"decoded payload exceeds {max_size} bytes (refusing to inflate further)")
+    return bytes(out)
+
+
+def load_record(archive: Archive, entry: CaptureEntry):
+    """Exactly one ranged read, then parse the single gzip member as a WARC record."""
+    raw = archive.storage.open_range(WARCS + entry.filename, entry.offset, entry.length)
+    it = ArchiveIterator(io.BytesIO(raw), check_digests=False)
+    record = next(iter(it))
+    payload = record.content_stream().read() if record.rec_type != "revisit" else b""
+    return record, payload
+
+
+def list_captures(archive: Archive, url: str) -> list[CaptureEntry]:
+    return archive.catalog.captures(url)
+
+
+def closest(entries: list[CaptureEntry], at: str | None) -> CaptureEntry:
+    """The capture closest in time to ``at`` (a 1-14 digit timestamp); the latest without it."""
+    if not entries:
+        raise NotArchived("no captures")
+    if not at:
+        return entries[-1]
+    target = timestamp_to_datetime(at)
+
+    def distance(e: CaptureEntry) -> tuple[float, str]:
+        return (abs((timestamp_to_datetime(e.timestamp) - target).total_seconds()), e.warc_date)
+
+    return min(entries, key=distance)
+
+
+def get_capture(archive: Archive, url: str, at: str | None = None) -> Capture:
+    entries = list_captures(archive, url)
+    if not entries:
+        raise NotArchived(f"{url} is not in the archive")
+    entry = closest(entries, at)
+    record, payload = load_record(archive, entry)
+    http = record.http_headers
+    payload_entry = entry
+    if record.rec_type == "revisit":
+        payload_entry = _original_for(archive, record, entry)
+        _orig_record, payload = load_record(archive, payload_entry)
+    status_line = f"{http.protocol} {http.statusline}" if http is not None else ""
+    headers = list(http.headers) if http is not None else []
+    return Capture(entry, status_line, headers, payload, payload_entry)
+
+
+def _original_for(archive: Archive, record, entry: CaptureEntry) -> CaptureEntry:
+    refers_id = record.rec_headers.get_header("WARC-Refers-To")
+    if refers_id:
+        original = archive.catalog.by_record_id(refers_id)
+        if original is not None:
+            return original
+    refers_uri = record.rec_headers.get_header("WARC-Refers-To-Target-URI") or entry.url
+    original = archive.catalog.original_of(refers_uri, entry.digest or "")
+    if original is None:
+        raise NotArchived(f"revisit of {entry.url} refers to a capture that is not in the archive")
+    return original
+
+
+def parse_at(value: str) -> str:
+    digits = "".join(ch for ch in value if ch.isdigit())
+    if not digits or len(digits) > 14:
+        raise ValueError(f"--at wants a timestamp like 20261128120000, got {value!r}")
+    timestamp_to_datetime(digits)  # validates
+    return digits
+
+
+__all__ = ["Capture", "NotArchived", "DecodeError", "get_capture", "list_captures", "closest", "parse_at",
+           "decode_content", "load_record", "datetime"]

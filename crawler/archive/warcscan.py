@@ -1,0 +1,78 @@
+"""Reading WARC files back: index entries from a stream, and torn-tail repair after a crash."""
+
+from __future__ import annotations
+
+import logging
+import os
+import zlib
+from pathlib import Path
+from typing import BinaryIO, Iterator
+
+from warcio.archiveiterator import ArchiveIterator
+
+from crawler.archive.cdxj import CaptureEntry, entry_for
+
+logger = logging.getLogger(__name__)
+
+_CHUNK = 1 << 20
+
+
+def iter_entries(stream: BinaryIO, filename: str) -> Iterator[CaptureEntry]:
+    """Index entries of every indexed record in a WARC stream, in file order (one pass, streaming)."""
+    it = ArchiveIterator(stream, check_digests=False)
+    for record in it:
+        it.read_to_end(record)
+        entry = entry_for(record, it.get_record_offset(), it.get_record_length(), filename)
+        if entry is not None:
+            yield entry
+
+
+def complete_members_end(stream: BinaryIO) -> tuple[int, int]:
+    """Scan gzip members; return (end offset of the last complete member, number of complete members).
+
+    A member is complete when zlib reaches its end and its CRC/length trailer checks out.
+    Bytes after that (a member torn by a crash) are not part of the WARC.
+    """
+    pos = 0  # start of the current member
+    good_end = 0
+    members = 0
+    d = zlib.decompressobj(zlib.MAX_WBITS + 16)
+    consumed = 0  # bytes of the current member fed so far
+    buf = b""
+    while True:
+        if not buf:
+            buf = stream.read(_CHUNK)
+            if not buf:
+                break
+        try:
+            d.decompress(buf, 0)
+        except zlib.error:
+            break
+        # Throw away decompressed output as we go; only framing matters here.
+        if d.eof:
+            used = len(buf) - len(d.unused_data)
+            consumed += used
+            pos += consumed
+            good_end = pos
+            members += 1
+            buf = d.unused_data
+            consumed = 0
+            d = zlib.decompressobj(zlib.MAX_WBITS + 16)
+        else:
+            consumed += len(buf)
+            buf = b""
+    return good_end, members
+
+
+def repair_torn_tail(path: Path) -> tuple[int, int]:
+    """Truncate a WARC after its last complete gzip member. Returns (bytes dropped, complete members)."""
+    with open(path, "rb") as f:
+        good_end, members = complete_members_end(f)
+    size = path.stat().st_size
+    dropped = size - good_end
+    if dropped:
+        with open(path, "r+b") as f:
+            f.truncate(good_end)
+            f.flush()
+            os.fsync(f.fileno())
+    return dropped, members

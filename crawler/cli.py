@@ -1,0 +1,237 @@
+"""The `newsarchive` command: argv -> options -> library call. One exit point, one clear line on error.
+
+Exit codes: 0 done; 1 nothing found, or the crawl had fatal errors; 2 bad usage or configuration.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Sequence
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+class CliError(Exception):
+    def __init__(self, message: str, code: int = EXIT_FAILED) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def _default_archive() -> str:
+    return os.environ.get("ARCHIVE_URI", "./archive")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="newsarchive", description="Archive security-news sites into WARC files.")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def archive_arg(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument("--archive", default=None, metavar="URI",
+                        help="archive folder or s3://bucket/prefix (default: $ARCHIVE_URI or ./archive)")
+
+    c = sub.add_parser("crawl", help="crawl the sources into the archive")
+    c.add_argument("--sources", default=None, help="sources file (default settings/sources.toml)")
+    archive_arg(c)
+    c.add_argument("--source", action="append", default=[], metavar="NAME", help="only this source (repeatable)")
+    c.add_argument("--profile", default=None, help="settings profile: a name in settings/profiles/ or a .toml path")
+    c.add_argument("-s", "--set", action="append", default=[], metavar="NAME=VALUE", help="override a setting")
+    c.add_argument("-O", "--output", default=None, help="write article items to this feed (e.g. articles.jsonl)")
+    c.add_argument("--log-level", default=None)
+
+    l = sub.add_parser("list", help="list every capture of a URL")
+    l.add_argument("url")
+    archive_arg(l)
+
+    g = sub.add_parser("get", help="print an archived page")
+    g.add_argument("url")
+    archive_arg(g)
+    g.add_argument("--at", default=None, metavar="TIMESTAMP", help="capture closest to this time (YYYYmmddHHMMSS)")
+    mode = g.add_mutually_exclusive_group()
+    mode.add_argument("--raw", action="store_true", help="payload as received (still Content-Encoded)")
+    mode.add_argument("--headers", action="store_true", help="status line and headers only")
+    g.add_argument("-o", "--output", default=None, help="write to this file instead of stdout")
+
+    i = sub.add_parser("index", help="the capture index")
+    isub = i.add_subparsers(dest="index_command", required=True, metavar="ACTION")
+    r = isub.add_parser("rebuild", help="rebuild the CDXJ sidecars and the catalog from the WARCs alone")
+    archive_arg(r)
+    r.add_argument("--workers", type=int, default=4)
+
+    d = sub.add_parser("dups", help="list an article's near-duplicates")
+    d.add_argument("url")
+    archive_arg(d)
+    dd = sub.add_parser("dedup", help="near-duplicate state")
+    ddsub = dd.add_subparsers(dest="dedup_command", required=True, metavar="ACTION")
+    ddr = ddsub.add_parser("rebuild", help="rebuild the article catalog from the WARC metadata records")
+    archive_arg(ddr)
+    rep = sub.add_parser("report", help="write the editors' HTML report of near-duplicate clusters")
+    archive_arg(rep)
+    rep.add_argument("-o", "--output", default="report.html")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as e:  # argparse already printed the usage line
+        return EXIT_USAGE if e.code else EXIT_OK
+    if getattr(args, "archive", "unset") is None:
+        args.archive = _default_archive()
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return COMMANDS[args.command](args)
+    except CliError as e:
+        print(f"newsarchive: {e}", file=sys.stderr)
+        return e.code
+    except KeyboardInterrupt:
+        print("newsarchive: interrupted", file=sys.stderr)
+        return EXIT_FAILED
+    except BrokenPipeError:
+        return EXIT_OK
+
+
+# -- commands ------------------------------------------------------------------------------
+def cmd_crawl(args: argparse.Namespace) -> int:
+    from crawler.runner import CrawlConfigError, run_crawl
+
+    overrides: dict[str, str] = {}
+    for item in args.set:
+        if "=" not in item:
+            raise CliError(f"-s wants NAME=VALUE, got {item!r}", EXIT_USAGE)
+        k, v = item.split("=", 1)
+        overrides[k] = v
+    try:
+        result = run_crawl(
+            sources=args.sources, archive=args.archive, only=args.source, profile=args.profile,
+            overrides=overrides, output=args.output, log_level=args.log_level,
+        )
+    except CrawlConfigError as e:
+        raise CliError(str(e), EXIT_USAGE) from None
+    if not result.ok:
+        raise CliError(result.problem, EXIT_FAILED)
+    print(result.summary())
+    return EXIT_OK
+
+
+def _open_archive(uri: str):
+    from crawler.archive.archive import Archive
+    from crawler.archive.storage import StorageConfigError, StorageError
+
+    try:
+        archive = Archive.open(uri)
+        archive.ensure_catalog()
+    except StorageConfigError as e:
+        raise CliError(str(e), EXIT_USAGE) from None
+    except StorageError as e:
+        raise CliError(str(e), EXIT_FAILED) from None
+    return archive
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from crawler.archive.retrieve import list_captures
+
+    archive = _open_archive(args.archive)
+    entries = list_captures(archive, args.url)
+    if not entries:
+        raise CliError(f"no captures of {args.url} in {args.archive}")
+    for e in entries:
+        kind = "revisit" if e.rec_type == "revisit" else "response"
+        print(f"{e.timestamp} {e.status or '-'} {kind:8} {e.mime or '-'} {e.length:>9} {e.url} {e.filename}:{e.offset}")
+    return EXIT_OK
+
+
+def cmd_get(args: argparse.Namespace) -> int:
+    from crawler.archive.retrieve import DecodeError, NotArchived, get_capture, parse_at
+    from crawler.archive.storage import StorageError
+
+    try:
+        at = parse_at(args.at) if args.at else None
+    except ValueError as e:
+        raise CliError(str(e), EXIT_USAGE) from None
+    archive = _open_archive(args.archive)
+    try:
+        capture = get_capture(archive, args.url, at)
+        if args.headers:
+            data = (capture.status_line + "\r\n" + "".join(f"{k}: {v}\r\n" for k, v in capture.headers)).encode(
+                "latin-1", "replace")
+        elif args.raw:
+            data = capture.payload
+        else:
+            data = capture.decoded()
+    except NotArchived as e:
+        raise CliError(str(e)) from None
+    except (DecodeError, StorageError) as e:
+        raise CliError(f"{args.url}: {e}") from None
+    if args.output:
+        Path(args.output).write_bytes(data)
+    else:
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+    return EXIT_OK
+
+
+def cmd_index(args: argparse.Namespace) -> int:
+    archive = _open_archive_plain(args.archive)
+    stats = archive.rebuild_index(workers=args.workers)
+    print(f"indexed {stats['entries']} records from {stats['files']} WARC files in {args.archive}")
+    return EXIT_OK
+
+
+def _open_archive_plain(uri: str):
+    from crawler.archive.archive import Archive
+    from crawler.archive.storage import StorageConfigError
+
+    try:
+        return Archive.open(uri)
+    except StorageConfigError as e:
+        raise CliError(str(e), EXIT_USAGE) from None
+
+
+def cmd_dups(args: argparse.Namespace) -> int:
+    from crawler.dedup.commands import find_duplicates
+
+    archive = _open_archive_plain(args.archive)
+    dups = find_duplicates(_dedup_catalog(archive), args.url)
+    if not dups:
+        raise CliError(f"no duplicates known for {args.url}")
+    for d in dups:
+        print(f"{d.get('kind', '-'):20} {float(d.get('score', 0)):.3f} {d.get('timestamp', '-')} {d.get('url')}")
+    return EXIT_OK
+
+
+def cmd_dedup(args: argparse.Namespace) -> int:
+    from crawler.dedup.commands import rebuild_from_warcs
+
+    archive = _open_archive_plain(args.archive)
+    stats = rebuild_from_warcs(archive.storage, _dedup_catalog(archive))
+    print(" ".join(f"{k}={v}" for k, v in stats.items()))
+    return EXIT_OK
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from crawler.dedup.report import write_report
+
+    archive = _open_archive_plain(args.archive)
+    write_report(_dedup_catalog(archive), args.output)
+    print(f"wrote {args.output}")
+    return EXIT_OK
+
+
+def _dedup_catalog(archive) -> Path:
+    return archive.catalog.path.with_name("dedup.sqlite3")
+
+
+COMMANDS = {
+    "crawl": cmd_crawl,
+    "list": cmd_list,
+    "get": cmd_get,
+    "index": cmd_index,
+    "dups": cmd_dups,
+    "dedup": cmd_dedup,
+    "report": cmd_report,
+}

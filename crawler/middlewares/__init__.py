@@ -1,0 +1,1 @@
+"""Scrapy middlewares: scope, encodings, trap defences."""

@@ -1,0 +1,83 @@
+"""Downloader middlewares for encodings: what we accept on the wire, and charset fallbacks."""
+
+from __future__ import annotations
+
+import codecs
+import logging
+import re
+from typing import Self
+
+from scrapy import Request, Spider
+from scrapy.crawler import Crawler
+from scrapy.http import HtmlResponse, Response, TextResponse
+
+logger = logging.getLogger(__name__)
+
+LANG_META_KEY = "lang"
+_META_CHARSET = re.compile(rb"<meta[^>]+charset\s*=", re.IGNORECASE)
+
+
+def _brotli_available() -> bool:
+    try:
+        import brotli  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+class AcceptEncodingMiddleware:
+    """Send only encodings that warcio and pywb can decode: never zstd, br only with brotli."""
+
+    def __init__(self, encodings: list[str]) -> None:
+        usable = [e for e in encodings if e in ("gzip", "deflate") or (e == "br" and _brotli_available())]
+        self.header = ", ".join(usable).encode() if usable else b"identity"
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        return cls(crawler.settings.getlist("ACCEPT_ENCODINGS"))
+
+    def process_request(self, request: Request, spider: Spider | None = None) -> None:
+        request.headers[b"Accept-Encoding"] = self.header
+
+
+class CharsetFallbackMiddleware:
+    """A page that declares no charset and is not valid UTF-8 is decoded with the source language's
+    fallbacks (gb18030 for zh): Scrapy guesses cp1252 for a short GBK page."""
+
+    def __init__(self, crawler: Crawler, fallbacks: dict[str, list[str]]) -> None:
+        self.crawler = crawler
+        self.fallbacks = {lang: [codecs.lookup(e).name for e in encs] for lang, encs in fallbacks.items()}
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        return cls(crawler, crawler.settings.getdict("ENCODING_FALLBACKS"))
+
+    def process_response(self, request: Request, response: Response, spider: Spider | None = None) -> Response:
+        if not isinstance(response, HtmlResponse):
+            return response
+        if _declared(response):
+            return response
+        body = response.body
+        try:
+            body.decode("utf-8")
+            return response
+        except UnicodeDecodeError:
+            pass
+        for enc in self.fallbacks.get(request.meta.get(LANG_META_KEY, ""), []):
+            try:
+                body.decode(enc)
+            except UnicodeDecodeError:
+                continue
+            if self.crawler.stats is not None:
+                self.crawler.stats.inc_value(f"encoding/fallback/{enc}")
+            return response.replace(encoding=enc)
+        return response
+
+
+def _declared(response: TextResponse) -> bool:
+    content_type = response.headers.get(b"Content-Type") or b""
+    if b"charset" in content_type.lower():
+        return True
+    if response.body[:3] == codecs.BOM_UTF8 or response.body[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
+        return True
+    return bool(_META_CHARSET.search(response.body[:4096]))

@@ -1,0 +1,121 @@
+"""Every newsarchive setting with its default, documented where it is defined (Scrapy settings module).
+
+Profiles in settings/profiles/*.toml override these (``newsarchive crawl --profile NAME``);
+so do ``-s NAME=VALUE`` and environment variables named in the comments.
+"""
+
+import os
+
+BOT_NAME = "newsarchive"
+SPIDER_MODULES = ["crawler.spiders"]
+NEWSPIDER_MODULE = "crawler.spiders"
+
+# -- What to crawl -----------------------------------------------------------------------
+#: The sources file (see settings/sources.toml); NEWSARCHIVE_SOURCES in the environment.
+NEWSARCHIVE_SOURCES = os.environ.get("NEWSARCHIVE_SOURCES", "settings/sources.toml")
+#: Crawl only these sources (names); empty = all.
+NEWSARCHIVE_SOURCE_NAMES: list[str] = []
+#: Yield an item for every article page (for the dedup pipeline and feed exports).
+NEWSARCHIVE_ARTICLE_ITEMS = True
+
+# -- Archive -----------------------------------------------------------------------------
+#: Where WARCs and indexes go: a folder, or s3://bucket/prefix. ARCHIVE_URI in the environment.
+ARCHIVE_URI = os.environ.get("ARCHIVE_URI", "./archive")
+#: Switch WARC writing off (bare crawl, for benchmarks).
+ARCHIVE_ENABLED = True
+#: Local folder where WARCs are written before they are stored (default: <archive>/spool,
+#: or under the user's cache dir for s3://).
+ARCHIVE_SPOOL = os.environ.get("ARCHIVE_SPOOL") or None
+#: Local folder for the catalog of a remote archive (default ~/.cache/newsarchive).
+ARCHIVE_CACHE_DIR = os.environ.get("ARCHIVE_CACHE_DIR") or None
+#: Keep the spooled copy of a WARC after it is stored.
+ARCHIVE_KEEP_SPOOLED = False
+#: Roll over to a new WARC file past this size (bytes).
+WARC_MAX_SIZE = 1024**3
+#: File name prefix: {prefix}-{timestamp17}-{serial:05d}-{host}-{pid}.warc.gz
+WARC_PREFIX = "newsarchive"
+#: Deflate level per record (6: within 3% of 9's size at a third of the CPU).
+WARC_COMPRESS_LEVEL = 6
+#: Operator named in each warcinfo record.
+WARC_OPERATOR = os.environ.get("WARC_OPERATOR", "")
+#: Exchanges waiting for the writer thread before the crawl pauses downloads (memory bound).
+ARCHIVE_QUEUE_MAX = 256
+
+# -- Politeness --------------------------------------------------------------------------
+ROBOTSTXT_OBEY = True
+USER_AGENT = "newsarchive/0.1 (+https://github.com/newsarchive/newsarchive; web archiving)"
+CONCURRENT_REQUESTS = 16
+CONCURRENT_REQUESTS_PER_DOMAIN = 4
+DOWNLOAD_DELAY = 0
+AUTOTHROTTLE_ENABLED = True
+AUTOTHROTTLE_START_DELAY = 0.5
+AUTOTHROTTLE_MAX_DELAY = 30
+AUTOTHROTTLE_TARGET_CONCURRENCY = 2.0
+COOKIES_ENABLED = True
+DOWNLOAD_TIMEOUT = 60
+RETRY_TIMES = 2
+#: Bytes: a 15 MB article must be archived whole; decompression stops here too (gzip bombs).
+DOWNLOAD_MAXSIZE = 64 * 1024 * 1024
+DOWNLOAD_WARNSIZE = 32 * 1024 * 1024
+#: Redirects are followed by the crawl (each hop archived), in scope only.
+REDIRECT_MAX_TIMES = 10
+HTTPERROR_ALLOW_ALL = True
+#: Only encodings warcio and pywb can decode (never zstd); br only when brotli is importable.
+ACCEPT_ENCODINGS = ["gzip", "deflate", "br"]
+
+# -- Scope and traps -------------------------------------------------------------------------
+#: Query parameters dropped by URL canonicalisation (exact, case-insensitive) and by prefix.
+CANONICAL_DROP_PARAMS = [
+    "sessionid", "session_id", "sid", "phpsessid", "jsessionid", "aspsessionid", "cfid", "cftoken",
+    "fbclid", "gclid", "dclid", "msclkid", "yclid", "mc_cid", "mc_eid", "spm", "ref_src",
+]
+CANONICAL_DROP_PREFIXES = ["utm_"]
+#: Default link depth from a start URL when a source sets no max_depth (stat: traps/depth).
+TRAP_MAX_DEPTH = 5
+#: Scrapy's own depth limit stays off: sources may go deeper than the default above.
+DEPTH_LIMIT = 0
+#: Pages per source per run when a source sets no max_pages (stat: traps/max_pages).
+TRAP_MAX_PAGES_PER_SOURCE = 5000
+#: Longest URL scheduled (stat: traps/url_too_long).
+TRAP_MAX_URL_LENGTH = 1024
+URLLENGTH_LIMIT = 2083
+#: A path segment repeated more often than this marks a trap (stat: traps/repeated_segments).
+TRAP_MAX_REPEATED_SEGMENTS = 2
+#: Encodings tried, in order, for a page that declares none and is not valid UTF-8.
+ENCODING_FALLBACKS = {"zh": ["gb18030"], "en": ["cp1252"]}
+
+# -- Component order ---------------------------------------------------------------------
+# Engine side
+SPIDER_MIDDLEWARES = {
+    "scrapy.spidermiddlewares.offsite.OffsiteMiddleware": None,  # ports in allowed_domains: our scope does it
+    "crawler.middlewares.traps.TrapDefenseMiddleware": 550,
+}
+# Downloader side (lower numbers nearer the engine)
+DOWNLOADER_MIDDLEWARES = {
+    "scrapy.downloadermiddlewares.offsite.OffsiteMiddleware": None,
+    "crawler.middlewares.scope.SourceScopeMiddleware": 50,
+    # before HttpCompressionMiddleware (590) sets its own Accept-Encoding
+    "crawler.middlewares.encoding.AcceptEncodingMiddleware": 580,
+    # below 590: sees decoded bodies, fixes undeclared charsets before the spider decodes
+    "crawler.middlewares.encoding.CharsetFallbackMiddleware": 585,
+}
+EXTENSIONS = {
+    "crawler.extensions.archive.WarcArchiveExtension": 100,
+}
+ITEM_PIPELINES = {
+    "crawler.pipelines.dedup.DedupPipeline": 300,
+}
+DOWNLOAD_HANDLERS = {
+    # keeps the status line's reason phrase for the WARC response record
+    "http": "crawler.downloader.ReasonPhraseHTTPDownloadHandler",
+    "https": "crawler.downloader.ReasonPhraseHTTPDownloadHandler",
+}
+
+# -- Housekeeping --------------------------------------------------------------------------
+TELNETCONSOLE_ENABLED = False
+LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
+FEED_EXPORT_ENCODING = "utf-8"
+#: Memory guard: stop the crawl cleanly before the machine swaps.
+MEMUSAGE_ENABLED = True
+MEMUSAGE_LIMIT_MB = 2048
+MEMUSAGE_WARNING_MB = 1024

@@ -1,0 +1,55 @@
+"""URL canonicalisation: one fetch per canonical URL (fragments, tracking and session ids dropped)."""
+
+from __future__ import annotations
+
+import re
+from typing import Iterable
+from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
+
+from w3lib.url import safe_url_string
+
+#: Query parameters dropped before scheduling (exact names, case-insensitive) ...
+DEFAULT_DROP_PARAMS = (
+    "sessionid", "session_id", "sid", "phpsessid", "jsessionid", "aspsessionid", "cfid", "cftoken",
+    "fbclid", "gclid", "dclid", "msclkid", "yclid", "mc_cid", "mc_eid", "spm", "from", "ref_src",
+)
+#: ... and by prefix.
+DEFAULT_DROP_PREFIXES = ("utm_",)
+
+_MATRIX_SESSION = re.compile(r";(jsessionid|phpsessid|sid)=[^/?#]*", re.IGNORECASE)
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+# Unreserved characters must not be percent-encoded (RFC 3986 6.2.2.2).
+_UNRESERVED = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~"
+
+
+def _normalise_percent(component: str, safe: str) -> str:
+    # Decode then re-encode with one rule: uppercase escapes, unreserved characters bare.
+    return quote(unquote(component, errors="surrogateescape"), safe=safe, errors="surrogateescape")
+
+
+def canonicalize(url: str, drop_params: Iterable[str] = DEFAULT_DROP_PARAMS,
+                 drop_prefixes: Iterable[str] = DEFAULT_DROP_PREFIXES) -> str:
+    """The URL we fetch and deduplicate on. Parameter order is kept (it can matter to servers)."""
+    url = safe_url_string(url.strip())
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    host = (parts.hostname or "").lower().rstrip(".")
+    netloc = host
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    if port and port != _DEFAULT_PORTS.get(scheme):
+        netloc = f"{host}:{port}"
+    if parts.username:  # never keep credentials from a crawled link
+        pass
+    path = _MATRIX_SESSION.sub("", parts.path) or "/"
+    path = _normalise_percent(path, safe="/;:@!$&'()*+,=%")
+    drop = {p.lower() for p in drop_params}
+    prefixes = tuple(p.lower() for p in drop_prefixes)
+    kept = [
+        (k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
+        if k.lower() not in drop and not k.lower().startswith(prefixes)
+    ]
+    query = urlencode(kept, quote_via=quote, safe="/:@!$'()*+,;") if kept else ""
+    return urlunsplit((scheme, netloc, path, query, ""))
