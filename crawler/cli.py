@@ -6,6 +6,7 @@ Exit codes: 0 done; 1 nothing found, or the crawl had fatal errors; 2 bad usage 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import sys
@@ -41,6 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("-s", "--set", action="append", default=[], metavar="NAME=VALUE", help="override a setting")
     c.add_argument("-O", "--output", default=None, help="write article items to this feed (e.g. articles.jsonl)")
     c.add_argument("--log-level", default=None)
+    c.add_argument("--stats-out", default=None, metavar="FILE", help="write the crawl's stats as JSON")
 
     l = sub.add_parser("list", help="list every capture of a URL")
     l.add_argument("url")
@@ -82,7 +84,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE if e.code else EXIT_OK
     if getattr(args, "archive", "unset") is None:
         args.archive = _default_archive()
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    if args.command != "crawl":  # a crawl logs through Scrapy's own handler
+        logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
         return COMMANDS[args.command](args)
     except CliError as e:
@@ -112,6 +115,8 @@ def cmd_crawl(args: argparse.Namespace) -> int:
         )
     except CrawlConfigError as e:
         raise CliError(str(e), EXIT_USAGE) from None
+    if args.stats_out:
+        Path(args.stats_out).write_text(json.dumps(result.stats, default=str, indent=1, sort_keys=True))
     if not result.ok:
         raise CliError(result.problem, EXIT_FAILED)
     print(result.summary())

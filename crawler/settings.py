@@ -87,7 +87,6 @@ ENCODING_FALLBACKS = {"zh": ["gb18030"], "en": ["cp1252"]}
 # -- Component order ---------------------------------------------------------------------
 # Engine side
 SPIDER_MIDDLEWARES = {
-    "scrapy.spidermiddlewares.offsite.OffsiteMiddleware": None,  # ports in allowed_domains: our scope does it
     "crawler.middlewares.traps.TrapDefenseMiddleware": 550,
 }
 # Downloader side (lower numbers nearer the engine)

@@ -98,7 +98,7 @@ def load_record(archive: Archive, entry: CaptureEntry):
     raw = archive.storage.open_range(WARCS + entry.filename, entry.offset, entry.length)
     it = ArchiveIterator(io.BytesIO(raw), check_digests=False)
     record = next(iter(it))
-    payload = record.content_stream().read() if record.rec_type != "revisit" else b""
+    payload = record.raw_stream.read() if record.rec_type != "revisit" else b""
     return record, payload
 
 

@@ -28,7 +28,7 @@ class LocalStorage:
     def _path(self, name: str) -> Path:
         # Names are made by this program, never by a crawled page; still refuse escapes.
         path = (self.root / name).resolve()
-        if self.root.resolve() not in path.parents:
+        if path != self.root.resolve() and self.root.resolve() not in path.parents:
             raise StorageError(f"refusing a storage name outside the archive: {name!r}")
         return path
 
