@@ -39,14 +39,14 @@ def run_cli(*args: str, cwd: Path | None = None, env: dict[str, str] | None = No
 
 def write_sources(path: Path, server: MockServer, *, name: str = "mock", lang: str = "en",
                   start: str = "/", article_pattern: str | None = None, extra: str = "",
-                  feeds: bool = True, sitemaps: bool = True) -> Path:
+                  feeds: bool = True, sitemaps: bool = True, more_starts: tuple[str, ...] = ()) -> Path:
     base = server.base_url
     pattern = article_pattern or r"/(articles/\d+|feed-only|sitemap-only|gzip|chunked|gbk|gbk-linked|zh/.*)$"
     path.write_text(textwrap.dedent(f"""\
         [[source]]
         name = "{name}"
         lang = "{lang}"
-        start_urls = ["{base}{start}"]
+        start_urls = {json.dumps([base + start, *(base + p for p in more_starts)])}
         allowed_domains = ["{server.host}"]
         feeds = {json.dumps([base + "/feed.xml"] if feeds else [])}
         sitemaps = {json.dumps([base + "/sitemap.xml"] if sitemaps else [])}
