@@ -63,6 +63,12 @@ def build_parser() -> argparse.ArgumentParser:
     archive_arg(r)
     r.add_argument("--workers", type=int, default=4)
 
+    rp = sub.add_parser("replay", help="serve the archive with pywb (own venv) on 127.0.0.1")
+    archive_arg(rp)
+    rp.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
+    rp.add_argument("--port", type=int, default=8080)
+    rp.add_argument("--pywb-venv", default=None, help="pywb's venv (default $PYWB_VENV or ./.venv-pywb)")
+
     d = sub.add_parser("dups", help="list an article's near-duplicates")
     d.add_argument("url")
     archive_arg(d)
@@ -197,6 +203,16 @@ def _open_archive_plain(uri: str):
         raise CliError(str(e), EXIT_USAGE) from None
 
 
+def cmd_replay(args: argparse.Namespace) -> int:
+    from crawler.archive.storage import StorageError
+    from crawler.replay import ReplayError, run_replay
+
+    try:
+        return run_replay(args.archive, args.host, args.port, venv=args.pywb_venv)
+    except (ReplayError, StorageError) as e:
+        raise CliError(str(e), EXIT_USAGE if "not found" in str(e).lower() else EXIT_FAILED) from None
+
+
 def cmd_dups(args: argparse.Namespace) -> int:
     from crawler.dedup.commands import find_duplicates
 
@@ -236,6 +252,7 @@ COMMANDS = {
     "list": cmd_list,
     "get": cmd_get,
     "index": cmd_index,
+    "replay": cmd_replay,
     "dups": cmd_dups,
     "dedup": cmd_dedup,
     "report": cmd_report,

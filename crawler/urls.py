@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from typing import Iterable
-from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 from w3lib.url import safe_url_string
 
@@ -22,9 +22,18 @@ _DEFAULT_PORTS = {"http": 80, "https": 443}
 _UNRESERVED = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~"
 
 
+_ESCAPE = re.compile(r"%([0-9A-Fa-f]{2})")
+
+
 def _normalise_percent(component: str, safe: str) -> str:
-    # Decode then re-encode with one rule: uppercase escapes, unreserved characters bare.
-    return quote(unquote(component, errors="surrogateescape"), safe=safe, errors="surrogateescape")
+    """RFC 3986 6.2.2: escapes of unreserved characters decoded, the others upper-cased, the rest
+    (spaces, non-ASCII) encoded. Reserved escapes such as %2F stay escaped: they mean something."""
+
+    def fix(m: re.Match[str]) -> str:
+        ch = chr(int(m.group(1), 16))
+        return ch if ch in _UNRESERVED else "%" + m.group(1).upper()
+
+    return quote(_ESCAPE.sub(fix, component), safe=safe + "%")
 
 
 def canonicalize(url: str, drop_params: Iterable[str] = DEFAULT_DROP_PARAMS,
