@@ -1,0 +1,37 @@
+# newsarchive: `make crawl` and `make test` work on a fresh machine (Python 3.10+ with venv).
+PYTHON ?= python3
+VENV ?= .venv
+PYWB_VENV ?= .venv-pywb
+BIN := $(VENV)/bin
+PYTEST_ARGS ?=
+
+.PHONY: setup pywb crawl test demo bench clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e ".[test]"
+	touch $@
+
+pywb:
+	PYWB_VENV=$(PYWB_VENV) bash .ci/pywb-venv.sh
+
+crawl: setup
+	$(BIN)/newsarchive crawl --sources settings/sources.toml --archive ./archive
+
+test: setup pywb
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+demo: setup
+	$(BIN)/python -m crawler.demo.run ./demo-archive
+
+bench: setup pywb
+	$(BIN)/python bench/crawl.py
+	$(BIN)/python bench/storage.py
+	$(BIN)/python bench/dedup_quality.py --corpus ../shared/corpus
+	$(BIN)/python bench/dedup_speed.py --corpus ../shared/corpus
+
+clean:
+	rm -rf demo-archive demo-articles.jsonl .pytest_cache
