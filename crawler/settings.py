@@ -38,8 +38,8 @@ WARC_PREFIX = "newsarchive"
 WARC_COMPRESS_LEVEL = 6
 #: Operator named in each warcinfo record.
 WARC_OPERATOR = os.environ.get("WARC_OPERATOR", "")
-#: Exchanges waiting for the writer thread before the crawl pauses downloads (memory bound).
-ARCHIVE_QUEUE_MAX = 256
+#: Bytes of captured bodies waiting for the writer thread before downloads pause (memory bound).
+ARCHIVE_QUEUE_MAX_BYTES = 128 * 1024 * 1024
 
 # -- Politeness --------------------------------------------------------------------------
 ROBOTSTXT_OBEY = True

@@ -59,11 +59,17 @@ def exchange_from(request: Request, response: Response) -> Exchange:
 class WarcArchiveExtension:
     """Scrapy glue: settings in, signals wired, stats counted. The archive library does the work."""
 
-    def __init__(self, crawler: Crawler, archive: Archive, writer_kwargs: dict, queue_max: int) -> None:
+    def __init__(self, crawler: Crawler, archive: Archive, writer_kwargs: dict, queue_max_bytes: int) -> None:
         self.crawler = crawler
         self.archive = archive
         self.writer_kwargs = writer_kwargs
-        self._queue: queue.Queue = queue.Queue(maxsize=queue_max)
+        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        # Backpressure by bytes, not by count: past the limit downloads pause (in-flight ones
+        # still land) until the writer has drained half of it. The reactor never blocks.
+        self.queue_max_bytes = queue_max_bytes
+        self._queued_bytes = 0
+        self._lock = threading.Lock()
+        self._paused = False
         self._thread: threading.Thread | None = None
         self.writer: RollingWarcWriter | None = None
         self.failed = False
@@ -93,7 +99,7 @@ class WarcArchiveExtension:
             "compress_level": s.getint("WARC_COMPRESS_LEVEL"),
             "warcinfo": _warcinfo_fields(s),
         }
-        return cls(crawler, archive, writer_kwargs, s.getint("ARCHIVE_QUEUE_MAX"))
+        return cls(crawler, archive, writer_kwargs, s.getint("ARCHIVE_QUEUE_MAX_BYTES"))
 
     # -- lifecycle --------------------------------------------------------------------
     def spider_opened(self, spider: scrapy.Spider):
@@ -126,27 +132,49 @@ class WarcArchiveExtension:
         # The spider sees these: ids link items and metadata records to this capture.
         request.meta[RESPONSE_ID_META_KEY] = exchange.response_id
         request.meta[WARC_DATE_META_KEY] = exchange.date.isoformat().replace("+00:00", "Z")
-        self._put(("exchange", exchange))
+        self._put(("exchange", exchange), len(exchange.body))
 
     def metadata(self, url: str, refers_to: str, payload: bytes, content_type: str = "application/json") -> None:
-        self._put(("metadata", (url, refers_to, payload, content_type)))
+        self._put(("metadata", (url, refers_to, payload, content_type)), len(payload))
 
-    def _put(self, job) -> None:
-        # A full queue means the writer is behind: waiting here holds the whole crawl for
-        # the moment it takes to drain one record, which bounds memory to ARCHIVE_QUEUE_MAX.
-        self._queue.put(job)
+    def _put(self, job, size: int) -> None:
+        with self._lock:
+            self._queued_bytes += size
+            queued = self._queued_bytes
+        self._queue.put((job, size))
         stats = self.crawler.stats
         if stats is not None:
-            stats.max_value("archive/queue_max", self._queue.qsize())
+            stats.max_value("archive/queue_max_bytes", queued)
+        engine = self.crawler.engine
+        if queued > self.queue_max_bytes and not self._paused and engine is not None:
+            self._paused = True
+            engine.pause()
+            if stats is not None:
+                stats.inc_value("archive/backpressure_pauses")
+
+    def _drained(self, size: int) -> None:
+        with self._lock:
+            self._queued_bytes -= size
+            queued = self._queued_bytes
+        if self._paused and queued <= self.queue_max_bytes // 2:
+            from twisted.internet import reactor
+
+            reactor.callFromThread(self._resume)
+
+    def _resume(self) -> None:
+        if self._paused and self.crawler.engine is not None:
+            self._paused = False
+            self.crawler.engine.unpause()
 
     # -- writer thread ------------------------------------------------------------------
     def _run(self) -> None:
         stats = self.crawler.stats
         assert self.writer is not None
         while True:
-            job = self._queue.get()
-            if job is _STOP:
+            item = self._queue.get()
+            if item is _STOP:
                 break
+            job, size = item
             kind, payload = job
             try:
                 if kind == "exchange":
@@ -165,6 +193,8 @@ class WarcArchiveExtension:
                 if stats is not None:
                     stats.inc_value("archive/write_errors")
                 logger.error("Could not write a WARC record for %(url)s", {"url": _job_url(job)}, exc_info=True)
+            finally:
+                self._drained(size)
         try:
             self.writer.close()
         except Exception:

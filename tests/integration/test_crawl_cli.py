@@ -1,0 +1,52 @@
+"""The crawl command's contract: exit codes, fail-fast configuration, backpressure, `scrapy crawl news`."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from warcio.archiveiterator import ArchiveIterator
+
+from tests.conftest import REPO, cli_env, crawl, run_cli, write_sources
+
+
+def response_urls(archive: Path) -> list[str]:
+    urls = []
+    for path in sorted((archive / "warcs").glob("*.warc.gz")):
+        with open(path, "rb") as f:
+            urls += [r.rec_headers.get_header("WARC-Target-URI") for r in ArchiveIterator(f)
+                     if r.rec_type == "response"]
+    return urls
+
+
+def test_unwritable_archive_is_exit_2_before_any_request(mock_server, tmp_path: Path) -> None:
+    sources = write_sources(tmp_path / "s.toml", mock_server, start="/basic")
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("x")
+    proc = run_cli("crawl", "--sources", str(sources), "--archive", str(blocker), cwd=tmp_path)
+    assert proc.returncode == 2
+    assert b"not writable" in proc.stderr and b"Traceback" not in proc.stderr
+
+
+def test_writer_backpressure_pauses_downloads_and_loses_nothing(mock_server, tmp_path: Path) -> None:
+    sources = write_sources(tmp_path / "s.toml", mock_server, start="/basic", feeds=False, sitemaps=False)
+    run = crawl(tmp_path, sources, tmp_path / "archive", "-s", "ITEM_PIPELINES={}",
+                "-s", "ARCHIVE_QUEUE_MAX_BYTES=1")
+    assert run.proc.returncode == 0, run.log[-2000:]
+    assert run.stats["archive/backpressure_pauses"] >= 1
+    urls = response_urls(tmp_path / "archive")
+    assert len(urls) == run.stats["downloader/response_count"] == run.stats["archive/responses"]
+
+
+def test_scrapy_crawl_news_is_the_same_spider(mock_server, tmp_path: Path) -> None:
+    sources = write_sources(tmp_path / "s.toml", mock_server, start="/basic", feeds=False, sitemaps=False)
+    archive = tmp_path / "archive"
+    proc = subprocess.run(
+        [sys.executable, "-m", "scrapy", "crawl", "news", "-s", f"NEWSARCHIVE_SOURCES={sources}",
+         "-s", f"ARCHIVE_URI={archive}", "-s", "ITEM_PIPELINES={}", "-s", "AUTOTHROTTLE_ENABLED=False",
+         "-s", "LOG_LEVEL=WARNING"],
+        cwd=REPO, env=cli_env(), capture_output=True, timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert mock_server.url("/articles/1") in response_urls(archive)
