@@ -63,6 +63,9 @@ def build_parser() -> argparse.ArgumentParser:
     archive_arg(r)
     r.add_argument("--workers", type=int, default=4)
 
+    v = sub.add_parser("verify", help="check every WARC and index entry; exit 1 on any problem")
+    archive_arg(v)
+
     rp = sub.add_parser("replay", help="serve the archive with pywb (own venv) on 127.0.0.1")
     archive_arg(rp)
     rp.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
@@ -203,6 +206,18 @@ def _open_archive_plain(uri: str):
         raise CliError(str(e), EXIT_USAGE) from None
 
 
+def cmd_verify(args: argparse.Namespace) -> int:
+    from crawler.archive.verify import verify
+
+    archive = _open_archive(args.archive)
+    report = verify(archive)
+    for problem in report.problems:
+        print(problem)
+    print(f"verified {report.files} WARC files, {report.records} records, {report.entries} index entries: "
+          f"{len(report.problems)} problems")
+    return EXIT_OK if report.ok else EXIT_FAILED
+
+
 def cmd_replay(args: argparse.Namespace) -> int:
     from crawler.archive.storage import StorageError
     from crawler.replay import ReplayError, run_replay
@@ -252,6 +267,7 @@ COMMANDS = {
     "list": cmd_list,
     "get": cmd_get,
     "index": cmd_index,
+    "verify": cmd_verify,
     "replay": cmd_replay,
     "dups": cmd_dups,
     "dedup": cmd_dedup,

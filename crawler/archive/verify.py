@@ -1,0 +1,157 @@
+"""`newsarchive verify`: every WARC and every index entry checked, both directions.
+
+Per WARC: gzip members complete, each record's block and payload digests, every response or
+revisit paired with a request (WARC-Concurrent-To), no bytes after the last record. Per index:
+the sidecar and the catalog hold exactly the entries the WARC yields, and nothing points at a
+file that is not in storage. Each problem names the file and the offset.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Iterator
+
+from warcio.archiveiterator import ArchiveIterator
+from warcio.exceptions import ArchiveLoadFailed
+
+from crawler.archive.archive import INDEXES, WARCS, Archive, index_name
+from crawler.archive.cdxj import CaptureEntry, entry_for
+
+_CHUNK = 1 << 20
+
+
+@dataclass
+class Problem:
+    filename: str
+    offset: int | None
+    message: str
+
+    def __str__(self) -> str:
+        where = self.filename if self.offset is None else f"{self.filename}:{self.offset}"
+        return f"{where}: {self.message}"
+
+
+@dataclass
+class VerifyReport:
+    files: int = 0
+    records: int = 0
+    entries: int = 0
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def _drain(stream) -> None:
+    while stream.read(_CHUNK):
+        pass
+
+
+def check_warc(archive: Archive, name: str, report: VerifyReport) -> tuple[list[CaptureEntry], int | None]:
+    """Check one WARC's records; return the index entries it yields and where it became unreadable."""
+    entries: list[CaptureEntry] = []
+    answered: dict[str, int] = {}  # response/revisit id -> offset
+    requests_for: set[str] = set()
+    end = 0
+    try:
+        with archive.storage.open_stream(WARCS + name) as stream:
+            it = ArchiveIterator(stream, check_digests=True)
+            for record in it:
+                _drain(record.content_stream())
+                it.read_to_end(record)
+                offset, length = it.get_record_offset(), it.get_record_length()
+                end = offset + length
+                report.records += 1
+                checker = record.digest_checker
+                if checker.passed is False:
+                    for problem in checker.problems:
+                        report.problems.append(Problem(name, offset, f"digest: {problem}"))
+                rid = record.rec_headers.get_header("WARC-Record-ID") or ""
+                if record.rec_type in ("response", "revisit"):
+                    answered[rid] = offset
+                elif record.rec_type == "request":
+                    requests_for.add(record.rec_headers.get_header("WARC-Concurrent-To") or "")
+                entry = entry_for(record, offset, length, name)
+                if entry is not None:
+                    entries.append(entry)
+    except (ArchiveLoadFailed, OSError, EOFError, ValueError) as e:
+        first_line = str(e).splitlines()[0] if str(e) else type(e).__name__
+        report.problems.append(Problem(name, end, f"unreadable from this offset on: {first_line[:80]!r}"))
+        return entries, end
+    size = archive.storage.size(WARCS + name)
+    if end and size > end and not any(p.filename == name and "unreadable" in p.message for p in report.problems):
+        report.problems.append(Problem(name, end, f"{size - end} bytes after the last complete record"))
+    for rid, offset in answered.items():
+        if rid not in requests_for:
+            report.problems.append(Problem(name, offset, f"record {rid} has no request record"))
+    return entries, None
+
+
+def _cdxj_lines(archive: Archive, name: str) -> list[str] | None:
+    key = index_name(name)
+    if not archive.storage.exists(key):
+        return None
+    with archive.storage.open_stream(key) as f:
+        return [line.decode("utf-8").rstrip("\n") for line in f if line.strip()]
+
+
+def verify(archive: Archive) -> VerifyReport:
+    report = VerifyReport()
+    names = archive.warc_names()
+    catalog_by_file: dict[str, set[tuple]] = {}
+    for e in archive.catalog.iter_all():
+        catalog_by_file.setdefault(e.filename, set()).add((e.offset, e.length, e.url, e.digest, e.timestamp))
+    for name in names:
+        report.files += 1
+        entries, broken_at = check_warc(archive, name, report)
+        report.entries += len(entries)
+        expected = sorted(e.cdxj_line() for e in entries)
+        sidecar = _cdxj_lines(archive, name)
+        have = catalog_by_file.pop(name, set())
+        missing_sidecar = sidecar is None
+        if broken_at is not None:
+            # Past the damage nothing can be compared; say so once instead of once per entry.
+            beyond = [line for line in sidecar or [] if (_offset_of(line) or 0) >= broken_at]
+            if beyond:
+                report.problems.append(Problem(name, broken_at, f"{len(beyond)} index entries point into the damage"))
+            sidecar = [line for line in sidecar or [] if (_offset_of(line) or 0) < broken_at]
+            have = {row for row in have if row[0] < broken_at}
+        if missing_sidecar:
+            report.problems.append(Problem(name, None, f"index {index_name(name)} is missing"))
+        else:
+            sidecar = sidecar or []
+            for line in sorted(set(expected) - set(sidecar)):
+                report.problems.append(Problem(name, _offset_of(line), "record not in the CDXJ index"))
+            for line in sorted(set(sidecar) - set(expected)):
+                report.problems.append(Problem(name, _offset_of(line), "CDXJ entry points at no record"))
+            if sidecar != sorted(sidecar):
+                report.problems.append(Problem(index_name(name), None, "CDXJ index is not sorted"))
+            if len(sidecar) != len(set(sidecar)):
+                report.problems.append(Problem(index_name(name), None, "CDXJ index has duplicate lines"))
+        wanted = {(e.offset, e.length, e.url, e.digest, e.timestamp) for e in entries}
+        for row in sorted(wanted - have):
+            report.problems.append(Problem(name, row[0], "record not in the catalog"))
+        for row in sorted(have - wanted):
+            report.problems.append(Problem(name, row[0], "catalog entry points at no record"))
+    for name in sorted(catalog_by_file):
+        report.problems.append(Problem(name, None, "catalog lists a WARC that is not in storage"))
+    known = {index_name(n) for n in names}
+    for key in archive.storage.list(INDEXES):
+        if key.endswith(".cdxj") and key not in known:
+            report.problems.append(Problem(key, None, "index of a WARC that is not in storage"))
+    return report
+
+
+def _offset_of(line: str) -> int | None:
+    try:
+        import json
+
+        return int(json.loads(line.split(" ", 2)[2])["offset"])
+    except (ValueError, KeyError, IndexError):
+        return None
+
+
+def iter_problems(report: VerifyReport) -> Iterator[str]:
+    for p in report.problems:
+        yield str(p)

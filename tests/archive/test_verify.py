@@ -1,0 +1,82 @@
+"""`verify` finds each kind of damage and names the file and offset."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from crawler.archive.archive import Archive
+from crawler.archive.verify import verify
+from crawler.archive.writer import RollingWarcWriter
+from tests.archive.test_writer import FIXED, exchange
+
+
+@pytest.fixture
+def archive(tmp_path: Path) -> Archive:
+    archive = Archive.open(tmp_path / "archive")
+    writer = RollingWarcWriter(archive.spool_dir, archive.publish, clock=lambda: FIXED, hostname="h", pid=1,
+                               max_size=15_000)
+    for i in range(12):
+        writer.write_exchange(exchange(url=f"http://127.0.0.1:8/{i}", body=os.urandom(2000),
+                                       response_id=f"<urn:uuid:{i}>", request_id=f"<urn:uuid:r{i}>"))
+    writer.close()
+    assert len(archive.warc_names()) >= 2
+    return archive
+
+
+def messages(archive: Archive) -> list[str]:
+    return [str(p) for p in verify(archive).problems]
+
+
+def test_clean_archive_verifies(archive: Archive) -> None:
+    report = verify(archive)
+    assert report.ok, report.problems
+    assert report.entries == 12 and report.records == 12 * 2 + len(archive.warc_names())
+
+
+def test_flipped_byte_is_reported_with_file_and_offset(archive: Archive) -> None:
+    name = archive.warc_names()[0]
+    path = archive.storage.local_path("warcs/" + name)
+    entry = archive.index_file(name)[1]
+    data = bytearray(path.read_bytes())
+    data[entry.offset + entry.length // 2] ^= 0x55
+    path.write_bytes(bytes(data))
+    found = messages(archive)
+    assert any(m.startswith(f"{name}:{entry.offset}:") for m in found), found
+
+
+def test_missing_sidecar_and_catalog_rows_and_dangling_index(archive: Archive) -> None:
+    first, second = archive.warc_names()[:2]
+    archive.storage.delete(f"indexes/{first[:-len('.warc.gz')]}.cdxj")
+    with sqlite3.connect(archive.catalog.path) as c:
+        c.execute("DELETE FROM captures WHERE filename = ? AND offset = (SELECT MIN(offset) FROM captures "
+                  "WHERE filename = ?)", (second, second))
+    archive.storage.put_bytes(b"", "indexes/ghost.cdxj")
+    found = messages(archive)
+    assert any(first in m and "is missing" in m for m in found)
+    assert any(m.startswith(second) and "not in the catalog" in m for m in found)
+    assert any("ghost.cdxj" in m and "not in storage" in m for m in found)
+
+
+def test_trailing_garbage_and_lost_warc(archive: Archive) -> None:
+    first, second = archive.warc_names()[:2]
+    with open(archive.storage.local_path("warcs/" + first), "ab") as f:
+        f.write(b"\x1f\x8b\x08\x00partial")
+    archive.storage.delete("warcs/" + second)
+    found = messages(archive)
+    assert any(m.startswith(first) for m in found)
+    assert any(second in m and "not in storage" in m for m in found)
+
+
+def test_verify_cli_exit_codes(archive: Archive) -> None:
+    from tests.conftest import run_cli
+
+    root = str(archive.storage.local_path(""))
+    ok = run_cli("verify", "--archive", root)
+    assert ok.returncode == 0 and b"0 problems" in ok.stdout
+    archive.storage.delete("warcs/" + archive.warc_names()[0])
+    bad = run_cli("verify", "--archive", root)
+    assert bad.returncode == 1 and b"not in storage" in bad.stdout
