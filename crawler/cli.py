@@ -63,6 +63,10 @@ def build_parser() -> argparse.ArgumentParser:
     archive_arg(r)
     r.add_argument("--workers", type=int, default=4)
 
+    up = sub.add_parser("upload", help="store WARCs left in the spool by an interrupted or offline run")
+    archive_arg(up)
+    up.add_argument("--spool", default=None, help="spool folder (default: the archive's)")
+
     v = sub.add_parser("verify", help="check every WARC and index entry; exit 1 on any problem")
     archive_arg(v)
 
@@ -138,7 +142,7 @@ def _open_archive(uri: str):
 
     try:
         archive = Archive.open(uri)
-        archive.ensure_catalog()
+        archive.sync_catalog()
     except StorageConfigError as e:
         raise CliError(str(e), EXIT_USAGE) from None
     except StorageError as e:
@@ -206,6 +210,23 @@ def _open_archive_plain(uri: str):
         raise CliError(str(e), EXIT_USAGE) from None
 
 
+def cmd_upload(args: argparse.Namespace) -> int:
+    from crawler.archive.archive import Archive
+    from crawler.archive.storage import StorageConfigError, StorageError
+
+    try:
+        archive = Archive.open(args.archive, spool_dir=args.spool or os.environ.get("ARCHIVE_SPOOL") or None)
+        archive.storage.check()
+        report = archive.recover_spool()
+    except StorageConfigError as e:
+        raise CliError(str(e), EXIT_USAGE) from None
+    except StorageError as e:
+        raise CliError(f"upload stopped: {e}; what is not stored stays in the spool") from None
+    print(f"stored {len(report.published)} WARC files from {archive.spool_dir}"
+          + (f" ({report.dropped_bytes} bytes of torn records dropped)" if report.dropped_bytes else ""))
+    return EXIT_OK
+
+
 def cmd_verify(args: argparse.Namespace) -> int:
     from crawler.archive.verify import verify
 
@@ -267,6 +288,7 @@ COMMANDS = {
     "list": cmd_list,
     "get": cmd_get,
     "index": cmd_index,
+    "upload": cmd_upload,
     "verify": cmd_verify,
     "replay": cmd_replay,
     "dups": cmd_dups,

@@ -40,6 +40,13 @@ WARC_COMPRESS_LEVEL = 6
 WARC_OPERATOR = os.environ.get("WARC_OPERATOR", "")
 #: Bytes of captured bodies waiting for the writer thread before downloads pause (memory bound).
 ARCHIVE_QUEUE_MAX_BYTES = 128 * 1024 * 1024
+#: Finished WARCs waiting in the spool for storage (an S3 outage) before downloads pause.
+ARCHIVE_SPOOL_MAX_BYTES = 4 * 1024**3
+#: Longest wait for storage when the crawl ends; files not stored by then stay in the spool
+#: and are stored first by the next run (or `newsarchive upload`).
+ARCHIVE_UPLOAD_CLOSE_TIMEOUT = 120
+#: Upload retries back off exponentially from 1 s up to this many seconds.
+ARCHIVE_UPLOAD_BACKOFF_MAX = 30
 
 # -- Politeness --------------------------------------------------------------------------
 ROBOTSTXT_OBEY = True

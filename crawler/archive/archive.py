@@ -144,11 +144,21 @@ class Archive:
             self.storage.delete(stale)
         return stats
 
-    def ensure_catalog(self) -> None:
-        """A fresh machine with a remote archive has no catalog yet: build it from the WARCs."""
-        if not self.catalog.files() and self.warc_names():
-            logger.info("Catalog is empty; rebuilding it from the WARCs in %(uri)s", {"uri": self.storage.uri})
-            self.rebuild_index()
+    def sync_catalog(self) -> dict[str, int]:
+        """Make the catalog agree with storage: index WARCs it lacks (another machine's, or a fresh
+        machine's first look at a remote archive), forget WARCs that are gone."""
+        stored = set(self.warc_names())
+        known = set(self.catalog.files())
+        added = sorted(stored - known)
+        for name in added:
+            self.catalog.add_file(name, self.index_file(name))
+        removed = sorted(known - stored)
+        for name in removed:
+            self.catalog.remove_file(name)
+        if added or removed:
+            logger.info("Catalog synced with %(uri)s: %(a)d WARCs added, %(r)d removed",
+                        {"uri": self.storage.uri, "a": len(added), "r": len(removed)})
+        return {"added": len(added), "removed": len(removed)}
 
     def sidecar_lines(self) -> Iterable[str]:
         for name in self.storage.list(INDEXES):

@@ -28,6 +28,7 @@ import crawler
 from crawler import signals as na_signals
 from crawler.archive.archive import Archive
 from crawler.archive.records import Exchange
+from crawler.archive.uploader import SpoolUploader
 from crawler.archive.writer import RollingWarcWriter
 from crawler.downloader import REASON_META_KEY
 
@@ -59,20 +60,25 @@ def exchange_from(request: Request, response: Response) -> Exchange:
 class WarcArchiveExtension:
     """Scrapy glue: settings in, signals wired, stats counted. The archive library does the work."""
 
-    def __init__(self, crawler: Crawler, archive: Archive, writer_kwargs: dict, queue_max_bytes: int) -> None:
+    def __init__(self, crawler: Crawler, archive: Archive, writer_kwargs: dict, *, queue_max_bytes: int,
+                 spool_max_bytes: int, upload_close_timeout: float, upload_backoff_max: float) -> None:
         self.crawler = crawler
         self.archive = archive
         self.writer_kwargs = writer_kwargs
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
-        # Backpressure by bytes, not by count: past the limit downloads pause (in-flight ones
-        # still land) until the writer has drained half of it. The reactor never blocks.
+        # Backpressure by bytes, never by blocking the reactor: past either limit (captures
+        # waiting for the writer, finished WARCs waiting for storage) downloads pause, in-flight
+        # ones still land, and they resume once the writer or the uploader has caught up.
         self.queue_max_bytes = queue_max_bytes
+        self.spool_max_bytes = spool_max_bytes
+        self.upload_close_timeout = upload_close_timeout
+        self.upload_backoff_max = upload_backoff_max
         self._queued_bytes = 0
         self._lock = threading.Lock()
         self._paused = False
         self._thread: threading.Thread | None = None
         self.writer: RollingWarcWriter | None = None
-        self.failed = False
+        self.uploader: SpoolUploader | None = None
         crawler.signals.connect(self.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
         crawler.signals.connect(self.response_downloaded, signal=signals.response_downloaded)
@@ -99,7 +105,17 @@ class WarcArchiveExtension:
             "compress_level": s.getint("WARC_COMPRESS_LEVEL"),
             "warcinfo": _warcinfo_fields(s),
         }
-        return cls(crawler, archive, writer_kwargs, s.getint("ARCHIVE_QUEUE_MAX_BYTES"))
+        return cls(
+            crawler, archive, writer_kwargs,
+            queue_max_bytes=s.getint("ARCHIVE_QUEUE_MAX_BYTES"),
+            spool_max_bytes=s.getint("ARCHIVE_SPOOL_MAX_BYTES"),
+            upload_close_timeout=s.getfloat("ARCHIVE_UPLOAD_CLOSE_TIMEOUT"),
+            upload_backoff_max=s.getfloat("ARCHIVE_UPLOAD_BACKOFF_MAX"),
+        )
+
+    def _inc(self, key: str, count: int = 1) -> None:
+        if self.crawler.stats is not None:
+            self.crawler.stats.inc_value(key, count)
 
     # -- lifecycle --------------------------------------------------------------------
     def spider_opened(self, spider: scrapy.Spider):
@@ -108,12 +124,13 @@ class WarcArchiveExtension:
     def _open_writer(self, spider: scrapy.Spider) -> None:
         # Leftovers of an interrupted run are finished and stored before anything new is written.
         report = self.archive.recover_spool()
-        stats = self.crawler.stats
-        if report.published and stats is not None:
-            stats.set_value("archive/recovered_files", len(report.published))
+        if report.published:
+            self._inc("archive/recovered_files", len(report.published))
         info = dict(self.writer_kwargs["warcinfo"])
         info.setdefault("isPartOf", getattr(spider, "job_name", None) or spider.name)
         kwargs = dict(self.writer_kwargs, warcinfo=info)
+        self.uploader = SpoolUploader(self.archive, inc_stat=self._on_upload_event,
+                                      backoff_max=self.upload_backoff_max)
         self.writer = RollingWarcWriter(
             self.archive.spool_dir, self._publish, revisit_lookup=self.archive.catalog.original_of, **kwargs
         )
@@ -124,7 +141,13 @@ class WarcArchiveExtension:
         if self._thread is None:
             return None
         self._queue.put(_STOP)
-        return threads.deferToThread(self._thread.join)
+        return threads.deferToThread(self._finish)
+
+    def _finish(self) -> None:
+        assert self._thread is not None
+        self._thread.join()
+        if self.uploader is not None:
+            self.uploader.close(timeout=self.upload_close_timeout)
 
     # -- capture (reactor thread: copy values, queue, return) ----------------------------
     def response_downloaded(self, response: Response, request: Request, spider: scrapy.Spider) -> None:
@@ -142,33 +165,42 @@ class WarcArchiveExtension:
             self._queued_bytes += size
             queued = self._queued_bytes
         self._queue.put((job, size))
-        stats = self.crawler.stats
-        if stats is not None:
-            stats.max_value("archive/queue_max_bytes", queued)
+        if self.crawler.stats is not None:
+            self.crawler.stats.max_value("archive/queue_max_bytes", queued)
+        self._check_pressure()
+
+    # -- backpressure (decided on the reactor thread only) -------------------------------
+    def _pressure(self) -> tuple[bool, bool]:
+        """(over a limit, under the resume mark) for the writer queue and the spool."""
+        with self._lock:
+            queued = self._queued_bytes
+        spooled = self.uploader.pending_bytes if self.uploader is not None else 0
+        over = queued > self.queue_max_bytes or spooled > self.spool_max_bytes
+        under = queued <= self.queue_max_bytes // 2 and spooled <= self.spool_max_bytes // 2
+        return over, under
+
+    def _check_pressure(self) -> None:
         engine = self.crawler.engine
-        if queued > self.queue_max_bytes and not self._paused and engine is not None:
+        if engine is None:
+            return
+        over, under = self._pressure()
+        if over and not self._paused:
             self._paused = True
             engine.pause()
-            if stats is not None:
-                stats.inc_value("archive/backpressure_pauses")
+            self._inc("archive/backpressure_pauses")
+        elif self._paused and under:
+            self._paused = False
+            engine.unpause()
 
-    def _drained(self, size: int) -> None:
-        with self._lock:
-            self._queued_bytes -= size
-            queued = self._queued_bytes
-        if self._paused and queued <= self.queue_max_bytes // 2:
+    def _poke(self) -> None:
+        """From a worker thread: let the reactor re-decide whether downloads may go on."""
+        if self._paused:
             from twisted.internet import reactor
 
-            reactor.callFromThread(self._resume)
-
-    def _resume(self) -> None:
-        if self._paused and self.crawler.engine is not None:
-            self._paused = False
-            self.crawler.engine.unpause()
+            reactor.callFromThread(self._check_pressure)
 
     # -- writer thread ------------------------------------------------------------------
     def _run(self) -> None:
-        stats = self.crawler.stats
         assert self.writer is not None
         while True:
             item = self._queue.get()
@@ -178,36 +210,41 @@ class WarcArchiveExtension:
             kind, payload = job
             try:
                 if kind == "exchange":
-                    response, _request, revisit = self.writer.write_exchange(payload)
-                    if stats is not None:
-                        stats.inc_value("archive/records_written", 2)
-                        stats.inc_value("archive/revisits" if revisit else "archive/responses")
-                        stats.inc_value("archive/payload_bytes", len(payload.body))
+                    _response, _request, revisit = self.writer.write_exchange(payload)
+                    self._inc("archive/records_written", 2)
+                    self._inc("archive/revisits" if revisit else "archive/responses")
+                    self._inc("archive/payload_bytes", len(payload.body))
                 else:
                     self.writer.write_metadata(*payload)
-                    if stats is not None:
-                        stats.inc_value("archive/records_written")
-                        stats.inc_value("archive/metadata")
+                    self._inc("archive/records_written")
+                    self._inc("archive/metadata")
             except Exception:
-                self.failed = True
-                if stats is not None:
-                    stats.inc_value("archive/write_errors")
+                self._inc("archive/write_errors")
                 logger.error("Could not write a WARC record for %(url)s", {"url": _job_url(job)}, exc_info=True)
             finally:
-                self._drained(size)
+                with self._lock:
+                    self._queued_bytes -= size
+                self._poke()
         try:
             self.writer.close()
         except Exception:
-            self.failed = True
-            if stats is not None:
-                stats.inc_value("archive/write_errors")
+            self._inc("archive/write_errors")
             logger.error("Could not finish the WARC file", exc_info=True)
 
     def _publish(self, path: Path, name: str, entries) -> None:
-        self.archive.publish(path, name, entries)
-        stats = self.crawler.stats
-        if stats is not None:
-            stats.inc_value("archive/files_published")
+        assert self.uploader is not None
+        self._inc("archive/files_finished")
+        self.uploader.submit(path, name, entries)
+        if self.uploader.pending_bytes > self.spool_max_bytes:
+            from twisted.internet import reactor
+
+            reactor.callFromThread(self._check_pressure)
+
+    def _on_upload_event(self, key: str, count: int = 1) -> None:
+        self._inc(key, count)
+        if key == "storage/files_stored":
+            self._inc("archive/files_published", count)
+            self._poke()
 
 
 def _job_url(job) -> str:

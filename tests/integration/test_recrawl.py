@@ -18,7 +18,8 @@ from tests.mockserver import served_bytes
 def two_runs(mock_server, tmp_path_factory) -> tuple[CrawlRun, CrawlRun]:
     tmp = tmp_path_factory.mktemp("recrawl")
     sources = write_sources(tmp / "sources.toml", mock_server, start="/basic", feeds=False, sitemaps=False,
-                            more_starts=("/redirect/301",))
+                            more_starts=("/redirect/301",),
+                            extra="follow_pattern = '/(basic|redirect/301)$'\n")
     first = crawl(tmp, sources, tmp / "archive", "-s", "ITEM_PIPELINES={}")
     assert first.proc.returncode == 0, first.log[-3000:]
     second = crawl(tmp, sources, tmp / "archive", "-s", "ITEM_PIPELINES={}")
@@ -38,6 +39,7 @@ def test_second_run_writes_revisits_for_unchanged_payloads(two_runs, mock_server
     assert first.stats["archive/responses"] >= 8 and not first.stats.get("archive/revisits")
     # Everything on /basic is static: the second run stores no body twice.
     assert second.stats["archive/revisits"] == first.stats["archive/responses"]
+    assert second.stats["downloader/response_count"] == first.stats["downloader/response_count"]
     assert not second.stats.get("archive/responses")
     originals = {h.get_header("WARC-Record-ID"): (h, name) for name, t, h, _, _ in _records(first.archive)
                  if t == "response"}

@@ -36,18 +36,21 @@ logger = logging.getLogger(__name__)
 
 MB = 1024 * 1024
 
-#: Files from this size up go as multipart uploads; below it, one PutObject.
-#: Parts of MULTIPART_CHUNKSIZE are sent MAX_CONCURRENCY at a time. Measured with
-#: ``python bench/storage.py`` (8 x 64 MB + 40 small files, SeaweedFS on loopback,
-#: 2 cores): see the README / bench output for the figures behind these values.
-MULTIPART_THRESHOLD = 16 * MB
-MULTIPART_CHUNKSIZE = 16 * MB
-MAX_CONCURRENCY = 8
+#: Files from this size up go as multipart uploads of MULTIPART_CHUNKSIZE parts, sent
+#: MAX_CONCURRENCY at a time; smaller files go as one PutObject. These are boto3's own
+#: defaults, kept on purpose: on SeaweedFS over loopback (2 shared cores, bench/storage.py,
+#: 4 x 64 MB files) 8 MB x 10 gave 28-46 MB/s, 16 MB x 8 26-37, 32 MB x 4 32-38,
+#: 8 MB x 4 34-35, a single PutObject 38-52: the server, not the part layout, sets the
+#: pace, and run-to-run noise was larger than any difference. Over a WAN more
+#: concurrency helps; raise max_concurrency there rather than the part size.
+MULTIPART_THRESHOLD = 8 * MB
+MULTIPART_CHUNKSIZE = 8 * MB
+MAX_CONCURRENCY = 10
 
 #: ``check()`` must fail in seconds on an unreachable endpoint, not after boto3's
 #: default 60 s connect timeout times its retries.
 CHECK_CONNECT_TIMEOUT = 3
-CHECK_READ_TIMEOUT = 10
+CHECK_READ_TIMEOUT = 5
 CHECK_MAX_ATTEMPTS = 2
 
 #: Normal operations: boto3's "standard" retry mode (backoff with jitter, retries
@@ -130,14 +133,21 @@ class S3Storage:
         self.bucket = bucket
         self.prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
         self.uri = f"s3://{bucket}/{self.prefix}"
+        if bool(access_key) != bool(secret_key):
+            raise StorageConfigError(
+                f"S3 bucket {bucket!r}: give both an access key and a secret key, or neither (boto3's chain)"
+            )
         # Empty strings come from unset settings: treat them as "not given" so the
         # default chain and AWS_ENDPOINT_URL still apply.
-        self._session = boto3.session.Session(
-            aws_access_key_id=access_key or None,
-            aws_secret_access_key=secret_key or None,
-            aws_session_token=session_token or None,
-            region_name=region or None,
-        )
+        try:
+            self._session = boto3.session.Session(
+                aws_access_key_id=access_key or None,
+                aws_secret_access_key=secret_key or None,
+                aws_session_token=session_token or None,
+                region_name=region or None,
+            )
+        except botocore.exceptions.BotoCoreError as e:
+            raise StorageConfigError(f"S3 bucket {bucket!r}: {_describe(e)}") from None
         self._client_kwargs: dict[str, Any] = {"use_ssl": use_ssl}
         if endpoint_url:
             self._client_kwargs["endpoint_url"] = endpoint_url
@@ -151,13 +161,17 @@ class S3Storage:
             max_concurrency=max_concurrency,
             use_threads=True,
         )
-        self.client = self._make_client(
-            connect_timeout=CONNECT_TIMEOUT,
-            read_timeout=READ_TIMEOUT,
-            retries={"mode": "standard", "total_max_attempts": max_attempts},
-            # One pooled connection per upload thread, plus room for readers.
-            max_pool_connections=max(10, 2 * max_concurrency),
-        )
+        try:
+            self.client = self._make_client(
+                connect_timeout=CONNECT_TIMEOUT,
+                read_timeout=READ_TIMEOUT,
+                retries={"mode": "standard", "total_max_attempts": max_attempts},
+                # One pooled connection per upload thread, plus room for readers.
+                max_pool_connections=max(10, 2 * max_concurrency),
+            )
+        except (botocore.exceptions.BotoCoreError, ValueError) as e:
+            # e.g. "Invalid endpoint: ...", a profile that does not exist
+            raise StorageConfigError(f"S3 bucket {bucket!r}: {_describe(e)}") from None
 
     @classmethod
     def from_uri(cls, uri: str, **client_kwargs: Any) -> S3Storage:
@@ -265,16 +279,23 @@ class S3Storage:
         except OSError as e:
             raise StorageError(f"cannot read {local_path} to upload it: {e.strerror or e}") from e
         try:
-            self.client.upload_file(
-                str(local_path),
-                self.bucket,
-                key,
-                ExtraArgs={"ChecksumCRC32": crc},
-                Config=self.transfer_config,
-            )
+            if size < self.transfer_config.multipart_threshold:
+                # One request, no transfer manager and its thread pool to start.
+                with open(local_path, "rb") as body:
+                    self.client.put_object(Bucket=self.bucket, Key=key, Body=body, ChecksumCRC32=crc)
+            else:
+                self.client.upload_file(
+                    str(local_path),
+                    self.bucket,
+                    key,
+                    ExtraArgs={"ChecksumCRC32": crc},
+                    Config=self.transfer_config,
+                )
             head = self.client.head_object(Bucket=self.bucket, Key=key, ChecksumMode="ENABLED")
         except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError, S3UploadFailedError) as e:
             raise self._fail("upload", name, e) from e
+        except OSError as e:
+            raise StorageError(f"cannot read {local_path} to upload it: {e.strerror or e}") from e
         problems = []
         if head.get("ContentLength") != size:
             problems.append(f"size {head.get('ContentLength')} != local {size}")

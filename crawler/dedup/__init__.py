@@ -1,0 +1,1 @@
+"""Near-duplicate and translation detection: extraction, signals, fingerprints, indexes, catalog, reports."""

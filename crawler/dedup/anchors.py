@@ -1,0 +1,219 @@
+"""Language-invariant anchors: the strings a translation keeps (ids, names, versions, numbers, dates).
+
+A Chinese translation of an English story rewrites every sentence but keeps CVE ids, Latin-
+script product and group names, version strings and figures; and the few names it does
+translate (微软, 北约) map back through a small glossary. Anchors are lower-case strings with
+a kind prefix for non-words: ``cve-2023-36884``, ``apt28``, ``torchserve``, ``v:18.3.1``,
+``n:1200000``, ``d:7-11``, ``dom:example.com``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+
+# --- ids --------------------------------------------------------------------------------
+_CVE_RE = re.compile(r"\bcve[-_ ]?(\d{4})[-_ ]?(\d{4,7})\b", re.I)
+_CWE_RE = re.compile(r"\bcwe[-_ ]?(\d{1,5})\b", re.I)
+_GHSA_RE = re.compile(r"\bghsa(?:-[23456789cfghjmpqrvwx]{4}){3}\b", re.I)
+_GROUP_RE = re.compile(r"\b(apt|unc|ta|fin|temp|storm|dev|uat|sectorj?)[- ]?(\d{1,5})\b", re.I)
+_VERSION_RE = re.compile(r"(?<![\w.])v?(\d{1,4}(?:\.\d{1,5}){1,3})(?![\w.]*\d)", re.I)
+_DOMAIN_RE = re.compile(
+    r"(?<![\w@.-])((?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+(?:com|net|org|io|gov|cn|ru|uk|de|info|xyz|top|me|co|ai|dev|app|site|online))(?![\w-])",
+    re.I,
+)
+
+# --- numbers: 142, 23,000, 1.2 million, 120万, 1.5亿, $10M -------------------------------
+_SCALE_EN = {"thousand": 10**3, "k": 10**3, "million": 10**6, "m": 10**6, "mn": 10**6,
+             "billion": 10**9, "bn": 10**9, "b": 10**9, "trillion": 10**12}
+_SCALE_ZH = {"千": 10**3, "万": 10**4, "亿": 10**8, "百万": 10**6, "千万": 10**7, "万亿": 10**12}
+_NUM_EN_RE = re.compile(
+    r"(?<![\w.,])(\d{1,3}(?:,\d{3})+|\d+(?:\.\d+)?)(?:\s*(thousand|million|billion|trillion|bn|mn|k|m|b)\b)?(?![.,]?\d)",
+    re.I,
+)
+_NUM_ZH_RE = re.compile(r"(?<![\w.,])(\d{1,3}(?:,\d{3})+|\d+(?:\.\d+)?)\s*(万亿|百万|千万|万|亿|千)?(?![.,]?\d)")
+_MONTHS = {m: i + 1 for i, m in enumerate(
+    "january february march april may june july august september october november december".split())}
+_MONTHS.update({m[:3]: i for m, i in list(_MONTHS.items())})
+_MONTHS["sept"] = 9
+_DATE_EN_RE = re.compile(
+    r"\b(jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sept?(?:ember)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?\s+(\d{1,2})(?:st|nd|rd|th)?\b",
+    re.I,
+)
+_DATE_ZH_RE = re.compile(r"(\d{1,2})\s*月\s*(\d{1,2})\s*日")
+
+_LATIN_WORD_RE = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:[-'][A-Za-z0-9]+)*")
+_SENTENCE_END_RE = re.compile(r"[.!?:;。！？：；\n\"“”]\s*$")
+
+#: Common English words that are never names, even capitalised at the start of a sentence.
+STOPWORDS_EN = frozenset("""
+a about above after again against all also am an and any are as at be because been before
+being below between both but by can could did do does doing down during each few for from
+further had has have having he her here hers herself him himself his how i if in into is it
+its itself just let me more most my myself no nor not now of off on once only or other our
+ours ourselves out over own same she should so some such than that the their theirs them
+themselves then there these they this those through to too under until up very was we were
+what when where which while who whom why will with would you your yours yourself yourselves
+new says said today yesterday week month year years day days one two three four five six
+seven eight nine ten first second last next per via according while however although since
+may might must shall still yet many much several another every both either neither among
+amid within without across around upon into onto inc ltd co corp llc mr ms dr
+""".split())
+
+# Generic words of the trade that show up in Latin script inside Chinese articles and in
+# every English item: they say nothing about which story this is.
+_GENERIC_LATIN = frozenset("""
+cve cwe cvss poc rce xss sql ssrf csrf api apis url urls http https html web app apps ip
+dns vpn id ids os pc ceo cto ciso it ai ml iot ot ics scada exe dll pdf zip png jpg gif
+jpeg doc docx svg www com net org cn wx fmt mmbiz qpic from appmsg wxfrom lazy tp webp
+other
+""".split())
+
+#: Names Chinese articles translate, mapped to the English anchor.
+#: General world knowledge of the trade, not fitted to any corpus.
+GLOSSARY_ZH = {
+    "微软": "microsoft", "谷歌": "google", "苹果公司": "apple", "苹果": "apple", "亚马逊": "amazon",
+    "脸书": "facebook", "脸谱": "facebook", "甲骨文": "oracle", "思科": "cisco", "英特尔": "intel",
+    "三星": "samsung", "华为": "huawei", "高通": "qualcomm", "英伟达": "nvidia", "戴尔": "dell",
+    "惠普": "hp", "联想": "lenovo", "索尼": "sony", "推特": "twitter", "特斯拉": "tesla",
+    "优步": "uber", "雅虎": "yahoo", "领英": "linkedin", "贝宝": "paypal", "火狐": "firefox",
+    "安卓": "android", "谷歌浏览器": "chrome", "威睿": "vmware", "飞塔": "fortinet",
+    "派拓网络": "paloalto", "帕洛阿尔托": "paloalto", "卡巴斯基": "kaspersky", "赛门铁克": "symantec",
+    "迈克菲": "mcafee", "趋势科技": "trendmicro", "黑莓": "blackberry", "红帽": "redhat",
+    "大众": "volkswagen", "丰田": "toyota", "波音": "boeing", "空客": "airbus", "沃尔玛": "walmart",
+    "迪士尼": "disney", "网飞": "netflix", "摩根大通": "jpmorgan", "富国银行": "wellsfargo",
+    "俄罗斯": "russia", "俄": "russia", "乌克兰": "ukraine", "朝鲜": "korea", "韩国": "korea",
+    "伊朗": "iran", "以色列": "israel", "德国": "germany", "法国": "france", "英国": "uk",
+    "日本": "japan", "印度": "india", "澳大利亚": "australia", "澳洲": "australia", "加拿大": "canada",
+    "荷兰": "netherlands", "意大利": "italy", "西班牙": "spain", "巴西": "brazil", "台湾": "taiwan",
+    "新加坡": "singapore", "越南": "vietnam", "巴基斯坦": "pakistan", "土耳其": "turkey",
+    "波兰": "poland", "瑞士": "switzerland", "瑞典": "sweden", "芬兰": "finland", "挪威": "norway",
+    "丹麦": "denmark", "比利时": "belgium", "奥地利": "austria", "墨西哥": "mexico", "阿根廷": "argentina",
+    "沙特": "saudi", "埃及": "egypt", "南非": "africa", "尼日利亚": "nigeria", "欧洲": "europe",
+    "欧盟": "eu", "北约": "nato", "联合国": "un", "白宫": "whitehouse", "五角大楼": "pentagon",
+    "联邦调查局": "fbi", "国家安全局": "nsa", "中央情报局": "cia", "司法部": "justice",
+    "国土安全部": "dhs", "财政部": "treasury", "欧洲刑警组织": "europol", "国际刑警组织": "interpol",
+    "网络安全和基础设施安全局": "cisa", "美国网络安全和基础设施安全局": "cisa",
+    "勒索软件": "ransomware", "勒索": "ransomware", "僵尸网络": "botnet", "间谍软件": "spyware",
+    "后门": "backdoor", "零日": "zeroday", "零日漏洞": "zeroday", "0day": "zeroday",
+    "钓鱼": "phishing", "网络钓鱼": "phishing", "供应链": "supplychain", "加密货币": "crypto",
+    "比特币": "bitcoin", "以太坊": "ethereum", "区块链": "blockchain", "木马": "trojan",
+    "蠕虫": "worm", "挖矿": "miner", "信息窃取": "stealer", "窃密木马": "stealer",
+    "数据泄露": "breach", "赎金": "ransom", "补丁星期二": "patchtuesday", "补丁日": "patchtuesday",
+    "公民实验室": "citizenlab", "谷歌云": "google", "微软云": "azure", "浏览器": "browser",
+    "路由器": "router", "医院": "hospital", "大学": "university", "航空": "airline",
+}
+_EN_ALIASES = {
+    "zero-day": "zeroday", "zero-days": "zeroday", "0-day": "zeroday", "0day": "zeroday",
+    "0-days": "zeroday", "patch": None, "palo": "paloalto", "citizen": "citizenlab",
+    "hospitals": "hospital", "universities": "university", "airlines": "airline",
+    "routers": "router", "browsers": "browser", "breaches": "breach", "stealers": "stealer",
+    "miners": "miner", "backdoors": "backdoor", "trojans": "trojan", "botnets": "botnet",
+    "russian": "russia", "ukrainian": "ukraine", "korean": "korea", "iranian": "iran",
+    "israeli": "israel", "german": "germany", "french": "france", "british": "uk",
+    "japanese": "japan", "indian": "india", "australian": "australia", "canadian": "canada",
+    "dutch": "netherlands", "italian": "italy", "spanish": "spain", "brazilian": "brazil",
+    "taiwanese": "taiwan", "vietnamese": "vietnam", "pakistani": "pakistan", "turkish": "turkey",
+    "polish": "poland", "swiss": "switzerland", "swedish": "sweden", "european": "europe",
+    "u.s.": None, "us": None,
+}
+_GLOSSARY_RE = re.compile("|".join(sorted(map(re.escape, GLOSSARY_ZH), key=len, reverse=True)))
+_CJK_RE = re.compile(r"[\u3400-\u9fff]")
+
+
+def _number(value: str, scale: int | None) -> int | None:
+    try:
+        x = float(value.replace(",", ""))
+    except ValueError:
+        return None
+    if scale:
+        x *= scale
+    if x < 10 or x != x or x > 1e15:
+        return None
+    n = int(round(x))
+    if not scale and 1990 <= n <= 2035 and "." not in value and "," not in value:
+        return None  # a year: every article of the year has it
+    return n
+
+
+def _en_word_anchor(word: str) -> str | None:
+    low = word.lower()
+    if low in _EN_ALIASES:
+        return _EN_ALIASES[low]
+    if len(low) < 2 or low in STOPWORDS_EN or low in _GENERIC_LATIN:
+        return None
+    return low
+
+
+def extract_anchors(text: str, lang: str) -> Counter[str]:
+    """Anchors with their counts. ``text`` is folded (NFKC, Simplified, any case)."""
+    out: Counter[str] = Counter()
+    rest = text
+    for m in _CVE_RE.finditer(rest):
+        out[f"cve-{m.group(1)}-{m.group(2)}"] += 1
+    for m in _CWE_RE.finditer(rest):
+        out[f"cwe-{m.group(1)}"] += 1
+    for m in _GHSA_RE.finditer(rest):
+        out[m.group(0).lower()] += 1
+    for m in _GROUP_RE.finditer(rest):
+        out[f"{m.group(1).lower()}{m.group(2)}"] += 1
+    for m in _DOMAIN_RE.finditer(rest):
+        out["dom:" + m.group(1).lower()] += 1
+    # Remove ids before the number and word passes so their digits don't count twice.
+    rest = _CVE_RE.sub(" ", rest)
+    rest = _CWE_RE.sub(" ", rest)
+    rest = _GHSA_RE.sub(" ", rest)
+    rest = _DOMAIN_RE.sub(" ", rest)
+    for m in _DATE_EN_RE.finditer(rest):
+        month = _MONTHS.get(m.group(1).lower().rstrip("."))
+        day = int(m.group(2))
+        if month and 1 <= day <= 31:
+            out[f"d:{month}-{day}"] += 1
+    for m in _DATE_ZH_RE.finditer(rest):
+        month, day = int(m.group(1)), int(m.group(2))
+        if 1 <= month <= 12 and 1 <= day <= 31:
+            out[f"d:{month}-{day}"] += 1
+    rest = _DATE_ZH_RE.sub(" ", rest)
+    for m in _VERSION_RE.finditer(rest):
+        v = m.group(1)
+        if v.count(".") >= 2 or m.group(0)[0] in "vV":
+            out["v:" + v] += 1
+    rest = re.sub(r"(?<![\w.])v?\d{1,4}(?:\.\d{1,5}){2,3}(?![\w.]*\d)", " ", rest)
+    num_re = _NUM_ZH_RE if lang == "zh" else _NUM_EN_RE
+    for m in num_re.finditer(rest):
+        unit = m.group(2)
+        scale = (_SCALE_ZH if lang == "zh" else _SCALE_EN).get(unit.lower()) if unit else None
+        n = _number(m.group(1), scale)
+        if n is not None:
+            out[f"n:{n}"] += 1
+    # Names: any Latin word in a Chinese text; in English, words that look like names.
+    if lang == "zh":
+        for w in _LATIN_WORD_RE.findall(rest):
+            a = _en_word_anchor(w)
+            if a and not a.isdigit():
+                out[a] += 1
+        for m in _GLOSSARY_RE.finditer(rest):
+            out[GLOSSARY_ZH[m.group(0)]] += 1
+    else:
+        for a in english_names(rest):
+            out[a] += 1
+    return out
+
+
+def english_names(text: str) -> list[str]:
+    """Words of an English text that look like names: capitalised, CamelCase, ACRONYMS,
+    with digits, or in the alias table (zero-day, Russian). Lower-cased."""
+    names: list[str] = []
+    for line in text.split("\n"):
+        for m in _LATIN_WORD_RE.finditer(line):
+            w = m.group(0)
+            low = w.lower()
+            if low in _EN_ALIASES:
+                if _EN_ALIASES[low]:
+                    names.append(_EN_ALIASES[low])
+                continue
+            if w[0].isupper() or any(c.isdigit() for c in w) or any(c.isupper() for c in w[1:]):
+                a = _en_word_anchor(w)
+                if a:
+                    names.append(a)
+    return names

@@ -1,0 +1,377 @@
+"""Decides how a new article relates to the catalog: exact, repost, translation, sibling, same story, attributed.
+
+One path for the crawl pipeline, the rebuild command and the quality benchmark:
+``Detector.add(article)`` computes signals, finds candidates (same content hash, Hamming
+neighbours of the simhash, source links, rare shared anchors and terms), scores each pair,
+stores the article and its flags, and returns the flags.
+
+Kinds (each pair has at most one, stored both ways):
+- ``exact``: same normalised wording.
+- ``repost``: same language, simhash within ``repost_hamming`` bits or term cosine at least
+  ``repost_cosine`` (an edited reprint).
+- ``translation``: different languages; the anchors agree (content) or one names the other as
+  its source (link). A translation has one original: a zh article keeps only its best
+  content-based original.
+- ``translation_sibling``: same language, both translations of one original (they cite the
+  same source, or their wording and anchors agree and one says it is translated).
+- ``same_story``: same language, different wording of one incident within a few days.
+- ``attributed``: one names the other as its source but the content does not confirm a
+  closer relation.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from crawler.dedup.defaults import DEFAULTS, DedupSettings
+from crawler.dedup.hamming import NearDuplicateIndex
+from crawler.dedup.signals import Article, Signals, compute_signals, parse_when
+from crawler.dedup.store import ArticleStore, StoredArticle, feature_names
+
+DAY = 86400.0
+KINDS = ("exact", "repost", "translation", "translation_sibling", "same_story", "attributed")
+
+
+@dataclass
+class PairScore:
+    anchors: float = 0.0
+    terms: float = 0.0
+    hamming: int = 64
+    days: float | None = None  # other.when - new.when
+
+    @property
+    def mixed(self) -> float:
+        return (self.anchors + self.terms) / 2
+
+
+@dataclass
+class Match:
+    """A flag as returned to callers: the other article and the relation."""
+
+    article_id: int
+    url: str
+    captured: str | None
+    kind: str
+    score: float
+    basis: str
+    detail: dict[str, Any] = field(default_factory=dict)
+
+    def as_item(self) -> dict[str, Any]:
+        return {"url": self.url, "captured": self.captured, "kind": self.kind, "score": round(self.score, 4), "basis": self.basis}
+
+
+def _weights(counts: dict[str, int], idf: dict[str, float], prefix: str) -> dict[str, float]:
+    return {k: (1.0 + math.log(v)) * idf.get(prefix + k, 0.0) for k, v in counts.items() if v > 0}
+
+
+def _cosine(x: dict[str, float], y: dict[str, float]) -> float:
+    if not x or not y:
+        return 0.0
+    if len(x) > len(y):
+        x, y = y, x
+    dot = sum(w * y.get(k, 0.0) for k, w in x.items())
+    if dot <= 0:
+        return 0.0
+    nx = math.sqrt(sum(w * w for w in x.values()))
+    ny = math.sqrt(sum(w * w for w in y.values()))
+    return dot / (nx * ny)
+
+
+class _Vec:
+    __slots__ = ("w", "norm")
+
+    def __init__(self, w: dict[str, float]) -> None:
+        self.w = w
+        self.norm = math.sqrt(sum(v * v for v in w.values()))
+
+    def cosine(self, other: _Vec) -> float:
+        if not self.norm or not other.norm:
+            return 0.0
+        x, y = (self.w, other.w) if len(self.w) <= len(other.w) else (other.w, self.w)
+        dot = sum(v * y[k] for k, v in x.items() if k in y)
+        return dot / (self.norm * other.norm) if dot > 0 else 0.0
+
+
+class Detector:
+    """The near-duplicate and translation detector over one :class:`ArticleStore`."""
+
+    def __init__(
+        self,
+        store: ArticleStore,
+        settings: DedupSettings = DEFAULTS,
+        *,
+        index: NearDuplicateIndex | None = None,
+        update_frequencies: bool = True,
+    ) -> None:
+        self.store = store
+        self.settings = settings
+        #: False when the frequencies were seeded from the whole collection beforehand
+        #: (benchmarks; a catalog seeded from an earlier crawl).
+        self.update_frequencies = update_frequencies
+        if index is None:
+            index = NearDuplicateIndex(k=settings.repost_hamming)
+            ids, fps = store.simhashes()
+            if len(ids):
+                index.bulk_load(ids, fps)
+        self.index = index
+        self._vec_cache: dict[int, tuple[int, _Vec, _Vec]] = {}
+
+    # --- public -------------------------------------------------------------------------
+    def add(self, article: Article, signals: Signals | None = None) -> tuple[int, list[Match]]:
+        """Store ``article`` and flag its relations to the catalog; returns (id, matches)."""
+        sig = signals if signals is not None else compute_signals(article)
+        old = self.store.by_url(article.url)
+        if old is not None:
+            self.delete(old.id)
+        feats = feature_names(sig)
+        if self.update_frequencies:
+            self.store.features.count_document(feats)
+        new_id = self.store.insert(article, sig)
+        new = self.store.get(new_id)
+        matches = self._relate(new)
+        self.store.features.add(new_id, self._indexed_features(sig))
+        self.index.insert(new_id, sig.simhash)
+        return new_id, matches
+
+    def delete(self, article_id: int) -> None:
+        self._vec_cache.pop(article_id, None)
+        self.store.delete(article_id)
+        self.index.delete(article_id)
+
+    # --- candidates ---------------------------------------------------------------------
+    def _indexed_features(self, sig: Signals) -> list[str]:
+        idf = self.store.features.idf(feature_names(sig))
+        terms = _weights(sig.terms, idf, "t:")
+        top = sorted(terms, key=lambda t: (-terms[t], t))[: self.settings.indexed_terms]
+        return ["a:" + a for a in sig.anchors if not a.startswith("n:") or len(a) > 4] + ["t:" + t for t in top]
+
+    def _candidates(self, new: StoredArticle) -> dict[int, set[str]]:
+        sig = new.signals
+        found: dict[int, set[str]] = {}
+
+        def note(i: int, why: str) -> None:
+            if i != new.id:
+                found.setdefault(i, set()).add(why)
+
+        for i in self.store.ids_by_content_hash(sig.content_hash):
+            note(i, "exact")
+        for i, _d in self.index.query(sig.simhash):
+            note(i, "simhash")
+        # Links: it names an archived page; archived pages name it; both name one source.
+        for link in sig.source_links:
+            for i in self.store.ids_by_url_key(link["url"]):
+                note(i, "cites")
+            citers = self.store.citing(link["url"])
+            if len(citers) <= self.settings.shared_source_max:
+                for i, _kind in citers:
+                    note(i, "same_source")
+        if sig.url_key:
+            for i, _kind in self.store.citing(sig.url_key):
+                note(i, "cited_by")
+        # Content: rare shared anchors and terms.
+        feats = self._indexed_features(sig)
+        idf = self.store.features.idf(feats)
+        max_df = max(2, int(self.settings.candidate_max_df_ratio * self.store.features.total()))
+        for i, _mass in self.store.features.candidates(
+            {f: idf[f] for f in feats}, max_df=max_df, limit=self.settings.max_candidates
+        ):
+            note(i, "content")
+        return found
+
+    # --- scoring --------------------------------------------------------------------------
+    def _vectors(self, art: StoredArticle, idf: dict[str, float] | None) -> tuple[_Vec, _Vec]:
+        """IDF-weighted anchor and term vectors with norms, cached while N moves < 1%."""
+        total = self.store.features.total()
+        hit = self._vec_cache.get(art.id)
+        if hit is not None and abs(hit[0] - total) <= total * 0.01:
+            return hit[1], hit[2]
+        if idf is None:
+            idf = self.store.features.idf(feature_names(art.signals))
+        va = _Vec(_weights(art.signals.anchors, idf, "a:"))
+        vt = _Vec(_weights(art.signals.terms, idf, "t:"))
+        if len(self._vec_cache) > 100_000:
+            self._vec_cache.clear()
+        self._vec_cache[art.id] = (total, va, vt)
+        return va, vt
+
+    def score(self, a: StoredArticle, b: StoredArticle, idf: dict[str, float] | None = None) -> PairScore:
+        if idf is None:
+            idf = self.store.features.idf(feature_names(a.signals) + feature_names(b.signals))
+        aa, at = self._vectors(a, idf)
+        ba, bt = self._vectors(b, idf)
+        s = PairScore()
+        s.anchors = aa.cosine(ba)
+        if a.lang == b.lang:
+            s.terms = at.cosine(bt)
+        s.hamming = (a.signals.simhash ^ b.signals.simhash).bit_count()
+        if a.when is not None and b.when is not None:
+            s.days = (b.when - a.when) / DAY
+        return s
+
+    def _relate(self, new: StoredArticle) -> list[Match]:
+        st = self.settings
+        found = self._candidates(new)
+        others = self.store.get_many(sorted(found))
+        widest = max(st.sibling_window_days, st.story_window_days, *map(abs, st.translation_window_days)) * DAY
+        for oid in list(others):
+            o = others[oid]
+            if found[oid] == {"content"} and new.when is not None and o.when is not None and abs(o.when - new.when) > widest:
+                del others[oid]
+        all_feats = set(feature_names(new.signals))
+        for o in others.values():
+            if o.id not in self._vec_cache:
+                all_feats.update(feature_names(o.signals))
+        idf = self.store.features.idf(all_feats)
+        self._vec_cache.pop(new.id, None)
+        new_links = {link["url"]: link["kind"] for link in new.signals.source_links}
+
+        decided: list[tuple[StoredArticle, str, float, str, dict[str, Any]]] = []
+        best_original: tuple[float, StoredArticle, PairScore] | None = None
+        for oid in sorted(others):
+            other = others[oid]
+            why = found[oid]
+            s = self.score(new, other, idf)
+            same_lang = new.lang == other.lang
+            link = self._link_relation(new, other, why, new_links)
+            kind, score = None, 0.0
+            if new.signals.content_hash == other.signals.content_hash and new.signals.length > 0:
+                kind, score = "exact", 1.0
+            elif same_lang and (s.hamming <= st.repost_hamming or s.terms >= st.repost_cosine) and new.signals.length > 0:
+                kind, score = "repost", max(1.0 - s.hamming / 64.0, s.terms)
+            elif not same_lang:
+                zh_en_days = self._translation_days(new, other, s)
+                if (
+                    s.anchors >= st.translation_min
+                    and zh_en_days is not None
+                    and st.translation_window_days[0] <= zh_en_days <= st.translation_window_days[1]
+                ):
+                    if self._is_translation_side(new, other):
+                        if best_original is None or s.anchors > best_original[0]:
+                            best_original = (s.anchors, other, s)
+                    elif self._beats_current_original(other, s.anchors):
+                        kind, score = "translation", s.anchors
+            else:
+                days = abs(s.days) if s.days is not None else 0.0
+                if new.lang == "zh":
+                    if s.mixed >= st.sibling_min and days <= st.sibling_window_days:
+                        translated = new.signals.translated or other.signals.translated
+                        kind, score = ("translation_sibling" if translated else "same_story"), s.mixed
+                elif s.mixed >= st.story_min and days <= st.story_window_days:
+                    kind, score = "same_story", s.mixed
+            basis = "content"
+            if link is not None:
+                if kind is None:
+                    kind, score, basis = link, max(s.mixed if same_lang else s.anchors, 0.0), "link"
+                else:
+                    basis = "content+link"
+            if kind is not None:
+                decided.append((other, kind, score, basis, {"anchors": round(s.anchors, 4), "terms": round(s.terms, 4), "hamming": s.hamming}))
+        has_link_original = any(
+            d[1] == "translation" and d[3] != "content" and self._is_translation_side(new, d[0]) for d in decided
+        )
+        if best_original is not None and has_link_original:
+            # A translation has one original: the one it names wins over a content guess.
+            if not any(d[0].id == best_original[1].id for d in decided):
+                best_original = None
+        if best_original is not None:
+            score, other, s = best_original
+            if not any(d[0].id == other.id for d in decided):
+                decided.append((other, "translation", score, "content", {"anchors": round(s.anchors, 4), "hamming": s.hamming}))
+            for d in decided:
+                if d[0].id == other.id and d[1] == "translation" and d[3] == "link":
+                    decided[decided.index(d)] = (d[0], d[1], d[2], "content+link", d[4])
+                    break
+
+        # A repost inherits what it copies: its original's translations, siblings and stories.
+        have = {d[0].id for d in decided}
+        for other, kind, _score, _basis, _detail in list(decided):
+            if kind not in ("exact", "repost"):
+                continue
+            for f in self.store.flags_of(other.id):
+                if f.other in have or f.other == new.id or f.kind in ("exact", "repost", "attributed"):
+                    continue
+                third = self.store.get(f.other)
+                if third is None:
+                    continue
+                if f.kind == "translation" and self._is_translation_side(new, third):
+                    if any(d[1] == "translation" and self._is_translation_side(new, d[0]) for d in decided):
+                        continue  # one original per translation
+                have.add(third.id)
+                decided.append((third, f.kind, f.score, "inherited", {"via": other.url}))
+
+        matches = []
+        for other, kind, score, basis, detail in decided:
+            if kind == "translation" and not self._is_translation_side(new, other):
+                # ``new`` is an original: it displaces the translation's content-based guess
+                # (a weaker one, or any when ``new`` is named by link).
+                for f in self.store.flags_of(other.id):
+                    if f.kind == "translation" and f.basis == "content" and (basis != "content" or f.score < score):
+                        self.store.remove_flag(other.id, f.other)
+            first = new if (new.when or 0) <= (other.when or 0) else other
+            detail["first"] = first.url
+            if kind == "translation":
+                detail["original"] = (other if self._is_translation_side(new, other) else new).url
+            self.store.add_flag(new.id, other.id, kind, float(score), basis, detail)
+            matches.append(Match(other.id, other.url, other.fetched_at or other.published, kind, float(score), basis, detail))
+        matches.sort(key=lambda m: (-m.score, m.article_id))
+        return matches
+
+    # --- helpers ----------------------------------------------------------------------------
+    def _link_relation(self, new: StoredArticle, other: StoredArticle, why: set[str], new_links: dict[str, str]) -> str | None:
+        """The relation the source links alone support, if any."""
+        same_lang = new.lang == other.lang
+        if "cites" in why or "cited_by" in why:
+            if not same_lang:
+                return "translation"
+            return "attributed"
+        if "same_source" in why:
+            shared = [u for u, _k in ((l["url"], l["kind"]) for l in other.signals.source_links) if u in new_links]
+            if shared and same_lang:
+                if new.signals.translated or other.signals.translated:
+                    return "translation_sibling"
+                return "same_story"
+            if shared:
+                return "same_story"
+        return None
+
+    @staticmethod
+    def _is_translation_side(new: StoredArticle, other: StoredArticle) -> bool:
+        """Whether ``new`` is the translation (not the original) of a cross-language pair:
+        the non-English side, or else the later one."""
+        if new.lang != "en" and other.lang == "en":
+            return True
+        if new.lang == "en" and other.lang != "en":
+            return False
+        return (new.when or 0) >= (other.when or 0)
+
+    def _translation_days(self, new: StoredArticle, other: StoredArticle, s: PairScore) -> float | None:
+        """Days from the original's date to the translation's."""
+        if s.days is None:
+            return 0.0
+        return -s.days if self._is_translation_side(new, other) else s.days
+
+    def _beats_current_original(self, translation: StoredArticle, score: float) -> bool:
+        for f in self.store.flags_of(translation.id):
+            if f.kind == "translation" and (f.basis != "content" or f.score >= score):
+                return False
+        return True
+
+
+def find_related(store: ArticleStore, url: str) -> list[Match]:
+    """The stored relations of the article at ``url`` (nearest first)."""
+    art = store.by_url(url)
+    if art is None:
+        return []
+    out = []
+    flags = store.flags_of(art.id)
+    others = store.get_many([f.other for f in flags])
+    for f in flags:
+        o = others.get(f.other)
+        if o is not None:
+            out.append(Match(o.id, o.url, o.fetched_at or o.published, f.kind, f.score, f.basis, f.detail))
+    return out
+
+
+__all__ = ["Detector", "Match", "PairScore", "KINDS", "find_related", "parse_when"]

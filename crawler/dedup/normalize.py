@@ -1,0 +1,151 @@
+"""Text normalisation shared by every dedup signal: Unicode folding, Traditional->Simplified, link stripping."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+from pathlib import Path
+
+# --- Traditional -> Simplified ---------------------------------------------------------
+# OpenCC (pure Python) costs about 14 ms on a 3 KB article; almost every page we crawl is
+# already Simplified, so a set lookup decides first whether the phrase converter must run.
+
+
+@lru_cache(maxsize=1)
+def _opencc():
+    from opencc import OpenCC
+
+    return OpenCC("t2s")
+
+
+@lru_cache(maxsize=1)
+def _traditional_chars() -> frozenset[str]:
+    import opencc
+
+    path = Path(opencc.__file__).with_name("dictionary") / "TSCharacters.txt"
+    chars = set()
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            parts = line.rstrip("\n").split("\t")
+            if len(parts) == 2 and len(parts[0]) == 1:
+                targets = parts[1].split()
+                if targets and targets[0] != parts[0]:
+                    chars.add(parts[0])
+    return frozenset(chars)
+
+
+_CJK_RE = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+
+
+def to_simplified(text: str) -> str:
+    """OpenCC ``t2s`` when the text holds Traditional characters, else the text unchanged."""
+    trad = _traditional_chars()
+    # Count rather than test one: a Simplified page may quote a few Traditional characters
+    # (names, variants); a Traditional page has them among its most common characters.
+    chars = set(_CJK_RE.findall(text))
+    hits = len(chars & trad)
+    if hits >= 3 and hits >= 0.05 * len(chars):
+        return _opencc().convert(text)
+    return text
+
+
+def canonical(text: str) -> str:
+    """NFKC (full-width -> ASCII) and Traditional -> Simplified; case kept (names need it)."""
+    return to_simplified(unicodedata.normalize("NFKC", text))
+
+
+def fold(text: str) -> str:
+    """:func:`canonical` and lower case."""
+    return canonical(text).lower()
+
+
+# --- Links ---------------------------------------------------------------------------------
+
+_MD_IMAGE_RE = re.compile(r"!\[([^\]]*)\]\([^)]*\)")
+_MD_LINK_RE = re.compile(r"\[([^\]]*)\]\([^)]*\)")
+_URL_RE = re.compile(
+    r"""(?:https?|hxxps?|h\*\*ps?)(?::|\[:\])//[^\s<>"'，。）)\]]+"""
+    r"""|\bwww\.[^\s<>"'，。）)\]]+""",
+    re.IGNORECASE,
+)
+# A bare domain with an optional path: example.com/path, sub.example.co.uk.
+# Needs a letter-only TLD of 2-12 letters, so versions (17.4.1) and file names with digits stay.
+_BARE_DOMAIN_RE = re.compile(
+    r"(?<![\w@.-])(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+"
+    r"(?:com|net|org|info|io|gov|edu|mil|cn|uk|de|fr|ru|jp|kr|in|us|co|me|ly|ai|dev|app|xyz|"
+    r"top|site|online|news|blog|tech|security|cc|tv|eu|nl|be|ch|au|ca|br|it|es|pl|se|no|fi|"
+    r"ir|il|ua|tw|hk|sg|gl|gle|to|sh|so|biz)"
+    r"(?![\w-])(?:/[^\s<>\"'，。）)\]]*)?",
+    re.IGNORECASE,
+)
+
+#: Short lines that only name a source (README of the corpus, and what the sites write).
+SOURCE_LINE_MARKERS = (
+    "原文链接", "原文地址", "原文来自", "原文出处", "本文翻译自", "翻译自", "编译自", "参考链接",
+    "参考来源", "参考资料", "参考及来源", "参考文献", "文章来源", "新闻来源", "信息来源", "新闻链接",
+    "来源：", "来源:", "出处：", "source:", "sources:", "via ", "via:", "reference:", "references:",
+    "原文：", "原文:",
+)
+_SOURCE_LINE_MAX = 80  # longer lines are prose, not a source note
+_URL_ONLY_RE = re.compile(r"^[\s>*\-•·\d.、()\[\]（）:：]*$")
+
+
+def remove_urls(text: str) -> str:
+    """Drop every URL and bare domain; keep the anchor text of markdown links."""
+    text = _MD_IMAGE_RE.sub(lambda m: m.group(1), text)
+    text = _MD_LINK_RE.sub(lambda m: m.group(1), text)
+    text = _URL_RE.sub(" ", text)
+    return _BARE_DOMAIN_RE.sub(" ", text)
+
+
+def _is_source_line(line: str) -> bool:
+    stripped = line.strip().strip("*#>-_ ").lower()
+    if not stripped or len(stripped) > _SOURCE_LINE_MAX + 200:
+        return False
+    head = stripped[:_SOURCE_LINE_MAX]
+    for marker in SOURCE_LINE_MARKERS:
+        idx = head.find(marker)
+        if idx != -1 and idx <= 12:
+            # The marker leads the line (after a list number or bullet) ...
+            rest = remove_urls(stripped[idx + len(marker):]).strip(" :：-—>*")
+            # ... and what follows it, once URLs are gone, is short: a name, not a sentence.
+            return len(rest) <= _SOURCE_LINE_MAX
+    return False
+
+
+def _is_url_only(line: str) -> bool:
+    if not line.strip():
+        return False
+    return bool(_URL_ONLY_RE.match(remove_urls(line)))
+
+
+def strip_links(text: str) -> str:
+    """Content only, as the corpus README defines it.
+
+    Removes every URL (http(s), hxxp, www., bare ``domain.tld/path``), keeps only the anchor
+    text of markdown links, and drops the short lines that name a source (原文链接, 本文翻译自,
+    参考链接, Source:, via ...) together with up to three following lines that hold only a
+    URL or domain. Prose such as "据BleepingComputer报道" stays: it is content.
+    """
+    lines = text.split("\n")
+    keep: list[str] = []
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        if _is_source_line(line):
+            i += 1
+            skipped = 0
+            while i < len(lines) and skipped < 3:
+                if not lines[i].strip():
+                    i += 1
+                    continue
+                if _is_url_only(lines[i]):
+                    i += 1
+                    skipped += 1
+                    continue
+                break
+            continue
+        keep.append(remove_urls(line))
+        i += 1
+    return "\n".join(keep)

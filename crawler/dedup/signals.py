@@ -1,0 +1,118 @@
+"""What the detector knows about one article: computed once from its text, stored, never from the catalog."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+import xxhash
+
+from crawler.dedup.anchors import extract_anchors
+from crawler.dedup.fingerprint import simhash_value, tokens
+from crawler.dedup.normalize import canonical, remove_urls
+from crawler.dedup.sourcelinks import normalize_url, source_links
+from crawler.dedup.terms import terms
+
+SIGNALS_VERSION = 1
+
+# WeChat and many Chinese sites end an article with a list of other articles' titles;
+# those titles would make unrelated articles look alike.
+_RECOMMENDED_RE = re.compile(
+    r"^[#*>\s]*(推荐阅读|阅读推荐|推荐文章|相关阅读|相关文章|往期推荐|往期回顾|往期精彩|精彩推荐|热文推荐|"
+    r"猜你喜欢|更多阅读|延伸阅读|related articles|read more|recommended reading|you may also like)",
+    re.IGNORECASE,
+)
+_TRANSLATED_RE = re.compile(r"本文翻译自|翻译自|编译自|译者|编译[:：]|译文|原文链接|原文地址|原文来自|综合编译")
+
+
+@dataclass
+class Article:
+    """An extracted article, as the pipeline or a benchmark hands it to the detector."""
+
+    url: str
+    lang: str
+    text: str
+    title: str = ""
+    source: str = ""
+    published: str | None = None  # ISO 8601 or "YYYY-MM-DD HH:MM"
+    fetched_at: str | None = None  # WARC-Date, ISO 8601 UTC
+    warc_record_id: str | None = None
+    author: str | None = None
+
+
+@dataclass
+class Signals:
+    simhash: int
+    content_hash: int
+    anchors: dict[str, int]
+    terms: dict[str, int]
+    source_links: list[dict[str, str]] = field(default_factory=list)
+    url_key: str = ""
+    translated: bool = False  # says it is a translation (编译 / 本文翻译自 ...)
+    length: int = 0
+    version: int = SIGNALS_VERSION
+
+    def to_json(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["simhash"] = f"{self.simhash:016x}"
+        d["content_hash"] = f"{self.content_hash:016x}"
+        return d
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> Signals:
+        d = dict(d)
+        d["simhash"] = int(d["simhash"], 16)
+        d["content_hash"] = int(d["content_hash"], 16)
+        return cls(**d)
+
+
+def main_body(text: str) -> str:
+    """The text without a trailing "recommended reading" list."""
+    lines = text.split("\n")
+    cut = len(lines)
+    for n, line in enumerate(lines):
+        if n > len(lines) * 0.3 and _RECOMMENDED_RE.match(line.strip()):
+            cut = n
+            break
+    return "\n".join(lines[:cut])
+
+
+def compute_signals(article: Article) -> Signals:
+    """All signals of one article; depends on nothing but the article."""
+    text = article.text or ""
+    body = canonical(main_body(remove_urls(text)))
+    if article.title and article.title.strip() not in body[: len(article.title) + 200]:
+        body = canonical(article.title) + "\n" + body
+    folded = body.lower()
+    toks = tokens(folded)
+    return Signals(
+        simhash=simhash_value(folded, prepared=True),
+        content_hash=xxhash.xxh3_64_intdigest(" ".join(toks).encode("utf-8")),
+        anchors=dict(extract_anchors(body, article.lang)),
+        terms=dict(terms(folded, article.lang)),
+        source_links=source_links(text, self_url=article.url),
+        url_key=normalize_url(article.url) if article.url else "",
+        translated=bool(_TRANSLATED_RE.search(text)),
+        length=len(toks),
+    )
+
+
+def parse_when(value: str | None) -> float | None:
+    """Seconds since the epoch of an ISO-ish date; naive dates are taken as UTC."""
+    if not value:
+        return None
+    v = value.strip().replace("Z", "+00:00")
+    for candidate in (v, v.replace(" ", "T", 1)):
+        try:
+            dt = datetime.fromisoformat(candidate)
+        except ValueError:
+            continue
+        if dt.tzinfo is None:
+            dt = dt.replace(tzinfo=timezone.utc)
+        return dt.timestamp()
+    m = re.match(r"(\d{4})-(\d{1,2})-(\d{1,2})", v)
+    if m:
+        return datetime(int(m[1]), int(m[2]), int(m[3]), tzinfo=timezone.utc).timestamp()
+    return None

@@ -1,0 +1,112 @@
+"""Source links an article names for itself (本文翻译自, 原文链接, Source: ...) and URL normalisation."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from crawler.dedup.normalize import SOURCE_LINE_MARKERS
+
+#: Markers that say "this article is a translation of" rather than "see also".
+TRANSLATION_MARKERS = ("本文翻译自", "翻译自", "编译自", "译自", "原文链接", "原文地址", "原文来自", "原文出处", "原文：", "原文:")
+
+_URL_RE = re.compile(r"""(?:https?|hxxps?)(?::|\[:\])//[^\s<>"'，。）)\]\[]+""", re.IGNORECASE)
+_WWW_RE = re.compile(r"""(?<![/\w.])www\.[^\s<>"'，。）)\]\[]+""", re.IGNORECASE)
+
+# Query parameters that never change what a page is.
+_TRACKING_PARAMS = re.compile(
+    r"^(utm_\w+|fbclid|gclid|dclid|msclkid|mc_cid|mc_eid|ref|ref_src|source|spm|from|"
+    r"wx_fmt|scene|srcid|sharer_\w+|share_\w+|_hsenc|_hsmi|igshid|cmpid|ncid|sr_share)$",
+    re.IGNORECASE,
+)
+
+
+def normalize_url(url: str) -> str:
+    """One spelling per page: lower-case host without ``www.``, no scheme, no fragment,
+    no trailing slash, no tracking parameters, ``hxxp`` defanging undone.
+
+    >>> normalize_url("https://www.BleepingComputer.com/news/x/?utm_source=rss#top")
+    'bleepingcomputer.com/news/x'
+    """
+    url = url.strip().strip(".,;:!?)>]}\"'，。")
+    url = re.sub(r"^hxxp", "http", url, flags=re.IGNORECASE).replace("[:]", ":").replace("[.]", ".")
+    if "://" not in url:
+        url = "http://" + url
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower().rstrip(".")
+    if host.startswith("www."):
+        host = host[4:]
+    if host.startswith("m.") and host.count(".") >= 2:
+        host = host[2:]
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    if port and port not in (80, 443):
+        host = f"{host}:{port}"
+    path = re.sub(r"/{2,}", "/", parts.path or "")
+    path = path.rstrip("/")
+    if path.endswith(("/index.html", "/index.htm", "/index.php")):
+        path = path.rsplit("/", 1)[0]
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not _TRACKING_PARAMS.match(k)]
+    query.sort()
+    return urlunsplit(("", host, path, urlencode(query), "")).lstrip("/")
+
+
+_MD_IMAGE_RE = re.compile(r"!\[[^\]]*\]\([^)]*\)")
+
+
+def find_urls(text: str) -> list[str]:
+    """URLs in a line, images (``![](...)``) excluded: an image is never a source."""
+    text = _MD_IMAGE_RE.sub(" ", text)
+    return [m.group(0) for m in _URL_RE.finditer(text)] + [m.group(0) for m in _WWW_RE.finditer(text)]
+
+
+def _marker_in(line: str) -> str | None:
+    low = line.strip().strip("*#>-_ ").lower()[:60]
+    for marker in SOURCE_LINE_MARKERS + TRANSLATION_MARKERS:
+        idx = low.find(marker)
+        if idx != -1 and idx <= 12:
+            return marker
+    return None
+
+
+def source_links(text: str, *, self_url: str | None = None) -> list[dict[str, str]]:
+    """The links an article gives as its source, each ``{"url": normalised, "kind": ...}``.
+
+    ``kind`` is ``"translated_from"`` after a translation marker (本文翻译自, 原文链接, 编译自)
+    and ``"cites"`` after a reference marker (参考链接, 来源, Source:, via). A marker line
+    may hold the URL itself or be followed by up to three lines of URLs (a list of references).
+    Markdown links ``[text](url)`` count as URLs. The article's own URL is never its source.
+    """
+    own = normalize_url(self_url) if self_url else None
+    found: dict[str, str] = {}
+    lines = text.split("\n")
+    for i, line in enumerate(lines):
+        marker = _marker_in(line)
+        if marker is None:
+            continue
+        kind = "translated_from" if marker in TRANSLATION_MARKERS else "cites"
+        urls = find_urls(line)
+        j, taken = i + 1, 0
+        # A heading line ("参考链接：") is followed by its list: up to three lines of URLs.
+        while j < len(lines) and taken < 3:
+            nxt = lines[j]
+            j += 1
+            if not nxt.strip():
+                continue
+            more = find_urls(nxt)
+            if not more or _marker_in(nxt):
+                break
+            urls.extend(more)
+            taken += 1
+        for u in urls:
+            try:
+                n = normalize_url(u)
+            except ValueError:
+                continue
+            if not n or n == own or "." not in n.split("/", 1)[0]:
+                continue
+            if found.get(n) != "translated_from":
+                found[n] = kind
+    return [{"url": u, "kind": k} for u, k in found.items()]

@@ -1,0 +1,233 @@
+"""The article catalog in SQLite: articles, their signals, source links and flags (stored both ways)."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+
+from crawler.dedup.anchor_index import AnchorIndex
+from crawler.dedup.fingerprint import from_signed, to_signed
+from crawler.dedup.signals import Article, Signals, parse_when
+
+CATALOG_SCHEMA_VERSION = 1
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS articles (
+    id INTEGER PRIMARY KEY,
+    url TEXT NOT NULL UNIQUE,
+    url_key TEXT NOT NULL,
+    source TEXT NOT NULL DEFAULT '',
+    lang TEXT NOT NULL,
+    title TEXT NOT NULL DEFAULT '',
+    published TEXT,
+    published_ts REAL,
+    fetched_at TEXT,
+    warc_record_id TEXT,
+    simhash INTEGER NOT NULL,
+    content_hash INTEGER NOT NULL,
+    signals TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS articles_url_key ON articles (url_key);
+CREATE INDEX IF NOT EXISTS articles_content_hash ON articles (content_hash);
+CREATE TABLE IF NOT EXISTS links (
+    url_key TEXT NOT NULL,
+    article_id INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    PRIMARY KEY (url_key, article_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS links_article ON links (article_id);
+CREATE TABLE IF NOT EXISTS flags (
+    a INTEGER NOT NULL,
+    b INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    score REAL NOT NULL,
+    basis TEXT NOT NULL,
+    detail TEXT NOT NULL DEFAULT '{}',
+    PRIMARY KEY (a, b)
+) WITHOUT ROWID;
+"""
+
+
+@dataclass
+class StoredArticle:
+    id: int
+    url: str
+    url_key: str
+    source: str
+    lang: str
+    title: str
+    published: str | None
+    published_ts: float | None
+    fetched_at: str | None
+    warc_record_id: str | None
+    signals: Signals
+
+    @property
+    def when(self) -> float | None:
+        """Publication time, else capture time (seconds since the epoch)."""
+        return self.published_ts if self.published_ts is not None else parse_when(self.fetched_at)
+
+
+@dataclass
+class Flag:
+    other: int
+    kind: str
+    score: float
+    basis: str  # "content", "link" or "content+link"
+    detail: dict[str, Any]
+
+
+_ARTICLE_COLS = "id, url, url_key, source, lang, title, published, published_ts, fetched_at, warc_record_id, signals"
+
+
+class ArticleStore:
+    """One SQLite file (or ``":memory:"``). Not thread-safe: one writer at a time."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = str(path)
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        self.conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        self.conn.execute("PRAGMA journal_mode=WAL" if self.path != ":memory:" else "PRAGMA journal_mode=MEMORY")
+        self.conn.execute("PRAGMA synchronous=NORMAL")
+        self.conn.executescript(SCHEMA)
+        self.features = AnchorIndex(self.conn)
+        self.conn.execute("BEGIN")
+        row = self.conn.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
+        if row is None:
+            self.conn.execute("INSERT INTO meta (key, value) VALUES ('schema', ?)", (str(CATALOG_SCHEMA_VERSION),))
+        elif int(row[0]) != CATALOG_SCHEMA_VERSION:
+            raise ValueError(f"{self.path}: catalog schema {row[0]}, this version reads {CATALOG_SCHEMA_VERSION}")
+
+    # --- transactions -------------------------------------------------------------------
+    def commit(self) -> None:
+        self.conn.execute("COMMIT")
+        self.conn.execute("BEGIN")
+
+    def close(self) -> None:
+        try:
+            self.conn.execute("COMMIT")
+        except sqlite3.OperationalError:
+            pass
+        self.conn.close()
+
+    def __enter__(self) -> ArticleStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- articles -----------------------------------------------------------------------
+    def insert(self, article: Article, signals: Signals) -> int:
+        """Insert an article (replacing an older capture of the same URL) and its links."""
+        old = self.by_url(article.url)
+        if old is not None:
+            self.delete(old.id)
+        cur = self.conn.execute(
+            "INSERT INTO articles (url, url_key, source, lang, title, published, published_ts, fetched_at,"
+            " warc_record_id, simhash, content_hash, signals) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+            (
+                article.url, signals.url_key, article.source or "", article.lang, article.title or "",
+                article.published, parse_when(article.published), article.fetched_at, article.warc_record_id,
+                to_signed(signals.simhash), to_signed(signals.content_hash), json.dumps(signals.to_json(), ensure_ascii=False),
+            ),
+        )
+        article_id = int(cur.lastrowid)
+        self.conn.executemany(
+            "INSERT OR REPLACE INTO links (url_key, article_id, kind) VALUES (?, ?, ?)",
+            [(link["url"], article_id, link["kind"]) for link in signals.source_links],
+        )
+        return article_id
+
+    def delete(self, article_id: int) -> None:
+        """Remove an article, its links, postings, frequencies and every flag that names it."""
+        art = self.get(article_id)
+        if art is None:
+            return
+        self.features.remove(article_id)
+        self.features.count_document(feature_names(art.signals), sign=-1)
+        self.conn.execute("DELETE FROM links WHERE article_id = ?", (article_id,))
+        self.conn.execute("DELETE FROM flags WHERE a = ? OR b = ?", (article_id, article_id))
+        self.conn.execute("DELETE FROM articles WHERE id = ?", (article_id,))
+
+    def _row(self, row: tuple | None) -> StoredArticle | None:
+        if row is None:
+            return None
+        return StoredArticle(*row[:10], signals=Signals.from_json(json.loads(row[10])))
+
+    def get(self, article_id: int) -> StoredArticle | None:
+        return self._row(self.conn.execute(f"SELECT {_ARTICLE_COLS} FROM articles WHERE id = ?", (article_id,)).fetchone())
+
+    def get_many(self, ids: list[int]) -> dict[int, StoredArticle]:
+        out: dict[int, StoredArticle] = {}
+        for i in range(0, len(ids), 500):
+            chunk = ids[i:i + 500]
+            for row in self.conn.execute(
+                f"SELECT {_ARTICLE_COLS} FROM articles WHERE id IN ({','.join('?' * len(chunk))})", chunk
+            ):
+                art = self._row(row)
+                out[art.id] = art
+        return out
+
+    def by_url(self, url: str) -> StoredArticle | None:
+        return self._row(self.conn.execute(f"SELECT {_ARTICLE_COLS} FROM articles WHERE url = ?", (url,)).fetchone())
+
+    def ids_by_url_key(self, url_key: str) -> list[int]:
+        return [r[0] for r in self.conn.execute("SELECT id FROM articles WHERE url_key = ?", (url_key,))]
+
+    def ids_by_content_hash(self, content_hash: int) -> list[int]:
+        return [r[0] for r in self.conn.execute("SELECT id FROM articles WHERE content_hash = ?", (to_signed(content_hash),))]
+
+    def iter_articles(self) -> Iterator[StoredArticle]:
+        for row in self.conn.execute(f"SELECT {_ARTICLE_COLS} FROM articles ORDER BY id"):
+            yield self._row(row)
+
+    def count(self) -> int:
+        return int(self.conn.execute("SELECT COUNT(*) FROM articles").fetchone()[0])
+
+    def simhashes(self) -> tuple[np.ndarray, np.ndarray]:
+        """All (ids, fingerprints) for building the Hamming index."""
+        rows = self.conn.execute("SELECT id, simhash FROM articles ORDER BY id").fetchall()
+        ids = np.array([r[0] for r in rows], dtype=np.int64)
+        fps = np.array([from_signed(r[1]) for r in rows], dtype=np.uint64)
+        return ids, fps
+
+    # --- source links ---------------------------------------------------------------------
+    def citing(self, url_key: str) -> list[tuple[int, str]]:
+        """Articles that name ``url_key`` as a source: ``[(id, kind)]``."""
+        return [(r[0], r[1]) for r in self.conn.execute("SELECT article_id, kind FROM links WHERE url_key = ?", (url_key,))]
+
+    # --- flags ------------------------------------------------------------------------------
+    def add_flag(self, a: int, b: int, kind: str, score: float, basis: str, detail: dict[str, Any] | None = None) -> None:
+        """Store a relation both ways, replacing any older relation of the pair."""
+        d = json.dumps(detail or {}, ensure_ascii=False, sort_keys=True)
+        self.conn.executemany(
+            "INSERT OR REPLACE INTO flags (a, b, kind, score, basis, detail) VALUES (?,?,?,?,?,?)",
+            [(a, b, kind, score, basis, d), (b, a, kind, score, basis, d)],
+        )
+
+    def remove_flag(self, a: int, b: int) -> None:
+        self.conn.execute("DELETE FROM flags WHERE (a = ? AND b = ?) OR (a = ? AND b = ?)", (a, b, b, a))
+
+    def flags_of(self, article_id: int) -> list[Flag]:
+        return [
+            Flag(r[0], r[1], r[2], r[3], json.loads(r[4]))
+            for r in self.conn.execute(
+                "SELECT b, kind, score, basis, detail FROM flags WHERE a = ? ORDER BY score DESC, b", (article_id,)
+            )
+        ]
+
+    def all_flags(self) -> list[tuple[int, int, str, float, str]]:
+        """Each relation once (a < b)."""
+        return [tuple(r) for r in self.conn.execute("SELECT a, b, kind, score, basis FROM flags WHERE a < b ORDER BY a, b")]
+
+
+def feature_names(signals: Signals) -> list[str]:
+    """Every feature of an article in the frequency namespace (``a:`` anchors, ``t:`` terms)."""
+    return ["a:" + a for a in signals.anchors] + ["t:" + t for t in signals.terms]

@@ -1,0 +1,140 @@
+"""DedupPipeline: extract each article page, flag near-duplicates and translations, log a WARC metadata record."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from pathlib import Path
+from typing import Any
+
+from itemadapter import ItemAdapter
+from scrapy.exceptions import NotConfigured
+from scrapy.utils.defer import maybe_deferred_to_future
+from twisted.internet import threads
+
+from crawler.dedup.commands import build_payload
+from crawler.dedup.defaults import DedupSettings
+from crawler.dedup.detector import Detector, Match
+from crawler.dedup.extract import ExtractionError, extract
+from crawler.dedup.signals import Article, Signals, compute_signals
+from crawler.dedup.store import ArticleStore
+from crawler.signals import warc_metadata
+
+try:
+    from typing import Self
+except ImportError:  # Python 3.10
+    from typing_extensions import Self
+
+logger = logging.getLogger(__name__)
+
+
+def default_catalog(archive_uri: str | None, cache_dir: str | None) -> Path:
+    """``<ARCHIVE_URI>/dedup.sqlite3`` for a local archive, ``<ARCHIVE_CACHE_DIR>/dedup.sqlite3`` for S3."""
+    from crawler.archive.storage import is_remote
+    from crawler.archive.storage.local import LocalStorage
+
+    if not archive_uri:
+        raise NotConfigured("DEDUP_CATALOG or ARCHIVE_URI must be set for the dedup pipeline")
+    if is_remote(archive_uri):
+        if not cache_dir:
+            raise NotConfigured("DEDUP_CATALOG or ARCHIVE_CACHE_DIR must be set when ARCHIVE_URI is remote")
+        return Path(cache_dir) / "dedup.sqlite3"
+    return LocalStorage.from_uri(archive_uri).root / "dedup.sqlite3"
+
+
+class DedupPipeline:
+    """For items with ``html``: extract (in a thread), detect, add ``duplicates`` and the
+    extracted fields, drop ``html``, and ask the archive for a WARC metadata record."""
+
+    def __init__(self, crawler, *, catalog: Path, settings: DedupSettings) -> None:
+        self.crawler = crawler
+        self.catalog = Path(catalog)
+        self.settings = settings
+        self.store: ArticleStore | None = None
+        self.detector: Detector | None = None
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_crawler(cls, crawler) -> Self:
+        s = crawler.settings
+        if not s.getbool("DEDUP_ENABLED", True):
+            raise NotConfigured("DEDUP_ENABLED is False")
+        catalog = s.get("DEDUP_CATALOG") or default_catalog(s.get("ARCHIVE_URI"), s.get("ARCHIVE_CACHE_DIR"))
+        try:
+            settings = DedupSettings.from_mapping(s.getdict("DEDUP_THRESHOLDS"))
+        except (TypeError, ValueError) as e:
+            raise NotConfigured(f"DEDUP_THRESHOLDS: {e}") from e
+        return cls(crawler, catalog=Path(catalog), settings=settings)
+
+    def open_spider(self) -> None:
+        self.store = ArticleStore(self.catalog)
+        self.detector = Detector(self.store, self.settings)
+
+    def close_spider(self) -> None:
+        if self.store is not None:
+            with self._lock:
+                self.store.close()
+            self.store = self.detector = None
+
+    async def process_item(self, item: Any) -> Any:
+        adapter = ItemAdapter(item)
+        if "html" not in adapter or not adapter.get("html"):
+            return item
+        stats = self.crawler.stats
+        try:
+            article, signals, matches = await maybe_deferred_to_future(threads.deferToThread(self._analyse, dict(adapter)))
+        except ExtractionError as e:
+            stats.inc_value("dedup/extract_failures")
+            logger.warning("dedup: no main text in %(url)s: %(error)s", {"url": adapter.get("url"), "error": e})
+            del adapter["html"]
+            return item
+        except Exception:
+            stats.inc_value("dedup/errors")
+            logger.warning("dedup: failed on %(url)s", {"url": adapter.get("url")}, exc_info=True)
+            del adapter["html"]
+            return item
+        stats.inc_value("dedup/articles")
+        if matches:
+            stats.inc_value("dedup/near_duplicates")
+        for m in matches:
+            stats.inc_value(f"dedup/flags/{m.kind}")
+        duplicates = [m.as_item() for m in matches]
+        adapter["duplicates"] = duplicates
+        adapter["title"] = article.title
+        adapter["published"] = article.published
+        adapter["text"] = article.text
+        adapter["signals"] = signals.to_json()
+        del adapter["html"]
+        payload = build_payload(article, signals, status=adapter.get("status"), duplicates=duplicates)
+        self.crawler.signals.send_catch_log(
+            signal=warc_metadata,
+            url=article.url,
+            refers_to=article.warc_record_id,
+            payload=json.dumps(payload, ensure_ascii=False, sort_keys=True).encode("utf-8"),
+            content_type="application/json",
+        )
+        return item
+
+    def _analyse(self, fields: dict[str, Any]) -> tuple[Article, Signals, list[Match]]:
+        """Runs in a thread: extraction and signals in parallel, the catalog under a lock."""
+        url = fields["url"]
+        ex = extract(fields["html"], url)
+        article = Article(
+            url=url,
+            lang=fields.get("lang") or ex.lang or "en",
+            text=ex.text,
+            title=ex.title,
+            source=fields.get("source") or "",
+            published=ex.published,
+            fetched_at=fields.get("fetched_at"),
+            warc_record_id=fields.get("warc_record_id"),
+            author=ex.author,
+        )
+        signals = compute_signals(article)
+        with self._lock:
+            if self.detector is None:
+                raise RuntimeError("dedup catalog is closed")
+            _id, matches = self.detector.add(article, signals)
+            self.store.commit()
+        return article, signals, matches
