@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -61,6 +62,8 @@ class CrawlRun:
     archive: Path
     stats: dict
     proc: subprocess.CompletedProcess
+    hits: dict | None = None  # the server's request counts right after this crawl
+    raw_hits: dict | None = None
 
     @property
     def log(self) -> str:
@@ -87,6 +90,9 @@ def site_crawl(mock_server: MockServer, tmp_path_factory: pytest.TempPathFactory
     """One crawl of the whole hostile site, shared by the tests that inspect its archive."""
     tmp = tmp_path_factory.mktemp("site-crawl")
     sources = write_sources(tmp / "sources.toml", mock_server, lang="zh")
+    urllib.request.urlopen(mock_server.url("/__reset")).read()
     run = crawl(tmp, sources, tmp / "archive", "-s", "ITEM_PIPELINES={}")
     assert run.proc.returncode == 0, run.log[-3000:]
+    run.hits = json.load(urllib.request.urlopen(mock_server.url("/__hits")))
+    run.raw_hits = json.load(urllib.request.urlopen(mock_server.url("/__hits?raw=1")))
     return run

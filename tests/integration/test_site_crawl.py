@@ -38,11 +38,6 @@ def captured_urls(run: CrawlRun) -> set[str]:
     return {h.get_header("WARC-Target-URI") for t, h, _, _ in records(run) if t in ("response", "revisit")}
 
 
-def hits(server) -> dict[str, int]:
-    with urllib.request.urlopen(server.url("/__hits")) as r:
-        return json.load(r)
-
-
 def cli_ok(*args: str) -> bytes:
     proc = run_cli(*args)
     assert proc.returncode == 0, proc.stderr.decode()
@@ -201,7 +196,7 @@ def test_never_offsite_nor_robots_disallowed(site_crawl: CrawlRun, mock_server) 
     urls = captured_urls(site_crawl)
     assert all(u.startswith(mock_server.base_url) for u in urls)
     assert mock_server.url("/robots.txt") in urls
-    assert hits(mock_server).get("/private/secret", 0) == 0
+    assert site_crawl.hits.get("/private/secret", 0) == 0
     assert site_crawl.stats["robotstxt/forbidden"] >= 1
     assert site_crawl.stats["scope/offsite"] >= 1  # the offsite redirect, stopped before fetching
     assert site_crawl.stats["scope/offsite_links"] >= 1
@@ -210,13 +205,12 @@ def test_never_offsite_nor_robots_disallowed(site_crawl: CrawlRun, mock_server) 
 def test_tracking_and_session_parameters_fetch_once(site_crawl: CrawlRun, mock_server) -> None:
     urls = captured_urls(site_crawl)
     assert not [u for u in urls if "utm_" in u or "sessionid" in u.lower() or "#" in u]
-    raw_hits = json.load(urllib.request.urlopen(mock_server.url("/__hits?raw=1")))
-    article1 = {k: v for k, v in raw_hits.items() if k.startswith("/articles/1")}
+    article1 = {k: v for k, v in site_crawl.raw_hits.items() if k.startswith("/articles/1")}
     assert article1 == {"/articles/1": 1}
 
 
 def test_loop_is_fetched_once_per_url(site_crawl: CrawlRun, mock_server) -> None:
-    h = hits(mock_server)
+    h = site_crawl.hits
     assert h["/loop/a"] == 1 and h["/loop/b"] == 1
 
 
