@@ -1,0 +1,216 @@
+"""Precision, recall and F1 of the production detector on the labelled corpus, links stripped and kept.
+
+    python bench/dedup_quality.py --corpus ../shared/corpus [--mode both|stripped|links] [--json out.json]
+
+The articles go through ``crawler.dedup`` exactly as the crawl pipeline sends them (minus
+trafilatura: corpus texts are already text), one by one in publication order, into a fresh
+catalog with the frozen thresholds of ``crawler/dedup/defaults.py``. Document frequencies are
+seeded from the whole corpus first, as a production catalog has them. Scoring follows the
+corpus README: every pair of the corpus, per relation by language combination (zh-en ->
+translation_of, zh-zh -> same_source_translation, en-en -> same_story; zh same_story groups
+reported apart); pairs positive only for another relation are left out.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from dataclasses import asdict
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from crawler.dedup.defaults import DEFAULTS  # noqa: E402
+from crawler.dedup.detector import Detector  # noqa: E402
+from crawler.dedup.normalize import strip_links  # noqa: E402
+from crawler.dedup.signals import Article, compute_signals, parse_when  # noqa: E402
+from crawler.dedup.store import ArticleStore, feature_names  # noqa: E402
+
+RELATION_OF_COMBO = {
+    ("en", "zh"): "translation_of",
+    ("zh", "zh"): "same_source_translation",
+    ("en", "en"): "same_story",
+}
+
+
+def load_corpus(folder: Path) -> tuple[list[dict], list[dict]]:
+    with open(folder / "articles.jsonl", encoding="utf-8") as f:
+        articles = [json.loads(line) for line in f if line.strip()]
+    with open(folder / "groups.jsonl", encoding="utf-8") as f:
+        groups = [json.loads(line) for line in f if line.strip()]
+    return articles, groups
+
+
+def article_url(a: dict) -> str:
+    return a.get("url") or f"https://corpus.invalid/{a['lang']}/{a['id']}"
+
+
+def run_detector(articles: list[dict], *, strip: bool, catalog: Path) -> tuple[set[frozenset[str]], dict, float]:
+    """Feed the corpus through the detector; returns the flagged id pairs, kinds, seconds."""
+    items = []
+    for a in articles:
+        text = strip_links(a["text"]) if strip else a["text"]
+        items.append(
+            (
+                a["id"],
+                Article(
+                    url=article_url(a),
+                    lang=a["lang"],
+                    text=text,
+                    title=a.get("title") or "",
+                    source=a.get("account") or a.get("site") or "",
+                    published=a.get("published"),
+                ),
+            )
+        )
+    items.sort(key=lambda it: (parse_when(it[1].published) or 0.0, it[0]))
+    t0 = time.perf_counter()
+    signals = {aid: compute_signals(art) for aid, art in items}
+    store = ArticleStore(catalog)
+    # Document frequencies over the whole collection (fair: a production catalog has them).
+    for aid, _art in items:
+        store.features.count_document(feature_names(signals[aid]))
+    det = Detector(store, DEFAULTS, update_frequencies=False)
+    id_of_row: dict[int, str] = {}
+    for aid, art in items:
+        row, _matches = det.add(art, signals[aid])
+        id_of_row[row] = aid
+    store.commit()
+    flagged: set[frozenset[str]] = set()
+    kinds: dict[frozenset[str], str] = {}
+    for a, b, kind, _score, basis in store.all_flags():
+        pair = frozenset((id_of_row[a], id_of_row[b]))
+        flagged.add(pair)
+        kinds[pair] = f"{kind}/{basis}"
+    store.close()
+    return flagged, kinds, time.perf_counter() - t0
+
+
+def char_containment(a: str, b: str, n: int = 5) -> float:
+    def grams(t: str) -> set[str]:
+        t = "".join(ch for ch in t if ch.isalnum())
+        return {t[i:i + n] for i in range(max(len(t) - n + 1, 1))}
+
+    ga, gb = grams(a), grams(b)
+    return len(ga & gb) / max(1, min(len(ga), len(gb)))
+
+
+def score(articles: list[dict], groups: list[dict], flagged: set[frozenset[str]]) -> dict:
+    lang = {a["id"]: a["lang"] for a in articles}
+    positive: dict[frozenset[str], set[str]] = defaultdict(set)
+    for g in groups:
+        for x, y in itertools.combinations(g["article_ids"], 2):
+            positive[frozenset((x, y))].add(g["relation"])
+    counts = {r: {"tp": 0, "fp": 0, "fn": 0, "neg": 0, "pos": 0} for r in RELATION_OF_COMBO.values()}
+    zh_story = {"tp": 0, "fn": 0}
+    ids = [a["id"] for a in articles]
+    for x, y in itertools.combinations(ids, 2):
+        pair = frozenset((x, y))
+        combo = tuple(sorted((lang[x], lang[y])))
+        rel = RELATION_OF_COMBO.get(combo)
+        if rel is None:
+            continue
+        labels = positive.get(pair, set())
+        hit = pair in flagged
+        if combo == ("zh", "zh") and "same_story" in labels:
+            zh_story["tp" if hit else "fn"] += 1
+        if rel in labels:
+            c = counts[rel]
+            c["pos"] += 1
+            c["tp" if hit else "fn"] += 1
+        elif labels:
+            continue  # positive only for another relation: not scored here
+        else:
+            counts[rel]["neg"] += 1
+            if hit:
+                counts[rel]["fp"] += 1
+    out = {}
+    for rel, c in counts.items():
+        p = c["tp"] / (c["tp"] + c["fp"]) if c["tp"] + c["fp"] else 0.0
+        r = c["tp"] / (c["tp"] + c["fn"]) if c["tp"] + c["fn"] else 0.0
+        f = 2 * p * r / (p + r) if p + r else 0.0
+        out[rel] = {**c, "precision": p, "recall": r, "f1": f}
+    out["zh_same_story"] = {**zh_story, "recall": zh_story["tp"] / max(1, zh_story["tp"] + zh_story["fn"])}
+    return out
+
+
+def verbatim_reposts(articles: list[dict], groups: list[dict]) -> list[frozenset[str]]:
+    """Pairs of the same Chinese translation reposted (5-gram containment >= 0.8, links stripped)."""
+    text = {a["id"]: strip_links(a["text"]) for a in articles}
+    lang = {a["id"]: a["lang"] for a in articles}
+    pairs = []
+    for g in groups:
+        if g["relation"] != "same_source_translation" or "repost" not in (g.get("note") or ""):
+            continue
+        for x, y in itertools.combinations(g["article_ids"], 2):
+            if lang[x] == lang[y] and char_containment(text[x], text[y]) >= 0.8:
+                pairs.append(frozenset((x, y)))
+    return pairs
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--corpus", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "corpus")
+    ap.add_argument("--mode", choices=("both", "stripped", "links"), default="both")
+    ap.add_argument("--json", type=Path, help="also write the figures here")
+    ap.add_argument("--errors", action="store_true", help="list false positives and misses")
+    args = ap.parse_args(argv)
+    if not (args.corpus / "articles.jsonl").is_file():
+        print(f"error: no articles.jsonl in {args.corpus}", file=sys.stderr)
+        return 2
+    articles, groups = load_corpus(args.corpus)
+    print(f"corpus: {len(articles)} articles, {len(groups)} groups, {len(articles) * (len(articles) - 1) // 2} pairs")
+    print("thresholds:", json.dumps(asdict(DEFAULTS)))
+    reposts = verbatim_reposts(articles, groups)
+    modes = ["stripped", "links"] if args.mode == "both" else [args.mode]
+    report = {"thresholds": asdict(DEFAULTS), "modes": {}}
+    for mode in modes:
+        with tempfile.TemporaryDirectory() as tmp:
+            flagged, kinds, secs = run_detector(articles, strip=mode == "stripped", catalog=Path(tmp) / "catalog.sqlite3")
+        res = score(articles, groups, flagged)
+        rep_hit = sum(p in flagged for p in reposts)
+        rep_kind = sum(kinds.get(p, "").split("/")[0] in ("exact", "repost") for p in reposts)
+        res["verbatim_reposts"] = {"pairs": len(reposts), "recall": rep_hit / max(1, len(reposts)),
+                                   "recall_as_repost": rep_kind / max(1, len(reposts))}
+        res["seconds"] = secs
+        report["modes"][mode] = res
+        title = "content only (links stripped)" if mode == "stripped" else "with links"
+        print(f"\n== {title}: {len(flagged)} flagged pairs, {secs:.1f} s ({len(articles) / secs:.0f} articles/s)")
+        print(f"{'relation':<26}{'P':>7}{'R':>7}{'F1':>7}{'TP':>6}{'FP':>6}{'FN':>6}{'neg pairs':>11}")
+        for rel in RELATION_OF_COMBO.values():
+            c = res[rel]
+            print(f"{rel:<26}{c['precision']:>7.3f}{c['recall']:>7.3f}{c['f1']:>7.3f}{c['tp']:>6}{c['fp']:>6}{c['fn']:>6}{c['neg']:>11}")
+        z = res["zh_same_story"]
+        print(f"{'zh same_story (apart)':<26}{'':>7}{z['recall']:>7.3f}{'':>7}{z['tp']:>6}{'':>6}{z['fn']:>6}")
+        v = res["verbatim_reposts"]
+        print(f"verbatim reposts: {v['pairs']} pairs, recall {v['recall']:.3f} (as exact/repost {v['recall_as_repost']:.3f})")
+        if args.errors:
+            _print_errors(articles, groups, flagged, kinds)
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=2))
+    return 0
+
+
+def _print_errors(articles, groups, flagged, kinds) -> None:
+    by = {a["id"]: a for a in articles}
+    positive = defaultdict(set)
+    for g in groups:
+        for x, y in itertools.combinations(g["article_ids"], 2):
+            positive[frozenset((x, y))].add(g["relation"])
+    for pair in sorted(flagged, key=sorted):
+        if not positive.get(pair):
+            x, y = sorted(pair)
+            print(f"  FP {kinds[pair]:<28} {by[x]['lang']}:{by[x]['title'][:50]!r} | {by[y]['lang']}:{by[y]['title'][:50]!r}")
+    for pair, rels in sorted(positive.items(), key=lambda kv: sorted(kv[0])):
+        if pair not in flagged:
+            x, y = sorted(pair)
+            print(f"  FN {','.join(sorted(rels)):<28} {by[x]['lang']}:{by[x]['title'][:50]!r} | {by[y]['lang']}:{by[y]['title'][:50]!r}")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

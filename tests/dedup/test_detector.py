@@ -1,0 +1,70 @@
+"""The detector on small synthetic articles: every relation flagged with its kind, no hard negative flagged."""
+
+from __future__ import annotations
+
+import pytest
+
+from crawler.dedup.detector import Detector
+from crawler.dedup.extract import extract
+from crawler.dedup.signals import Article
+from crawler.dedup.store import ArticleStore
+from tests.dedup import dedup_site
+
+BASE = "http://127.0.0.1:8123"
+
+
+def site_articles() -> dict[str, Article]:
+    out = {}
+    for path, (_ctype, html) in dedup_site.PAGES.items():
+        html = html.replace("{base}", BASE)
+        ex = extract(html, BASE + path)
+        out[path] = Article(url=BASE + path, lang=path.split("/")[1], text=ex.text, title=ex.title,
+                            source="site", published=ex.published, fetched_at="2024-03-06T00:00:00Z")
+    return out
+
+
+def flags_by_path(store: ArticleStore) -> dict[frozenset[str], str]:
+    url = {a.id: a.url[len(BASE):] for a in store.iter_articles()}
+    return {frozenset((url[a], url[b])): kind for a, b, kind, _s, _basis in store.all_flags()}
+
+
+@pytest.mark.parametrize("order", ["forward", "reverse"])
+def test_site_pairs(order):
+    articles = site_articles()
+    paths = list(articles)
+    if order == "reverse":
+        paths.reverse()
+    store = ArticleStore(":memory:")
+    det = Detector(store)
+    for p in paths:
+        det.add(articles[p])
+    flags = flags_by_path(store)
+    for a, b, kind in dedup_site.EXPECTED:
+        assert flags.get(frozenset((a, b))) == kind, (a, b, flags.get(frozenset((a, b))))
+    for a, b in dedup_site.NEGATIVES:
+        assert frozenset((a, b)) not in flags, (a, b, flags[frozenset((a, b))])
+
+
+def test_translation_without_source_line_is_found_by_content():
+    articles = site_articles()
+    zh = articles["/zh/lockbit-hospital"]
+    zh.text = "\n".join(line for line in zh.text.split("\n") if "本文翻译自" not in line)
+    store = ArticleStore(":memory:")
+    det = Detector(store)
+    for p in ("/en/lockbit-hospital", "/en/lockbit-school", "/zh/lockbit-logistics"):
+        det.add(articles[p])
+    _id, matches = det.add(zh)
+    assert [(m.url, m.kind, m.basis) for m in matches] == [(BASE + "/en/lockbit-hospital", "translation", "content")]
+
+
+def test_exact_copy_and_delete():
+    articles = site_articles()
+    store = ArticleStore(":memory:")
+    det = Detector(store)
+    first, _ = det.add(articles["/en/lockbit-hospital"])
+    copy = Article(**{**articles["/en/lockbit-hospital"].__dict__, "url": BASE + "/mirror/lockbit"})
+    second, matches = det.add(copy)
+    assert [(m.article_id, m.kind) for m in matches] == [(first, "exact")]
+    det.delete(first)
+    assert store.flags_of(second) == []
+    assert first not in det.index

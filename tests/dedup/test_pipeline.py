@@ -1,0 +1,93 @@
+"""DedupPipeline built as Scrapy builds it: items get duplicates, html goes, a metadata record is asked for."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from scrapy import Spider
+from scrapy.exceptions import NotConfigured
+from scrapy.utils.misc import build_from_crawler
+from scrapy.utils.test import get_crawler
+from twisted.internet import defer
+
+from crawler.pipelines.dedup import DedupPipeline
+from crawler.signals import warc_metadata
+from tests.dedup import dedup_site
+
+BASE = "http://127.0.0.1:8123"
+
+
+def make_pipeline(settings):
+    crawler = get_crawler(Spider, settings)
+    crawler.stats.open_spider()
+    return crawler, build_from_crawler(DedupPipeline, crawler)
+
+
+def item_for(path, n):
+    _ctype, html = dedup_site.PAGES[path]
+    return {
+        "url": BASE + path, "source": "test", "lang": path.split("/")[1], "html": html.replace("{base}", BASE),
+        "fetched_at": "2024-03-06T00:00:00Z", "warc_record_id": f"<urn:uuid:00000000-0000-0000-0000-{n:012d}>",
+        "status": 200,
+    }
+
+
+def test_disabled():
+    with pytest.raises(NotConfigured):
+        make_pipeline({"DEDUP_ENABLED": False, "DEDUP_CATALOG": "x"})
+
+
+def test_default_catalog_in_local_archive(tmp_path):
+    _crawler, pipe = make_pipeline({"ARCHIVE_URI": str(tmp_path / "arch")})
+    assert pipe.catalog == tmp_path / "arch" / "dedup.sqlite3"
+    with pytest.raises(NotConfigured):
+        make_pipeline({"ARCHIVE_URI": "s3://bucket/prefix"})
+    _crawler, pipe = make_pipeline({"ARCHIVE_URI": "s3://bucket/prefix", "ARCHIVE_CACHE_DIR": str(tmp_path / "c")})
+    assert pipe.catalog == tmp_path / "c" / "dedup.sqlite3"
+
+
+def run(coro):
+    """Drive the pipeline's coroutine: with the thread hop made synchronous it never suspends."""
+    try:
+        coro.send(None)
+    except StopIteration as stop:
+        return stop.value
+    raise AssertionError("process_item suspended")
+
+
+def test_process_items(tmp_path, monkeypatch):
+    # The pipeline's thread hop, run inline: the test needs no running reactor.
+    monkeypatch.setattr(
+        "crawler.pipelines.dedup.threads.deferToThread", lambda f, *a, **kw: defer.maybeDeferred(f, *a, **kw)
+    )
+    monkeypatch.setattr("crawler.pipelines.dedup.maybe_deferred_to_future", lambda d: d)
+    crawler, pipe = make_pipeline({"DEDUP_CATALOG": str(tmp_path / "d.sqlite3")})
+    sent = []
+    def on_metadata(**kw):
+        sent.append(kw)
+
+    crawler.signals.connect(on_metadata, signal=warc_metadata)
+    pipe.open_spider()
+    out = []
+    for n, path in enumerate(["/en/lockbit-hospital", "/zh/lockbit-hospital", "/en/lockbit-school"]):
+        out.append(run(pipe.process_item(item_for(path, n))))
+    broken = run(pipe.process_item({**item_for("/en/lockbit-school", 9), "url": BASE + "/empty", "html": "<html></html>"}))
+    passthrough = run(pipe.process_item({"url": BASE + "/feed"}))
+    pipe.close_spider()
+
+    assert all("html" not in it for it in out) and "html" not in broken and passthrough == {"url": BASE + "/feed"}
+    zh = out[1]
+    assert [(d["url"], d["kind"]) for d in zh["duplicates"]] == [(BASE + "/en/lockbit-hospital", "translation")]
+    assert zh["title"] and "LockBit" in zh["text"] and zh["signals"]["simhash"]
+    assert out[2]["duplicates"] == []
+    assert len(sent) == 3
+    first = sent[1]
+    assert first["url"] == BASE + "/zh/lockbit-hospital"
+    assert first["refers_to"] == "<urn:uuid:00000000-0000-0000-0000-000000000001>"
+    assert first["content_type"] == "application/json"
+    payload = json.loads(first["payload"])
+    assert payload["schema"] == 1 and payload["lang"] == "zh" and payload["extraction"]["text"]
+    stats = crawler.stats.get_stats()
+    assert stats["dedup/articles"] == 3 and stats["dedup/extract_failures"] == 1
+    assert stats["dedup/flags/translation"] == 1 and stats["dedup/near_duplicates"] == 1

@@ -1,0 +1,33 @@
+"""The catalog keeps articles, signals and symmetric flags across reopening; delete removes everything."""
+
+from __future__ import annotations
+
+from crawler.dedup.signals import Article, compute_signals
+from crawler.dedup.store import ArticleStore
+
+TEXT = "LockBit ransomware hits St. Olaf Medical Center. CVE-2024-1709 exploited; 1.2 million records stolen."
+
+
+def test_round_trip(tmp_path):
+    path = tmp_path / "c.sqlite3"
+    art = Article(url="https://a.example/x", lang="en", text=TEXT, title="T", source="a",
+                  published="2024-03-01T10:00:00+00:00", fetched_at="2024-03-02T00:00:00Z", warc_record_id="<urn:uuid:1>")
+    sig = compute_signals(art)
+    with ArticleStore(path) as store:
+        a = store.insert(art, sig)
+        b = store.insert(Article(url="https://b.example/y", lang="en", text=TEXT + " Update."), compute_signals(
+            Article(url="https://b.example/y", lang="en", text=TEXT + " Update.")))
+        store.add_flag(a, b, "repost", 0.9, "content", {"hamming": 2})
+        store.commit()
+    with ArticleStore(path) as store:
+        got = store.get(a)
+        assert got.url == art.url and got.title == "T" and got.warc_record_id == "<urn:uuid:1>"
+        assert got.signals == sig
+        assert [(f.other, f.kind, f.basis) for f in store.flags_of(a)] == [(b, "repost", "content")]
+        assert [(f.other, f.kind) for f in store.flags_of(b)] == [(a, "repost")]
+        assert store.ids_by_content_hash(sig.content_hash) == [a]
+        ids, fps = store.simhashes()
+        assert list(ids) == [a, b] and int(fps[0]) == sig.simhash
+        store.delete(a)
+        assert store.get(a) is None and store.flags_of(b) == []
+        assert store.count() == 1
