@@ -68,7 +68,8 @@ def build_settings(*, sources: str | None, archive: str | None, only: list[str],
     if only:
         settings.set("NEWSARCHIVE_SOURCE_NAMES", only, priority="cmdline")
     if output:
-        settings.set("FEEDS", {output: {"format": _feed_format(output), "encoding": "utf-8"}}, priority="cmdline")
+        settings.set("FEEDS", {output: {"format": _feed_format(output), "encoding": "utf-8", "overwrite": True}},
+                     priority="cmdline")
     if log_level:
         settings.set("LOG_LEVEL", log_level.upper(), priority="cmdline")
     for key, value in overrides.items():

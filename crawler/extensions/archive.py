@@ -22,6 +22,7 @@ from scrapy import Request, signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 from scrapy.http import Response
+from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.internet import threads
 
 import crawler
@@ -118,8 +119,8 @@ class WarcArchiveExtension:
             self.crawler.stats.inc_value(key, count)
 
     # -- lifecycle --------------------------------------------------------------------
-    def spider_opened(self, spider: scrapy.Spider):
-        return threads.deferToThread(self._open_writer, spider)
+    async def spider_opened(self, spider: scrapy.Spider) -> None:
+        await maybe_deferred_to_future(threads.deferToThread(self._open_writer, spider))
 
     def _open_writer(self, spider: scrapy.Spider) -> None:
         # Leftovers of an interrupted run are finished and stored before anything new is written.
@@ -137,11 +138,11 @@ class WarcArchiveExtension:
         self._thread = threading.Thread(target=self._run, name="warc-writer", daemon=True)
         self._thread.start()
 
-    def spider_closed(self, spider: scrapy.Spider, reason: str):
+    async def spider_closed(self, spider: scrapy.Spider, reason: str) -> None:
         if self._thread is None:
-            return None
+            return
         self._queue.put(_STOP)
-        return threads.deferToThread(self._finish)
+        await maybe_deferred_to_future(threads.deferToThread(self._finish))
 
     def _finish(self) -> None:
         assert self._thread is not None
