@@ -257,7 +257,8 @@ def cmd_dups(args: argparse.Namespace) -> int:
     if not dups:
         raise CliError(f"no duplicates known for {args.url}")
     for d in dups:
-        print(f"{d.get('kind', '-'):20} {float(d.get('score', 0)):.3f} {d.get('timestamp', '-')} {d.get('url')}")
+        when = d.get('captured') or d.get('timestamp') or '-'
+        print(f"{d.get('kind', '-'):20} {float(d.get('score') or 0):.3f} {when} {d.get('url')}")
     return EXIT_OK
 
 

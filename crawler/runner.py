@@ -84,7 +84,7 @@ def _feed_format(path: str) -> str:
 
 def preflight(settings: Settings) -> None:
     """Everything that can be wrong before the first request: the sources file, the archive."""
-    from crawler.archive.storage import StorageConfigError, StorageError, open_storage
+    from crawler.archive.storage import StorageConfigError, StorageError
     from crawler.sources import SourcesError, load_sources
 
     try:
@@ -93,11 +93,9 @@ def preflight(settings: Settings) -> None:
         raise CrawlConfigError(str(e)) from None
     if settings.getbool("ARCHIVE_ENABLED"):
         try:
-            from crawler.extensions.archive import _storage_from_settings
+            from crawler.extensions.archive import storage_from_settings
 
-            uri = settings.get("ARCHIVE_URI")
-            storage = _storage_from_settings(uri, settings) or open_storage(uri)
-            storage.check()
+            storage_from_settings(settings.get("ARCHIVE_URI"), settings).check()
         except (StorageConfigError, StorageError) as e:
             raise CrawlConfigError(str(e)) from None
 

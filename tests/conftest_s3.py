@@ -84,3 +84,22 @@ def s3_kwargs(seaweedfs: SeaweedFS) -> dict[str, str]:
         "secret_key": seaweedfs.admin.secret_key,
         "region": "us-east-1",
     }
+
+
+@pytest.fixture
+def make_seaweedfs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[], SeaweedFS]]:
+    """Factory: a private server for one test (to stop, pause or restart without
+    disturbing the session server). Every server it made is stopped at teardown."""
+    weed = find_weed()
+    if weed is None:
+        pytest.skip(WEED_MISSING)
+    servers: list[SeaweedFS] = []
+
+    def make() -> SeaweedFS:
+        server = SeaweedFS(tmp_path_factory.mktemp("seaweedfs-private"), weed=weed)
+        servers.append(server)
+        return server.start()
+
+    yield make
+    for server in servers:
+        server.stop()

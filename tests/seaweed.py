@@ -7,6 +7,7 @@ because without one SeaweedFS accepts any key and credential tests would prove n
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import random
@@ -23,8 +24,8 @@ from typing import Any
 
 #: SeaweedFS puts each gRPC port at its HTTP port + 10000 (INFRA.md).
 GRPC_OFFSET = 10000
-#: Where free HTTP ports are looked for; ``+ GRPC_OFFSET`` must stay below 65536 and
-#: outside the kernel's ephemeral range is not guaranteed, hence the bind check.
+#: Where free HTTP ports are looked for, so that ``port + GRPC_OFFSET`` stays below 65536.
+#: The gRPC twins fall in the kernel's ephemeral range, hence the bind check on both.
 PORT_RANGE = (20000, 30000)
 #: SIGTERM takes 15-27 s for weed (INFRA.md): give it this long, then SIGKILL.
 STOP_GRACE_SECONDS = 2.0
@@ -93,6 +94,17 @@ def closed_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+#: Servers still running: killed at interpreter exit, so a crashed test run or bench
+#: leaves no orphan (weed runs in its own session and would not see a Ctrl-C).
+_RUNNING: set[SeaweedFS] = set()
+
+
+@atexit.register
+def _kill_leftovers() -> None:
+    for server in list(_RUNNING):
+        server.kill()
 
 
 class SeaweedFS:
@@ -214,6 +226,7 @@ class SeaweedFS:
             stdin=subprocess.DEVNULL,
             start_new_session=True,
         )
+        _RUNNING.add(self)
         try:
             self.wait_ready(timeout)
         except BaseException:
@@ -267,9 +280,23 @@ class SeaweedFS:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait(10)
+        self._closed()
+
+    def _closed(self) -> None:
+        _RUNNING.discard(self)
         if self._log is not None:
             self._log.close()
             self._log = None
+        # weed always puts its gRPC unix sockets in /tmp, named by port, and leaves them
+        # behind when killed; they are ours by port, remove them once the process is gone.
+        for kind, port in (
+            ("master", self.master_port),
+            ("volume", self.volume_port),
+            ("filer", self.filer_port),
+            ("admin", self.admin_port),
+            ("s3", self.s3_port),
+        ):
+            Path(f"/tmp/seaweedfs-{kind}-grpc-{port + GRPC_OFFSET}.sock").unlink(missing_ok=True)
 
     def kill(self) -> None:
         """SIGKILL at once (a crash, not a shutdown)."""
@@ -277,9 +304,7 @@ class SeaweedFS:
         if proc is not None and proc.poll() is None:
             proc.kill()
             proc.wait(10)
-        if self._log is not None:
-            self._log.close()
-            self._log = None
+        self._closed()
 
     def restart(self, timeout: float = 60.0) -> SeaweedFS:
         self.stop()

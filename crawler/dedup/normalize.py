@@ -38,21 +38,36 @@ def _traditional_chars() -> frozenset[str]:
 _CJK_RE = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 
 
+def _is_cjk(ch: str) -> bool:
+    return "\u3400" <= ch <= "\u9fff" or "\uf900" <= ch <= "\ufaff"
+
+
 def to_simplified(text: str) -> str:
     """OpenCC ``t2s`` when the text holds Traditional characters, else the text unchanged."""
     trad = _traditional_chars()
     # Count rather than test one: a Simplified page may quote a few Traditional characters
     # (names, variants); a Traditional page has them among its most common characters.
-    chars = set(_CJK_RE.findall(text))
+    # set(text) is one C pass; only the distinct characters are looked at in Python.
+    chars = set(text)
     hits = len(chars & trad)
-    if hits >= 3 and hits >= 0.05 * len(chars):
+    if hits < 3:
+        return text
+    if hits >= 0.05 * sum(1 for ch in chars if _is_cjk(ch)):
         return _opencc().convert(text)
     return text
 
 
+def nfkc(text: str) -> str:
+    """``unicodedata.normalize("NFKC", text)``; English pages are usually normalised already
+    and pass the quick check without a copy."""
+    if unicodedata.is_normalized("NFKC", text):
+        return text
+    return unicodedata.normalize("NFKC", text)
+
+
 def canonical(text: str) -> str:
     """NFKC (full-width -> ASCII) and Traditional -> Simplified; case kept (names need it)."""
-    return to_simplified(unicodedata.normalize("NFKC", text))
+    return to_simplified(nfkc(text))
 
 
 def fold(text: str) -> str:
@@ -91,12 +106,27 @@ _SOURCE_LINE_MAX = 80  # longer lines are prose, not a source note
 _URL_ONLY_RE = re.compile(r"^[\s>*\-•·\d.、()\[\]（）:：]*$")
 
 
+# Cheap scans (a literal first character) that say whether the costly patterns can match:
+# _BARE_DOMAIN_RE tries every word start of a text, which was half the fingerprint's time.
+_TLD_HINT_RE = re.compile(
+    r"\.(?:com|net|org|info|io|gov|edu|mil|cn|uk|de|fr|ru|jp|kr|in|us|co|me|ly|ai|dev|app|xyz|"
+    r"top|site|online|news|blog|tech|security|cc|tv|eu|nl|be|ch|au|ca|br|it|es|pl|se|no|fi|"
+    r"ir|il|ua|tw|hk|sg|gl|gle|to|sh|so|biz)(?![\w-])",
+    re.IGNORECASE,
+)
+_URL_HINT_RE = re.compile(r"//|\[:\]|www\.", re.IGNORECASE)
+
+
 def remove_urls(text: str) -> str:
     """Drop every URL and bare domain; keep the anchor text of markdown links."""
-    text = _MD_IMAGE_RE.sub(lambda m: m.group(1), text)
-    text = _MD_LINK_RE.sub(lambda m: m.group(1), text)
-    text = _URL_RE.sub(" ", text)
-    return _BARE_DOMAIN_RE.sub(" ", text)
+    if "](" in text:
+        text = _MD_IMAGE_RE.sub(lambda m: m.group(1), text)
+        text = _MD_LINK_RE.sub(lambda m: m.group(1), text)
+    if _URL_HINT_RE.search(text):
+        text = _URL_RE.sub(" ", text)
+    if _TLD_HINT_RE.search(text):
+        text = _BARE_DOMAIN_RE.sub(" ", text)
+    return text
 
 
 def _is_source_line(line: str) -> bool:

@@ -96,7 +96,7 @@ class WarcArchiveExtension:
         archive = Archive.open(
             uri, spool_dir=s.get("ARCHIVE_SPOOL"), cache_dir=s.get("ARCHIVE_CACHE_DIR"),
             keep_spooled=s.getbool("ARCHIVE_KEEP_SPOOLED"),
-            storage=_storage_from_settings(uri, s),
+            storage=storage_from_settings(uri, s),
         )
         # Fail before the first request: a crawl that cannot store its WARCs must not start.
         archive.storage.check()
@@ -253,23 +253,26 @@ def _job_url(job) -> str:
     return payload.url if kind == "exchange" else payload[0]
 
 
-def _storage_from_settings(uri: str, settings):
+#: Scrapy's AWS_* settings -> S3 backend options (empty values leave boto3's own chain in charge).
+S3_SETTINGS = {
+    "AWS_ENDPOINT_URL": "endpoint_url",
+    "AWS_ACCESS_KEY_ID": "access_key",
+    "AWS_SECRET_ACCESS_KEY": "secret_key",
+    "AWS_SESSION_TOKEN": "session_token",
+    "AWS_REGION_NAME": "region",
+    "AWS_VERIFY": "verify",
+    "AWS_USE_SSL": "use_ssl",
+}
+
+
+def storage_from_settings(uri: str, settings):
+    """The storage backend for ``uri`` with Scrapy's AWS_* settings applied."""
     from crawler.archive.storage import is_remote, open_storage
 
     if not is_remote(uri):
-        return None
-    kwargs = {}
-    for key, setting in (("endpoint_url", "AWS_ENDPOINT_URL"), ("access_key", "AWS_ACCESS_KEY_ID"),
-                         ("secret_key", "AWS_SECRET_ACCESS_KEY"), ("session_token", "AWS_SESSION_TOKEN"),
-                         ("region", "AWS_REGION_NAME")):
-        value = settings.get(setting)
-        if value:
-            kwargs[key] = value
-    if not kwargs:
         return open_storage(uri)
-    from crawler.archive.storage.s3 import S3Storage
-
-    return S3Storage.from_uri(uri, **kwargs)
+    options = {key: settings.get(name) for name, key in S3_SETTINGS.items() if settings.get(name) not in (None, "")}
+    return open_storage(uri, **options)
 
 
 def _warcinfo_fields(settings) -> dict[str, str]:

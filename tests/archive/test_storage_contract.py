@@ -114,13 +114,7 @@ def test_missing_name_raises_storage_error(storage: ArchiveStorage) -> None:
         storage.open_stream("warcs/missing.warc.gz")
 
 
-def test_size_of_a_missing_name_raises_storage_error(storage: ArchiveStorage, request: pytest.FixtureRequest) -> None:
-    if isinstance(storage, LocalStorage):
-        request.applymarker(
-            pytest.mark.xfail(
-                raises=FileNotFoundError, strict=True, reason="LocalStorage.size lets FileNotFoundError through"
-            )
-        )
+def test_size_of_a_missing_name_raises_storage_error(storage: ArchiveStorage) -> None:
     with pytest.raises(StorageError, match="missing.warc.gz"):
         storage.size("warcs/missing.warc.gz")
 
@@ -344,3 +338,47 @@ def test_s3_check_leaves_no_probe(s3_bucket: str, s3_kwargs: dict[str, str], s3_
 def test_s3_bad_uri_is_a_config_error() -> None:
     with pytest.raises(StorageConfigError):
         _s3("s3:///no-bucket")
+
+
+@pytest.mark.s3
+@pytest.mark.parametrize(
+    "kwargs,expected",
+    [
+        ({"access_key": "AKIAONLYHALF"}, "both an access key and a secret key"),
+        ({"endpoint_url": "not a url"}, "Invalid endpoint"),
+    ],
+    ids=["half-credentials", "bad-endpoint"],
+)
+def test_s3_bad_client_settings_are_config_errors(kwargs: dict[str, str], expected: str) -> None:
+    with pytest.raises(StorageConfigError, match=expected):
+        _s3("s3://news-bucket/archive", **kwargs)
+
+
+@pytest.mark.s3
+@pytest.mark.slow
+def test_s3_outage_then_recovery_on_the_same_endpoint(make_seaweedfs: Any, tmp_path: Path) -> None:
+    """The helper the outage tests rely on: stop() refuses connections, start() brings the
+    same endpoint and data back; the storage object works again without being rebuilt."""
+    server = make_seaweedfs()
+    client = server.client()
+    client.create_bucket(Bucket="outage")
+    storage = _s3(
+        "s3://outage/archive",
+        endpoint_url=server.endpoint,
+        access_key=server.admin.access_key,
+        secret_key=server.admin.secret_key,
+    )
+    storage.put_bytes(b"before", "indexes/a.cdxj")
+    endpoint = server.endpoint
+
+    server.stop()
+    with pytest.raises(StorageError, match="b.warc.gz"):
+        storage.put_file(_write(tmp_path, b"during"), "warcs/b.warc.gz")
+    with pytest.raises(StorageConfigError, match="cannot connect"):
+        storage.check()
+
+    server.start()
+    assert server.endpoint == endpoint
+    assert storage.open_range("indexes/a.cdxj", 0, 6) == b"before"
+    storage.put_file(_write(tmp_path, b"after"), "warcs/b.warc.gz")
+    assert list(storage.list()) == ["indexes/a.cdxj", "warcs/b.warc.gz"]

@@ -59,16 +59,16 @@ class ArchiveStorage(Protocol):
         """The file on local disk behind ``name``, if there is one (for pywb and tools)."""
 
 
-def _local_factory(uri: str) -> ArchiveStorage:
+def _local_factory(uri: str, **_options: object) -> ArchiveStorage:
     from crawler.archive.storage.local import LocalStorage
 
     return LocalStorage.from_uri(uri)
 
 
-def _s3_factory(uri: str) -> ArchiveStorage:
+def _s3_factory(uri: str, **options: object) -> ArchiveStorage:
     from crawler.archive.storage.s3 import S3Storage
 
-    return S3Storage.from_uri(uri)
+    return S3Storage.from_uri(uri, **options)
 
 
 #: URI scheme -> factory. A bare path is a local folder.
@@ -79,8 +79,10 @@ STORAGE_BACKENDS = {
 }
 
 
-def open_storage(uri: str | os.PathLike[str]) -> ArchiveStorage:
-    """Build the backend for an archive URI: ``./archive``, ``file:///x``, ``s3://bucket/prefix``."""
+def open_storage(uri: str | os.PathLike[str], **options: object) -> ArchiveStorage:
+    """Build the backend for an archive URI: ``./archive``, ``file:///x``, ``s3://bucket/prefix``.
+
+    ``options`` go to remote backends (S3: endpoint_url, access_key, secret_key, region, ...)."""
     uri = os.fspath(uri)
     scheme = urlsplit(uri).scheme.lower()
     if len(scheme) == 1:  # a Windows drive letter, not a scheme
@@ -91,7 +93,7 @@ def open_storage(uri: str | os.PathLike[str]) -> ArchiveStorage:
         raise StorageConfigError(
             f"unknown archive scheme {scheme!r} in {uri!r}: expected a folder path or s3://bucket/prefix"
         ) from None
-    return factory(uri)
+    return factory(uri, **options)
 
 
 def is_remote(uri: str | os.PathLike[str]) -> bool:

@@ -100,7 +100,10 @@ class LocalStorage:
         return self._path(name).is_file()
 
     def size(self, name: str) -> int:
-        return self._path(name).stat().st_size
+        try:
+            return self._path(name).stat().st_size
+        except FileNotFoundError:
+            raise StorageError(f"{name} is not in the archive {self.root}") from None
 
     def delete(self, name: str) -> None:
         try:
