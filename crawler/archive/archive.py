@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Iterable
 
 from crawler.archive.catalog import CaptureCatalog
-from crawler.archive.cdxj import CaptureEntry, sorted_lines
+from crawler.archive.cdxj import CaptureEntry, entry_from_line, sorted_lines
 from crawler.archive.storage import ArchiveStorage, is_remote, open_storage
 from crawler.archive.warcscan import iter_entries, repair_torn_tail
 from crawler.archive.writer import OPEN_SUFFIX, WARC_SUFFIX
@@ -145,13 +145,13 @@ class Archive:
         return stats
 
     def sync_catalog(self) -> dict[str, int]:
-        """Make the catalog agree with storage: index WARCs it lacks (another machine's, or a fresh
-        machine's first look at a remote archive), forget WARCs that are gone."""
+        """Make the catalog agree with storage: add WARCs it lacks (another machine's, or a fresh
+        machine's first look at a remote archive) from their sidecars, forget WARCs that are gone."""
         stored = set(self.warc_names())
         known = set(self.catalog.files())
         added = sorted(stored - known)
         for name in added:
-            self.catalog.add_file(name, self.index_file(name))
+            self.catalog.add_file(name, self.sidecar_entries(name))
         removed = sorted(known - stored)
         for name in removed:
             self.catalog.remove_file(name)
@@ -159,6 +159,15 @@ class Archive:
             logger.info("Catalog synced with %(uri)s: %(a)d WARCs added, %(r)d removed",
                         {"uri": self.storage.uri, "a": len(added), "r": len(removed)})
         return {"added": len(added), "removed": len(removed)}
+
+    def sidecar_entries(self, name: str) -> list[CaptureEntry]:
+        """Catalog entries of one WARC from its small sidecar (no WARC read); from the WARC if it
+        has none."""
+        key = index_name(name)
+        if not self.storage.exists(key):
+            return self.index_file(name)
+        with self.storage.open_stream(key) as f:
+            return [entry_from_line(line.decode("utf-8")) for line in f if line.strip()]
 
     def sidecar_lines(self) -> Iterable[str]:
         for name in self.storage.list(INDEXES):

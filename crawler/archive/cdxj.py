@@ -111,6 +111,22 @@ def parse_line(line: str) -> tuple[str, str, dict]:
     return urlkey, timestamp, json.loads(rest)
 
 
+def entry_from_line(line: str) -> CaptureEntry:
+    """A catalog entry from a sidecar line: enough to list, get and resolve revisits (by URL and
+    digest). Record ids and microsecond dates are only in the WARC (``index rebuild`` reads them)."""
+    urlkey, timestamp, fields = parse_line(line)
+    mime = fields.get("mime")
+    status = fields.get("status")
+    rec_type = "revisit" if mime == "warc/revisit" else ("response" if status else "metadata")
+    ts = timestamp.ljust(14, "0")
+    warc_date = f"{ts[0:4]}-{ts[4:6]}-{ts[6:8]}T{ts[8:10]}:{ts[10:12]}:{ts[12:14]}Z"
+    return CaptureEntry(
+        urlkey=urlkey, timestamp=timestamp, url=fields.get("url", ""), mime=mime, status=status,
+        digest=fields.get("digest"), length=int(fields["length"]), offset=int(fields["offset"]),
+        filename=fields["filename"], rec_type=rec_type, record_id="", warc_date=warc_date,
+    )
+
+
 def sorted_lines(entries: list[CaptureEntry]) -> Iterator[str]:
     """Lines in the order pywb's binary search needs (plain string sort, as cdxj-indexer --sort)."""
     return iter(sorted(e.cdxj_line() for e in entries))

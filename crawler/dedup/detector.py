@@ -227,8 +227,12 @@ class Detector:
         self._vec_cache.pop(new.id, None)
         new_links = {link["url"]: link["kind"] for link in new.signals.source_links}
 
+        named_originals = _named_originals(new)
+
         decided: list[tuple[StoredArticle, str, float, str, dict[str, Any]]] = []
-        best_original: tuple[float, StoredArticle, PairScore] | None = None
+        originals: list[tuple[float, StoredArticle, PairScore]] = []
+        content_match = False  # some candidate matches by content (refutes links the content contradicts)
+        weak_links: set[int] = set()
         for oid in sorted(others):
             other = others[oid]
             why = found[oid]
@@ -247,27 +251,41 @@ class Detector:
                     and zh_en_days is not None
                     and st.translation_window_days[0] <= zh_en_days <= st.translation_window_days[1]
                 ):
+                    content_match = True
                     if self._is_translation_side(new, other):
-                        if best_original is None or s.anchors > best_original[0]:
-                            best_original = (s.anchors, other, s)
-                    elif self._beats_current_original(other, s.anchors):
+                        # An article that names its original is not matched to another by content.
+                        if not named_originals or other.url_key in named_originals:
+                            originals.append((s.anchors, other, s))
+                    elif self._beats_current_original(other, new, s.anchors):
                         kind, score = "translation", s.anchors
             else:
                 days = abs(s.days) if s.days is not None else 0.0
                 if new.lang == "zh":
-                    if s.mixed >= st.sibling_min and days <= st.sibling_window_days:
+                    named_other = _named_originals(other)
+                    if named_originals and named_other and not (named_originals & named_other):
+                        pass  # each names its original, and they differ: not two translations of one
+                    elif s.mixed >= st.sibling_min and days <= st.sibling_window_days:
                         translated = new.signals.translated or other.signals.translated
                         kind, score = ("translation_sibling" if translated else "same_story"), s.mixed
                 elif s.mixed >= st.story_min and days <= st.story_window_days:
                     kind, score = "same_story", s.mixed
             basis = "content"
+            if kind is not None:
+                content_match = True
             if link is not None:
                 if kind is None:
+                    agree = max(s.anchors, s.terms) if same_lang else s.anchors
+                    if agree < st.link_min_content:
+                        weak_links.add(other.id)
                     kind, score, basis = link, max(s.mixed if same_lang else s.anchors, 0.0), "link"
                 else:
                     basis = "content+link"
             if kind is not None:
                 decided.append((other, kind, score, basis, {"anchors": round(s.anchors, 4), "terms": round(s.terms, 4), "hamming": s.hamming}))
+        if weak_links and content_match:
+            # The content matches something else and not the linked page: a wrong link.
+            decided = [d for d in decided if d[0].id not in weak_links]
+        best_original = self._pick_original(originals)
         has_link_original = any(
             d[1] == "translation" and d[3] != "content" and self._is_translation_side(new, d[0]) for d in decided
         )
@@ -352,11 +370,41 @@ class Detector:
             return 0.0
         return -s.days if self._is_translation_side(new, other) else s.days
 
-    def _beats_current_original(self, translation: StoredArticle, score: float) -> bool:
+    def _pick_original(
+        self, originals: list[tuple[float, StoredArticle, PairScore]]
+    ) -> tuple[float, StoredArticle, PairScore] | None:
+        """The original among content candidates: the earliest of those within the margin of the best."""
+        if not originals:
+            return None
+        best = max(o[0] for o in originals)
+        close = [o for o in originals if o[0] >= self.settings.translation_margin * best]
+        return min(close, key=lambda o: (o[1].when if o[1].when is not None else math.inf, -o[0], o[1].id))
+
+    def _beats_current_original(self, translation: StoredArticle, new: StoredArticle, score: float) -> bool:
+        """Whether ``new`` (an original arriving after ``translation``) replaces its current original."""
+        named = _named_originals(translation)
+        if named and new.url_key not in named:
+            return False
+        r = self.settings.translation_margin
         for f in self.store.flags_of(translation.id):
-            if f.kind == "translation" and (f.basis != "content" or f.score >= score):
+            if f.kind != "translation":
+                continue
+            if f.basis != "content":
+                return False
+            current = self.store.get(f.other)
+            cur_when = current.when if current is not None and current.when is not None else math.inf
+            new_when = new.when if new.when is not None else math.inf
+            if score >= r * f.score and f.score >= r * score:
+                if new_when >= cur_when:
+                    return False  # as good, but not earlier
+            elif f.score > score:
                 return False
         return True
+
+
+def _named_originals(art: StoredArticle) -> set[str]:
+    """The pages an article says it translates (本文翻译自, 原文链接 ...), normalised."""
+    return {link["url"] for link in art.signals.source_links if link["kind"] == "translated_from"}
 
 
 def find_related(store: ArticleStore, url: str) -> list[Match]:

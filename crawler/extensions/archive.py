@@ -125,6 +125,8 @@ class WarcArchiveExtension:
     def _open_writer(self, spider: scrapy.Spider) -> None:
         # Leftovers of an interrupted run are finished and stored before anything new is written.
         report = self.archive.recover_spool()
+        # Captures other machines (or runs elsewhere) stored: revisits must know them too.
+        self.archive.sync_catalog()
         if report.published:
             self._inc("archive/recovered_files", len(report.published))
         info = dict(self.writer_kwargs["warcinfo"])

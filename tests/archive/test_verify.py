@@ -80,3 +80,15 @@ def test_verify_cli_exit_codes(archive: Archive) -> None:
     archive.storage.delete("warcs/" + archive.warc_names()[0])
     bad = run_cli("verify", "--archive", root)
     assert bad.returncode == 1 and b"not in storage" in bad.stdout
+
+
+def test_catalog_synced_from_sidecars_serves_list_and_get(archive: Archive, tmp_path: Path) -> None:
+    """A fresh machine: the catalog is built from the small sidecars, not by reading WARCs."""
+    from crawler.archive.retrieve import get_capture
+
+    fresh = Archive.open(archive.storage.local_path(""), storage=archive.storage)
+    fresh.catalog.clear()
+    assert fresh.sync_catalog() == {"added": len(archive.warc_names()), "removed": 0}
+    assert fresh.catalog.count() == 12
+    capture = get_capture(fresh, "http://127.0.0.1:8/3")
+    assert len(capture.payload) == 2000
