@@ -68,3 +68,46 @@ def test_exact_copy_and_delete():
     det.delete(first)
     assert store.flags_of(second) == []
     assert first not in det.index
+
+
+EN_FIRST = ("LockBit ransomware gang claims attack on Minnesota hospital Olmsted Medical Center; CVE-2024-1709 "
+            "ScreenConnect flaw exploited, 1.2 million patient records stolen.")
+EN_LATER = ("Olmsted Medical Center in Minnesota hit by LockBit ransomware exploiting ScreenConnect CVE-2024-1709; "
+            "1.2 million records stolen, ambulances diverted.")
+ZH_TRANSLATION = ("LockBit勒索软件团伙声称对明尼苏达州 Olmsted Medical Center 医院发动攻击，利用 ScreenConnect 的 "
+                  "CVE-2024-1709 漏洞，窃取120万条患者记录。")
+
+
+@pytest.mark.parametrize("order", ["forward", "reverse"])
+def test_translation_points_at_the_first_report_when_outlets_agree(order):
+    """Two outlets report one story hours apart with the same anchors: the earlier is the original."""
+    arts = [
+        Article(url="https://first.example/a", lang="en", text=EN_FIRST, title="LockBit hits hospital",
+                published="2024-03-01T08:00:00+00:00"),
+        Article(url="https://later.example/b", lang="en", text=EN_LATER, title="Olmsted hit by LockBit",
+                published="2024-03-01T15:00:00+00:00"),
+        Article(url="https://zh.example/c", lang="zh", text=ZH_TRANSLATION, title="LockBit攻击医院",
+                published="2024-03-02T09:00:00+00:00"),
+    ]
+    if order == "reverse":
+        arts.reverse()
+    store = ArticleStore(":memory:")
+    det = Detector(store)
+    for a in arts:
+        det.add(a)
+    zh = store.by_url("https://zh.example/c")
+    originals = [store.get(f.other).url for f in store.flags_of(zh.id) if f.kind == "translation"]
+    assert originals == ["https://first.example/a"]
+
+
+def test_wrong_source_link_is_refuted_by_content():
+    """A translation names an unrelated page (a publisher's pasted link) while its content matches another."""
+    store = ArticleStore(":memory:")
+    det = Detector(store)
+    det.add(Article(url="https://wrong.example/atlassian", lang="en", published="2024-03-01T08:00:00+00:00",
+                    text="Atlassian patches critical RCE flaws in Confluence Data Center and Bamboo, CVE-2023-22522."))
+    det.add(Article(url="https://first.example/a", lang="en", text=EN_FIRST, published="2024-03-01T08:00:00+00:00"))
+    _id, matches = det.add(Article(
+        url="https://zh.example/c", lang="zh", published="2024-03-02T09:00:00+00:00",
+        text=ZH_TRANSLATION + "\n\n本文翻译自：https://wrong.example/atlassian"))
+    assert [(m.url, m.kind) for m in matches] == [("https://first.example/a", "translation")]

@@ -192,13 +192,16 @@ def test_sigkill_at_random_moments_loses_nothing(seaweedfs, tmp_path: Path) -> N
     with MockServer("bench", pages=pages, seed=3) as server:
         sources = bench_sources(tmp_path / "sources.toml", server)
         args = crawl_args(sources, uri, tmp_path / "stats.json", "-s", "WARC_MAX_SIZE=400000",
-                          "-s", "CONCURRENT_REQUESTS=4", "-s", "LOG_LEVEL=WARNING")
+                          "-s", "CONCURRENT_REQUESTS=2", "-s", "DOWNLOAD_DELAY=0.01", "-s", "LOG_LEVEL=WARNING")
+        interrupted = 0
         for kill in range(5):
             proc = subprocess.Popen([sys.executable, "-m", "crawler", *args], cwd=tmp_path, env=env,
                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            time.sleep(rng.uniform(1.5, 6.0))
+            time.sleep(rng.uniform(1.5, 5.0))
+            interrupted += proc.poll() is None
             proc.send_signal(signal.SIGKILL)
             proc.wait()
+        assert interrupted >= 4, "the kills must land while the crawler runs"
         final = cli(env, *args, cwd=tmp_path)
         assert final.returncode == 0, final.stderr[-3000:]
         urls, places = archived_urls(env, uri)
