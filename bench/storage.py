@@ -6,8 +6,11 @@ folder, makes WARC-like files, and prints one section per measurement:
 1. upload: ``S3Storage.put_file`` (checksum, multipart, verification) vs plain boto3
    ``client.upload_file`` with its defaults, same files, same server, interleaved rounds.
 
-A section is a function ``(ctx: BenchContext) -> None`` listed in ``SECTIONS``; add
-the ``get`` latency section there.
+2. get: latency of ``newsarchive get`` (the library call behind it: catalog lookup, one ranged
+   read, record parse, Content-Encoding decoded) on the same captures from a local folder and
+   from SeaweedFS, vs pywb serving the same captures as ``id_`` URLs (its own venv), p50/p99.
+
+A section is a function ``(ctx: BenchContext) -> None`` listed in ``SECTIONS``.
 """
 
 from __future__ import annotations
@@ -184,8 +187,112 @@ def upload_section(ctx: BenchContext) -> None:
 
 
 #: Sections run in this order; each prints its own table.
+def _percentiles(samples: list[float]) -> tuple[float, float]:
+    ordered = sorted(samples)
+    return ordered[len(ordered) // 2], ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
+
+
+def get_section(ctx: BenchContext) -> None:
+    import os
+    import urllib.request
+    from datetime import datetime, timedelta, timezone
+
+    from crawler.archive.archive import Archive
+    from crawler.archive.records import Exchange
+    from crawler.archive.retrieve import get_capture
+    from crawler.archive.storage.local import LocalStorage
+    from crawler.archive.writer import RollingWarcWriter
+
+    n = ctx.args.captures
+    rng = random.Random(7)
+    words = [f"word{i}" for i in range(2000)]
+    print(f"\n== get latency: {n} captures (20-80 KB pages, gzip-encoded), p50/p99 in ms")
+    bucket = ctx.new_bucket("get")
+    archives = {
+        "local": Archive.open(ctx.workdir / "get-local", storage=LocalStorage(ctx.workdir / "get-local")),
+        "s3": Archive.open(f"s3://{bucket}/a", storage=ctx.storage(f"s3://{bucket}/a"),
+                           cache_dir=ctx.workdir / "get-cache", spool_dir=ctx.workdir / "get-spool"),
+    }
+    base = datetime(2026, 11, 28, tzinfo=timezone.utc)
+    urls = [f"http://news.example/p/{i}" for i in range(n)]
+    bodies = []
+    for i in range(n):
+        text = " ".join(rng.choice(words) for _ in range(rng.randint(3000, 12000)))
+        bodies.append(gzip.compress(f"<html><body><p>{i} {text}</p></body></html>".encode(), mtime=0))
+    for label, archive in archives.items():
+        clock = iter(base + timedelta(seconds=i) for i in range(10 * n + 100))
+        writer = RollingWarcWriter(archive.spool_dir, archive.publish, clock=lambda: next(clock),
+                                   max_size=64 * MB)
+        for i, url in enumerate(urls):
+            writer.write_exchange(Exchange(
+                url=url, method="GET", request_headers=[(b"Host", b"news.example")], request_body=b"",
+                status=200, reason="OK", protocol="HTTP/1.1",
+                response_headers=[(b"Content-Type", b"text/html; charset=utf-8"), (b"Content-Encoding", b"gzip")],
+                body=bodies[i], date=base + timedelta(seconds=i)))
+        writer.close()
+    order = list(range(n))
+    rng.shuffle(order)
+    results: dict[str, tuple[float, float]] = {}
+    for label, archive in archives.items():
+        for i in order[:20]:  # warm the catalog and connections
+            get_capture(archive, urls[i]).decoded()
+        samples = []
+        for i in order:
+            start = time.perf_counter()
+            capture = get_capture(archive, urls[i])
+            body = capture.decoded()
+            samples.append((time.perf_counter() - start) * 1000)
+            assert body.startswith(b"<html>")
+        results[f"newsarchive get ({label})"] = _percentiles(samples)
+
+    try:
+        from crawler.replay import find_pywb_venv, prepare_collection, start_pywb
+
+        find_pywb_venv()
+    except Exception as e:  # pywb is a peer, measured when present
+        print(f"   pywb not measured: {e}")
+    else:
+        for label, archive in archives.items():
+            workdir = ctx.workdir / f"pywb-{label}"
+            workdir.mkdir()
+            uri = str(archive.storage.uri) if label == "s3" else str(ctx.workdir / "get-local")
+            env = ctx.server.env("admin") if label == "s3" else None
+            saved = dict(os.environ)
+            os.environ.update(env or {})
+            try:
+                config = prepare_collection(uri.rstrip("/") if label == "s3" else uri, workdir,
+                                            storage=archive.storage)
+            finally:
+                os.environ.clear()
+                os.environ.update(saved)
+            with start_pywb(config, env=env) as server:
+                def fetch(i: int) -> bytes:
+                    ts = (base + timedelta(seconds=i)).strftime("%Y%m%d%H%M%S")
+                    with urllib.request.urlopen(server.replay_url(urls[i], ts, "id_"), timeout=30) as r:
+                        return r.read()
+                for i in order[:20]:
+                    fetch(i)
+                samples = []
+                for i in order:
+                    start = time.perf_counter()
+                    body = fetch(i)
+                    samples.append((time.perf_counter() - start) * 1000)
+                    assert body.startswith(b"<html>"), body[:100]
+            results[f"pywb id_ ({label})"] = _percentiles(samples)
+    for name, (p50, p99) in results.items():
+        print(f"   {name:28} p50 {p50:7.2f} ms   p99 {p99:7.2f} ms")
+    for label in ("local", "s3"):
+        ours, theirs = results.get(f"newsarchive get ({label})"), results.get(f"pywb id_ ({label})")
+        if ours and theirs:
+            print(f"   {label}: newsarchive get p50 is {theirs[0] / ours[0]:.1f}x faster than pywb "
+                  f"(p99 {theirs[1] / ours[1]:.1f}x)")
+    s3_p50 = results["newsarchive get (s3)"][0]
+    print(f"   target get p50 <= 15 ms from SeaweedFS: {'met' if s3_p50 <= 15 else 'MISSED'} ({s3_p50:.2f} ms)")
+
+
 SECTIONS: dict[str, Callable[[BenchContext], None]] = {
     "upload": upload_section,
+    "get": get_section,
 }
 
 
@@ -197,6 +304,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=3, help="measured rounds per uploader (default 3)")
     parser.add_argument("--only", choices=sorted(SECTIONS), action="append", help="run only these sections")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
+    parser.add_argument("--captures", type=int, default=500, help="captures for the get section (default 500)")
     args = parser.parse_args(argv)
 
     if find_weed() is None:
@@ -208,9 +316,11 @@ def main(argv: list[str] | None = None) -> int:
         start = time.perf_counter()
         server.start()
         print(f"SeaweedFS ready at {server.endpoint} in {time.perf_counter() - start:.1f} s")
-        start = time.perf_counter()
-        files = make_files(workdir, args.big, args.big_mb, args.small)
-        print(f"made {len(files)} files in {time.perf_counter() - start:.1f} s under {workdir}")
+        files: list[Path] = []
+        if not args.only or "upload" in args.only:
+            start = time.perf_counter()
+            files = make_files(workdir, args.big, args.big_mb, args.small)
+            print(f"made {len(files)} files in {time.perf_counter() - start:.1f} s under {workdir}")
         ctx = BenchContext(args=args, workdir=workdir, server=server, files=files)
         for name, section in SECTIONS.items():
             if args.only and name not in args.only:
