@@ -56,7 +56,8 @@ class TrapDefenseMiddleware:
         self.max_pages = max_pages
         self.max_url_length = max_url_length
         self.max_repeated_segments = max_repeated_segments
-        self._scheduled: Counter[str] = Counter()
+        # Unique URLs let through per source: a page linked from every other page counts once.
+        self._urls: dict[str, set[str]] = {}
         self._logged: set[str] = set()
 
     @classmethod
@@ -97,9 +98,12 @@ class TrapDefenseMiddleware:
         ):
             return self._reject("repeated_segments", request)
         max_pages = meta.get(MAX_PAGES_META_KEY) or self.max_pages
-        if max_pages and self._scheduled[source] >= max_pages:
+        urls = self._urls.setdefault(source, set())
+        if request.url in urls:
+            return True  # a repeat: the dupefilter drops it, it costs no page
+        if max_pages and len(urls) >= max_pages:
             return self._reject("max_pages", request)
-        self._scheduled[source] += 1
+        urls.add(request.url)
         return True
 
     def _filter(self, result: Iterable, response: Response | None) -> Iterable:
