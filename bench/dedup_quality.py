@@ -46,11 +46,25 @@ def load_corpus(folder: Path) -> tuple[list[dict], list[dict]]:
     return articles, groups
 
 
+def half(articles: list[dict], groups: list[dict], which: str) -> tuple[list[dict], list[dict]]:
+    """The articles whose id's hex suffix has the given parity, and the groups restricted to them."""
+    want = 0 if which == "even" else 1
+    keep = [a for a in articles if int(a["id"].rsplit("-", 1)[-1], 16) % 2 == want]
+    ids = {a["id"] for a in keep}
+    out = []
+    for g in groups:
+        members = [i for i in g["article_ids"] if i in ids]
+        if len(members) >= 2:
+            out.append({**g, "article_ids": members})
+    return keep, out
+
+
 def article_url(a: dict) -> str:
     return a.get("url") or f"https://corpus.invalid/{a['lang']}/{a['id']}"
 
 
-def run_detector(articles: list[dict], *, strip: bool, catalog: Path) -> tuple[set[frozenset[str]], dict, float]:
+def run_detector(articles: list[dict], *, strip: bool, catalog: Path,
+                 scores: dict | None = None) -> tuple[set[frozenset[str]], dict, float]:
     """Feed the corpus through the detector; returns the flagged id pairs, kinds, seconds."""
     items = []
     for a in articles:
@@ -83,10 +97,12 @@ def run_detector(articles: list[dict], *, strip: bool, catalog: Path) -> tuple[s
     store.commit()
     flagged: set[frozenset[str]] = set()
     kinds: dict[frozenset[str], str] = {}
-    for a, b, kind, _score, basis in store.all_flags():
+    for a, b, kind, score_, basis in store.all_flags():
         pair = frozenset((id_of_row[a], id_of_row[b]))
         flagged.add(pair)
         kinds[pair] = f"{kind}/{basis}"
+        if scores is not None:
+            scores[pair] = score_
     store.close()
     return flagged, kinds, time.perf_counter() - t0
 
@@ -159,11 +175,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--mode", choices=("both", "stripped", "links"), default="both")
     ap.add_argument("--json", type=Path, help="also write the figures here")
     ap.add_argument("--errors", action="store_true", help="list false positives and misses")
+    ap.add_argument("--half", choices=("even", "odd"),
+                    help="only the articles whose id (hex suffix) is even / odd: a proxy for an unseen half")
+    ap.add_argument("--pairs-out", type=Path, help="write every flagged pair as JSON lines")
     args = ap.parse_args(argv)
     if not (args.corpus / "articles.jsonl").is_file():
         print(f"error: no articles.jsonl in {args.corpus}", file=sys.stderr)
         return 2
     articles, groups = load_corpus(args.corpus)
+    if args.half:
+        articles, groups = half(articles, groups, args.half)
     print(f"corpus: {len(articles)} articles, {len(groups)} groups, {len(articles) * (len(articles) - 1) // 2} pairs")
     print("thresholds:", json.dumps(asdict(DEFAULTS)))
     reposts = verbatim_reposts(articles, groups)
@@ -171,7 +192,16 @@ def main(argv: list[str] | None = None) -> int:
     report = {"thresholds": asdict(DEFAULTS), "modes": {}}
     for mode in modes:
         with tempfile.TemporaryDirectory() as tmp:
-            flagged, kinds, secs = run_detector(articles, strip=mode == "stripped", catalog=Path(tmp) / "catalog.sqlite3")
+            pair_scores: dict = {}
+            flagged, kinds, secs = run_detector(articles, strip=mode == "stripped", catalog=Path(tmp) / "catalog.sqlite3",
+                                                scores=pair_scores)
+        if args.pairs_out:
+            out = args.pairs_out if len(modes) == 1 else args.pairs_out.with_suffix(f".{mode}{args.pairs_out.suffix}")
+            with open(out, "w", encoding="utf-8") as f:
+                for pair in sorted(flagged, key=sorted):
+                    a, b = sorted(pair)
+                    f.write(json.dumps({"a": a, "b": b, "kind": kinds[pair].split("/")[0],
+                                        "basis": kinds[pair].split("/")[1], "score": round(pair_scores[pair], 4)}) + "\n")
         res = score(articles, groups, flagged)
         rep_hit = sum(p in flagged for p in reposts)
         rep_kind = sum(kinds.get(p, "").split("/")[0] in ("exact", "repost") for p in reposts)

@@ -13,13 +13,17 @@ import re
 from collections import Counter
 
 # --- ids --------------------------------------------------------------------------------
-_CVE_RE = re.compile(r"\bcve[-_ ]?(\d{4})[-_ ]?(\d{4,7})\b", re.I)
-_CWE_RE = re.compile(r"\bcwe[-_ ]?(\d{1,5})\b", re.I)
-_GHSA_RE = re.compile(r"\bghsa(?:-[23456789cfghjmpqrvwx]{4}){3}\b", re.I)
-_GROUP_RE = re.compile(r"\b(apt|unc|ta|fin|temp|storm|dev|uat|sectorj?)[- ]?(\d{1,5})\b", re.I)
+# Boundaries are ASCII: Chinese writes ids against characters ("编号为CVE-2024-1709的漏洞"),
+# and CJK characters are \w to ``re``, so ``\b`` would miss them there.
+_L = r"(?<![A-Za-z0-9_])"
+_R = r"(?![A-Za-z0-9_])"
+_CVE_RE = re.compile(_L + r"cve[-_ ]?(\d{4})[-_ ]?(\d{4,7})" + _R, re.I)
+_CWE_RE = re.compile(_L + r"cwe[-_ ]?(\d{1,5})" + _R, re.I)
+_GHSA_RE = re.compile(_L + r"ghsa(?:-[23456789cfghjmpqrvwx]{4}){3}" + _R, re.I)
+_GROUP_RE = re.compile(_L + r"(apt|unc|ta|fin|temp|storm|dev|uat|sectorj?)[- ]?(\d{1,5})" + _R, re.I)
 _VERSION_RE = re.compile(r"(?<![\w.])v?(\d{1,4}(?:\.\d{1,5}){1,3})(?![\w.]*\d)", re.I)
 _DOMAIN_RE = re.compile(
-    r"(?<![\w@.-])((?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+(?:com|net|org|io|gov|cn|ru|uk|de|info|xyz|top|me|co|ai|dev|app|site|online))(?![\w-])",
+    r"(?<![A-Za-z0-9_@.-])((?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+(?:com|net|org|io|gov|cn|ru|uk|de|info|xyz|top|me|co|ai|dev|app|site|online))(?![A-Za-z0-9_-])",
     re.I,
 )
 
@@ -31,7 +35,9 @@ _NUM_EN_RE = re.compile(
     r"(?<![\w.,])(\d{1,3}(?:,\d{3})+|\d+(?:\.\d+)?)(?:\s*(thousand|million|billion|trillion|bn|mn|k|m|b)\b)?(?![.,]?\d)",
     re.I,
 )
-_NUM_ZH_RE = re.compile(r"(?<![\w.,])(\d{1,3}(?:,\d{3})+|\d+(?:\.\d+)?)\s*(万亿|百万|千万|万|亿|千)?(?![.,]?\d)")
+# Chinese writes figures against characters ("窃取120万条"): only Latin letters and digits
+# may not touch the number (CJK characters are \w to ``re``).
+_NUM_ZH_RE = re.compile(r"(?<![A-Za-z0-9_.,])(\d{1,3}(?:,\d{3})+|\d+(?:\.\d+)?)\s*(万亿|百万|千万|万|亿|千)?(?![.,]?\d)")
 _MONTHS = {m: i + 1 for i, m in enumerate(
     "january february march april may june july august september october november december".split())}
 _MONTHS.update({m[:3]: i for m, i in list(_MONTHS.items())})
@@ -117,6 +123,7 @@ _EN_ALIASES = {
     "polish": "poland", "swiss": "switzerland", "swedish": "sweden", "european": "europe",
     "u.s.": None, "us": None,
 }
+_GLOSSARY_TARGETS = frozenset(v for v in GLOSSARY_ZH.values() if v)
 _GLOSSARY_RE = re.compile("|".join(sorted(map(re.escape, GLOSSARY_ZH), key=len, reverse=True)))
 _CJK_RE = re.compile(r"[\u3400-\u9fff]")
 
@@ -211,6 +218,11 @@ def english_names(text: str) -> list[str]:
             if low in _EN_ALIASES:
                 if _EN_ALIASES[low]:
                     names.append(_EN_ALIASES[low])
+                continue
+            if low in _GLOSSARY_TARGETS:
+                # A word the zh glossary maps to (ransomware, hospital): an anchor in any case,
+                # as its Chinese counterpart is.
+                names.append(low)
                 continue
             if w[0].isupper() or any(c.isdigit() for c in w) or any(c.isupper() for c in w[1:]):
                 a = _en_word_anchor(w)

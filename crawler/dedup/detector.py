@@ -13,7 +13,8 @@ Kinds (each pair has at most one, stored both ways):
   its source (link). A translation has one original: a zh article keeps only its best
   content-based original.
 - ``translation_sibling``: same language, both translations of one original (they cite the
-  same source, or their wording and anchors agree and one says it is translated).
+  same source, or their wording and anchors agree and one says it is translated, or each
+  is flagged a translation of the same archived original: basis ``inherited``).
 - ``same_story``: same language, different wording of one incident within a few days.
 - ``attributed``: one names the other as its source but the content does not confirm a
   closer relation.
@@ -173,7 +174,7 @@ class Detector:
         # Content: rare shared anchors and terms.
         feats = self._indexed_features(sig)
         idf = self.store.features.idf(feats)
-        max_df = max(2, int(self.settings.candidate_max_df_ratio * self.store.features.total()))
+        max_df = max(self.settings.candidate_min_df, int(self.settings.candidate_max_df_ratio * self.store.features.total()))
         for i, _mass in self.store.features.candidates(
             {f: idf[f] for f in feats}, max_df=max_df, limit=self.settings.max_candidates
         ):
@@ -187,8 +188,15 @@ class Detector:
         hit = self._vec_cache.get(art.id)
         if hit is not None and abs(hit[0] - total) <= total * 0.01:
             return hit[1], hit[2]
+        names = feature_names(art.signals)
         if idf is None:
-            idf = self.store.features.idf(feature_names(art.signals))
+            idf = self.store.features.idf(names)
+        else:
+            # The caller's idf covers the articles it expected to miss the cache; a stale
+            # entry must not be rebuilt with weights of 0 for the features it lacks.
+            missing = [f for f in names if f not in idf]
+            if missing:
+                idf = {**idf, **self.store.features.idf(missing)}
         va = _Vec(_weights(art.signals.anchors, idf, "a:"))
         vt = _Vec(_weights(art.signals.terms, idf, "t:"))
         if len(self._vec_cache) > 100_000:
@@ -231,6 +239,7 @@ class Detector:
 
         decided: list[tuple[StoredArticle, str, float, str, dict[str, Any]]] = []
         originals: list[tuple[float, StoredArticle, PairScore]] = []
+        unnamed_originals: list[tuple[float, StoredArticle, PairScore]] = []
         content_match = False  # some candidate matches by content (refutes links the content contradicts)
         weak_links: set[int] = set()
         for oid in sorted(others):
@@ -253,9 +262,12 @@ class Detector:
                 ):
                     content_match = True
                     if self._is_translation_side(new, other):
-                        # An article that names its original is not matched to another by content.
+                        # An article that names its original is not matched to another by
+                        # content, unless the named page is archived and its content refutes it.
                         if not named_originals or other.url_key in named_originals:
                             originals.append((s.anchors, other, s))
+                        else:
+                            unnamed_originals.append((s.anchors, other, s))
                     elif self._beats_current_original(other, new, s.anchors):
                         kind, score = "translation", s.anchors
             else:
@@ -284,7 +296,12 @@ class Detector:
                 decided.append((other, kind, score, basis, {"anchors": round(s.anchors, 4), "terms": round(s.terms, 4), "hamming": s.hamming}))
         if weak_links and content_match:
             # The content matches something else and not the linked page: a wrong link.
+            refuted = {d[0].url_key for d in decided if d[0].id in weak_links}
             decided = [d for d in decided if d[0].id not in weak_links]
+            if named_originals and not originals and named_originals & refuted:
+                # The page it names is archived and is not what it translates: find the
+                # original by content, as for an article that names none.
+                originals = unnamed_originals
         best_original = self._pick_original(originals)
         has_link_original = any(
             d[1] == "translation" and d[3] != "content" and self._is_translation_side(new, d[0]) for d in decided
@@ -319,6 +336,18 @@ class Detector:
                 have.add(third.id)
                 decided.append((third, f.kind, f.score, "inherited", {"via": other.url}))
 
+        # Two translations of one original are siblings, however differently they are worded.
+        have = {d[0].id for d in decided}
+        for original in [d[0] for d in decided if d[1] == "translation" and self._is_translation_side(new, d[0])]:
+            for f in self.store.flags_of(original.id):
+                if f.kind != "translation" or f.other in have or f.other == new.id:
+                    continue
+                third = self.store.get(f.other)
+                if third is None or third.lang != new.lang or not self._is_translation_side(third, original):
+                    continue
+                have.add(third.id)
+                decided.append((third, "translation_sibling", f.score, "inherited", {"via": original.url}))
+
         matches = []
         for other, kind, score, basis, detail in decided:
             if kind == "translation" and not self._is_translation_side(new, other):
@@ -333,8 +362,22 @@ class Detector:
                 detail["original"] = (other if self._is_translation_side(new, other) else new).url
             self.store.add_flag(new.id, other.id, kind, float(score), basis, detail)
             matches.append(Match(other.id, other.url, other.fetched_at or other.published, kind, float(score), basis, detail))
+        self._link_siblings(new, decided)
         matches.sort(key=lambda m: (-m.score, m.article_id))
         return matches
+
+    def _link_siblings(self, new: StoredArticle, decided: list) -> None:
+        """``new`` is the original of several translations already archived: flag them as
+        siblings of each other where they have no closer relation."""
+        translations = [
+            (d[0], d[2]) for d in decided if d[1] == "translation" and not self._is_translation_side(new, d[0])
+        ]
+        for n, (a, sa) in enumerate(translations):
+            related = {f.other for f in self.store.flags_of(a.id)}
+            for b, sb in translations[n + 1:]:
+                if b.id in related or a.lang != b.lang:
+                    continue
+                self.store.add_flag(a.id, b.id, "translation_sibling", float(min(sa, sb)), "inherited", {"via": new.url})
 
     # --- helpers ----------------------------------------------------------------------------
     def _link_relation(self, new: StoredArticle, other: StoredArticle, why: set[str], new_links: dict[str, str]) -> str | None:

@@ -58,9 +58,7 @@ def run(coro):
 
 def test_process_items(tmp_path, monkeypatch):
     # The pipeline's thread hop, run inline: the test needs no running reactor.
-    monkeypatch.setattr(
-        "crawler.pipelines.dedup.threads.deferToThread", lambda f, *a, **kw: defer.maybeDeferred(f, *a, **kw)
-    )
+    monkeypatch.setattr(DedupPipeline, "_in_worker", lambda self, f, *a: defer.maybeDeferred(f, *a))
     monkeypatch.setattr("crawler.pipelines.dedup.maybe_deferred_to_future", lambda d: d)
     crawler, pipe = make_pipeline({"DEDUP_CATALOG": str(tmp_path / "d.sqlite3")})
     sent = []
@@ -91,3 +89,28 @@ def test_process_items(tmp_path, monkeypatch):
     stats = crawler.stats.get_stats()
     assert stats["dedup/articles"] == 3 and stats["dedup/extract_failures"] == 1
     assert stats["dedup/flags/translation"] == 1 and stats["dedup/near_duplicates"] == 1
+
+
+def test_language_from_text_overrides_declared(tmp_path, monkeypatch):
+    """A site declared "en" with a Chinese post: the item's lang is the text's, source_lang the site's."""
+    monkeypatch.setattr(DedupPipeline, "_in_worker", lambda self, f, *a: defer.maybeDeferred(f, *a))
+    monkeypatch.setattr("crawler.pipelines.dedup.maybe_deferred_to_future", lambda d: d)
+    crawler, pipe = make_pipeline({"DEDUP_CATALOG": str(tmp_path / "d.sqlite3")})
+    pipe.open_spider()
+    zh = run(pipe.process_item({**item_for("/zh/lockbit-logistics", 1), "lang": "en"}))
+    en = run(pipe.process_item(item_for("/en/lockbit-school", 2)))
+    pipe.close_spider()
+    assert (zh["lang"], zh["source_lang"]) == ("zh", "en")
+    assert (en["lang"], en["source_lang"]) == ("en", "en")
+    assert crawler.stats.get_value("dedup/lang_overridden") == 1
+
+
+def test_work_runs_on_one_dedicated_thread(tmp_path):
+    """Extraction and detection never run on the reactor's shared pool: one thread of its own."""
+    _crawler, pipe = make_pipeline({"DEDUP_CATALOG": str(tmp_path / "d.sqlite3")})
+    pipe.open_spider()
+    try:
+        assert (pipe._pool.min, pipe._pool.max) == (1, 1) and pipe._pool.name == "dedup"
+    finally:
+        pipe.close_spider()
+    assert pipe._pool is None
