@@ -159,7 +159,11 @@ class RollingWarcWriter:
 
     # -- writing ----------------------------------------------------------------------
     def write_exchange(self, exchange: Exchange) -> tuple[WrittenRecord, WrittenRecord, bool]:
-        """Write response (or revisit) then request. Returns (response, request, is_revisit)."""
+        """Write the request, then the response (or a revisit). Returns (response, request, is_revisit).
+
+        Request first: a crash between the two leaves at most a request without its response,
+        never an archived response whose request is missing.
+        """
         if self._file is None:
             self._open()
         digest = sha1_digest(exchange.body)
@@ -170,9 +174,9 @@ class RollingWarcWriter:
             )
         else:
             record = self._factory.response(exchange, digest)
+        request = self._write(self._factory.request(exchange))
         level = PRECOMPRESSED_LEVEL if original is None and _already_compressed(exchange) else None
         response = self._write(record, level)
-        request = self._write(self._factory.request(exchange))
         if original is None and response.entry is not None and exchange.body:
             self._pending[(response.entry.urlkey, digest)] = response.entry
         self._maybe_roll()

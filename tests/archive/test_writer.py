@@ -72,8 +72,8 @@ def test_response_record_keeps_the_received_header_bytes(tmp_path: Path) -> None
     assert b"X-Orig-Transfer-Encoding: chunked\r\n" in raw
     assert b"Content-Length: 5\r\n\r\nhello" in raw
     types = [r[0] for r in read(path)]
-    assert types == ["warcinfo", "response", "request"]
-    resp = read(path)[1][1]
+    assert types == ["warcinfo", "request", "response"]
+    resp = read(path)[2][1]
     assert resp.get_header("WARC-Payload-Digest") == sha1_digest(b"hello")
     assert resp.get_header("WARC-Date") == "2026-11-28T12:00:00.123456Z"
     assert [e.rec_type for e in entries] == ["response"]
@@ -199,4 +199,8 @@ def test_kill_9_mid_write_loses_nothing_already_written(tmp_path: Path, delay: f
             assert archive.storage.open_range("warcs/" + name, e.offset, e.length)[:2] == b"\x1f\x8b"
     urls = [e.url for e in archive.catalog.iter_all()]
     assert len(urls) == len(set(urls)) == total
+    from crawler.archive.verify import verify
+
+    report = verify(archive)
+    assert report.ok, [str(p) for p in report.problems]  # no response without its request
     assert report.finished or report.discarded or before == total
