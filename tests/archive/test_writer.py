@@ -201,6 +201,6 @@ def test_kill_9_mid_write_loses_nothing_already_written(tmp_path: Path, delay: f
     assert len(urls) == len(set(urls)) == total
     from crawler.archive.verify import verify
 
-    report = verify(archive)
-    assert report.ok, [str(p) for p in report.problems]  # no response without its request
+    checked = verify(archive)
+    assert checked.ok, [str(p) for p in checked.problems]  # no response without its request
     assert report.finished or report.discarded or before == total
