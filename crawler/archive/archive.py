@@ -92,8 +92,7 @@ class Archive:
     def recover_spool(self) -> RecoveryReport:
         """Finish what a crashed or interrupted run left in the spool: repair, rename, publish."""
         report = RecoveryReport()
-        if not self.spool_dir.is_dir():
-            return report
+        self.spool_dir.mkdir(parents=True, exist_ok=True)
         for path in sorted(self.spool_dir.glob(f"*{WARC_SUFFIX}{OPEN_SUFFIX}")):
             dropped, members = repair_torn_tail(path)
             report.dropped_bytes += dropped
@@ -112,7 +111,21 @@ class Archive:
                 entries = list(iter_entries(f, path.name))
             self.publish(path, path.name, entries)
             report.published.append(path.name)
+        self._index_unindexed(report)
         return report
+
+    def _index_unindexed(self, report: RecoveryReport) -> None:
+        """A crash after a WARC was stored but before its sidecar was: index it from the WARC."""
+        indexed = set(self.storage.list(INDEXES))
+        for name in self.warc_names():
+            if index_name(name) in indexed:
+                continue
+            entries = self.index_file(name)
+            cdxj = "".join(line + "\n" for line in sorted_lines(entries)).encode("utf-8")
+            self.storage.put_bytes(cdxj, index_name(name))
+            self.catalog.add_file(name, entries)
+            report.published.append(name)
+            logger.warning("Indexed %(name)s, stored by an interrupted run without its index", {"name": name})
 
     # -- the index, from the WARCs alone ------------------------------------------------
     def warc_names(self) -> list[str]:
