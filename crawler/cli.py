@@ -281,7 +281,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def _dedup_catalog(archive) -> Path:
-    return archive.catalog.path.with_name("dedup.sqlite3")
+    return archive.state_dir / "dedup.sqlite3"
 
 
 COMMANDS = {

@@ -43,6 +43,17 @@ def _slug(uri: str) -> str:
     return f"{clean}-{hashlib.blake2b(uri.encode(), digest_size=4).hexdigest()}"
 
 
+def local_state_dir(uri: str | os.PathLike[str], cache_dir: str | os.PathLike[str] | None = None) -> Path:
+    """Where an archive keeps its local state (catalogs, spool): the folder itself, or for a remote
+    archive a folder of its own under the cache dir."""
+    uri = os.fspath(uri)
+    if is_remote(uri):
+        return (Path(cache_dir) if cache_dir else default_cache_dir()) / _slug(uri)
+    from crawler.archive.storage.local import LocalStorage
+
+    return LocalStorage.from_uri(uri).root
+
+
 @dataclass
 class RecoveryReport:
     finished: list[str] = field(default_factory=list)
@@ -67,16 +78,14 @@ class Archive:
              storage: ArchiveStorage | None = None) -> Archive:
         uri = os.fspath(uri)
         storage = storage or open_storage(uri)
-        if is_remote(uri):
-            base = Path(cache_dir) if cache_dir else default_cache_dir()
-            local_home = base / _slug(uri)
-            catalog_path = local_home / "index.sqlite3"
-            spool = Path(spool_dir) if spool_dir else local_home / "spool"
-        else:
-            root = storage.local_path("") or Path(uri)
-            catalog_path = Path(root) / "index.sqlite3"
-            spool = Path(spool_dir) if spool_dir else Path(root) / "spool"
-        return cls(storage, CaptureCatalog(catalog_path), spool, keep_spooled=keep_spooled)
+        home = local_state_dir(uri, cache_dir)
+        spool = Path(spool_dir) if spool_dir else home / "spool"
+        return cls(storage, CaptureCatalog(home / "index.sqlite3"), spool, keep_spooled=keep_spooled)
+
+    @property
+    def state_dir(self) -> Path:
+        """This archive's local state folder (catalogs)."""
+        return self.catalog.path.parent
 
     # -- publishing -------------------------------------------------------------------
     def publish(self, path: Path, name: str, entries: list[CaptureEntry]) -> None:

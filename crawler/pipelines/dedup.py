@@ -31,17 +31,13 @@ logger = logging.getLogger(__name__)
 
 
 def default_catalog(archive_uri: str | None, cache_dir: str | None) -> Path:
-    """``<ARCHIVE_URI>/dedup.sqlite3`` for a local archive, ``<ARCHIVE_CACHE_DIR>/dedup.sqlite3`` for S3."""
-    from crawler.archive.storage import is_remote
-    from crawler.archive.storage.local import LocalStorage
+    """``dedup.sqlite3`` beside the capture catalog: in a local archive's folder, or in the remote
+    archive's folder under ARCHIVE_CACHE_DIR (the same place `newsarchive dups` looks)."""
+    from crawler.archive.archive import local_state_dir
 
     if not archive_uri:
         raise NotConfigured("DEDUP_CATALOG or ARCHIVE_URI must be set for the dedup pipeline")
-    if is_remote(archive_uri):
-        if not cache_dir:
-            raise NotConfigured("DEDUP_CATALOG or ARCHIVE_CACHE_DIR must be set when ARCHIVE_URI is remote")
-        return Path(cache_dir) / "dedup.sqlite3"
-    return LocalStorage.from_uri(archive_uri).root / "dedup.sqlite3"
+    return local_state_dir(archive_uri, cache_dir) / "dedup.sqlite3"
 
 
 class DedupPipeline:

@@ -38,13 +38,16 @@ def test_disabled():
         make_pipeline({"DEDUP_ENABLED": False, "DEDUP_CATALOG": "x"})
 
 
-def test_default_catalog_in_local_archive(tmp_path):
+def test_default_catalog_beside_the_capture_catalog(tmp_path):
+    from crawler.archive.archive import Archive
+
     _crawler, pipe = make_pipeline({"ARCHIVE_URI": str(tmp_path / "arch")})
     assert pipe.catalog == tmp_path / "arch" / "dedup.sqlite3"
-    with pytest.raises(NotConfigured):
-        make_pipeline({"ARCHIVE_URI": "s3://bucket/prefix"})
     _crawler, pipe = make_pipeline({"ARCHIVE_URI": "s3://bucket/prefix", "ARCHIVE_CACHE_DIR": str(tmp_path / "c")})
-    assert pipe.catalog == tmp_path / "c" / "dedup.sqlite3"
+    assert pipe.catalog.parent.parent == tmp_path / "c"
+    # the CLI (`newsarchive dups`) looks in the same place
+    archive = Archive.open("s3://bucket/prefix", cache_dir=tmp_path / "c", storage=object())
+    assert archive.state_dir / "dedup.sqlite3" == pipe.catalog
 
 
 def run(coro):
