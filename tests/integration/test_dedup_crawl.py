@@ -1,0 +1,97 @@
+"""A crawl of a small news site with translations, reposts and hard negatives: the flags editors see."""
+
+from __future__ import annotations
+
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from crawler.dedup.commands import find_duplicates
+from tests.conftest import crawl, run_cli
+from tests.dedup.dedup_site import EXPECTED, NEGATIVES, PAGES, ZH_SOURCE_LINE
+
+TRANSLATION_KINDS = {"translation", "attributed"}
+
+
+def serve(pages: dict[str, tuple[str, str]]):
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - http.server's name
+            base = f"http://{self.headers['Host']}"
+            if self.path == "/robots.txt":
+                body, ctype = b"User-agent: *\nAllow: /\n", "text/plain"
+            elif self.path == "/":
+                links = "".join(f'<a href="{p}">{p}</a>\n' for p in pages)
+                body, ctype = f"<html><body>{links}</body></html>".encode(), "text/html; charset=utf-8"
+            elif self.path in pages:
+                ctype, html = pages[self.path]
+                body = html.replace("{base}", base).encode("utf-8")
+            else:
+                self.send_error(404)
+                return
+            self.send_response(200)
+            self.send_header("Content-Type", ctype)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def crawl_site(tmp: Path, pages) -> tuple[Path, str, dict]:
+    server = serve(pages)
+    host = f"127.0.0.1:{server.server_address[1]}"
+    base = f"http://{host}"
+    sources = tmp / "sources.toml"
+    sources.write_text(f'[[source]]\nname = "dedup"\nlang = "en"\nstart_urls = ["{base}/"]\n'
+                       f'allowed_domains = ["{host}"]\narticle_pattern = \'/(en|zh)/[a-z0-9-]+$\'\n', encoding="utf-8")
+    try:
+        run = crawl(tmp, sources, tmp / "archive")
+    finally:
+        server.shutdown()
+    assert run.proc.returncode == 0, run.log[-3000:]
+    flags = {}
+    for path in pages:
+        for dup in find_duplicates(tmp / "archive" / "dedup.sqlite3", base + path):
+            other = dup["url"][len(base):]
+            flags[frozenset((path, other))] = dup["kind"]
+    return tmp / "archive", base, flags
+
+
+def _kind_ok(expected: str, got: str | None) -> bool:
+    if expected == "translation":
+        return got in TRANSLATION_KINDS
+    return got == expected
+
+
+@pytest.mark.parametrize("variant", ["with-source-line", "content-only"])
+def test_crawl_flags_every_pair_and_no_negative(tmp_path: Path, variant: str) -> None:
+    pages = dict(PAGES)
+    if variant == "content-only":
+        line = ZH_SOURCE_LINE.split("{base}")[0]
+        pages = {p: (c, "\n".join(l for l in html.splitlines() if line not in l)) for p, (c, html) in PAGES.items()}
+        assert not any(line in html for _, html in pages.values())
+    archive, base, flags = crawl_site(tmp_path, pages)
+    expected = list(EXPECTED) + [("/en/lockbit-hospital", "/zh/lockbit-hospital-2", "translation")]
+    for a, b, kind in expected:
+        got = flags.get(frozenset((a, b)))
+        assert _kind_ok(kind, got), f"{a} ~ {b}: expected {kind}, got {got}; all flags: {flags}"
+    for a, b in NEGATIVES:
+        assert frozenset((a, b)) not in flags, f"negative {a} ~ {b} flagged {flags[frozenset((a, b))]}"
+
+    # the whole dedup state comes back from the WARCs' metadata records alone
+    catalog = archive / "dedup.sqlite3"
+    before = {p: sorted((d["url"], d["kind"]) for d in find_duplicates(catalog, base + p)) for p in pages}
+    catalog.unlink()
+    proc = run_cli("dedup", "rebuild", "--archive", str(archive))
+    assert proc.returncode == 0, proc.stderr
+    after = {p: sorted((d["url"], d["kind"]) for d in find_duplicates(catalog, base + p)) for p in pages}
+    assert after == before
+    dups = run_cli("dups", base + "/en/lockbit-hospital", "--archive", str(archive))
+    assert dups.returncode == 0 and b"/zh/lockbit-hospital" in dups.stdout
