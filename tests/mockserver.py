@@ -89,7 +89,6 @@ import random
 import re
 import select
 import signal
-import socket
 import struct
 import subprocess
 import sys

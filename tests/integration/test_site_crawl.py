@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import json
 import subprocess
 import sys
-import urllib.request
 from pathlib import Path
 
 import pytest
