@@ -34,8 +34,9 @@ ARCHIVE_KEEP_SPOOLED = False
 WARC_MAX_SIZE = 1024**3
 #: File name prefix: {prefix}-{timestamp17}-{serial:05d}-{host}-{pid}.warc.gz
 WARC_PREFIX = "newsarchive"
-#: Deflate level per record (6: within 3% of 9's size at a third of the CPU).
-WARC_COMPRESS_LEVEL = 6
+#: Deflate level per record: 3 deflates our pages 2.4x faster than 6 for files 7% larger
+#: (measurements in crawler/archive/writer.py). Payloads already compressed get level 1.
+WARC_COMPRESS_LEVEL = 3
 #: Operator named in each warcinfo record.
 WARC_OPERATOR = os.environ.get("WARC_OPERATOR", "")
 #: Bytes of captured bodies waiting for the writer thread before downloads pause (memory bound).

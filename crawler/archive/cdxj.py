@@ -106,6 +106,32 @@ def entry_for(record, offset: int, length: int, filename: str) -> CaptureEntry |
     )
 
 
+def entry_for_record(record, offset: int, length: int, filename: str) -> CaptureEntry | None:
+    """The index entry of a record this program serialised (a records.WarcRecord), computed from
+    the values it was built from, exactly as entry_for computes it from the parsed record."""
+    if not is_indexed(record.rec_type, record.content_type):
+        return None
+    url = record.target_uri
+    wdate = record.field("WARC-Date") or ""
+    return CaptureEntry(
+        urlkey=surt_key(url),
+        timestamp=iso_date_to_timestamp(wdate),
+        url=url,
+        mime=mime_of(record.rec_type, record.http_mime, record.content_type),
+        status=record.status if record.rec_type in ("response", "revisit") else None,
+        digest=record.field("WARC-Payload-Digest"),
+        length=length,
+        offset=offset,
+        filename=filename,
+        rec_type=record.rec_type,
+        record_id=record.record_id,
+        warc_date=wdate,
+        refers_to_uri=record.field("WARC-Refers-To-Target-URI"),
+        refers_to_date=record.field("WARC-Refers-To-Date"),
+        refers_to_id=record.field("WARC-Refers-To"),
+    )
+
+
 def parse_line(line: str) -> tuple[str, str, dict]:
     urlkey, timestamp, rest = line.rstrip("\n").split(" ", 2)
     return urlkey, timestamp, json.loads(rest)

@@ -1,8 +1,9 @@
 """WARC 1.1 records for one HTTP exchange: request, response, revisit, warcinfo, metadata.
 
-Plain values in (an :class:`Exchange`), warcio records out. The HTTP header blocks are
-serialised from the bytes Scrapy received, never re-encoded: warcio would percent-encode
-a non-ASCII header value, which would change what the server sent.
+Plain values in (an :class:`Exchange`), record bytes out. We serialise records ourselves
+(warcio reads and checks them in every test): the HTTP header blocks are the bytes Scrapy
+received, never re-encoded (warcio's writer would percent-encode a non-ASCII header value),
+digests are computed once over the parts, and a large body is never copied.
 """
 
 from __future__ import annotations
@@ -13,12 +14,9 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from http import HTTPStatus
-from io import BytesIO
-from typing import Iterable, Mapping
+from typing import Iterable, Iterator, Mapping
 from urllib.parse import urlsplit
 
-from warcio.recordbuilder import RecordBuilder
-from warcio.statusandheaders import StatusAndHeaders
 from warcio.timeutils import datetime_to_iso_date
 
 WARC_VERSION = "WARC/1.1"
@@ -63,26 +61,11 @@ def sha1_digest(data: bytes) -> str:
     return "sha1:" + base64.b32encode(hashlib.sha1(data).digest()).decode("ascii")
 
 
-class RawHttpHeaders(StatusAndHeaders):
-    """StatusAndHeaders whose serialised block is fixed bytes (the received ones)."""
-
-    def __init__(self, statusline: str, headers: list[tuple[str, str]], protocol: str, raw: bytes):
-        super().__init__(statusline, headers, protocol=protocol)
-        self.headers_buff = raw
-
-    def compute_headers_buffer(self, header_filter=None) -> None:  # noqa: ARG002 - warcio's signature
-        pass
-
-
 def _header_block(first_line: bytes, headers: Iterable[tuple[bytes, bytes]]) -> bytes:
     lines = [first_line]
     for name, value in headers:
         lines.append(name + b": " + value)
     return b"\r\n".join(lines) + b"\r\n\r\n"
-
-
-def _as_text_pairs(headers: Iterable[tuple[bytes, bytes]]) -> list[tuple[str, str]]:
-    return [(n.decode("latin-1"), v.decode("latin-1")) for n, v in headers]
 
 
 def response_header_pairs(exchange: Exchange) -> list[tuple[bytes, bytes]]:
@@ -111,15 +94,15 @@ def reason_phrase(status: int, reason: str | None) -> str:
         return ""
 
 
-def response_http_headers(exchange: Exchange) -> RawHttpHeaders:
-    pairs = response_header_pairs(exchange)
+def response_header_block(exchange: Exchange) -> bytes:
+    """The response's status line and headers, as received (framing made consistent)."""
     phrase = reason_phrase(exchange.status, exchange.reason)
-    statusline = f"{exchange.status} {phrase}".rstrip()
-    first = f"{exchange.protocol} {statusline}".encode("latin-1", "replace")
-    return RawHttpHeaders(statusline, _as_text_pairs(pairs), exchange.protocol, _header_block(first, pairs))
+    first = f"{exchange.protocol} {exchange.status} {phrase}".rstrip().encode("latin-1", "replace")
+    return _header_block(first, response_header_pairs(exchange))
 
 
-def request_http_headers(exchange: Exchange) -> RawHttpHeaders:
+def request_header_block(exchange: Exchange) -> bytes:
+    """The request line (path and query) and the headers Scrapy sent, Host first."""
     parts = urlsplit(exchange.url)
     target = parts.path or "/"
     if parts.query:
@@ -130,79 +113,109 @@ def request_http_headers(exchange: Exchange) -> RawHttpHeaders:
     pairs.extend(exchange.request_headers)
     if exchange.request_body and not any(n.lower() == b"content-length" for n, _ in pairs):
         pairs.append((b"Content-Length", str(len(exchange.request_body)).encode()))
-    statusline = f"{exchange.method} {target}"
-    first = f"{statusline} HTTP/1.1".encode("ascii", "replace")
-    return RawHttpHeaders(f"{target} HTTP/1.1", _as_text_pairs(pairs), exchange.method, _header_block(first, pairs))
+    first = f"{exchange.method} {target} HTTP/1.1".encode("ascii", "replace")
+    return _header_block(first, pairs)
 
 
-class RecordFactory:
-    """Builds warcio records with WARC 1.1 headers; ids and dates come from the exchange."""
+def http_content_type(headers: Iterable[tuple[bytes, bytes]]) -> str | None:
+    """The first Content-Type header, as an index reads it."""
+    for name, value in headers:
+        if name.lower() == b"content-type":
+            return value.decode("latin-1").strip()
+    return None
 
-    def __init__(self) -> None:
-        self._builder = RecordBuilder(warc_version=WARC_VERSION)
 
-    def warcinfo(self, filename: str, fields: Mapping[str, str], date: datetime) -> object:
-        body = "".join(f"{k}: {v}\r\n" for k, v in fields.items() if v).encode("utf-8")
-        headers = {
-            "WARC-Record-ID": make_record_id(),
-            "WARC-Filename": filename,
-            "WARC-Date": warc_date(date),
-        }
-        return self._builder.create_warc_record(
-            "", "warcinfo", payload=BytesIO(body), length=len(body),
-            warc_content_type="application/warc-fields", warc_headers_dict=headers,
-        )
+@dataclass
+class WarcRecord:
+    """One record ready to serialise: named fields, then a block given in parts (never joined,
+    so a 15 MB body is not copied). Digests are computed once, over the parts."""
 
-    def response(self, exchange: Exchange, payload_digest: str) -> object:
-        headers = {
-            "WARC-Record-ID": exchange.response_id,
-            "WARC-Date": warc_date(exchange.date),
-            "WARC-Payload-Digest": payload_digest,
-        }
-        if exchange.ip_address:
-            headers["WARC-IP-Address"] = exchange.ip_address
-        return self._builder.create_warc_record(
-            exchange.url, "response", payload=BytesIO(exchange.body), length=len(exchange.body),
-            warc_headers_dict=headers, http_headers=response_http_headers(exchange),
-        )
+    rec_type: str
+    fields: list[tuple[str, str]]
+    block: tuple[bytes, ...]
+    content_type: str
+    target_uri: str = ""
+    http_mime: str | None = None  # for the index
+    status: str | None = None
 
-    def revisit(self, exchange: Exchange, payload_digest: str, refers_to_uri: str,
-                refers_to_date: str, refers_to_id: str | None) -> object:
-        headers = {
-            "WARC-Record-ID": exchange.response_id,
-            "WARC-Date": warc_date(exchange.date),
-        }
-        if exchange.ip_address:
-            headers["WARC-IP-Address"] = exchange.ip_address
-        if refers_to_id:
-            headers["WARC-Refers-To"] = refers_to_id
-        record = self._builder.create_revisit_record(
-            exchange.url, payload_digest, refers_to_uri, refers_to_date,
-            http_headers=response_http_headers(exchange), warc_headers_dict=headers,
-        )
-        return record
+    @property
+    def record_id(self) -> str:
+        return self.field("WARC-Record-ID") or ""
 
-    def request(self, exchange: Exchange) -> object:
-        headers = {
-            "WARC-Record-ID": exchange.request_id,
-            "WARC-Date": warc_date(exchange.date),
-            "WARC-Concurrent-To": exchange.response_id,
-        }
-        if exchange.ip_address:
-            headers["WARC-IP-Address"] = exchange.ip_address
-        body = exchange.request_body or b""
-        return self._builder.create_warc_record(
-            exchange.url, "request", payload=BytesIO(body), length=len(body),
-            warc_headers_dict=headers, http_headers=request_http_headers(exchange),
-        )
+    def field(self, name: str) -> str | None:
+        for k, v in self.fields:
+            if k == name:
+                return v
+        return None
 
-    def metadata(self, url: str, refers_to: str, payload: bytes, content_type: str, date: datetime) -> object:
-        headers = {
-            "WARC-Record-ID": make_record_id(),
-            "WARC-Date": warc_date(date),
-            "WARC-Concurrent-To": refers_to,
-        }
-        return self._builder.create_warc_record(
-            url, "metadata", payload=BytesIO(payload), length=len(payload),
-            warc_content_type=content_type, warc_headers_dict=headers,
-        )
+    def serialize(self) -> Iterator[bytes]:
+        """The record's bytes, in parts: header, block parts, the closing CRLF CRLF."""
+        block_digest = hashlib.sha1()
+        length = 0
+        for part in self.block:
+            block_digest.update(part)
+            length += len(part)
+        fields = list(self.fields)
+        fields.append(("WARC-Block-Digest", "sha1:" + base64.b32encode(block_digest.digest()).decode("ascii")))
+        fields.append(("Content-Type", self.content_type))
+        fields.append(("Content-Length", str(length)))
+        head = WARC_VERSION + "\r\n" + "".join(f"{k}: {v}\r\n" for k, v in fields) + "\r\n"
+        yield head.encode("utf-8")
+        yield from self.block
+        yield b"\r\n\r\n"
+
+
+def _common(rec_type: str, record_id: str, date: datetime, uri: str | None) -> list[tuple[str, str]]:
+    fields = [("WARC-Type", rec_type), ("WARC-Record-ID", record_id), ("WARC-Date", warc_date(date))]
+    if uri:
+        fields.append(("WARC-Target-URI", uri))
+    return fields
+
+
+def warcinfo_record(filename: str, info: Mapping[str, str], date: datetime) -> WarcRecord:
+    body = "".join(f"{k}: {v}\r\n" for k, v in info.items() if v).encode("utf-8")
+    fields = _common("warcinfo", make_record_id(), date, None) + [("WARC-Filename", filename)]
+    return WarcRecord("warcinfo", fields, (body,), "application/warc-fields")
+
+
+def response_record(exchange: Exchange, payload_digest: str) -> WarcRecord:
+    fields = _common("response", exchange.response_id, exchange.date, exchange.url)
+    if exchange.ip_address:
+        fields.append(("WARC-IP-Address", exchange.ip_address))
+    fields.append(("WARC-Payload-Digest", payload_digest))
+    return WarcRecord("response", fields, (response_header_block(exchange), exchange.body),
+                      "application/http; msgtype=response", target_uri=exchange.url,
+                      http_mime=http_content_type(exchange.response_headers), status=str(exchange.status))
+
+
+def revisit_record(exchange: Exchange, payload_digest: str, refers_to_uri: str, refers_to_date: str,
+                   refers_to_id: str | None) -> WarcRecord:
+    """Identical-payload-digest revisit: the response headers, no body, pointing at the original."""
+    fields = _common("revisit", exchange.response_id, exchange.date, exchange.url)
+    if exchange.ip_address:
+        fields.append(("WARC-IP-Address", exchange.ip_address))
+    fields += [("WARC-Profile", REVISIT_PROFILE), ("WARC-Refers-To-Target-URI", refers_to_uri),
+               ("WARC-Refers-To-Date", refers_to_date)]
+    if refers_to_id:
+        fields.append(("WARC-Refers-To", refers_to_id))
+    fields.append(("WARC-Payload-Digest", payload_digest))
+    return WarcRecord("revisit", fields, (response_header_block(exchange),),
+                      "application/http; msgtype=response", target_uri=exchange.url,
+                      http_mime=http_content_type(exchange.response_headers), status=str(exchange.status))
+
+
+def request_record(exchange: Exchange) -> WarcRecord:
+    fields = _common("request", exchange.request_id, exchange.date, exchange.url)
+    if exchange.ip_address:
+        fields.append(("WARC-IP-Address", exchange.ip_address))
+    fields.append(("WARC-Concurrent-To", exchange.response_id))
+    body = exchange.request_body or b""
+    fields.append(("WARC-Payload-Digest", sha1_digest(body)))
+    return WarcRecord("request", fields, (request_header_block(exchange), body),
+                      "application/http; msgtype=request", target_uri=exchange.url)
+
+
+def metadata_record(url: str, refers_to: str, payload: bytes, content_type: str, date: datetime) -> WarcRecord:
+    fields = _common("metadata", make_record_id(), date, url) + [
+        ("WARC-Concurrent-To", refers_to), ("WARC-Payload-Digest", sha1_digest(payload))]
+    return WarcRecord("metadata", fields, (payload,), content_type, target_uri=url)

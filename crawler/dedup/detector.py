@@ -330,7 +330,11 @@ class Detector:
                 third = self.store.get(f.other)
                 if third is None:
                     continue
-                if f.kind == "translation" and self._is_translation_side(new, third):
+                if f.kind == "translation":
+                    if not self._is_translation_side(new, third):
+                        # A copy of the original is not a second original: the translation
+                        # keeps the one it has (and the copy is linked to it as a repost).
+                        continue
                     if any(d[1] == "translation" and self._is_translation_side(new, d[0]) for d in decided):
                         continue  # one original per translation
                 have.add(third.id)
@@ -368,14 +372,16 @@ class Detector:
 
     def _link_siblings(self, new: StoredArticle, decided: list) -> None:
         """``new`` is the original of several translations already archived: flag them as
-        siblings of each other where they have no closer relation."""
+        siblings of each other where they have no closer relation. A same_story flag made before
+        the original arrived is upgraded: knowing the shared original is the more precise fact."""
         translations = [
             (d[0], d[2]) for d in decided if d[1] == "translation" and not self._is_translation_side(new, d[0])
         ]
+        closer = ("exact", "repost", "translation_sibling")
         for n, (a, sa) in enumerate(translations):
-            related = {f.other for f in self.store.flags_of(a.id)}
+            related = {f.other: f.kind for f in self.store.flags_of(a.id)}
             for b, sb in translations[n + 1:]:
-                if b.id in related or a.lang != b.lang:
+                if related.get(b.id) in closer or a.lang != b.lang:
                     continue
                 self.store.add_flag(a.id, b.id, "translation_sibling", float(min(sa, sb)), "inherited", {"via": new.url})
 

@@ -28,12 +28,18 @@ def flags_by_path(store: ArticleStore) -> dict[frozenset[str], str]:
     return {frozenset((url[a], url[b])): kind for a, b, kind, _s, _basis in store.all_flags()}
 
 
-@pytest.mark.parametrize("order", ["forward", "reverse"])
+@pytest.mark.parametrize("order", ["forward", "reverse", "translations-first", "original-last-no-links"])
 def test_site_pairs(order):
     articles = site_articles()
     paths = list(articles)
     if order == "reverse":
         paths.reverse()
+    elif order.startswith(("translations-first", "original-last")):
+        # the Chinese articles meet each other before their English original arrives
+        paths = [p for p in paths if p.startswith("/zh/")] + [p for p in paths if p.startswith("/en/")]
+    if order == "original-last-no-links":
+        for art in articles.values():
+            art.text = "\n".join(line for line in art.text.split("\n") if "本文翻译自" not in line)
     store = ArticleStore(":memory:")
     det = Detector(store)
     for p in paths:
