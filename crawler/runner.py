@@ -116,4 +116,9 @@ def run_crawl(**kwargs) -> CrawlResult:
         result.problem = f"{stats['archive/write_errors']} WARC records could not be written (see the log)"
     elif reason not in ("finished", "closespider_pagecount", "closespider_itemcount", "closespider_timeout"):
         result.problem = f"the crawl stopped: {reason or 'it did not start'}"
+    elif not stats.get("response_received_count") and not stats.get("downloader/response_count"):
+        errors = {k.rsplit("/", 1)[-1].rsplit(".", 1)[-1]: v for k, v in stats.items()
+                  if k.startswith("downloader/exception_type_count/")}
+        detail = ", ".join(f"{n} x {name}" for name, n in sorted(errors.items())) or "no request was made"
+        result.problem = f"no page could be fetched ({detail})"
     return result

@@ -50,3 +50,17 @@ def test_scrapy_crawl_news_is_the_same_spider(mock_server, tmp_path: Path) -> No
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert mock_server.url("/articles/1") in response_urls(archive)
+
+
+def test_a_crawl_that_fetches_nothing_is_exit_1(tmp_path: Path) -> None:
+    from tests.seaweed import closed_port
+
+    port = closed_port()
+    sources = tmp_path / "s.toml"
+    sources.write_text(f'[[source]]\nname = "down"\nlang = "en"\nstart_urls = ["http://127.0.0.1:{port}/"]\n'
+                       f'allowed_domains = ["127.0.0.1:{port}"]\narticle_pattern = "/a/"\n', encoding="utf-8")
+    proc = run_cli("crawl", "--sources", str(sources), "--archive", str(tmp_path / "archive"),
+                   "--profile", "test", "-s", "RETRY_TIMES=0", cwd=REPO)
+    assert proc.returncode == 1
+    last = proc.stderr.decode().strip().splitlines()[-1]
+    assert last.startswith("newsarchive: no page could be fetched") and "ConnectionRefusedError" in last
