@@ -136,13 +136,15 @@ def cmd_crawl(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _open_archive(uri: str):
+def _open_archive(uri: str, sync: bool = True):
+    """The archive at ``uri``; with ``sync``, its catalog first brought up to date with storage."""
     from crawler.archive.archive import Archive
     from crawler.archive.storage import StorageConfigError, StorageError
 
     try:
         archive = Archive.open(uri)
-        archive.sync_catalog()
+        if sync:
+            archive.sync_catalog()
     except StorageConfigError as e:
         raise CliError(str(e), EXIT_USAGE) from None
     except StorageError as e:
@@ -194,20 +196,10 @@ def cmd_get(args: argparse.Namespace) -> int:
 
 
 def cmd_index(args: argparse.Namespace) -> int:
-    archive = _open_archive_plain(args.archive)
+    archive = _open_archive(args.archive, sync=False)
     stats = archive.rebuild_index(workers=args.workers)
     print(f"indexed {stats['entries']} records from {stats['files']} WARC files in {args.archive}")
     return EXIT_OK
-
-
-def _open_archive_plain(uri: str):
-    from crawler.archive.archive import Archive
-    from crawler.archive.storage import StorageConfigError
-
-    try:
-        return Archive.open(uri)
-    except StorageConfigError as e:
-        raise CliError(str(e), EXIT_USAGE) from None
 
 
 def cmd_upload(args: argparse.Namespace) -> int:
@@ -252,7 +244,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
 def cmd_dups(args: argparse.Namespace) -> int:
     from crawler.dedup.commands import find_duplicates
 
-    archive = _open_archive_plain(args.archive)
+    archive = _open_archive(args.archive, sync=False)
     dups = find_duplicates(_dedup_catalog(archive), args.url)
     if not dups:
         raise CliError(f"no duplicates known for {args.url}")
@@ -265,7 +257,7 @@ def cmd_dups(args: argparse.Namespace) -> int:
 def cmd_dedup(args: argparse.Namespace) -> int:
     from crawler.dedup.commands import rebuild_from_warcs
 
-    archive = _open_archive_plain(args.archive)
+    archive = _open_archive(args.archive, sync=False)
     stats = rebuild_from_warcs(archive.storage, _dedup_catalog(archive))
     print(" ".join(f"{k}={v}" for k, v in stats.items()))
     return EXIT_OK
@@ -274,7 +266,7 @@ def cmd_dedup(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     from crawler.dedup.report import write_report
 
-    archive = _open_archive_plain(args.archive)
+    archive = _open_archive(args.archive, sync=False)
     write_report(_dedup_catalog(archive), args.output)
     print(f"wrote {args.output}")
     return EXIT_OK

@@ -14,7 +14,6 @@ import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable
 
 from crawler.archive.catalog import CaptureCatalog
 from crawler.archive.cdxj import CaptureEntry, entry_from_line, sorted_lines
@@ -91,12 +90,16 @@ class Archive:
     def publish(self, path: Path, name: str, entries: list[CaptureEntry]) -> None:
         """Store a finished WARC, then its sidecar index, then its catalog rows."""
         self.storage.put_file(path, WARCS + name)
-        cdxj = "".join(line + "\n" for line in sorted_lines(entries)).encode("utf-8")
-        self.storage.put_bytes(cdxj, index_name(name))
+        self.store_index(name, entries)
         self.catalog.add_file(name, entries)
         if path.exists() and not self.keep_spooled:
             path.unlink()
         logger.info("Archived %(name)s (%(records)d index entries)", {"name": name, "records": len(entries)})
+
+    def store_index(self, name: str, entries: list[CaptureEntry]) -> None:
+        """The WARC's CDXJ sidecar, sorted as pywb's binary search needs."""
+        cdxj = "".join(line + "\n" for line in sorted_lines(entries)).encode("utf-8")
+        self.storage.put_bytes(cdxj, index_name(name))
 
     def recover_spool(self) -> RecoveryReport:
         """Finish what a crashed or interrupted run left in the spool: repair, rename, publish."""
@@ -130,8 +133,7 @@ class Archive:
             if index_name(name) in indexed:
                 continue
             entries = self.index_file(name)
-            cdxj = "".join(line + "\n" for line in sorted_lines(entries)).encode("utf-8")
-            self.storage.put_bytes(cdxj, index_name(name))
+            self.store_index(name, entries)
             self.catalog.add_file(name, entries)
             report.published.append(name)
             logger.warning("Indexed %(name)s, stored by an interrupted run without its index", {"name": name})
@@ -151,8 +153,7 @@ class Archive:
 
         def one(name: str) -> tuple[str, list[CaptureEntry]]:
             entries = self.index_file(name)
-            cdxj = "".join(line + "\n" for line in sorted_lines(entries)).encode("utf-8")
-            self.storage.put_bytes(cdxj, index_name(name))
+            self.store_index(name, entries)
             return name, entries
 
         self.catalog.clear()
@@ -190,9 +191,3 @@ class Archive:
             return self.index_file(name)
         with self.storage.open_stream(key) as f:
             return [entry_from_line(line.decode("utf-8")) for line in f if line.strip()]
-
-    def sidecar_lines(self) -> Iterable[str]:
-        for name in self.storage.list(INDEXES):
-            if name.endswith(".cdxj"):
-                with self.storage.open_stream(name) as f:
-                    yield from (line.decode("utf-8").rstrip("\n") for line in f)

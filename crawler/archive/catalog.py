@@ -123,14 +123,6 @@ class CaptureCatalog:
         ).fetchone()
         return CaptureEntry(*row) if row else None
 
-    def latest_response(self, url: str) -> CaptureEntry | None:
-        row = self._conn().execute(
-            f"SELECT {_COLUMNS} FROM captures WHERE urlkey = ? AND rec_type IN ('response','revisit') "
-            "ORDER BY warc_date DESC LIMIT 1",
-            (surt_key(url),),
-        ).fetchone()
-        return CaptureEntry(*row) if row else None
-
     def iter_all(self) -> Iterator[CaptureEntry]:
         for row in self._conn().execute(f"SELECT {_COLUMNS} FROM captures ORDER BY filename, offset"):
             yield CaptureEntry(*row)

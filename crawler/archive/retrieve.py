@@ -9,7 +9,6 @@ from __future__ import annotations
 import io
 import zlib
 from dataclasses import dataclass
-from datetime import datetime
 
 from warcio.archiveiterator import ArchiveIterator
 from warcio.timeutils import timestamp_to_datetime
@@ -156,6 +155,3 @@ def parse_at(value: str) -> str:
     timestamp_to_datetime(digits)  # validates
     return digits
 
-
-__all__ = ["Capture", "NotArchived", "DecodeError", "get_capture", "list_captures", "closest", "parse_at",
-           "decode_content", "load_record", "datetime"]

@@ -119,9 +119,10 @@ class NewsSpider(Spider):
         if isinstance(response, HtmlResponse) and not _looks_like_feed(response):
             yield from self.parse_page(response)
             return
+        if not isinstance(response, TextResponse):  # a feed served as application/octet-stream
+            response = TextResponse(url=response.url, body=response.body, encoding="utf-8")
         try:
-            links = TextResponse(url=response.url, body=response.body, encoding="utf-8").xpath(_FEED_LINKS).getall() \
-                if not isinstance(response, TextResponse) else response.xpath(_FEED_LINKS).getall()
+            links = response.xpath(_FEED_LINKS).getall()
         except Exception:
             self.crawler.stats.inc_value("feeds/parse_errors")
             logger.warning("Not a readable feed: %(url)s", {"url": response.url})
