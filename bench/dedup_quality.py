@@ -1,6 +1,11 @@
 """Precision, recall and F1 of the production detector on the labelled corpus, links stripped and kept.
 
-    python bench/dedup_quality.py --corpus ../shared/corpus [--mode both|stripped|links] [--json out.json]
+    python bench/dedup_quality.py --corpus ../shared/corpus [--no-links] [--pairs-out pairs.jsonl]
+
+Without ``--no-links`` it scores both ways: content only (links stripped) and with the source
+links; ``--no-links`` scores content only. ``--pairs-out`` writes every pair the detector flagged
+(``{"a", "b", "kind", "basis", "score"}``) of the with-links run, or of the content-only run with
+``--no-links``; when both run, the content-only pairs go next to it as ``<name>.no-links.jsonl``.
 
 The articles go through ``crawler.dedup`` exactly as the crawl pipeline sends them (minus
 trafilatura: corpus texts are already text), one by one in publication order, into a fresh
@@ -172,7 +177,10 @@ def verbatim_reposts(articles: list[dict], groups: list[dict]) -> list[frozenset
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--corpus", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "corpus")
-    ap.add_argument("--mode", choices=("both", "stripped", "links"), default="both")
+    ap.add_argument("--no-links", action="store_true",
+                    help="content only: strip source links and URLs before the detector sees a text")
+    ap.add_argument("--mode", choices=("both", "stripped", "links"), default=None,
+                    help="both (default), stripped (= --no-links) or links")
     ap.add_argument("--json", type=Path, help="also write the figures here")
     ap.add_argument("--errors", action="store_true", help="list false positives and misses")
     ap.add_argument("--half", choices=("even", "odd"),
@@ -188,7 +196,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"corpus: {len(articles)} articles, {len(groups)} groups, {len(articles) * (len(articles) - 1) // 2} pairs")
     print("thresholds:", json.dumps(asdict(DEFAULTS)))
     reposts = verbatim_reposts(articles, groups)
-    modes = ["stripped", "links"] if args.mode == "both" else [args.mode]
+    mode_arg = args.mode or ("stripped" if args.no_links else "both")
+    modes = ["stripped", "links"] if mode_arg == "both" else [mode_arg]
     report = {"thresholds": asdict(DEFAULTS), "modes": {}}
     for mode in modes:
         with tempfile.TemporaryDirectory() as tmp:
@@ -196,7 +205,9 @@ def main(argv: list[str] | None = None) -> int:
             flagged, kinds, secs = run_detector(articles, strip=mode == "stripped", catalog=Path(tmp) / "catalog.sqlite3",
                                                 scores=pair_scores)
         if args.pairs_out:
-            out = args.pairs_out if len(modes) == 1 else args.pairs_out.with_suffix(f".{mode}{args.pairs_out.suffix}")
+            out = args.pairs_out
+            if len(modes) > 1 and mode == "stripped":
+                out = args.pairs_out.with_name(f"{args.pairs_out.stem}.no-links{args.pairs_out.suffix}")
             with open(out, "w", encoding="utf-8") as f:
                 for pair in sorted(flagged, key=sorted):
                     a, b = sorted(pair)

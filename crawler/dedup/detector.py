@@ -236,6 +236,7 @@ class Detector:
         new_links = {link["url"]: link["kind"] for link in new.signals.source_links}
 
         named_originals = _named_originals(new)
+        new_sources = _sources(new)
 
         decided: list[tuple[StoredArticle, str, float, str, dict[str, Any]]] = []
         originals: list[tuple[float, StoredArticle, PairScore]] = []
@@ -272,11 +273,10 @@ class Detector:
                         kind, score = "translation", s.anchors
             else:
                 days = abs(s.days) if s.days is not None else 0.0
-                if new.lang == "zh":
-                    named_other = _named_originals(other)
-                    if named_originals and named_other and not (named_originals & named_other):
-                        pass  # each names its original, and they differ: not two translations of one
-                    elif s.mixed >= st.sibling_min and days <= st.sibling_window_days:
+                if new_sources and (other_sources := _sources(other)) and not (new_sources & other_sources):
+                    pass  # each names its sources and they differ: two reports, related through their originals
+                elif new.lang == "zh":
+                    if s.mixed >= st.sibling_min and days <= st.sibling_window_days:
                         translated = new.signals.translated or other.signals.translated
                         kind, score = ("translation_sibling" if translated else "same_story"), s.mixed
                 elif s.mixed >= st.story_min and days <= st.story_window_days:
@@ -286,7 +286,8 @@ class Detector:
                 content_match = True
             if link is not None:
                 if kind is None:
-                    agree = max(s.anchors, s.terms) if same_lang else s.anchors
+                    # Names and figures, not vocabulary: any two security reports share words.
+                    agree = s.anchors if not same_lang or _has_anchors(new, other) else max(s.anchors, s.terms)
                     if agree < st.link_min_content:
                         weak_links.add(other.id)
                     kind, score, basis = link, max(s.mixed if same_lang else s.anchors, 0.0), "link"
@@ -454,6 +455,16 @@ class Detector:
 def _named_originals(art: StoredArticle) -> set[str]:
     """The pages an article says it translates (本文翻译自, 原文链接 ...), normalised."""
     return {link["url"] for link in art.signals.source_links if link["kind"] == "translated_from"}
+
+
+def _sources(art: StoredArticle) -> set[str]:
+    """Every page an article names as its source or reference, normalised, without the query:
+    to say that two articles name *different* pages, ``?web_view=true`` must not count."""
+    return {link["url"].split("?", 1)[0] for link in art.signals.source_links}
+
+
+def _has_anchors(a: StoredArticle, b: StoredArticle, least: int = 3) -> bool:
+    return len(a.signals.anchors) >= least and len(b.signals.anchors) >= least
 
 
 def find_related(store: ArticleStore, url: str) -> list[Match]:

@@ -16,7 +16,7 @@ _WWW_RE = re.compile(r"""(?<![/\w.])www\.[^\s<>"'，。）)\]\[]+""", re.IGNOREC
 # Query parameters that never change what a page is.
 _TRACKING_PARAMS = re.compile(
     r"^(utm_\w+|fbclid|gclid|dclid|msclkid|mc_cid|mc_eid|ref|ref_src|source|spm|from|"
-    r"wx_fmt|scene|srcid|sharer_\w+|share_\w+|_hsenc|_hsmi|igshid|cmpid|ncid|sr_share)$",
+    r"wx_fmt|scene|srcid|web_view|amp|sharer_\w+|share_\w+|_hsenc|_hsmi|igshid|cmpid|ncid|sr_share)$",
     re.IGNORECASE,
 )
 
@@ -62,13 +62,42 @@ def find_urls(text: str) -> list[str]:
     return [m.group(0) for m in _URL_RE.finditer(text)] + [m.group(0) for m in _WWW_RE.finditer(text)]
 
 
+#: Lines that are nothing but a heading over a list of references ("**参考**", "网址").
+_HEADING_MARKERS = frozenset((
+    "参考", "参考文章", "参考原文", "消息来源", "网址", "链接", "来源", "出处", "原文",
+    "reference", "references", "source", "sources",
+))
+#: Hosts whose pages are never an article's source: the publishing platform's own plumbing
+#: (images, "recommended reading" links to other posts of the account).
+_PLATFORM_HOSTS = ("mp.weixin.qq.com", "weixin.qq.com", "mmbiz.qpic.cn", "qpic.cn")
+_LATIN_TITLE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_'’‘:,.&()!?%$\-–— /\"“”]+$")
+
+
 def _marker_in(line: str) -> str | None:
     low = line.strip().strip("*#>-_ ").lower()[:60]
     for marker in SOURCE_LINE_MARKERS + TRANSLATION_MARKERS:
         idx = low.find(marker)
         if idx != -1 and idx <= 12:
             return marker
+    if low.strip(" :：*") in _HEADING_MARKERS:
+        return "参考"
     return None
+
+
+def _bare_url(line: str) -> str | None:
+    """The URL of a line that holds one URL and nothing else (``> https://…``, ``[1]https://…``)."""
+    urls = find_urls(line)
+    if len(urls) != 1:
+        return None
+    rest = line.replace(urls[0], " ")
+    rest = re.sub(r"^[\s>*\-•·]*(\[\d{1,2}\]|\d{1,2}[.、)])?", "", rest)
+    return urls[0] if not rest.strip(" \t\xa0>*-•·") else None
+
+
+def _latin_title(line: str) -> bool:
+    """A line that reads like an English headline: four words or more, Latin script only."""
+    t = line.strip().strip("*#>_ ")
+    return 15 <= len(t) <= 200 and len(t.split()) >= 4 and bool(_LATIN_TITLE_RE.match(t))
 
 
 def source_links(text: str, *, self_url: str | None = None) -> list[dict[str, str]]:
@@ -78,10 +107,17 @@ def source_links(text: str, *, self_url: str | None = None) -> list[dict[str, st
     and ``"cites"`` after a reference marker (参考链接, 来源, Source:, via). A marker line
     may hold the URL itself or be followed by up to three lines of URLs (a list of references).
     Markdown links ``[text](url)`` count as URLs. The article's own URL is never its source.
+
+    Without a marker, a line that holds nothing but an external URL cites it, and is taken as
+    the original (``translated_from``) when the line before it is an English headline: the way
+    FreeBuf and others end a translation. Links to the publishing platform itself (WeChat posts
+    and images) are never sources.
     """
     own = normalize_url(self_url) if self_url else None
+    own_host = own.split("/", 1)[0] if own else None
     found: dict[str, str] = {}
     lines = text.split("\n")
+    claimed: set[int] = set()
     for i, line in enumerate(lines):
         marker = _marker_in(line)
         if marker is None:
@@ -99,14 +135,32 @@ def source_links(text: str, *, self_url: str | None = None) -> list[dict[str, st
             if not more or _marker_in(nxt):
                 break
             urls.extend(more)
+            claimed.add(j - 1)
             taken += 1
+        claimed.add(i)
         for u in urls:
-            try:
-                n = normalize_url(u)
-            except ValueError:
-                continue
-            if not n or n == own or "." not in n.split("/", 1)[0]:
-                continue
-            if found.get(n) != "translated_from":
-                found[n] = kind
+            _note(found, u, kind, own, own_host)
+    previous = ""
+    for i, line in enumerate(lines):
+        if not line.strip():
+            continue
+        if i not in claimed:
+            url = _bare_url(line)
+            if url is not None:
+                _note(found, url, "translated_from" if _latin_title(previous) else "cites", own, own_host)
+        previous = line
     return [{"url": u, "kind": k} for u, k in found.items()]
+
+
+def _note(found: dict[str, str], url: str, kind: str, own: str | None, own_host: str | None) -> None:
+    try:
+        n = normalize_url(url)
+    except ValueError:
+        return
+    host = n.split("/", 1)[0]
+    if not n or n == own or "." not in host or host == own_host or n == host:
+        return  # a site's home page is not an article, so not a source
+    if any(host == p or host.endswith("." + p) for p in _PLATFORM_HOSTS) and kind != "translated_from":
+        return
+    if found.get(n) != "translated_from":
+        found[n] = kind

@@ -1,0 +1,54 @@
+"""Source links as Chinese outlets write them: marked, headed lists, and bare lines after an English headline."""
+
+from __future__ import annotations
+
+from crawler.dedup.sourcelinks import normalize_url, source_links
+
+
+def links(text: str, self_url: str | None = None) -> dict[str, str]:
+    return {link["url"]: link["kind"] for link in source_links(text, self_url=self_url)}
+
+
+def test_marked_line_is_the_original():
+    text = "正文。\n\n本文翻译自：https://www.bleepingcomputer.com/news/security/x-flaw/?utm_source=rss\n"
+    assert links(text) == {"bleepingcomputer.com/news/security/x-flaw": "translated_from"}
+
+
+def test_english_headline_then_bare_url_is_the_original():
+    # FreeBuf ends a translation with the original's headline and its URL, no marker.
+    text = ("微软修复了一个蠕虫级漏洞。\n\n"
+            "Microsoft Patches Wormable RCE Vulnerability in Windows and Windows Server  \n  \n"
+            "https://cybersecuritynews.com/microsoft-patches-wormable-rce-vulnerability/  \n\nEND\n")
+    assert links(text) == {"cybersecuritynews.com/microsoft-patches-wormable-rce-vulnerability": "translated_from"}
+
+
+def test_bare_url_lines_cite():
+    text = ("正文。\n> https://www.bleepingcomputer.com/news/security/gitlab-flaw/  \n"
+            "消息来源：\n\n[1]https://www.securityweek.com/gigabyte-flaws/\xa0\n"
+            "**参考**\n- https://nvd.nist.gov/vuln/detail/CVE-2025-0411\n")
+    assert links(text) == {
+        "bleepingcomputer.com/news/security/gitlab-flaw": "cites",
+        "securityweek.com/gigabyte-flaws": "cites",
+        "nvd.nist.gov/vuln/detail/CVE-2025-0411": "cites",
+    }
+
+
+def test_not_sources():
+    text = (
+        "正文提到 https://example.com/in/a/sentence 的页面。\n"  # a URL inside prose
+        "https://codesafe.example.cn\n"  # a site's home page in every footer
+        "[往期推荐](https://mp.weixin.qq.com/s?__biz=MzA&mid=1&idx=1)\n"  # the platform's own posts
+        "![](https://mmbiz.qpic.cn/mmbiz_png/abc/640)\n"  # an image
+        "原文链接：https://zh.example/post/1\n"  # the article itself
+    )
+    assert links(text, self_url="https://zh.example/post/1") == {}
+
+
+def test_a_chinese_line_is_not_a_headline():
+    text = "微软修复了一个蠕虫级漏洞，影响全部版本的系统\nhttps://example.com/news/1\n"
+    assert links(text) == {"example.com/news/1": "cites"}
+
+
+def test_normalize_drops_view_parameters():
+    assert normalize_url("https://securityaffairs.com/1/x.html?web_view=true") == "securityaffairs.com/1/x.html"
+    assert normalize_url("https://mp.weixin.qq.com/s?__biz=MzA&mid=1") == "mp.weixin.qq.com/s?__biz=MzA&mid=1"
