@@ -131,6 +131,9 @@ def test_reports_naming_different_originals_are_not_siblings(second_source, rela
     det = Detector(store)
     first = "\n".join(dedup_site.ZH_TRANSLATION) + "\n\n原文链接：https://www.bleepingcomputer.com/news/security/lockbit-st-olaf/"
     second = "\n".join(dedup_site.ZH_SECOND_TRANSLATION) + "\n\n编译自：" + second_source
+    for n, text in enumerate((dedup_site.ZH_LOGISTICS, dedup_site.EN_SCHOOL)):  # a catalog to weigh words against
+        det.add(Article(url=f"https://other.example/{n}", lang=("zh", "en")[n], text="\n".join(text),
+                        published="2024-03-01T00:00:00+00:00"))
     det.add(Article(url="https://zh.example/1", lang="zh", text=first, published="2024-03-02T09:00:00+08:00"))
     _id, matches = det.add(Article(url="https://zh2.example/2", lang="zh", text=second,
                                    published="2024-03-03T10:30:00+08:00"))
