@@ -28,8 +28,10 @@ from typing import Any
 
 from crawler.dedup.defaults import DEFAULTS, DedupSettings
 from crawler.dedup.hamming import NearDuplicateIndex
+from crawler.dedup.normalize import fold
 from crawler.dedup.signals import Article, Signals, compute_signals, parse_when
 from crawler.dedup.store import ArticleStore, StoredArticle, feature_names
+from crawler.dedup.terms import terms
 
 DAY = 86400.0
 KINDS = ("exact", "repost", "translation", "translation_sibling", "same_story", "attributed")
@@ -37,14 +39,30 @@ KINDS = ("exact", "repost", "translation", "translation_sibling", "same_story", 
 
 @dataclass
 class PairScore:
-    anchors: float = 0.0
-    terms: float = 0.0
+    anchors: float = 0.0  # cosine of IDF-weighted anchors
+    terms: float = 0.0  # cosine of IDF-weighted words (same language only)
+    anchors_contained: float = 0.0  # weighted share of the smaller anchor set found in the other
+    terms_contained: float = 0.0
+    headline: float = 0.0  # cosine of the titles' words (same language only)
     hamming: int = 64
     days: float | None = None  # other.when - new.when
 
     @property
     def mixed(self) -> float:
         return (self.anchors + self.terms) / 2
+
+    @property
+    def sibling(self) -> float:
+        """Two Chinese translations of one original. Containment, not cosine: one outlet adds an
+        editor's note, a digest of other news or a long footer, and a cosine counts all of it
+        against the pair; what matters is how much of the shorter text the other one holds."""
+        return (self.anchors_contained + self.terms_contained) / 2
+
+    @property
+    def story(self) -> float:
+        """Two English reports of one incident: names, words, and the headline, which English
+        outlets write plainly (WeChat headlines are not: "POC/EXP请私发我", so siblings leave them out)."""
+        return (self.anchors + self.terms + self.headline) / 3
 
 
 @dataclass
@@ -81,11 +99,20 @@ def _cosine(x: dict[str, float], y: dict[str, float]) -> float:
 
 
 class _Vec:
-    __slots__ = ("w", "norm")
+    __slots__ = ("w", "norm", "mass")
 
     def __init__(self, w: dict[str, float]) -> None:
         self.w = w
         self.norm = math.sqrt(sum(v * v for v in w.values()))
+        self.mass = sum(w.values())
+
+    def contained(self, other: _Vec) -> float:
+        """Weighted overlap over the smaller mass: 1.0 when one vector lies inside the other."""
+        if not self.mass or not other.mass:
+            return 0.0
+        x, y = (self.w, other.w) if len(self.w) <= len(other.w) else (other.w, self.w)
+        inter = sum(min(v, y[k]) for k, v in x.items() if k in y)
+        return inter / min(self.mass, other.mass)
 
     def cosine(self, other: _Vec) -> float:
         if not self.norm or not other.norm:
@@ -117,7 +144,7 @@ class Detector:
             if len(ids):
                 index.bulk_load(ids, fps)
         self.index = index
-        self._vec_cache: dict[int, tuple[int, _Vec, _Vec]] = {}
+        self._vec_cache: dict[int, tuple[int, _Vec, _Vec, _Vec]] = {}
 
     # --- public -------------------------------------------------------------------------
     def add(self, article: Article, signals: Signals | None = None) -> tuple[int, list[Match]]:
@@ -182,13 +209,14 @@ class Detector:
         return found
 
     # --- scoring --------------------------------------------------------------------------
-    def _vectors(self, art: StoredArticle, idf: dict[str, float] | None) -> tuple[_Vec, _Vec]:
-        """IDF-weighted anchor and term vectors with norms, cached while N moves < 1%."""
+    def _vectors(self, art: StoredArticle, idf: dict[str, float] | None) -> tuple[_Vec, _Vec, _Vec]:
+        """IDF-weighted anchor, word and headline-word vectors, cached while N moves < 1%."""
         total = self.store.features.total()
         hit = self._vec_cache.get(art.id)
         if hit is not None and abs(hit[0] - total) <= total * 0.01:
-            return hit[1], hit[2]
-        names = feature_names(art.signals)
+            return hit[1], hit[2], hit[3]
+        headline = terms(fold(art.title), art.lang) if art.title else {}
+        names = feature_names(art.signals) + ["t:" + w for w in headline]
         if idf is None:
             idf = self.store.features.idf(names)
         else:
@@ -199,20 +227,24 @@ class Detector:
                 idf = {**idf, **self.store.features.idf(missing)}
         va = _Vec(_weights(art.signals.anchors, idf, "a:"))
         vt = _Vec(_weights(art.signals.terms, idf, "t:"))
+        vh = _Vec(_weights(headline, idf, "t:"))
         if len(self._vec_cache) > 100_000:
             self._vec_cache.clear()
-        self._vec_cache[art.id] = (total, va, vt)
-        return va, vt
+        self._vec_cache[art.id] = (total, va, vt, vh)
+        return va, vt, vh
 
     def score(self, a: StoredArticle, b: StoredArticle, idf: dict[str, float] | None = None) -> PairScore:
         if idf is None:
             idf = self.store.features.idf(feature_names(a.signals) + feature_names(b.signals))
-        aa, at = self._vectors(a, idf)
-        ba, bt = self._vectors(b, idf)
+        aa, at, ah = self._vectors(a, idf)
+        ba, bt, bh = self._vectors(b, idf)
         s = PairScore()
         s.anchors = aa.cosine(ba)
+        s.anchors_contained = aa.contained(ba)
         if a.lang == b.lang:
             s.terms = at.cosine(bt)
+            s.terms_contained = at.contained(bt)
+            s.headline = ah.cosine(bh)
         s.hamming = (a.signals.simhash ^ b.signals.simhash).bit_count()
         if a.when is not None and b.when is not None:
             s.days = (b.when - a.when) / DAY
@@ -276,11 +308,13 @@ class Detector:
                 if new_sources and (other_sources := _sources(other)) and not (new_sources & other_sources):
                     pass  # each names its sources and they differ: two reports, related through their originals
                 elif new.lang == "zh":
-                    if s.mixed >= st.sibling_min and days <= st.sibling_window_days:
+                    if s.sibling >= st.sibling_min and days <= st.sibling_window_days:
                         translated = new.signals.translated or other.signals.translated
-                        kind, score = ("translation_sibling" if translated else "same_story"), s.mixed
-                elif s.mixed >= st.story_min and days <= st.story_window_days:
-                    kind, score = "same_story", s.mixed
+                        kind, score = ("translation_sibling" if translated else "same_story"), s.sibling
+                elif s.story >= st.story_min and days <= st.story_window_days:
+                    kind, score = "same_story", s.story
+                if kind == "same_story" and new.source and new.source == other.source:
+                    kind = None  # an outlet's follow-ups are its own stories, not a rewrite of another's
             basis = "content"
             if kind is not None:
                 content_match = True
