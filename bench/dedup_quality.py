@@ -52,15 +52,27 @@ def load_corpus(folder: Path) -> tuple[list[dict], list[dict]]:
 
 
 def half(articles: list[dict], groups: list[dict], which: str) -> tuple[list[dict], list[dict]]:
-    """The articles whose id's hex suffix has the given parity, and the groups restricted to them."""
+    """One half of the corpus, split by story: labelled groups that share an article stay
+    together (a hidden half drawn from the same sources keeps its translations with their
+    originals); the half is the parity of the smallest id's hex suffix in each cluster."""
     want = 0 if which == "even" else 1
-    keep = [a for a in articles if int(a["id"].rsplit("-", 1)[-1], 16) % 2 == want]
-    ids = {a["id"] for a in keep}
-    out = []
+    parent = {a["id"]: a["id"] for a in articles}
+
+    def root(x: str) -> str:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
     for g in groups:
-        members = [i for i in g["article_ids"] if i in ids]
-        if len(members) >= 2:
-            out.append({**g, "article_ids": members})
+        ids = [i for i in g["article_ids"] if i in parent]
+        for other in ids[1:]:
+            ra, rb = root(ids[0]), root(other)
+            if ra != rb:
+                parent[max(ra, rb)] = min(ra, rb)
+    keep = [a for a in articles if int(root(a["id"]).rsplit("-", 1)[-1], 16) % 2 == want]
+    ids = {a["id"] for a in keep}
+    out = [g for g in groups if all(i in ids for i in g["article_ids"])]
     return keep, out
 
 
@@ -184,7 +196,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", type=Path, help="also write the figures here")
     ap.add_argument("--errors", action="store_true", help="list false positives and misses")
     ap.add_argument("--half", choices=("even", "odd"),
-                    help="only the articles whose id (hex suffix) is even / odd: a proxy for an unseen half")
+                    help="only one half of the corpus, split by story (labelled groups kept whole): a proxy for an unseen half")
     ap.add_argument("--pairs-out", type=Path, help="write every flagged pair as JSON lines")
     args = ap.parse_args(argv)
     if not (args.corpus / "articles.jsonl").is_file():
