@@ -138,3 +138,54 @@ def test_reports_naming_different_originals_are_not_siblings(second_source, rela
     _id, matches = det.add(Article(url="https://zh2.example/2", lang="zh", text=second,
                                    published="2024-03-03T10:30:00+08:00"))
     assert [(m.url, m.kind) for m in matches] == ([("https://zh.example/1", "translation_sibling")] if related else [])
+
+
+def _catalog_with_background() -> tuple[ArticleStore, Detector]:
+    store = ArticleStore(":memory:")
+    det = Detector(store)
+    for n, text in enumerate((dedup_site.ZH_LOGISTICS, dedup_site.EN_SCHOOL)):  # words to weigh against
+        det.add(Article(url=f"https://other.example/{n}", lang=("zh", "en")[n], text="\n".join(text),
+                        published="2024-03-01T00:00:00+00:00", source="other"))
+    return store, det
+
+
+def test_sibling_inside_a_digest_keeps_its_score():
+    """An outlet reruns a translation as the first item of a digest of other stories: the digest
+    holds the whole article, so the containment-based sibling score barely moves while a cosine
+    is diluted by everything the digest adds."""
+    store, det = _catalog_with_background()
+    det.add(Article(url="https://zh.example/1", lang="zh", text="\n".join(dedup_site.ZH_TRANSLATION),
+                    published="2024-03-02T09:00:00+08:00", source="a"))
+    other_news = [
+        "## 其他新闻",
+        "某跨国制药企业披露，其北美研发中心的实验数据管理平台遭到未知攻击者入侵，约四百份临床试验文档被复制。",
+        "该企业聘请外部取证团队调查，并已通知监管机构。企业发言人拒绝透露攻击者的身份或入侵途径。",
+        "另据报道，欧洲一家能源公司的客服门户网站因配置错误暴露了数万名客户的账单地址，目前已完成修复。",
+    ]
+    for url, lines in (("https://zh2.example/plain", dedup_site.ZH_TRANSLATION),
+                       ("https://zh2.example/digest", dedup_site.ZH_TRANSLATION + other_news * 3)):
+        det.add(Article(url=url, lang="zh", text="\n".join(lines), published="2024-03-03T10:30:00+08:00", source="b"))
+    first = store.by_url("https://zh.example/1")
+    plain = det.score(first, store.by_url("https://zh2.example/plain"))
+    digest = det.score(first, store.by_url("https://zh2.example/digest"))
+    assert plain.sibling > 0.99 and digest.sibling > 0.95
+    assert digest.mixed < 0.8 * plain.mixed
+
+
+@pytest.mark.parametrize("second_source,flagged", [("Partner Wire", True), ("Example News", False)])
+def test_same_story_is_between_outlets(second_source, flagged):
+    """Two reports of one incident from different outlets are one story; an outlet's own
+    follow-up is not a rewrite of its first report."""
+    _store, det = _catalog_with_background()
+    det.add(Article(url="https://news.example/1", lang="en", source="Example News", published="2024-03-01T15:00:00+00:00",
+                    title="LockBit claims attack on St. Olaf Medical Center, 1.2 million patients affected",
+                    text="\n".join(dedup_site.EN_ORIGINAL)))
+    _id, matches = det.add(Article(
+        url="https://wire.example/2", lang="en", source=second_source, published="2024-03-02T12:00:00+00:00",
+        title="St. Olaf Medical Center confirms LockBit attack affecting 1.2 million patients",
+        text=("St. Olaf Medical Center in Minnesota confirmed that the LockBit ransomware gang breached its network "
+              "through an unpatched ConnectWise ScreenConnect server (CVE-2024-1709) and diverted ambulances on "
+              "March 1. LockBit says it stole data of 1.2 million patients and demands $2 million. Thirty-seven "
+              "surgeries were rescheduled while staff restore records from offline backups; the FBI and CISA are "
+              "investigating.")))
+    assert [(m.url, m.kind) for m in matches] == ([("https://news.example/1", "same_story")] if flagged else [])
