@@ -1,6 +1,6 @@
 """Speed of the dedup fingerprint and Hamming index, with the simhash package measured in the same run.
 
-    python bench/dedup_speed.py --corpus ../shared/corpus [--sizes 1000000,10000000] [--queries 2000] [--peer-size 100000]
+    python bench/dedup_speed.py --corpus ../shared/corpus [--sizes 1000000,10000000] [--queries 2000] [--peer-size 1000000]
 
 1. Fingerprints of 3 KB texts (zh: corpus articles cut to 3,000 bytes of UTF-8; en: corpus
    teasers joined to 3,000 bytes): ``simhash.Simhash(text)`` defaults vs ours
@@ -284,7 +284,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--corpus", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "corpus")
     ap.add_argument("--sizes", default="1000000,10000000", help="index sizes, comma separated")
     ap.add_argument("--queries", type=int, default=2000)
-    ap.add_argument("--peer-size", type=int, default=100_000, help="SimhashIndex size (0: skip)")
+    ap.add_argument("--peer-size", type=int, default=1_000_000, help="SimhashIndex size (0: skip)")
     ap.add_argument("--e2e-articles", type=int, default=0, help="end-to-end pages (0: the whole corpus; -1: skip)")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args(argv)
