@@ -305,10 +305,14 @@ class Detector:
                         kind, score = "translation", s.anchors
             else:
                 days = abs(s.days) if s.days is not None else 0.0
-                if new_sources and (other_sources := _sources(other)) and not (new_sources & other_sources):
-                    pass  # each names its sources and they differ: two reports, related through their originals
-                elif new.lang == "zh":
-                    if s.sibling >= st.sibling_min and days <= st.sibling_window_days:
+                if new.lang == "zh":
+                    other_sources = _sources(other)
+                    if new_sources and other_sources and not (new_sources & other_sources):
+                        # Each names where it comes from, and they differ: two translations of
+                        # two reports, related through their originals (an en same_story), not
+                        # siblings. (English reports cite references freely: not applied there.)
+                        pass
+                    elif s.sibling >= st.sibling_min and days <= st.sibling_window_days:
                         translated = new.signals.translated or other.signals.translated
                         kind, score = ("translation_sibling" if translated else "same_story"), s.sibling
                 elif s.story >= st.story_min and days <= st.story_window_days:
