@@ -20,10 +20,12 @@ import json
 import logging
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -491,9 +493,32 @@ def run_replay(
             print(f"warning: {problem}", file=out_stream)
         print(f"Replaying {os.fspath(archive_uri)} at {server.url}/{COLLECTION}/ (Ctrl-C to stop)", file=out_stream)
         out_stream.flush()
-        try:
-            code = server.wait()
-        except KeyboardInterrupt:
+        code = _serve_until_stopped(server)
+        if code is None:
             return 0
         raise ReplayError(f"pywb stopped with code {code}: {_last_line(server.log_path)}")
     return 0  # pragma: no cover
+
+
+def _serve_until_stopped(server: ReplayServer) -> int | None:
+    """Wait for Ctrl-C or SIGTERM (None) or for pywb to exit on its own (its code).
+
+    A signal only sets a flag that this loop polls: a KeyboardInterrupt raised inside
+    ``Popen.wait`` can leave Popen's internal lock held, and stopping pywb then hangs.
+    """
+    stop = threading.Event()
+    previous = {}
+    if threading.current_thread() is threading.main_thread():
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            previous[signum] = signal.signal(signum, lambda _signum, _frame: stop.set())
+    try:
+        while not stop.wait(POLL_INTERVAL):
+            code = server.process.poll()
+            if code is not None:
+                return code
+        return None
+    except KeyboardInterrupt:  # not the main thread: the default handler raised
+        return None
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)

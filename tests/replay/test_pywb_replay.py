@@ -266,11 +266,12 @@ class TestPywbReplay:
 
 
 class TestRunReplay:
-    """``newsarchive replay``: serves until Ctrl-C, then stops pywb and exits 0."""
+    """``newsarchive replay``: serves until Ctrl-C (or a service manager's SIGTERM), then stops pywb and exits 0."""
 
     pytestmark = needs_pywb
 
-    def test_serves_until_interrupted(self, archive: Archive, tmp_path: Path) -> None:
+    @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+    def test_serves_until_interrupted(self, archive: Archive, tmp_path: Path, signum: int) -> None:
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             port = s.getsockname()[1]
@@ -286,7 +287,7 @@ class TestRunReplay:
             assert banner.startswith(f"Replaying {archive.root} at http://127.0.0.1:{port}/{COLLECTION}/")
             got = fetch(f"http://127.0.0.1:{port}/{COLLECTION}/{PAGE_TS}id_/{PAGE}")
             assert got.body == HTML
-            proc.send_signal(signal.SIGINT)
+            proc.send_signal(signum)
             assert proc.wait(timeout=15) == 0
             assert "warning" not in proc.stdout.read()
         finally:
