@@ -111,6 +111,7 @@ def run_detector(articles: list[dict], *, strip: bool, catalog: Path,
     for aid, art in items:
         row, _matches = det.add(art, signals[aid])
         id_of_row[row] = aid
+    det.settle()  # what the crawl does at its end (a no-op past DedupSettings.young_catalog articles)
     store.commit()
     flagged: set[frozenset[str]] = set()
     kinds: dict[frozenset[str], str] = {}

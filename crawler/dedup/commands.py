@@ -120,6 +120,7 @@ def rebuild_from_warcs(storage, catalog_path: str | os.PathLike[str], settings: 
             detector.add(article, signals)
             if n % 1000 == 0:
                 store.commit()
+        detector.settle()  # as the crawl did at its end, for a young catalog
         store.commit()
         stats["articles"] = store.count()
         stats["flags"] = len(store.all_flags())

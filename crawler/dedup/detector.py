@@ -163,6 +163,34 @@ class Detector:
         self.index.insert(new_id, sig.simhash)
         return new_id, matches
 
+    def settle(self) -> bool:
+        """Decide every flag of a young catalog again, with the catalog's final statistics.
+
+        In the first articles of a fresh catalog, word and anchor weights come from a handful
+        of documents, mostly about the few stories crawled so far, so what two articles are
+        to each other depends on which arrived first. While the catalog holds at most
+        ``settings.young_catalog`` articles, this replays them in publication order against the
+        frequencies of all of them (as ``bench/dedup_quality.py`` does), so the result no longer
+        depends on crawl order. The crawl pipeline and ``dedup rebuild`` call it at the end.
+        Returns whether it ran.
+        """
+        total = self.store.count()
+        if not total or total > self.settings.young_catalog:
+            return False
+        articles = sorted(self.store.iter_articles(), key=lambda a: (a.when if a.when is not None else math.inf, a.id))
+        self.store.clear_flags()
+        for art in articles:
+            self.store.features.remove(art.id)
+            self.index.delete(art.id)
+        self._vec_cache.clear()
+        settled: set[int] = set()
+        for art in articles:
+            self._relate(art, among=settled)
+            self.store.features.add(art.id, self._indexed_features(art.signals))
+            self.index.insert(art.id, art.signals.simhash)
+            settled.add(art.id)
+        return True
+
     def delete(self, article_id: int) -> None:
         self._vec_cache.pop(article_id, None)
         self.store.delete(article_id)
@@ -175,12 +203,12 @@ class Detector:
         top = sorted(terms, key=lambda t: (-terms[t], t))[: self.settings.indexed_terms]
         return ["a:" + a for a in sig.anchors if not a.startswith("n:") or len(a) > 4] + ["t:" + t for t in top]
 
-    def _candidates(self, new: StoredArticle) -> dict[int, set[str]]:
+    def _candidates(self, new: StoredArticle, among: set[int] | None = None) -> dict[int, set[str]]:
         sig = new.signals
         found: dict[int, set[str]] = {}
 
         def note(i: int, why: str) -> None:
-            if i != new.id:
+            if i != new.id and (among is None or i in among):
                 found.setdefault(i, set()).add(why)
 
         for i in self.store.ids_by_content_hash(sig.content_hash):
@@ -250,9 +278,10 @@ class Detector:
             s.days = (b.when - a.when) / DAY
         return s
 
-    def _relate(self, new: StoredArticle) -> list[Match]:
+    def _relate(self, new: StoredArticle, among: set[int] | None = None) -> list[Match]:
+        """Flag ``new`` against the catalog (or only the articles ``among``, when settling)."""
         st = self.settings
-        found = self._candidates(new)
+        found = self._candidates(new, among)
         others = self.store.get_many(sorted(found))
         widest = max(st.sibling_window_days, st.story_window_days, *map(abs, st.translation_window_days)) * DAY
         for oid in list(others):
@@ -350,6 +379,7 @@ class Detector:
             if not any(d[0].id == best_original[1].id for d in decided):
                 best_original = None
         if best_original is not None:
+            best_original = self._first_copy(new, best_original, idf)
             score, other, s = best_original
             if not any(d[0].id == other.id for d in decided):
                 decided.append((other, "translation", score, "content", {"anchors": round(s.anchors, 4), "hamming": s.hamming}))
@@ -467,6 +497,30 @@ class Detector:
         best = max(o[0] for o in originals)
         close = [o for o in originals if o[0] >= self.settings.translation_margin * best]
         return min(close, key=lambda o: (o[1].when if o[1].when is not None else math.inf, -o[0], o[1].id))
+
+    def _first_copy(
+        self, new: StoredArticle, chosen: tuple[float, StoredArticle, PairScore], idf: dict[str, float]
+    ) -> tuple[float, StoredArticle, PairScore]:
+        """A reprint is not an original: when the chosen original is an exact copy or repost of
+        an earlier article (a flag already in the catalog), the translation's original is that one."""
+        score, art, s = chosen
+        best = None
+        for f in self.store.flags_of(art.id):
+            if f.kind not in ("exact", "repost") or f.other == new.id:
+                continue
+            copy = self.store.get(f.other)
+            if copy is None or copy.lang != art.lang or copy.when is None or art.when is None or copy.when >= art.when:
+                continue
+            if best is None or copy.when < best.when:
+                best = copy
+        if best is None:
+            return chosen
+        s_copy = self.score(new, best, idf)
+        days = self._translation_days(new, best, s_copy)
+        lo, hi = self.settings.translation_window_days
+        if days is None or not lo <= days <= hi:
+            return chosen
+        return max(s_copy.anchors, score), best, s_copy
 
     def _beats_current_original(self, translation: StoredArticle, new: StoredArticle, score: float) -> bool:
         """Whether ``new`` (an original arriving after ``translation``) replaces its current original."""

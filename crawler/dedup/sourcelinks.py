@@ -114,7 +114,6 @@ def source_links(text: str, *, self_url: str | None = None) -> list[dict[str, st
     and images) are never sources.
     """
     own = normalize_url(self_url) if self_url else None
-    own_host = own.split("/", 1)[0] if own else None
     found: dict[str, str] = {}
     lines = text.split("\n")
     claimed: set[int] = set()
@@ -139,7 +138,7 @@ def source_links(text: str, *, self_url: str | None = None) -> list[dict[str, st
             taken += 1
         claimed.add(i)
         for u in urls:
-            _note(found, u, kind, own, own_host)
+            _note(found, u, kind, own)
     previous = ""
     for i, line in enumerate(lines):
         if not line.strip():
@@ -147,18 +146,18 @@ def source_links(text: str, *, self_url: str | None = None) -> list[dict[str, st
         if i not in claimed:
             url = _bare_url(line)
             if url is not None:
-                _note(found, url, "translated_from" if _latin_title(previous) else "cites", own, own_host)
+                _note(found, url, "translated_from" if _latin_title(previous) else "cites", own)
         previous = line
     return [{"url": u, "kind": k} for u, k in found.items()]
 
 
-def _note(found: dict[str, str], url: str, kind: str, own: str | None, own_host: str | None) -> None:
+def _note(found: dict[str, str], url: str, kind: str, own: str | None) -> None:
     try:
         n = normalize_url(url)
     except ValueError:
         return
     host = n.split("/", 1)[0]
-    if not n or n == own or "." not in host or host == own_host or n == host:
+    if not n or n == own or "." not in host or n == host:
         return  # a site's home page is not an article, so not a source
     if any(host == p or host.endswith("." + p) for p in _PLATFORM_HOSTS) and kind != "translated_from":
         return

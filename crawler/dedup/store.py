@@ -225,6 +225,9 @@ class ArticleStore:
             [(a, b, kind, score, basis, d), (b, a, kind, score, basis, d)],
         )
 
+    def clear_flags(self) -> None:
+        self.conn.execute("DELETE FROM flags")
+
     def remove_flag(self, a: int, b: int) -> None:
         self.conn.execute("DELETE FROM flags WHERE (a = ? AND b = ?) OR (a = ? AND b = ?)", (a, b, b, a))
 

@@ -83,6 +83,12 @@ class DedupPipeline:
             self._pool = None
         if self.store is not None:
             with self._lock:
+                if self.detector is not None and self.detector.settle():
+                    # A young catalog: flags decided again with its final word statistics.
+                    self.store.commit()
+                    self.crawler.stats.set_value("dedup/settled", self.store.count())
+                    logger.info("dedup: flags of the young catalog (%(n)d articles) decided again in publication order",
+                                {"n": self.store.count()})
                 self.store.close()
             self.store = self.detector = None
 

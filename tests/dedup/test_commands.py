@@ -51,6 +51,7 @@ def test_rebuild_reproduces_catalog(tmp_path):
             sig = compute_signals(art)
             det.add(art, sig)
             payloads.append(build_payload(art, sig, status=200))
+        assert det.settle()  # as the crawl pipeline does at the end, for a young catalog
     (tmp_path / "archive" / "warcs").mkdir(parents=True)
     write_warc(tmp_path / "archive" / "warcs" / "a-00000.warc.gz", payloads[:4])
     write_warc(tmp_path / "archive" / "warcs" / "a-00001.warc.gz", payloads[4:])

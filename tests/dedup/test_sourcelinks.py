@@ -52,3 +52,10 @@ def test_a_chinese_line_is_not_a_headline():
 def test_normalize_drops_view_parameters():
     assert normalize_url("https://securityaffairs.com/1/x.html?web_view=true") == "securityaffairs.com/1/x.html"
     assert normalize_url("https://mp.weixin.qq.com/s?__biz=MzA&mid=1") == "mp.weixin.qq.com/s?__biz=MzA&mid=1"
+
+
+def test_same_site_other_language_is_a_source():
+    # A bilingual site: the Chinese page translates the English one on the same host.
+    text = "正文。\n本文翻译自：http://127.0.0.1:8123/en/lockbit-hospital\n"
+    assert links(text, self_url="http://127.0.0.1:8123/zh/lockbit-hospital") == {
+        "127.0.0.1:8123/en/lockbit-hospital": "translated_from"}
