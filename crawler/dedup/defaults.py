@@ -48,18 +48,18 @@ class DedupSettings:
 
     # --- same language ------------------------------------------------------------
     #: zh-zh pairs (independent translations of one original): the mean of anchor containment
-    #: and word containment (``PairScore.sibling``). Links-stripped same_source_translation F1
-    #: by threshold over every zh pair within the window (full / even / odd half): 0.48 0.90 /
-    #: 0.88 / 0.90; 0.50 0.92 / 0.89 / 0.95; 0.52 0.95 / 0.93 / 0.95; 0.54 0.93 / 0.93 / 0.95;
-    #: 0.56 0.92 / 0.91 / 0.95; 0.58 0.90 / 0.93 / 0.92. The cosine used before peaked at 0.90.
+    #: and word containment (``PairScore.sibling``). Links-stripped same_source_translation F1,
+    #: full corpus / even half / odd half (``--half``, split by story): 0.49 0.91 / 0.93 / 0.94;
+    #: 0.51 0.93 / 0.95 / 0.94; 0.53 0.94 / 0.98 / 0.94; 0.55 0.93 / 0.95 / 0.94; 0.57 0.91 /
+    #: 0.91 / 0.94. The cosine used before peaked at 0.90 on the full corpus.
     sibling_min: float = 0.53
     sibling_window_days: float = 60.0
     #: en-en pairs (reports of one incident by different outlets): the mean of anchor cosine,
     #: word cosine and headline cosine (``PairScore.story``), pairs from one outlet excluded.
-    #: same_story F1 (full / even / odd): 0.44 0.94 / 0.90 / 0.98; 0.46 0.95 / 0.95 / 0.97;
-    #: 0.48 0.94 / 0.93 / 0.95; 0.50 0.94 / 0.94 / 0.93; 0.52 0.93 / 0.96 / 0.89. Without the
-    #: headline the best was 0.92.
-    story_min: float = 0.47
+    #: same_story F1 (full / even / odd): 0.43 0.938 / 0.946 / 0.979; 0.45 0.945 / 0.954 /
+    #: 0.971; 0.47 0.937 / 0.953 / 0.964; 0.49 0.940 / 0.943 / 0.941; 0.51 0.939 / 0.932 /
+    #: 0.941. Without the headline the best was 0.92.
+    story_min: float = 0.45
     story_window_days: float = 4.0
 
     # --- candidate search ------------------------------------------------------------
