@@ -92,6 +92,16 @@ TRAP_MAX_REPEATED_SEGMENTS = 2
 #: Encodings tried, in order, for a page that declares none and is not valid UTF-8.
 ENCODING_FALLBACKS = {"zh": ["gb18030"], "en": ["cp1252"]}
 
+# -- Near-duplicates and translations -----------------------------------------------------
+#: Extract every article page, flag its near-duplicates and translations (item field
+#: ``duplicates``, the article catalog, a WARC metadata record per article).
+DEDUP_ENABLED = True
+#: The article catalog (SQLite); default: dedup.sqlite3 beside the capture catalog.
+DEDUP_CATALOG = None
+#: Overrides of the frozen thresholds in crawler/dedup/defaults.py, e.g.
+#: {"story_min": 0.5, "young_catalog": 0}; unknown names stop the crawl at start.
+DEDUP_THRESHOLDS = {}
+
 # -- Component order ---------------------------------------------------------------------
 # Engine side
 SPIDER_MIDDLEWARES = {
