@@ -83,7 +83,8 @@ def _feed_format(path: str) -> str:
 
 
 def preflight(settings: Settings) -> None:
-    """Everything that can be wrong before the first request: the sources file, the archive."""
+    """Everything that can be wrong before the first request: the sources file, the dedup
+    thresholds, the archive."""
     from crawler.archive.storage import StorageConfigError, StorageError
     from crawler.sources import SourcesError, load_sources
 
@@ -91,6 +92,13 @@ def preflight(settings: Settings) -> None:
         load_sources(settings.get("NEWSARCHIVE_SOURCES"), settings.getlist("NEWSARCHIVE_SOURCE_NAMES") or None)
     except SourcesError as e:
         raise CrawlConfigError(str(e)) from None
+    if settings.getbool("DEDUP_ENABLED"):
+        from crawler.dedup.defaults import DedupSettings
+
+        try:
+            DedupSettings.from_mapping(settings.getdict("DEDUP_THRESHOLDS"))
+        except (TypeError, ValueError) as e:
+            raise CrawlConfigError(f"DEDUP_THRESHOLDS: {e}") from None
     if settings.getbool("ARCHIVE_ENABLED"):
         try:
             from crawler.extensions.archive import storage_from_settings

@@ -99,7 +99,7 @@ DEDUP_ENABLED = True
 #: The article catalog (SQLite); default: dedup.sqlite3 beside the capture catalog.
 DEDUP_CATALOG = None
 #: Overrides of the frozen thresholds in crawler/dedup/defaults.py, e.g.
-#: {"story_min": 0.5, "young_catalog": 0}; unknown names stop the crawl at start.
+#: {"story_min": 0.5, "young_catalog": 0}; an unknown name stops the crawl before it starts.
 DEDUP_THRESHOLDS = {}
 
 # -- Component order ---------------------------------------------------------------------

@@ -65,10 +65,9 @@ class DedupPipeline:
         if not s.getbool("DEDUP_ENABLED", True):
             raise NotConfigured("DEDUP_ENABLED is False")
         catalog = s.get("DEDUP_CATALOG") or default_catalog(s.get("ARCHIVE_URI"), s.get("ARCHIVE_CACHE_DIR"))
-        try:
-            settings = DedupSettings.from_mapping(s.getdict("DEDUP_THRESHOLDS"))
-        except (TypeError, ValueError) as e:
-            raise NotConfigured(f"DEDUP_THRESHOLDS: {e}") from e
+        # A typo in a threshold must stop the crawl, not switch dedup off (`newsarchive crawl`
+        # checks this before starting and exits 2; `scrapy crawl` fails here).
+        settings = DedupSettings.from_mapping(s.getdict("DEDUP_THRESHOLDS"))
         return cls(crawler, catalog=Path(catalog), settings=settings)
 
     def open_spider(self) -> None:

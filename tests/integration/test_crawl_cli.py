@@ -29,6 +29,16 @@ def test_unwritable_archive_is_exit_2_before_any_request(mock_server, tmp_path: 
     assert b"not writable" in proc.stderr and b"Traceback" not in proc.stderr
 
 
+def test_misspelt_dedup_threshold_is_exit_2_before_any_request(mock_server, tmp_path: Path) -> None:
+    """A typo in a threshold must not quietly switch near-duplicate detection off."""
+    sources = write_sources(tmp_path / "s.toml", mock_server, start="/basic")
+    proc = run_cli("crawl", "--sources", str(sources), "--archive", str(tmp_path / "archive"),
+                   "-s", 'DEDUP_THRESHOLDS={"stroy_min": 0.5}', cwd=tmp_path)
+    assert proc.returncode == 2
+    assert b"unknown dedup settings: stroy_min" in proc.stderr and b"Traceback" not in proc.stderr
+    assert not (tmp_path / "archive" / "warcs").exists() or not any((tmp_path / "archive" / "warcs").iterdir())
+
+
 def test_writer_backpressure_pauses_downloads_and_loses_nothing(mock_server, tmp_path: Path) -> None:
     sources = write_sources(tmp_path / "s.toml", mock_server, start="/basic", feeds=False, sitemaps=False)
     run = crawl(tmp_path, sources, tmp_path / "archive", "-s", "ITEM_PIPELINES={}",
