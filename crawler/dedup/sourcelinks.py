@@ -79,8 +79,9 @@ def _marker_in(line: str) -> str | None:
         idx = low.find(marker)
         if idx != -1 and idx <= 12:
             return marker
-    if low.strip(" :：*") in _HEADING_MARKERS:
-        return "参考"
+    heading = low.strip(" :：*")
+    if heading in _HEADING_MARKERS:
+        return "原文：" if heading == "原文" else "参考"  # "原文" heads the original; the rest, references
     return None
 
 

@@ -44,6 +44,10 @@ def test_not_sources():
     assert links(text, self_url="https://zh.example/post/1") == {}
 
 
+def test_heading_over_the_original():
+    assert links("正文。\n**原文**\n\nhttps://securityweek.com/x-flaw/\n") == {"securityweek.com/x-flaw": "translated_from"}
+
+
 def test_a_chinese_line_is_not_a_headline():
     text = "微软修复了一个蠕虫级漏洞，影响全部版本的系统\nhttps://example.com/news/1\n"
     assert links(text) == {"example.com/news/1": "cites"}
