@@ -70,6 +70,8 @@ _HEADING_MARKERS = frozenset((
 #: Hosts whose pages are never an article's source: the publishing platform's own plumbing
 #: (images, "recommended reading" links to other posts of the account).
 _PLATFORM_HOSTS = ("mp.weixin.qq.com", "weixin.qq.com", "mmbiz.qpic.cn", "qpic.cn")
+#: More bare URL lines than this and they are a list of indicators or links, not sources.
+MAX_BARE_SOURCES = 12
 _LATIN_TITLE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_'’‘:,.&()!?%$\-–— /\"“”]+$")
 
 
@@ -140,6 +142,7 @@ def source_links(text: str, *, self_url: str | None = None) -> list[dict[str, st
         claimed.add(i)
         for u in urls:
             _note(found, u, kind, own)
+    bare: list[tuple[str, bool]] = []  # (url, after an English headline)
     previous = ""
     for i, line in enumerate(lines):
         if not line.strip():
@@ -147,8 +150,14 @@ def source_links(text: str, *, self_url: str | None = None) -> list[dict[str, st
         if i not in claimed:
             url = _bare_url(line)
             if url is not None:
-                _note(found, url, "translated_from" if _latin_title(previous) else "cites", own)
+                bare.append((url, _latin_title(previous)))
         previous = line
+    # Dozens of bare URL lines are data (indicators, a link dump), not where the article
+    # comes from: then only a URL under an English headline counts.
+    many = len(bare) > MAX_BARE_SOURCES
+    for url, after_headline in bare:
+        if after_headline or not many:
+            _note(found, url, "translated_from" if after_headline else "cites", own)
     return [{"url": u, "kind": k} for u, k in found.items()]
 
 

@@ -63,3 +63,10 @@ def test_same_site_other_language_is_a_source():
     text = "正文。\n本文翻译自：http://127.0.0.1:8123/en/lockbit-hospital\n"
     assert links(text, self_url="http://127.0.0.1:8123/zh/lockbit-hospital") == {
         "127.0.0.1:8123/en/lockbit-hospital": "translated_from"}
+
+
+def test_a_dump_of_urls_is_not_a_list_of_sources():
+    ioc = "\n".join(f"https://evil{i}.example.com/payload/{i}.bin" for i in range(500))
+    text = ("恶意软件的下载地址如下：\n" + ioc + "\n\nNew Malware Campaign Hits Developers Worldwide\n"
+            "https://www.bleepingcomputer.com/news/security/new-malware-campaign/\n")
+    assert links(text) == {"bleepingcomputer.com/news/security/new-malware-campaign": "translated_from"}
