@@ -73,3 +73,24 @@ def test_bulk_load_save_load(tmp_path):
         assert loaded.query(fp) == idx.query(fp)
     assert 10 not in loaded and 12 in loaded
     assert idx.nbytes() / len(idx) < 48 + (4 * 65537 * 8 + 2 * 100 * 8) / len(idx)
+
+
+def test_crowded_bucket_matches_brute_force():
+    """Thousands of entries share one 16-bit block (a big catalog, or fingerprints of one
+    template): the query filters its candidates in numpy there; same answers as brute force."""
+    rnd = random.Random(11)
+    top = rnd.getrandbits(16) << 48
+    entries = {i: top | rnd.getrandbits(48) for i in range(3000)}
+    base = next(iter(entries.values()))
+    for i in range(3000, 3040):
+        entries[i] = near(base, rnd, rnd.randint(0, 4))
+    idx = NearDuplicateIndex(k=3, buffer_size=512)
+    for i, fp in entries.items():
+        idx.insert(i, fp)
+    for victim in (3001, 3002, 5):
+        assert idx.delete(victim)
+        del entries[victim]
+    for q in [base, near(base, rnd, 2), top | rnd.getrandbits(48)] + [entries[i] for i in (3010, 3020, 7)]:
+        assert len(idx._order[0]) > 256
+        for k in range(4):
+            assert idx.query(q, k) == brute(entries, q, k)
