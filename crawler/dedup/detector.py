@@ -3,19 +3,22 @@
 One path for the crawl pipeline, the rebuild command and the quality benchmark:
 ``Detector.add(article)`` computes signals, finds candidates (same content hash, Hamming
 neighbours of the simhash, source links, rare shared anchors and terms), scores each pair,
-stores the article and its flags, and returns the flags.
+stores the article and its flags, and returns the flags. ``Detector.settle()`` decides a
+young catalog's flags again at the end of a crawl (see its docstring).
 
 Kinds (each pair has at most one, stored both ways):
 - ``exact``: same normalised wording.
 - ``repost``: same language, simhash within ``repost_hamming`` bits or term cosine at least
   ``repost_cosine`` (an edited reprint).
-- ``translation``: different languages; the anchors agree (content) or one names the other as
-  its source (link). A translation has one original: a zh article keeps only its best
-  content-based original.
+- ``translation``: different languages; the anchor cosine agrees (content) or one names the
+  other as its source (link). A translation has one original: a zh article keeps only its
+  best content-based original (the earliest close one, never a reprint of an earlier one).
 - ``translation_sibling``: same language, both translations of one original (they cite the
-  same source, or their wording and anchors agree and one says it is translated, or each
-  is flagged a translation of the same archived original: basis ``inherited``).
-- ``same_story``: same language, different wording of one incident within a few days.
+  same source, or the containment of their anchors and words agrees and one says it is
+  translated, or each is flagged a translation of the same archived original: basis
+  ``inherited``). Two that name different sources are not siblings.
+- ``same_story``: same language, one incident reported by two outlets within a few days
+  (anchors, words and headline agree); an outlet's own follow-ups are not flagged.
 - ``attributed``: one names the other as its source but the content does not confirm a
   closer relation.
 """
