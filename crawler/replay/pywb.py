@@ -29,7 +29,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from types import TracebackType
 from typing import BinaryIO, Iterable, Iterator, Mapping, Protocol, TextIO
@@ -491,26 +491,35 @@ def run_replay(
             # shows only as a bare 503 on every page (pywb logs no reason).
             logger.warning("%(problem)s", {"problem": problem})
             print(f"warning: {problem}", file=out_stream)
-        print(f"Replaying {os.fspath(archive_uri)} at {server.url}/{COLLECTION}/ (Ctrl-C to stop)", file=out_stream)
-        out_stream.flush()
-        code = _serve_until_stopped(server)
+        with _stop_requested() as stop:  # handlers first: Ctrl-C may follow the banner at once
+            print(f"Replaying {os.fspath(archive_uri)} at {server.url}/{COLLECTION}/ (Ctrl-C to stop)", file=out_stream)
+            out_stream.flush()
+            code = _serve_until_stopped(server, stop)
         if code is None:
             return 0
         raise ReplayError(f"pywb stopped with code {code}: {_last_line(server.log_path)}")
     return 0  # pragma: no cover
 
 
-def _serve_until_stopped(server: ReplayServer) -> int | None:
-    """Wait for Ctrl-C or SIGTERM (None) or for pywb to exit on its own (its code).
-
-    A signal only sets a flag that this loop polls: a KeyboardInterrupt raised inside
-    ``Popen.wait`` can leave Popen's internal lock held, and stopping pywb then hangs.
-    """
+@contextmanager
+def _stop_requested() -> Iterator[threading.Event]:
+    """An event set by SIGINT or SIGTERM while the block runs (the main thread's handlers are
+    restored after it). A signal only sets the flag: a KeyboardInterrupt raised inside
+    ``Popen.wait`` can leave Popen's internal lock held, and stopping pywb then hangs."""
     stop = threading.Event()
     previous = {}
     if threading.current_thread() is threading.main_thread():
         for signum in (signal.SIGINT, signal.SIGTERM):
             previous[signum] = signal.signal(signum, lambda _signum, _frame: stop.set())
+    try:
+        yield stop
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def _serve_until_stopped(server: ReplayServer, stop: threading.Event) -> int | None:
+    """Wait for a stop request (None) or for pywb to exit on its own (its code)."""
     try:
         while not stop.wait(POLL_INTERVAL):
             code = server.process.poll()
@@ -519,6 +528,3 @@ def _serve_until_stopped(server: ReplayServer) -> int | None:
         return None
     except KeyboardInterrupt:  # not the main thread: the default handler raised
         return None
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
