@@ -88,19 +88,6 @@ def _weights(counts: dict[str, int], idf: dict[str, float], prefix: str) -> dict
     return {k: (1.0 + math.log(v)) * idf.get(prefix + k, 0.0) for k, v in counts.items() if v > 0}
 
 
-def _cosine(x: dict[str, float], y: dict[str, float]) -> float:
-    if not x or not y:
-        return 0.0
-    if len(x) > len(y):
-        x, y = y, x
-    dot = sum(w * y.get(k, 0.0) for k, w in x.items())
-    if dot <= 0:
-        return 0.0
-    nx = math.sqrt(sum(w * w for w in x.values()))
-    ny = math.sqrt(sum(w * w for w in y.values()))
-    return dot / (nx * ny)
-
-
 class _Vec:
     __slots__ = ("w", "norm", "mass")
 
