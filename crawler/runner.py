@@ -14,12 +14,14 @@ else:  # pragma: no cover
 
 from scrapy.settings import Settings
 
+from crawler.errors import ConfigError
+
 logger = logging.getLogger(__name__)
 
 PROFILES_DIR = Path("settings/profiles")
 
 
-class CrawlConfigError(ValueError):
+class CrawlConfigError(ConfigError, ValueError):
     """Bad configuration, found before any request: which file, which key, what was expected."""
 
 

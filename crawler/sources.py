@@ -13,12 +13,14 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
+from crawler.errors import ConfigError
+
 NAME_RE = re.compile(r"^[a-z0-9_-]+$")
 LANGS = ("zh", "en")
 _URL_LISTS = ("start_urls", "feeds", "sitemaps")
 
 
-class SourcesError(ValueError):
+class SourcesError(ConfigError, ValueError):
     """The sources file is wrong: the message names the file, the source and the key."""
 
 

@@ -14,17 +14,18 @@ from warcio.archiveiterator import ArchiveIterator
 from warcio.timeutils import timestamp_to_datetime
 
 from crawler.archive.archive import WARCS, Archive
+from crawler.errors import NewsarchiveError
 from crawler.archive.cdxj import CaptureEntry
 
 #: Ceiling for decoding a Content-Encoded payload on `get` (a stored gzip bomb stays a bomb).
 MAX_DECODED_SIZE = 256 * 1024 * 1024
 
 
-class NotArchived(LookupError):
+class NotArchived(NewsarchiveError, LookupError):
     """No capture of this URL (or of the record a revisit refers to) is in the archive."""
 
 
-class DecodeError(ValueError):
+class DecodeError(NewsarchiveError, ValueError):
     """The payload's Content-Encoding could not be decoded within limits."""
 
 

@@ -35,6 +35,8 @@ from types import TracebackType
 from typing import BinaryIO, Iterable, Iterator, Mapping, Protocol, TextIO
 from urllib.parse import unquote, urlsplit
 
+from crawler.errors import EXIT_USAGE, NewsarchiveError
+
 logger = logging.getLogger(__name__)
 
 #: The one collection we configure; it is the first path segment of every replay URL.
@@ -57,12 +59,14 @@ STOP_TIMEOUT = 5.0
 _ENV_LEAKS = ("PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP", "VIRTUAL_ENV")
 
 
-class ReplayError(Exception):
+class ReplayError(NewsarchiveError):
     """Replay cannot start or run (one clear line for the user)."""
 
 
 class PywbNotFound(ReplayError):
     """No working pywb venv."""
+
+    exit_code = EXIT_USAGE
 
 
 class IndexStorage(Protocol):

@@ -13,12 +13,14 @@ from pathlib import Path
 from typing import BinaryIO, Iterator, Protocol, runtime_checkable
 from urllib.parse import urlsplit
 
+from crawler.errors import ConfigError, NewsarchiveError
 
-class StorageError(Exception):
+
+class StorageError(NewsarchiveError):
     """A storage backend could not do what was asked (one clear line for the user)."""
 
 
-class StorageConfigError(StorageError):
+class StorageConfigError(StorageError, ConfigError):
     """The storage is misconfigured or unreachable before anything was written (exit 2)."""
 
 
