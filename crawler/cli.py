@@ -1,6 +1,10 @@
-"""The `newsarchive` command: argv -> options -> library call. One exit point, one clear line on error.
+"""The `newsarchive` command: argv -> settings -> library call. One exit point, one clear line on error.
 
-Exit codes: 0 done; 1 nothing found, or the crawl had fatal errors; 2 bad usage or configuration.
+Every command takes ``--profile`` and ``-s NAME=VALUE`` and builds its objects through
+`crawler.config` from the same settings stack as a crawl. Errors are `NewsarchiveError`s
+(`crawler.errors`), caught once in `main`.
+
+Exit codes: 0 done; 1 failed, nothing found, or interrupted; 2 bad usage or configuration.
 """
 
 from __future__ import annotations
@@ -8,49 +12,41 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import sys
 from pathlib import Path
 from typing import Sequence
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
-
-
-class CliError(Exception):
-    def __init__(self, message: str, code: int = EXIT_FAILED) -> None:
-        super().__init__(message)
-        self.code = code
-
-
-def _default_archive() -> str:
-    return os.environ.get("ARCHIVE_URI", "./archive")
+from crawler.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, ConfigError, NewsarchiveError
 
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="newsarchive", description="Archive security-news sites into WARC files.")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--archive", default=None, metavar="URI",
+                        help="archive folder or s3://bucket/prefix (default: the ARCHIVE_URI setting, ./archive)")
+    common.add_argument("--profile", default=None,
+                        help="settings profile: a name in the project's settings/profiles/ or a .toml path")
+    common.add_argument("-s", "--set", action="append", default=[], metavar="NAME=VALUE",
+                        help="override a setting (repeatable)")
 
-    def archive_arg(sp: argparse.ArgumentParser) -> None:
-        sp.add_argument("--archive", default=None, metavar="URI",
-                        help="archive folder or s3://bucket/prefix (default: $ARCHIVE_URI or ./archive)")
+    def command(name: str, help: str, parent: argparse._SubParsersAction = sub) -> argparse.ArgumentParser:
+        return parent.add_parser(name, help=help, parents=[common])
 
-    c = sub.add_parser("crawl", help="crawl the sources into the archive")
-    c.add_argument("--sources", default=None, help="sources file (default settings/sources.toml)")
-    archive_arg(c)
+    c = command("crawl", "crawl the sources into the archive")
+    c.add_argument("--sources", default=None, help="sources file (default: the project's settings/sources.toml)")
     c.add_argument("--source", action="append", default=[], metavar="NAME", help="only this source (repeatable)")
-    c.add_argument("--profile", default=None, help="settings profile: a name in settings/profiles/ or a .toml path")
-    c.add_argument("-s", "--set", action="append", default=[], metavar="NAME=VALUE", help="override a setting")
     c.add_argument("-O", "--output", default=None, help="write article items to this feed (e.g. articles.jsonl)")
-    c.add_argument("--log-level", default=None)
+    c.add_argument("--log-level", default=None, help="CRITICAL, ERROR, WARNING, INFO or DEBUG")
     c.add_argument("--stats-out", default=None, metavar="FILE", help="write the crawl's stats as JSON")
+    c.add_argument("--allow-partial", action="store_true",
+                   help="exit 0 even if some source fetched nothing but errors (a site down)")
 
-    l = sub.add_parser("list", help="list every capture of a URL")
+    l = command("list", "list every capture of a URL")
     l.add_argument("url")
-    archive_arg(l)
 
-    g = sub.add_parser("get", help="print an archived page")
+    g = command("get", "print an archived page")
     g.add_argument("url")
-    archive_arg(g)
     g.add_argument("--at", default=None, metavar="TIMESTAMP", help="capture closest to this time (YYYYmmddHHMMSS)")
     mode = g.add_mutually_exclusive_group()
     mode.add_argument("--raw", action="store_true", help="payload as received (still Content-Encoded)")
@@ -59,32 +55,25 @@ def build_parser() -> argparse.ArgumentParser:
 
     i = sub.add_parser("index", help="the capture index")
     isub = i.add_subparsers(dest="index_command", required=True, metavar="ACTION")
-    r = isub.add_parser("rebuild", help="rebuild the CDXJ sidecars and the catalog from the WARCs alone")
-    archive_arg(r)
+    r = command("rebuild", "rebuild the CDXJ sidecars and the catalog from the WARCs alone", isub)
     r.add_argument("--workers", type=int, default=4)
 
-    up = sub.add_parser("upload", help="store WARCs left in the spool by an interrupted or offline run")
-    archive_arg(up)
+    up = command("upload", "store WARCs left in the spool by an interrupted or offline run")
     up.add_argument("--spool", default=None, help="spool folder (default: the archive's)")
 
-    v = sub.add_parser("verify", help="check every WARC and index entry; exit 1 on any problem")
-    archive_arg(v)
+    command("verify", "check every WARC and index entry; exit 1 on any problem")
 
-    rp = sub.add_parser("replay", help="serve the archive with pywb (own venv) on 127.0.0.1")
-    archive_arg(rp)
+    rp = command("replay", "serve the archive with pywb (own venv) on 127.0.0.1")
     rp.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
     rp.add_argument("--port", type=int, default=8080)
     rp.add_argument("--pywb-venv", default=None, help="pywb's venv (default $PYWB_VENV or ./.venv-pywb)")
 
-    d = sub.add_parser("dups", help="list an article's near-duplicates")
+    d = command("dups", "list an article's near-duplicates")
     d.add_argument("url")
-    archive_arg(d)
     dd = sub.add_parser("dedup", help="near-duplicate state")
     ddsub = dd.add_subparsers(dest="dedup_command", required=True, metavar="ACTION")
-    ddr = ddsub.add_parser("rebuild", help="rebuild the article catalog from the WARC metadata records")
-    archive_arg(ddr)
-    rep = sub.add_parser("report", help="write the editors' HTML report of near-duplicate clusters")
-    archive_arg(rep)
+    command("rebuild", "rebuild the article catalog from the WARC metadata records", ddsub)
+    rep = command("report", "write the editors' HTML report of near-duplicate clusters")
     rep.add_argument("-o", "--output", default="report.html")
     return p
 
@@ -95,15 +84,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as e:  # argparse already printed the usage line
         return EXIT_USAGE if e.code else EXIT_OK
-    if getattr(args, "archive", "unset") is None:
-        args.archive = _default_archive()
     if args.command != "crawl":  # a crawl logs through Scrapy's own handler
         logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
         return COMMANDS[args.command](args)
-    except CliError as e:
-        print(f"newsarchive: {e}", file=sys.stderr)
-        return e.code
+    except NewsarchiveError as e:
+        print(f"newsarchive: {_one_line(e)}", file=sys.stderr)
+        return e.exit_code
     except KeyboardInterrupt:
         print("newsarchive: interrupted", file=sys.stderr)
         return EXIT_FAILED
@@ -111,54 +98,60 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_OK
 
 
+def _one_line(e: BaseException) -> str:
+    return " ".join(line.strip() for line in str(e).splitlines() if line.strip()) or type(e).__name__
+
+
+def _settings(args: argparse.Namespace, **values):
+    from crawler.config import load_settings
+
+    return load_settings(profile=args.profile, overrides=args.set, archive=args.archive, **values)
+
+
+def _output_file(path: str | None, option: str) -> Path | None:
+    """A file the command will write: its folder must exist (checked before any work)."""
+    if path is None:
+        return None
+    out = Path(path)
+    if out.is_dir():
+        raise ConfigError(f"{option} {path}: is a folder, expected a file name")
+    if not out.absolute().parent.is_dir():
+        raise ConfigError(f"{option} {path}: folder {out.absolute().parent} does not exist")
+    return out
+
+
 # -- commands ------------------------------------------------------------------------------
 def cmd_crawl(args: argparse.Namespace) -> int:
-    from crawler.runner import CrawlConfigError, run_crawl
+    from crawler.runner import run_crawl
 
-    overrides: dict[str, str] = {}
-    for item in args.set:
-        if "=" not in item:
-            raise CliError(f"-s wants NAME=VALUE, got {item!r}", EXIT_USAGE)
-        k, v = item.split("=", 1)
-        overrides[k] = v
-    try:
-        result = run_crawl(
-            sources=args.sources, archive=args.archive, only=args.source, profile=args.profile,
-            overrides=overrides, output=args.output, log_level=args.log_level,
-        )
-    except CrawlConfigError as e:
-        raise CliError(str(e), EXIT_USAGE) from None
-    if args.stats_out:
-        Path(args.stats_out).write_text(json.dumps(result.stats, default=str, indent=1, sort_keys=True))
-    if not result.ok:
-        raise CliError(result.problem, EXIT_FAILED)
+    stats_out = _output_file(args.stats_out, "--stats-out")
+    settings = _settings(args, sources=args.sources, only=args.source, output=args.output, log_level=args.log_level)
+    result = run_crawl(settings, allow_partial=args.allow_partial)
+    if stats_out is not None:
+        stats_out.write_text(json.dumps(result.stats, default=str, indent=1, sort_keys=True))
     print(result.summary())
+    if not result.ok:
+        raise NewsarchiveError(result.problem)
     return EXIT_OK
 
 
-def _open_archive(uri: str, sync: bool = True):
-    """The archive at ``uri``; with ``sync``, its catalog first brought up to date with storage."""
-    from crawler.archive.archive import Archive
-    from crawler.archive.storage import StorageConfigError, StorageError
+def _archive(settings, *, sync: bool = True):
+    """The existing archive the command reads; with ``sync``, its catalog first brought up to date."""
+    from crawler.config import archive_from_settings
 
-    try:
-        archive = Archive.open(uri)
-        if sync:
-            archive.sync_catalog()
-    except StorageConfigError as e:
-        raise CliError(str(e), EXIT_USAGE) from None
-    except StorageError as e:
-        raise CliError(str(e), EXIT_FAILED) from None
+    archive = archive_from_settings(settings)
+    if sync:
+        archive.sync_catalog()
     return archive
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    from crawler.archive.retrieve import list_captures
+    from crawler.archive.retrieve import NotArchived, list_captures
 
-    archive = _open_archive(args.archive)
+    archive = _archive(_settings(args))
     entries = list_captures(archive, args.url)
     if not entries:
-        raise CliError(f"no captures of {args.url} in {args.archive}")
+        raise NotArchived(f"no captures of {args.url} in {archive.storage.uri}")
     for e in entries:
         kind = "revisit" if e.rec_type == "revisit" else "response"
         print(f"{e.timestamp} {e.status or '-'} {kind:8} {e.mime or '-'} {e.length:>9} {e.url} {e.filename}:{e.offset}")
@@ -166,54 +159,62 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_get(args: argparse.Namespace) -> int:
-    from crawler.archive.retrieve import DecodeError, NotArchived, get_capture, parse_at
-    from crawler.archive.storage import StorageError
+    from crawler.archive.retrieve import get_capture, parse_at
 
     try:
         at = parse_at(args.at) if args.at else None
     except ValueError as e:
-        raise CliError(str(e), EXIT_USAGE) from None
-    archive = _open_archive(args.archive)
-    try:
-        capture = get_capture(archive, args.url, at)
-        if args.headers:
-            data = (capture.status_line + "\r\n" + "".join(f"{k}: {v}\r\n" for k, v in capture.headers)).encode(
-                "latin-1", "replace")
-        elif args.raw:
-            data = capture.payload
-        else:
-            data = capture.decoded()
-    except NotArchived as e:
-        raise CliError(str(e)) from None
-    except (DecodeError, StorageError) as e:
-        raise CliError(f"{args.url}: {e}") from None
-    if args.output:
-        Path(args.output).write_bytes(data)
+        raise ConfigError(str(e)) from None
+    output = _output_file(args.output, "-o")
+    capture = get_capture(_archive(_settings(args)), args.url, at)
+    if args.headers:
+        data = (capture.status_line + "\r\n" + "".join(f"{k}: {v}\r\n" for k, v in capture.headers)).encode(
+            "latin-1", "replace")
+    elif args.raw:
+        data = capture.payload
+    else:
+        data = capture.decoded()
+    if output is not None:
+        output.write_bytes(data)
     else:
         sys.stdout.buffer.write(data)
         sys.stdout.buffer.flush()
     return EXIT_OK
 
 
+def _require_warcs(archive, action: str) -> list[str]:
+    names = archive.warc_names()
+    if not names:
+        raise NewsarchiveError(f"no WARC files in the archive {archive.storage.uri}: {action}")
+    return names
+
+
 def cmd_index(args: argparse.Namespace) -> int:
-    archive = _open_archive(args.archive, sync=False)
+    archive = _archive(_settings(args), sync=False)
+    _require_warcs(archive, "nothing to index")
     stats = archive.rebuild_index(workers=args.workers)
-    print(f"indexed {stats['entries']} records from {stats['files']} WARC files in {args.archive}")
+    print(f"indexed {stats['entries']} records from {stats['files']} WARC files in {archive.storage.uri}")
     return EXIT_OK
 
 
 def cmd_upload(args: argparse.Namespace) -> int:
-    from crawler.archive.archive import Archive
-    from crawler.archive.storage import StorageConfigError, StorageError
+    from crawler.archive.storage import StorageError
+    from crawler.config import archive_from_settings, spool_dir
 
+    settings = _settings(args)
+    if args.spool:
+        settings.set("ARCHIVE_SPOOL", args.spool, priority="cmdline")
+    spool = spool_dir(settings)
+    if not spool.is_dir():
+        raise NewsarchiveError(f"no spool folder at {spool}: nothing to upload")
+    archive = archive_from_settings(settings, create=True)
+    archive.storage.check()
     try:
-        archive = Archive.open(args.archive, spool_dir=args.spool or os.environ.get("ARCHIVE_SPOOL") or None)
-        archive.storage.check()
         report = archive.recover_spool()
-    except StorageConfigError as e:
-        raise CliError(str(e), EXIT_USAGE) from None
     except StorageError as e:
-        raise CliError(f"upload stopped: {e}; what is not stored stays in the spool") from None
+        if isinstance(e, ConfigError):
+            raise
+        raise StorageError(f"upload stopped: {e}; what is not stored stays in {spool}") from e
     print(f"stored {len(report.published)} WARC files from {archive.spool_dir}"
           + (f" ({report.dropped_bytes} bytes of torn records dropped)" if report.dropped_bytes else ""))
     return EXIT_OK
@@ -221,59 +222,88 @@ def cmd_upload(args: argparse.Namespace) -> int:
 
 def cmd_verify(args: argparse.Namespace) -> int:
     from crawler.archive.verify import verify
+    from crawler.archive.warcscan import UnreadableWarc
 
-    archive = _open_archive(args.archive)
+    archive = _archive(_settings(args), sync=False)
+    try:
+        archive.sync_catalog()
+    except UnreadableWarc:
+        pass  # verify names the damage, file by file
     report = verify(archive)
     for problem in report.problems:
         print(problem)
     print(f"verified {report.files} WARC files, {report.records} records, {report.entries} index entries: "
           f"{len(report.problems)} problems")
-    return EXIT_OK if report.ok else EXIT_FAILED
+    if not report.files:
+        raise NewsarchiveError(f"no WARC files in the archive {archive.storage.uri}: nothing verified")
+    if not report.ok:
+        raise NewsarchiveError(f"{len(report.problems)} problems in the archive {archive.storage.uri} (listed above)")
+    return EXIT_OK
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
-    from crawler.archive.storage import StorageError
-    from crawler.replay import ReplayError, run_replay
+    from crawler.archive.storage import is_remote
+    from crawler.config import aws_environment
+    from crawler.replay import run_replay
 
-    try:
-        return run_replay(args.archive, args.host, args.port, venv=args.pywb_venv)
-    except (ReplayError, StorageError) as e:
-        raise CliError(str(e), EXIT_USAGE if "not found" in str(e).lower() else EXIT_FAILED) from None
+    settings = _settings(args)
+    archive = _archive(settings, sync=False)
+    uri = archive.storage.uri
+    remote = is_remote(uri)
+    return run_replay(uri, args.host, args.port, venv=args.pywb_venv, storage=archive.storage if remote else None,
+                      env=aws_environment(settings) if remote else None)
+
+
+def _dedup_catalog(settings) -> Path:
+    """The dedup catalog, which must exist: a missing archive and a missing catalog are told apart."""
+    from crawler.config import dedup_catalog_path, existing_dedup_catalog, require_archive, storage_from_settings
+
+    if not dedup_catalog_path(settings).is_file():
+        require_archive(storage_from_settings(settings))
+    return existing_dedup_catalog(settings)
 
 
 def cmd_dups(args: argparse.Namespace) -> int:
     from crawler.dedup.commands import find_duplicates
 
-    archive = _open_archive(args.archive, sync=False)
-    dups = find_duplicates(_dedup_catalog(archive), args.url)
+    dups = find_duplicates(_dedup_catalog(_settings(args)), args.url)
     if not dups:
-        raise CliError(f"no duplicates known for {args.url}")
+        raise NewsarchiveError(f"no duplicates known for {args.url}")
     for d in dups:
-        when = d.get('captured') or d.get('timestamp') or '-'
-        print(f"{d.get('kind', '-'):20} {float(d.get('score') or 0):.3f} {when} {d.get('url')}")
+        print(f"{d.get('kind', '-'):20} {float(d.get('score') or 0):.3f} {d.get('captured') or '-'} {d.get('url')}")
     return EXIT_OK
 
 
 def cmd_dedup(args: argparse.Namespace) -> int:
+    from crawler.archive.warcscan import PARSE_ERRORS, UnreadableWarc
+    from crawler.config import dedup_catalog_path, thresholds
     from crawler.dedup.commands import rebuild_from_warcs
 
-    archive = _open_archive(args.archive, sync=False)
-    stats = rebuild_from_warcs(archive.storage, _dedup_catalog(archive))
+    settings = _settings(args)
+    archive = _archive(settings, sync=False)
+    names = _require_warcs(archive, "nothing to rebuild the dedup catalog from")
+    catalog = dedup_catalog_path(settings)
+    if not catalog.parent.is_dir():
+        raise ConfigError(f"DEDUP_CATALOG {catalog}: folder {catalog.parent} does not exist")
+    try:
+        stats = rebuild_from_warcs(archive.storage, catalog, thresholds(settings))
+    except PARSE_ERRORS as e:  # the WARC reading loop lives in dedup/ for now; it names no file
+        raise UnreadableWarc(f"a WARC in {archive.storage.uri} is not readable ({_one_line(e)[:120]}); "
+                             "`newsarchive verify` lists the damage") from e
     print(" ".join(f"{k}={v}" for k, v in stats.items()))
+    if not stats.get("records"):
+        raise NewsarchiveError(f"no article metadata records in the {len(names)} WARC files of "
+                               f"{archive.storage.uri} (crawled with DEDUP_ENABLED off?): the dedup catalog is empty")
     return EXIT_OK
 
 
 def cmd_report(args: argparse.Namespace) -> int:
     from crawler.dedup.report import write_report
 
-    archive = _open_archive(args.archive, sync=False)
-    write_report(_dedup_catalog(archive), args.output)
+    output = _output_file(args.output, "-o")
+    write_report(_dedup_catalog(_settings(args)), output)
     print(f"wrote {args.output}")
     return EXIT_OK
-
-
-def _dedup_catalog(archive) -> Path:
-    return archive.state_dir / "dedup.sqlite3"
 
 
 COMMANDS = {

@@ -30,6 +30,10 @@ class ConfigError(NewsarchiveError):
     exit_code = EXIT_USAGE
 
 
+class ArchiveMissing(NewsarchiveError):
+    """There is no archive where the command was pointed (reading commands create nothing)."""
+
+
 class CatalogMissing(NewsarchiveError):
     """A catalog the command needs does not exist yet; the message says which command builds it."""
 

@@ -1,16 +1,9 @@
-"""Running a crawl outside `scrapy crawl`: settings from module + profile + overrides, checked first."""
+"""Running a crawl outside `scrapy crawl`: settings checked before the first request, a summary per source after."""
 
 from __future__ import annotations
 
 import logging
-import sys
 from dataclasses import dataclass, field
-from pathlib import Path
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
 
 from scrapy.settings import Settings
 
@@ -18,7 +11,8 @@ from crawler.errors import ConfigError
 
 logger = logging.getLogger(__name__)
 
-PROFILES_DIR = Path("settings/profiles")
+#: Finish reasons of a crawl that ran to its end (a page, item or time limit is an end too).
+_FINISHED = ("finished", "closespider_pagecount", "closespider_itemcount", "closespider_timeout")
 
 
 class CrawlConfigError(ConfigError, ValueError):
@@ -26,93 +20,73 @@ class CrawlConfigError(ConfigError, ValueError):
 
 
 @dataclass
+class SourceSummary:
+    """One source's share of the crawl, from the ``source/<name>/...`` stats."""
+
+    name: str
+    pages: int = 0
+    articles: int = 0
+    errors: dict[str, int] = field(default_factory=dict)
+
+    @classmethod
+    def from_stats(cls, name: str, stats: dict) -> SourceSummary:
+        prefix = f"source/{name}/"
+        errors = {k[len(prefix) + len("errors/"):]: int(v) for k, v in stats.items()
+                  if k.startswith(prefix + "errors/")}
+        return cls(name, int(stats.get(prefix + "pages", 0)), int(stats.get(prefix + "articles", 0)), errors)
+
+    @property
+    def fetched(self) -> int:
+        """Pages received that were not HTTP errors."""
+        return self.pages - sum(n for kind, n in self.errors.items() if kind.startswith("http_"))
+
+    def line(self) -> str:
+        errors = ", ".join(f"{n} x {kind}" for kind, n in sorted(self.errors.items())) or "none"
+        mark = "  <- fetched nothing" if self.fetched <= 0 else ""
+        return f"  {self.name}: {self.pages} pages, {self.articles} articles, errors: {errors}{mark}"
+
+
+@dataclass
 class CrawlResult:
     stats: dict = field(default_factory=dict)
+    sources: list[str] = field(default_factory=list)
     problem: str = ""
 
     @property
     def ok(self) -> bool:
         return not self.problem
 
+    def per_source(self) -> list[SourceSummary]:
+        return [SourceSummary.from_stats(name, self.stats) for name in self.sources]
+
     def summary(self) -> str:
         s = self.stats
-        return (f"crawl finished ({s.get('finish_reason', '?')}): {s.get('response_received_count', 0)} responses, "
+        head = (f"crawl finished ({s.get('finish_reason', '?')}): {s.get('response_received_count', 0)} responses, "
                 f"{s.get('archive/responses', 0)} archived, {s.get('archive/revisits', 0)} revisits, "
                 f"{s.get('archive/files_published', 0)} WARC files")
+        return "\n".join([head, *(src.line() for src in self.per_source())])
 
 
-def load_profile(profile: str) -> dict:
-    path = Path(profile)
-    if not path.suffix:
-        path = PROFILES_DIR / f"{profile}.toml"
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise CrawlConfigError(f"profile {profile!r}: {path} not found") from None
-    except tomllib.TOMLDecodeError as e:
-        raise CrawlConfigError(f"{path}: not valid TOML: {e}") from None
-    settings = data.get("settings", {})
-    if not isinstance(settings, dict):
-        raise CrawlConfigError(f"{path}: key 'settings': expected a table of Scrapy settings")
-    return settings
-
-
-def build_settings(*, sources: str | None, archive: str | None, only: list[str], profile: str | None,
-                   overrides: dict[str, str], output: str | None, log_level: str | None) -> Settings:
-    settings = Settings()
-    settings.setmodule("crawler.settings", priority="project")
-    if profile:
-        settings.setdict(load_profile(profile), priority="project")
-    if sources:
-        settings.set("NEWSARCHIVE_SOURCES", sources, priority="cmdline")
-    if archive:
-        settings.set("ARCHIVE_URI", archive, priority="cmdline")
-    if only:
-        settings.set("NEWSARCHIVE_SOURCE_NAMES", only, priority="cmdline")
-    if output:
-        settings.set("FEEDS", {output: {"format": _feed_format(output), "encoding": "utf-8", "overwrite": True}},
-                     priority="cmdline")
-    if log_level:
-        settings.set("LOG_LEVEL", log_level.upper(), priority="cmdline")
-    for key, value in overrides.items():
-        settings.set(key, value, priority="cmdline")
-    return settings
-
-
-def _feed_format(path: str) -> str:
-    suffix = Path(path).suffix.lower().lstrip(".")
-    return {"jsonl": "jsonlines", "jl": "jsonlines", "json": "json", "csv": "csv", "xml": "xml"}.get(suffix, "jsonlines")
-
-
-def preflight(settings: Settings) -> None:
+def preflight(settings: Settings) -> list[str]:
     """Everything that can be wrong before the first request: the sources file, the dedup
-    thresholds, the archive."""
-    from crawler.archive.storage import StorageConfigError, StorageError
-    from crawler.sources import SourcesError, load_sources
+    thresholds, the archive (probed once, here). Returns the names of the sources to crawl."""
+    from crawler.config import storage_from_settings, thresholds
+    from crawler.sources import load_sources
 
-    try:
-        load_sources(settings.get("NEWSARCHIVE_SOURCES"), settings.getlist("NEWSARCHIVE_SOURCE_NAMES") or None)
-    except SourcesError as e:
-        raise CrawlConfigError(str(e)) from None
+    sources = load_sources(settings.get("NEWSARCHIVE_SOURCES"), settings.getlist("NEWSARCHIVE_SOURCE_NAMES") or None)
     if settings.getbool("DEDUP_ENABLED"):
-        from crawler.dedup.defaults import DedupSettings
-
-        try:
-            DedupSettings.from_mapping(settings.getdict("DEDUP_THRESHOLDS"))
-        except (TypeError, ValueError) as e:
-            raise CrawlConfigError(f"DEDUP_THRESHOLDS: {e}") from None
+        thresholds(settings)
     if settings.getbool("ARCHIVE_ENABLED"):
-        try:
-            from crawler.extensions.archive import storage_from_settings
-
-            storage_from_settings(settings.get("ARCHIVE_URI"), settings).check()
-        except (StorageConfigError, StorageError) as e:
-            raise CrawlConfigError(str(e)) from None
+        storage_from_settings(settings).check()
+        settings.set("ARCHIVE_STORAGE_CHECK", False, priority="cmdline")  # probed just now
+    return [s.name for s in sources]
 
 
-def run_crawl(**kwargs) -> CrawlResult:
-    settings = build_settings(**kwargs)
-    preflight(settings)
+def run_crawl(settings: Settings, *, allow_partial: bool = False) -> CrawlResult:
+    """Crawl with ``settings`` (from `crawler.config.load_settings`). The result's ``problem`` says
+    why the crawl failed: it stopped early, records were lost, nothing was fetched, or (unless
+    ``allow_partial``) a source fetched nothing."""
+    names = preflight(settings)
     from scrapy.crawler import CrawlerProcess
 
     process = CrawlerProcess(settings)
@@ -120,15 +94,25 @@ def run_crawl(**kwargs) -> CrawlResult:
     process.crawl(crawler)
     process.start()
     stats = crawler.stats.get_stats() if crawler.stats else {}
-    result = CrawlResult(stats=stats)
+    result = CrawlResult(stats=stats, sources=names)
+    result.problem = _problem(result, allow_partial)
+    return result
+
+
+def _problem(result: CrawlResult, allow_partial: bool) -> str:
+    stats = result.stats
     reason = stats.get("finish_reason")
     if stats.get("archive/write_errors"):
-        result.problem = f"{stats['archive/write_errors']} WARC records could not be written (see the log)"
-    elif reason not in ("finished", "closespider_pagecount", "closespider_itemcount", "closespider_timeout"):
-        result.problem = f"the crawl stopped: {reason or 'it did not start'}"
-    elif not stats.get("response_received_count") and not stats.get("downloader/response_count"):
+        return f"{stats['archive/write_errors']} WARC records could not be written (see the log)"
+    if reason not in _FINISHED:
+        return f"the crawl stopped: {reason or 'it did not start'}"
+    if not stats.get("response_received_count") and not stats.get("downloader/response_count"):
         errors = {k.rsplit("/", 1)[-1].rsplit(".", 1)[-1]: v for k, v in stats.items()
                   if k.startswith("downloader/exception_type_count/")}
         detail = ", ".join(f"{n} x {name}" for name, n in sorted(errors.items())) or "no request was made"
-        result.problem = f"no page could be fetched ({detail})"
-    return result
+        return f"no page could be fetched ({detail})"
+    dead = [s.name for s in result.per_source() if s.fetched <= 0]
+    if dead and not allow_partial:
+        return (f"{len(dead)} of {len(result.sources)} sources fetched nothing but errors: {', '.join(dead)} "
+                "(see the summary; --allow-partial accepts this)")
+    return ""

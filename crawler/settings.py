@@ -1,18 +1,36 @@
 """Every newsarchive setting with its default, documented where it is defined (Scrapy settings module).
 
-Profiles in settings/profiles/*.toml override these (``newsarchive crawl --profile NAME``);
-so do ``-s NAME=VALUE`` and environment variables named in the comments.
+The stack, lowest first (built by `crawler.config.load_settings` for every command): these
+defaults, the environment variables named in the comments (read here and nowhere else), a
+profile (settings/profiles/*.toml, ``--profile NAME``), ``-s NAME=VALUE``, then the command's
+own options (``--archive``, ``--sources``, ...). A profile or ``-s`` may only name a setting
+defined here or in Scrapy's defaults, with a value of the default's type.
 """
 
 import os
+from pathlib import Path
+
+
+def project_root() -> Path:
+    """The folder holding scrapy.cfg and settings/: beside this package (a checkout or an editable
+    install), else the nearest scrapy.cfg above the working directory, else the working directory."""
+    here = Path(__file__).resolve().parent.parent
+    if (here / "scrapy.cfg").is_file():
+        return here
+    from scrapy.utils.conf import closest_scrapy_cfg
+
+    cfg = closest_scrapy_cfg()
+    return Path(cfg).parent if cfg else Path.cwd()
+
 
 BOT_NAME = "newsarchive"
 SPIDER_MODULES = ["crawler.spiders"]
 NEWSPIDER_MODULE = "crawler.spiders"
 
 # -- What to crawl -----------------------------------------------------------------------
-#: The sources file (see settings/sources.toml); NEWSARCHIVE_SOURCES in the environment.
-NEWSARCHIVE_SOURCES = os.environ.get("NEWSARCHIVE_SOURCES", "settings/sources.toml")
+#: The sources file (default: settings/sources.toml of the project, wherever the command runs);
+#: NEWSARCHIVE_SOURCES in the environment.
+NEWSARCHIVE_SOURCES = str(project_root() / "settings" / "sources.toml")
 #: Crawl only these sources (names); empty = all.
 NEWSARCHIVE_SOURCE_NAMES: list[str] = []
 #: Yield an item for every article page (for the dedup pipeline and feed exports).
@@ -20,14 +38,15 @@ NEWSARCHIVE_ARTICLE_ITEMS = True
 
 # -- Archive -----------------------------------------------------------------------------
 #: Where WARCs and indexes go: a folder, or s3://bucket/prefix. ARCHIVE_URI in the environment.
-ARCHIVE_URI = os.environ.get("ARCHIVE_URI", "./archive")
+ARCHIVE_URI = "./archive"
 #: Switch WARC writing off (bare crawl, for benchmarks).
 ARCHIVE_ENABLED = True
 #: Local folder where WARCs are written before they are stored (default: <archive>/spool,
 #: or under the user's cache dir for s3://).
-ARCHIVE_SPOOL = os.environ.get("ARCHIVE_SPOOL") or None
-#: Local folder for the catalog of a remote archive (default ~/.cache/newsarchive).
-ARCHIVE_CACHE_DIR = os.environ.get("ARCHIVE_CACHE_DIR") or None
+ARCHIVE_SPOOL = None
+#: Local folder for the catalogs of a remote archive (default ~/.cache/newsarchive); ARCHIVE_CACHE_DIR
+#: in the environment.
+ARCHIVE_CACHE_DIR = None
 #: Keep the spooled copy of a WARC after it is stored.
 ARCHIVE_KEEP_SPOOLED = False
 #: Roll over to a new WARC file past this size (bytes).
@@ -37,8 +56,8 @@ WARC_PREFIX = "newsarchive"
 #: Deflate level per record: 3 deflates our pages 2.4x faster than 6 for files 7% larger
 #: (measurements in crawler/archive/writer.py). Payloads already compressed get level 1.
 WARC_COMPRESS_LEVEL = 3
-#: Operator named in each warcinfo record.
-WARC_OPERATOR = os.environ.get("WARC_OPERATOR", "")
+#: Operator named in each warcinfo record; WARC_OPERATOR in the environment.
+WARC_OPERATOR = ""
 #: Bytes of captured bodies waiting for the writer thread before downloads pause (memory bound).
 ARCHIVE_QUEUE_MAX_BYTES = 128 * 1024 * 1024
 #: Finished WARCs waiting in the spool for storage (an S3 outage) before downloads pause.
@@ -48,6 +67,9 @@ ARCHIVE_SPOOL_MAX_BYTES = 4 * 1024**3
 ARCHIVE_UPLOAD_CLOSE_TIMEOUT = 120
 #: Upload retries back off exponentially from 1 s up to this many seconds.
 ARCHIVE_UPLOAD_BACKOFF_MAX = 30
+#: Probe the storage (write, read back, delete) when the crawl starts. `newsarchive crawl` probes
+#: before Scrapy starts and switches this off, so the probe runs once per crawl.
+ARCHIVE_STORAGE_CHECK = True
 
 # -- Politeness --------------------------------------------------------------------------
 ROBOTSTXT_OBEY = True
@@ -111,6 +133,8 @@ SPIDER_MIDDLEWARES = {
 DOWNLOADER_MIDDLEWARES = {
     "scrapy.downloadermiddlewares.offsite.OffsiteMiddleware": None,
     "crawler.middlewares.scope.SourceScopeMiddleware": 50,
+    # below RetryMiddleware (550) and the redirects (600): counts each request's final outcome
+    "crawler.middlewares.sourcestats.SourceStatsMiddleware": 60,
     # before HttpCompressionMiddleware (590) sets its own Accept-Encoding
     "crawler.middlewares.encoding.AcceptEncodingMiddleware": 580,
     # below 590: sees decoded bodies, fixes undeclared charsets before the spider decodes
@@ -130,9 +154,25 @@ DOWNLOAD_HANDLERS = {
 
 # -- Housekeeping --------------------------------------------------------------------------
 TELNETCONSOLE_ENABLED = False
-LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
+#: LOG_LEVEL in the environment.
+LOG_LEVEL = "INFO"
 FEED_EXPORT_ENCODING = "utf-8"
 #: Memory guard: stop the crawl cleanly before the machine swaps.
 MEMUSAGE_ENABLED = True
 MEMUSAGE_LIMIT_MB = 2048
 MEMUSAGE_WARNING_MB = 1024
+
+# -- The environment -------------------------------------------------------------------------
+# Read here and nowhere else. `environment()` reads it again at call time, so every command of
+# one process (and every test) sees the environment as it is now.
+_from_environment = ("NEWSARCHIVE_SOURCES", "ARCHIVE_URI", "ARCHIVE_SPOOL", "ARCHIVE_CACHE_DIR", "WARC_OPERATOR",
+                     "LOG_LEVEL")
+_defaults = {name: globals()[name] for name in _from_environment}
+
+
+def environment() -> dict[str, object]:
+    """Each setting the environment may give: its variable's value (when not empty), else the default."""
+    return {name: os.environ.get(name) or _defaults[name] for name in _from_environment}
+
+
+globals().update(environment())  # `scrapy crawl news` reads this module directly

@@ -3,21 +3,19 @@
 from __future__ import annotations
 
 import re
-import sys
-from dataclasses import dataclass, field
+import tomllib
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
-
 from crawler.errors import ConfigError
+from crawler.known_settings import did_you_mean
 
 NAME_RE = re.compile(r"^[a-z0-9_-]+$")
 LANGS = ("zh", "en")
 _URL_LISTS = ("start_urls", "feeds", "sitemaps")
+#: Every key a [[source]] table may have; any other is a mistake, named with the closest of these.
+KEYS = ("name", "lang", *_URL_LISTS, "allowed_domains", "article_pattern", "follow_pattern", "max_depth", "max_pages")
 
 
 class SourcesError(ConfigError, ValueError):
@@ -36,7 +34,6 @@ class Source:
     follow_pattern: re.Pattern[str] | None = None
     max_depth: int | None = None
     max_pages: int | None = None
-    extra: dict = field(default_factory=dict, compare=False, hash=False)
 
     def allows(self, url: str) -> bool:
         """Is this URL's host (or host:port) one of the source's allowed domains?"""
@@ -80,6 +77,10 @@ def load_sources(path: str | Path, only: list[str] | None = None) -> list[Source
         raise SourcesError(f"{path}: file not found") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
         raise SourcesError(f"{path}: not valid TOML: {e}") from None
+    for key in data:
+        if key != "source":
+            raise SourcesError(f"{path}: unknown key {key!r}{did_you_mean(key, ['source'])}: "
+                               "expected only [[source]] tables")
     raw = data.get("source")
     if not isinstance(raw, list) or not raw:
         raise SourcesError(f"{path}: expected one or more [[source]] tables")
@@ -104,9 +105,13 @@ def _parse_source(path: Path, index: int, table: object) -> Source:
     if not isinstance(table, dict):
         raise SourcesError(f"{path}: {label}: expected a table")
     name = table.get("name")
+    if isinstance(name, str) and NAME_RE.match(name):
+        label = f"source {name!r}"
+    for key in table:  # first: a misspelt key explains a "missing" one
+        if key not in KEYS:
+            raise SourcesError(f"{path}: {label}: unknown key {key!r}{did_you_mean(key, KEYS)}")
     if not isinstance(name, str) or not NAME_RE.match(name):
         raise SourcesError(f"{path}: {label}: key 'name': expected a string of [a-z0-9_-]+, got {name!r}")
-    label = f"source {name!r}"
 
     def fail(key: str, expected: str) -> SourcesError:
         return SourcesError(f"{path}: {label}: key {key!r}: expected {expected}, got {table.get(key)!r}")
@@ -152,11 +157,8 @@ def _parse_source(path: Path, index: int, table: object) -> Source:
         if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 0):
             raise fail(key, "a non-negative integer")
         ints[key] = value
-    known = {"name", "lang", *_URL_LISTS, "allowed_domains", "article_pattern", "follow_pattern", "max_depth", "max_pages"}
-    extra = {k: v for k, v in table.items() if k not in known}
     return Source(
         name=name, lang=lang, start_urls=lists["start_urls"], allowed_domains=lists["allowed_domains"],
         article_pattern=patterns["article_pattern"], feeds=lists["feeds"], sitemaps=lists["sitemaps"],
         follow_pattern=patterns["follow_pattern"], max_depth=ints["max_depth"], max_pages=ints["max_pages"],
-        extra=extra,
     )

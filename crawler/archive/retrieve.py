@@ -14,6 +14,7 @@ from warcio.archiveiterator import ArchiveIterator
 from warcio.timeutils import timestamp_to_datetime
 
 from crawler.archive.archive import WARCS, Archive
+from crawler.archive.warcscan import PARSE_ERRORS, UnreadableWarc
 from crawler.errors import NewsarchiveError
 from crawler.archive.cdxj import CaptureEntry
 
@@ -96,9 +97,12 @@ def _inflate(data: bytes, wbits: int, max_size: int) -> bytes:
 def load_record(archive: Archive, entry: CaptureEntry):
     """Exactly one ranged read, then parse the single gzip member as a WARC record."""
     raw = archive.storage.open_range(WARCS + entry.filename, entry.offset, entry.length)
-    it = ArchiveIterator(io.BytesIO(raw), check_digests=False)
-    record = next(iter(it))
-    payload = record.raw_stream.read() if record.rec_type != "revisit" else b""
+    try:
+        it = ArchiveIterator(io.BytesIO(raw), check_digests=False)
+        record = next(iter(it))
+        payload = record.raw_stream.read() if record.rec_type != "revisit" else b""
+    except (*PARSE_ERRORS, StopIteration) as e:
+        raise UnreadableWarc.at(entry.filename, entry.offset, e) from e
     return record, payload
 
 

@@ -9,22 +9,43 @@ from pathlib import Path
 from typing import BinaryIO, Iterator
 
 from warcio.archiveiterator import ArchiveIterator
+from warcio.exceptions import ArchiveLoadFailed
 
 from crawler.archive.cdxj import CaptureEntry, entry_for
+from crawler.errors import NewsarchiveError
 
 logger = logging.getLogger(__name__)
 
 _CHUNK = 1 << 20
 
 
+#: What warcio and zlib raise on bytes that are not (or no longer) a WARC.
+PARSE_ERRORS = (ArchiveLoadFailed, EOFError, zlib.error, ValueError)
+
+
+class UnreadableWarc(NewsarchiveError):
+    """A WARC file, or the record an index entry points at, cannot be parsed (damaged or not a WARC)."""
+
+    @classmethod
+    def at(cls, filename: str, offset: int | None, error: BaseException) -> UnreadableWarc:
+        first = (str(error).splitlines() or [type(error).__name__])[0][:120]
+        where = filename if offset is None else f"{filename} at offset {offset}"
+        return cls(f"{where}: not a readable WARC record ({first}); `newsarchive verify` lists the damage")
+
+
 def iter_entries(stream: BinaryIO, filename: str) -> Iterator[CaptureEntry]:
     """Index entries of every indexed record in a WARC stream, in file order (one pass, streaming)."""
     it = ArchiveIterator(stream, check_digests=False)
-    for record in it:
-        it.read_to_end(record)
-        entry = entry_for(record, it.get_record_offset(), it.get_record_length(), filename)
-        if entry is not None:
-            yield entry
+    offset = 0
+    try:
+        for record in it:
+            it.read_to_end(record)
+            offset = it.get_record_offset() + it.get_record_length()
+            entry = entry_for(record, it.get_record_offset(), it.get_record_length(), filename)
+            if entry is not None:
+                yield entry
+    except PARSE_ERRORS as e:
+        raise UnreadableWarc.at(filename, offset, e) from e
 
 
 def complete_members_end(stream: BinaryIO) -> tuple[int, int]:

@@ -9,7 +9,6 @@ compression, file I/O and the index, so the reactor never waits on disk.
 from __future__ import annotations
 
 import logging
-import platform
 import queue
 import threading
 from datetime import datetime, timezone
@@ -17,7 +16,6 @@ from pathlib import Path
 from typing import Self
 
 import scrapy
-import warcio
 from scrapy import Request, signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
@@ -25,12 +23,12 @@ from scrapy.http import Response
 from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.internet import threads
 
-import crawler
 from crawler import signals as na_signals
 from crawler.archive.archive import Archive
 from crawler.archive.records import Exchange
 from crawler.archive.uploader import SpoolUploader
 from crawler.archive.writer import RollingWarcWriter
+from crawler.config import archive_from_settings, writer_options
 from crawler.downloader import REASON_META_KEY
 
 logger = logging.getLogger(__name__)
@@ -90,22 +88,13 @@ class WarcArchiveExtension:
         s = crawler.settings
         if not s.getbool("ARCHIVE_ENABLED"):
             raise NotConfigured("ARCHIVE_ENABLED is off")
-        uri = s.get("ARCHIVE_URI")
-        if not uri:
+        if not s.get("ARCHIVE_URI"):
             raise NotConfigured("ARCHIVE_URI must be a folder or s3://bucket/prefix")
-        archive = Archive.open(
-            uri, spool_dir=s.get("ARCHIVE_SPOOL"), cache_dir=s.get("ARCHIVE_CACHE_DIR"),
-            keep_spooled=s.getbool("ARCHIVE_KEEP_SPOOLED"),
-            storage=storage_from_settings(uri, s),
-        )
-        # Fail before the first request: a crawl that cannot store its WARCs must not start.
-        archive.storage.check()
-        writer_kwargs = {
-            "prefix": s.get("WARC_PREFIX"),
-            "max_size": s.getint("WARC_MAX_SIZE"),
-            "compress_level": s.getint("WARC_COMPRESS_LEVEL"),
-            "warcinfo": _warcinfo_fields(s),
-        }
+        archive = archive_from_settings(s, create=True)
+        if s.getbool("ARCHIVE_STORAGE_CHECK", True):
+            # Fail before the first request: a crawl that cannot store its WARCs must not start.
+            archive.storage.check()
+        writer_kwargs = writer_options(s)
         return cls(
             crawler, archive, writer_kwargs,
             queue_max_bytes=s.getint("ARCHIVE_QUEUE_MAX_BYTES"),
@@ -253,47 +242,3 @@ class WarcArchiveExtension:
 def _job_url(job) -> str:
     kind, payload = job
     return payload.url if kind == "exchange" else payload[0]
-
-
-#: Scrapy's AWS_* settings -> S3 backend options (empty values leave boto3's own chain in charge).
-S3_SETTINGS = {
-    "AWS_ENDPOINT_URL": "endpoint_url",
-    "AWS_ACCESS_KEY_ID": "access_key",
-    "AWS_SECRET_ACCESS_KEY": "secret_key",
-    "AWS_SESSION_TOKEN": "session_token",
-    "AWS_REGION_NAME": "region",
-    "AWS_VERIFY": "verify",
-    "AWS_USE_SSL": "use_ssl",
-}
-
-
-def storage_from_settings(uri: str, settings):
-    """The storage backend for ``uri`` with Scrapy's AWS_* settings applied."""
-    from crawler.archive.storage import is_remote, open_storage
-
-    if not is_remote(uri):
-        return open_storage(uri)
-    options = {key: settings.get(name) for name, key in S3_SETTINGS.items() if settings.get(name) not in (None, "")}
-    return open_storage(uri, **options)
-
-
-def _warcinfo_fields(settings) -> dict[str, str]:
-    return {
-        "software": f"newsarchive/{crawler.__version__} (scrapy/{scrapy.__version__}; warcio/{_warcio_version()})",
-        "format": "WARC File Format 1.1",
-        "conformsTo": "http://iipc.github.io/warc-specifications/specifications/warc-format/warc-1.1/",
-        "robots": "obey" if settings.getbool("ROBOTSTXT_OBEY") else "ignore",
-        "http-header-user-agent": settings.get("USER_AGENT") or "",
-        "hostname": platform.node(),
-        "operator": settings.get("WARC_OPERATOR") or "",
-        "description": "Security-news archive crawl",
-    }
-
-
-def _warcio_version() -> str:
-    try:
-        from importlib.metadata import version
-
-        return version("warcio")
-    except Exception:  # pragma: no cover
-        return getattr(warcio, "__version__", "unknown")

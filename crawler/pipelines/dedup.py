@@ -14,6 +14,7 @@ from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.internet import defer, threads
 from twisted.python.threadpool import ThreadPool
 
+from crawler.config import dedup_catalog_path, thresholds
 from crawler.dedup.commands import build_payload
 from crawler.dedup.defaults import DedupSettings
 from crawler.dedup.detector import Detector, Match
@@ -28,16 +29,6 @@ except ImportError:  # Python 3.10
     from typing_extensions import Self
 
 logger = logging.getLogger(__name__)
-
-
-def default_catalog(archive_uri: str | None, cache_dir: str | None) -> Path:
-    """``dedup.sqlite3`` beside the capture catalog: in a local archive's folder, or in the remote
-    archive's folder under ARCHIVE_CACHE_DIR (the same place `newsarchive dups` looks)."""
-    from crawler.archive.archive import local_state_dir
-
-    if not archive_uri:
-        raise NotConfigured("DEDUP_CATALOG or ARCHIVE_URI must be set for the dedup pipeline")
-    return local_state_dir(archive_uri, cache_dir) / "dedup.sqlite3"
 
 
 class DedupPipeline:
@@ -64,11 +55,9 @@ class DedupPipeline:
         s = crawler.settings
         if not s.getbool("DEDUP_ENABLED", True):
             raise NotConfigured("DEDUP_ENABLED is False")
-        catalog = s.get("DEDUP_CATALOG") or default_catalog(s.get("ARCHIVE_URI"), s.get("ARCHIVE_CACHE_DIR"))
         # A typo in a threshold must stop the crawl, not switch dedup off (`newsarchive crawl`
         # checks this before starting and exits 2; `scrapy crawl` fails here).
-        settings = DedupSettings.from_mapping(s.getdict("DEDUP_THRESHOLDS"))
-        return cls(crawler, catalog=Path(catalog), settings=settings)
+        return cls(crawler, catalog=dedup_catalog_path(s), settings=thresholds(s))
 
     def open_spider(self) -> None:
         self.store = ArticleStore(self.catalog)

@@ -110,6 +110,7 @@ class NewsSpider(Spider):
             hrefs = []
         if response.status < 400 and source.is_article(response.url):
             stats.inc_value("pages/articles")
+            stats.inc_value(f"source/{source.name}/articles")
             if self.article_items:
                 yield self._article_item(response, source)
         yield from self._follow(response, source, hrefs)

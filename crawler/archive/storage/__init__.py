@@ -30,8 +30,9 @@ class ArchiveStorage(Protocol):
 
     uri: str
 
-    def check(self) -> None:
-        """Fail fast with StorageConfigError when the storage cannot be written and read."""
+    def check(self, *, write: bool = True) -> None:
+        """Fail fast with StorageConfigError when the storage cannot be read (and, with ``write``,
+        written): seconds, not a client's full retry schedule. Without ``write`` nothing is created."""
 
     def put_file(self, local_path: Path, name: str) -> None:
         """Store a finished local file under ``name``, durably, replacing any older copy.

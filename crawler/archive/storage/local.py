@@ -32,7 +32,11 @@ class LocalStorage:
             raise StorageError(f"refusing a storage name outside the archive: {name!r}")
         return path
 
-    def check(self) -> None:
+    def check(self, *, write: bool = True) -> None:
+        if not write:
+            if not self.root.is_dir():
+                raise StorageConfigError(f"archive folder {self.root} does not exist")
+            return
         try:
             self.root.mkdir(parents=True, exist_ok=True)
             probe = self.root / ".write-probe"

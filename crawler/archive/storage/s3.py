@@ -210,11 +210,17 @@ class S3Storage:
         return self.prefix + name
 
     def _fail(self, action: str, name: str, e: BaseException) -> StorageError:
-        return StorageError(f"{self.uri}{name}: {action} failed: {_describe(e)}")
+        # Name the archive and the name inside it, never prefix+name glued together: an archive
+        # s3://b/warcs/ keeps its WARCs under s3://b/warcs/warcs/, which reads like a mistake.
+        if isinstance(e, (botocore.exceptions.EndpointConnectionError, botocore.exceptions.ConnectTimeoutError)):
+            why = f"cannot connect to the endpoint {self.endpoint}"
+        else:
+            why = _describe(e)
+        return StorageError(f"archive {self.uri}: {action} {name!r} failed: {why}")
 
     # -- configuration -----------------------------------------------------------
-    def check(self) -> None:
-        """List the prefix, then write, read back and delete a probe object.
+    def check(self, *, write: bool = True) -> None:
+        """List the prefix, then (with ``write``) write, read back and delete a probe object.
 
         Short timeouts and one retry, so a dead endpoint fails in seconds; every failure
         is one line naming the bucket and the error.
@@ -228,6 +234,8 @@ class S3Storage:
         step = "list"
         try:
             client.list_objects_v2(Bucket=self.bucket, Prefix=self.prefix, MaxKeys=1)
+            if not write:
+                return
             step = "write"
             client.put_object(Bucket=self.bucket, Key=probe, Body=b"newsarchive write probe\n")
             step = "read"
