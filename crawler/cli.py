@@ -10,6 +10,8 @@ Exit codes: 0 done; 1 failed, nothing found, or interrupted; 2 bad usage or conf
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import json
 import logging
 import sys
@@ -86,8 +88,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE if e.code else EXIT_OK
     if args.command != "crawl":  # a crawl logs through Scrapy's own handler
         logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    # warcio writes its warnings about damaged records straight to stderr, several lines each:
+    # held back here, and said once in one line when the command succeeds anyway (a failing
+    # command's own line already points at `newsarchive verify`). A crawl logs through Scrapy.
+    held = io.StringIO()
     try:
-        return COMMANDS[args.command](args)
+        with contextlib.redirect_stderr(held) if args.command != "crawl" else contextlib.nullcontext():
+            code = COMMANDS[args.command](args)
     except NewsarchiveError as e:
         print(f"newsarchive: {_one_line(e)}", file=sys.stderr)
         return e.exit_code
@@ -96,6 +103,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_FAILED
     except BrokenPipeError:
         return EXIT_OK
+    if held.getvalue().strip():
+        first = held.getvalue().strip().splitlines()[0].strip()
+        print(f"newsarchive: warning: the WARC reader found damaged records ({first}); "
+              "`newsarchive verify` lists them", file=sys.stderr)
+    return code
 
 
 def _one_line(e: BaseException) -> str:
@@ -199,6 +211,7 @@ def cmd_index(args: argparse.Namespace) -> int:
 
 def cmd_upload(args: argparse.Namespace) -> int:
     from crawler.archive.storage import StorageError
+    from crawler.archive.writer import WARC_SUFFIX
     from crawler.config import archive_from_settings, spool_dir
 
     settings = _settings(args)
@@ -207,6 +220,9 @@ def cmd_upload(args: argparse.Namespace) -> int:
     spool = spool_dir(settings)
     if not spool.is_dir():
         raise NewsarchiveError(f"no spool folder at {spool}: nothing to upload")
+    if not any(spool.glob(f"*{WARC_SUFFIX}*")):
+        print(f"nothing to upload in {spool}")
+        return EXIT_OK
     archive = archive_from_settings(settings, create=True)
     archive.storage.check()
     try:

@@ -12,10 +12,10 @@ from dataclasses import dataclass, field
 from typing import Iterator
 
 from warcio.archiveiterator import ArchiveIterator
-from warcio.exceptions import ArchiveLoadFailed
 
 from crawler.archive.archive import INDEXES, WARCS, Archive, index_name
 from crawler.archive.cdxj import CaptureEntry, entry_for
+from crawler.archive.warcscan import PARSE_ERRORS
 
 _CHUNK = 1 << 20
 
@@ -75,7 +75,7 @@ def check_warc(archive: Archive, name: str, report: VerifyReport) -> tuple[list[
                 entry = entry_for(record, offset, length, name)
                 if entry is not None:
                     entries.append(entry)
-    except (ArchiveLoadFailed, OSError, EOFError, ValueError) as e:
+    except (*PARSE_ERRORS, OSError) as e:
         first_line = str(e).splitlines()[0] if str(e) else type(e).__name__
         report.problems.append(Problem(name, end, f"unreadable from this offset on: {first_line[:80]!r}"))
         return entries, end

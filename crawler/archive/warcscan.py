@@ -19,8 +19,9 @@ logger = logging.getLogger(__name__)
 _CHUNK = 1 << 20
 
 
-#: What warcio and zlib raise on bytes that are not (or no longer) a WARC.
-PARSE_ERRORS = (ArchiveLoadFailed, EOFError, zlib.error, ValueError)
+#: What warcio and zlib raise on bytes that are not (or no longer) a WARC; garbage that warcio
+#: half-parses (as ARC, or a record without its headers) ends in the Type/Key/IndexErrors.
+PARSE_ERRORS = (ArchiveLoadFailed, EOFError, zlib.error, ValueError, TypeError, KeyError, IndexError)
 
 
 class UnreadableWarc(NewsarchiveError):

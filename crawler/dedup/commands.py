@@ -108,6 +108,7 @@ def rebuild_from_warcs(storage, catalog_path: str | os.PathLike[str], settings: 
         leftover.unlink(missing_ok=True)
     stats = {"warcs": 0, "records": 0, "articles": 0, "flags": 0, "bad_records": 0, "unknown_schema": 0}
     store = ArticleStore(tmp)
+    complete = False
     try:
         detector = Detector(store, settings)
         for n, payload in enumerate(_iter_payloads(storage, stats), 1):
@@ -124,8 +125,12 @@ def rebuild_from_warcs(storage, catalog_path: str | os.PathLike[str], settings: 
         store.commit()
         stats["articles"] = store.count()
         stats["flags"] = len(store.all_flags())
+        complete = True
     finally:
         store.close()
+        if not complete:  # the old catalog stays as it was, and no half-built one beside it
+            for leftover in (tmp, Path(str(tmp) + "-wal"), Path(str(tmp) + "-shm")):
+                leftover.unlink(missing_ok=True)
     for suffix in ("-wal", "-shm"):
         Path(str(path) + suffix).unlink(missing_ok=True)
     os.replace(tmp, path)
