@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -74,3 +75,32 @@ def test_a_crawl_that_fetches_nothing_is_exit_1(tmp_path: Path) -> None:
     assert proc.returncode == 1
     last = proc.stderr.decode().strip().splitlines()[-1]
     assert last.startswith("newsarchive: no page could be fetched") and "ConnectionRefusedError" in last
+
+
+def test_a_source_that_fetched_nothing_fails_the_crawl_unless_allow_partial(mock_server, tmp_path: Path) -> None:
+    """A dead site (connection refused) and one that answers only 500s: exit 1 naming both, every
+    source in the summary with its pages, articles and errors by kind; --allow-partial: exit 0."""
+    from tests.seaweed import closed_port
+
+    port = closed_port()
+    sources = write_sources(tmp_path / "s.toml", mock_server, start="/basic", feeds=False, sitemaps=False, extra=(
+        f'\n[[source]]\nname = "down"\nlang = "en"\nstart_urls = ["http://127.0.0.1:{port}/"]\n'
+        f'allowed_domains = ["127.0.0.1:{port}"]\narticle_pattern = "/a/"\n'
+        f'\n[[source]]\nname = "broken"\nlang = "en"\nstart_urls = ["{mock_server.url("/status/500")}"]\n'
+        f'allowed_domains = ["{mock_server.host}"]\narticle_pattern = "/a/"\n'))
+    run = crawl(tmp_path, sources, tmp_path / "archive", "-s", "ITEM_PIPELINES={}")
+    out = run.proc.stdout.decode()
+    assert run.proc.returncode == 1, run.log[-2000:]
+    assert run.log.strip().splitlines()[-1] == (
+        "newsarchive: 2 of 3 sources fetched nothing but errors: down, broken "
+        "(see the summary; --allow-partial accepts this)")
+    mock = [line for line in out.splitlines() if line.startswith("  mock:")][0]
+    assert f"  mock: {run.stats['source/mock/pages']} pages, {run.stats['source/mock/articles']} articles" in mock
+    assert run.stats["source/mock/articles"] >= 5 and "fetched nothing" not in mock
+    down = re.compile(r"^  down: 0 pages, 0 articles, errors: 1 x \w*ConnectionRefusedError  <- fetched nothing$", re.M)
+    assert down.search(out), out
+    assert "  broken: 1 pages, 0 articles, errors: 1 x http_500  <- fetched nothing" in out
+
+    run = crawl(tmp_path, sources, tmp_path / "archive", "-s", "ITEM_PIPELINES={}", "--allow-partial")
+    assert run.proc.returncode == 0, run.log[-2000:]
+    assert down.search(run.proc.stdout.decode())
