@@ -95,7 +95,8 @@ def load_sources(path: str | Path, only: list[str] | None = None) -> list[Source
     if only:
         unknown = [n for n in only if n not in seen]
         if unknown:
-            raise SourcesError(f"{path}: no source named {', '.join(map(repr, unknown))} (have: {', '.join(sorted(seen))})")
+            raise SourcesError(f"{path}: no source named {', '.join(map(repr, unknown))}"
+                               f"{did_you_mean(unknown[0], seen)} (have: {', '.join(sorted(seen))})")
         sources = [s for s in sources if s.name in only]
     return sources
 

@@ -360,3 +360,8 @@ def test_s3_errors_name_the_archive_not_a_doubled_prefix(tmp_path: Path) -> None
     assert "warcs/warcs" not in message
     assert message.startswith("archive s3://bucket/warcs/: list 'warcs/' failed: cannot connect to the endpoint")
     assert os.linesep not in message
+
+
+def test_unknown_source_name_is_named_with_the_closest(tmp_path: Path, capsys) -> None:
+    code, _out, err = run(capsys, "crawl", "--sources", _sources(tmp_path), "--source", "dwn", "--archive", tmp_path / "a")
+    assert code == 2 and "no source named 'dwn' (did you mean `down`?) (have: down)" in one_line(err)
