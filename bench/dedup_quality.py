@@ -33,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from crawler.dedup.defaults import DEFAULTS  # noqa: E402
 from crawler.dedup.detector import Detector  # noqa: E402
 from crawler.dedup.normalize import strip_links  # noqa: E402
-from crawler.dedup.signals import Article, compute_signals, parse_when  # noqa: E402
+from crawler.dedup.features import Article, compute_signals, parse_when  # noqa: E402
 from crawler.dedup.store import ArticleStore, feature_names  # noqa: E402
 
 RELATION_OF_COMBO = {
@@ -111,7 +111,7 @@ def run_detector(articles: list[dict], *, strip: bool, catalog: Path,
     for aid, art in items:
         row, _matches = det.add(art, signals[aid])
         id_of_row[row] = aid
-    det.settle()  # what the crawl does at its end (a no-op past DedupSettings.young_catalog articles)
+    det.settle()  # what the crawl does at its end (a no-op past Thresholds.young_catalog articles)
     store.commit()
     flagged: set[frozenset[str]] = set()
     kinds: dict[frozenset[str], str] = {}

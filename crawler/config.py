@@ -22,7 +22,7 @@ from crawler.known_settings import check_log_level, check_setting
 if TYPE_CHECKING:
     from crawler.archive.archive import Archive
     from crawler.archive.storage import ArchiveStorage
-    from crawler.dedup.defaults import DedupSettings
+    from crawler.dedup.defaults import Thresholds
 
 #: The file of a dedup catalog beside the capture catalog.
 DEDUP_CATALOG_NAME = "dedup.sqlite3"
@@ -259,11 +259,11 @@ def _warcio_version() -> str:
         return "unknown"
 
 
-def thresholds(settings: BaseSettings) -> DedupSettings:
+def thresholds(settings: BaseSettings) -> Thresholds:
     """The dedup thresholds: the frozen defaults with DEDUP_THRESHOLDS over them (a misspelt name is an error)."""
-    from crawler.dedup.defaults import DedupSettings
+    from crawler.dedup.defaults import Thresholds
 
     try:
-        return DedupSettings.from_mapping(settings.getdict("DEDUP_THRESHOLDS"))
+        return Thresholds.from_mapping(settings.getdict("DEDUP_THRESHOLDS"))
     except (TypeError, ValueError) as e:
         raise ConfigError(f"DEDUP_THRESHOLDS: {e}") from None

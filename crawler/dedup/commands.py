@@ -8,9 +8,9 @@ import os
 from pathlib import Path
 from typing import Any
 
-from crawler.dedup.defaults import DEFAULTS, DedupSettings
+from crawler.dedup.defaults import DEFAULTS, Thresholds
 from crawler.dedup.detector import Detector, find_related
-from crawler.dedup.signals import Article, Signals
+from crawler.dedup.features import Article, Signals
 from crawler.dedup.store import ArticleStore
 
 logger = logging.getLogger(__name__)
@@ -91,7 +91,7 @@ def _iter_payloads(storage, stats: dict[str, int]):
                 yield payload
 
 
-def rebuild_from_warcs(storage, catalog_path: str | os.PathLike[str], settings: DedupSettings = DEFAULTS) -> dict[str, int]:
+def rebuild_from_warcs(storage, catalog_path: str | os.PathLike[str], settings: Thresholds = DEFAULTS) -> dict[str, int]:
     """Rebuild the whole dedup catalog from the metadata records in ``storage``'s WARCs.
 
     ``storage`` is an archive backend (``crawler.archive.storage``) or its URI. Records are

@@ -4,7 +4,7 @@ Measured on ``../shared/corpus`` (733 real articles: 351 zh WeChat articles, 382
 teasers; about 270,000 pairs) with ``bench/dedup_quality.py``, content only (links
 stripped). Values were picked once, as round numbers in a flat region of the F1 curve,
 and frozen; nothing is fitted per group. The Scrapy settings ``DEDUP_*`` override them
-(see ``DedupSettings.from_mapping``).
+(see ``Thresholds.from_mapping``).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any, Mapping
 
 
 @dataclass(frozen=True)
-class DedupSettings:
+class Thresholds:
     # --- exact copies and reposts --------------------------------------------------
     #: Simhash bits that may differ for a repost. 3 is the classic web-scale value (Manku
     #: et al. 2007); on the corpus no unrelated pair is within 10 bits, and reposts with a
@@ -86,7 +86,7 @@ class DedupSettings:
     young_catalog: int = 200
 
     @classmethod
-    def from_mapping(cls, values: Mapping[str, Any]) -> DedupSettings:
+    def from_mapping(cls, values: Mapping[str, Any]) -> Thresholds:
         """Build from ``{"translation_min": 0.1, ...}``; unknown keys raise ValueError."""
         known = {f.name for f in fields(cls)}
         unknown = set(values) - known
@@ -95,4 +95,4 @@ class DedupSettings:
         return cls(**dict(values))
 
 
-DEFAULTS = DedupSettings()
+DEFAULTS = Thresholds()

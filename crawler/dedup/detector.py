@@ -29,10 +29,10 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from crawler.dedup.defaults import DEFAULTS, DedupSettings
-from crawler.dedup.hamming import NearDuplicateIndex
+from crawler.dedup.defaults import DEFAULTS, Thresholds
+from crawler.dedup.near_index import NearDuplicateIndex
 from crawler.dedup.normalize import fold
-from crawler.dedup.signals import Article, Signals, compute_signals, parse_when
+from crawler.dedup.features import Article, Signals, compute_signals, parse_when
 from crawler.dedup.store import ArticleStore, StoredArticle, feature_names
 from crawler.dedup.terms import terms
 
@@ -118,7 +118,7 @@ class Detector:
     def __init__(
         self,
         store: ArticleStore,
-        settings: DedupSettings = DEFAULTS,
+        settings: Thresholds = DEFAULTS,
         *,
         index: NearDuplicateIndex | None = None,
         update_frequencies: bool = True,

@@ -11,9 +11,9 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from crawler.dedup.anchor_index import AnchorIndex
+from crawler.dedup.feature_index import FeatureIndex
 from crawler.dedup.fingerprint import from_signed, to_signed
-from crawler.dedup.signals import Article, Signals, parse_when
+from crawler.dedup.features import Article, Signals, parse_when
 
 CATALOG_SCHEMA_VERSION = 1
 
@@ -99,7 +99,7 @@ class ArticleStore:
         self.conn.execute("PRAGMA journal_mode=WAL" if self.path != ":memory:" else "PRAGMA journal_mode=MEMORY")
         self.conn.execute("PRAGMA synchronous=NORMAL")
         self.conn.executescript(SCHEMA)
-        self.features = AnchorIndex(self.conn)
+        self.features = FeatureIndex(self.conn)
         #: Parsed signals by article id: decoding the JSON of each candidate was a third of
         #: the detector's time (about 80 candidates per article). Signals never change once
         #: stored; an entry goes when its article is deleted.

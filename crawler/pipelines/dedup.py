@@ -16,10 +16,10 @@ from twisted.python.threadpool import ThreadPool
 
 from crawler.config import dedup_catalog_path, thresholds
 from crawler.dedup.commands import build_payload
-from crawler.dedup.defaults import DedupSettings
+from crawler.dedup.defaults import Thresholds
 from crawler.dedup.detector import Detector, Match
 from crawler.dedup.extract import ExtractionError, extract
-from crawler.dedup.signals import Article, Signals, compute_signals
+from crawler.dedup.features import Article, Signals, compute_signals
 from crawler.dedup.store import ArticleStore
 from crawler.signals import warc_metadata
 
@@ -41,7 +41,7 @@ class DedupPipeline:
     benchmark); with one, the reactor competes with at most one Python thread, and items
     wait in the thread's queue (the ``CONCURRENT_ITEMS`` bound applies)."""
 
-    def __init__(self, crawler, *, catalog: Path, settings: DedupSettings) -> None:
+    def __init__(self, crawler, *, catalog: Path, settings: Thresholds) -> None:
         self.crawler = crawler
         self.catalog = Path(catalog)
         self.settings = settings

@@ -11,7 +11,7 @@ from warcio.warcwriter import WARCWriter
 from crawler.archive.storage.local import LocalStorage
 from crawler.dedup.commands import build_payload, find_duplicates, rebuild_from_warcs
 from crawler.dedup.detector import Detector
-from crawler.dedup.signals import compute_signals
+from crawler.dedup.features import compute_signals
 from crawler.dedup.store import ArticleStore
 from tests.dedup.test_detector import BASE, site_articles
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from crawler.dedup.defaults import DedupSettings
+from crawler.dedup.defaults import Thresholds
 from crawler.dedup.detector import Detector
 from crawler.dedup.extract import extract
-from crawler.dedup.signals import Article
+from crawler.dedup.features import Article
 from crawler.dedup.store import ArticleStore
 from tests.dedup import dedup_site
 
@@ -220,5 +220,5 @@ def test_young_catalog_settles_to_the_same_flags_in_any_arrival_order():
 
 def test_settle_leaves_a_grown_catalog_alone():
     store, det = _catalog_with_background()
-    det.settings = DedupSettings.from_mapping({"young_catalog": 1})
+    det.settings = Thresholds.from_mapping({"young_catalog": 1})
     assert det.settle() is False

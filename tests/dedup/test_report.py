@@ -9,7 +9,7 @@ import json
 import pytest
 
 from crawler.dedup.report import clusters, safe_href, write_report
-from crawler.dedup.signals import Article, compute_signals
+from crawler.dedup.features import Article, compute_signals
 from crawler.dedup.store import ArticleStore
 
 XSS_TITLE = "<script>alert(1)</script>"

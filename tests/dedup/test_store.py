@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from crawler.dedup.signals import Article, compute_signals
+from crawler.dedup.features import Article, compute_signals
 from crawler.dedup.store import ArticleStore
 
 TEXT = "LockBit ransomware hits St. Olaf Medical Center. CVE-2024-1709 exploited; 1.2 million records stolen."

@@ -7,7 +7,7 @@ import random
 from hypothesis import given, settings, strategies as st
 from simhash import Simhash, SimhashIndex
 
-from crawler.dedup.hamming import NearDuplicateIndex
+from crawler.dedup.near_index import NearDuplicateIndex
 
 U64 = st.integers(min_value=0, max_value=(1 << 64) - 1)
 

@@ -31,7 +31,7 @@ INSERT OR IGNORE INTO df_total (id, n) VALUES (0, 0);
 """
 
 
-class AnchorIndex:
+class FeatureIndex:
     """Postings and document frequencies over one SQLite connection (owned by the store)."""
 
     def __init__(self, conn: sqlite3.Connection) -> None:
