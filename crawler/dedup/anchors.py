@@ -193,7 +193,12 @@ def extract_anchors(text: str, lang: str) -> Counter[str]:
         n = _number(m.group(1), scale)
         if n is not None:
             out[f"n:{n}"] += 1
-    # Names: any Latin word in a Chinese text; in English, words that look like names.
+    _count_names(out, rest, lang)
+    return out
+
+
+def _count_names(out: Counter[str], rest: str, lang: str) -> None:
+    """Names: any Latin word in a Chinese text; in English, words that look like names."""
     if lang == "zh":
         for w in _LATIN_WORD_RE.findall(rest):
             a = _en_word_anchor(w)
@@ -204,8 +209,6 @@ def extract_anchors(text: str, lang: str) -> Counter[str]:
     else:
         for a in english_names(rest):
             out[a] += 1
-    return out
-
 
 def english_names(text: str) -> list[str]:
     """Words of an English text that look like names: capitalised, CamelCase, ACRONYMS,
@@ -216,8 +219,9 @@ def english_names(text: str) -> list[str]:
             w = m.group(0)
             low = w.lower()
             if low in _EN_ALIASES:
-                if _EN_ALIASES[low]:
-                    names.append(_EN_ALIASES[low])
+                alias = _EN_ALIASES[low]
+                if alias:
+                    names.append(alias)
                 continue
             if low in _GLOSSARY_TARGETS:
                 # A word the zh glossary maps to (ransomware, hospital): an anchor in any case,

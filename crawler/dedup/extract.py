@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from crawler.dedup.sourcelinks import TRANSLATION_MARKERS
 from crawler.dedup.normalize import SOURCE_LINE_MARKERS
+
+if TYPE_CHECKING:
+    from lxml.html import HtmlElement
 
 
 class ExtractionError(Exception):
@@ -45,11 +49,11 @@ def detect_lang(text: str) -> str | None:
     return "zh" if cjk >= 0.2 * (cjk + latin / 5) else "en"
 
 
-def _source_lines(tree) -> list[str]:
+def _source_lines(tree: HtmlElement) -> list[str]:
     """``marker：url`` for each short block that names a source. trafilatura drops link-dense
     paragraphs as boilerplate, and a source line is exactly that."""
     out: list[str] = []
-    seen: set = set()
+    seen: set[HtmlElement] = set()
     for node in tree.xpath("//text()"):
         if not _MARKER_RE.search(node):
             continue
@@ -66,7 +70,7 @@ def _source_lines(tree) -> list[str]:
     return out
 
 
-def _source_line(el, text: str, out: list[str]) -> None:
+def _source_line(el: HtmlElement, text: str, out: list[str]) -> None:
     low = text.lower()
     if not any(0 <= low.find(m) <= 12 for m in _MARKERS):
         return
@@ -89,7 +93,7 @@ _DATE_XPATHS = (
 _ISO_DATE_RE = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
 
 
-def _published(tree, url: str | None) -> str | None:
+def _published(tree: HtmlElement, url: str | None) -> str | None:
     """The publication date, YYYY-MM-DD: the page's own metadata (meta tags, ``<time>``)
     first; else htmldate without its extensive search, which scans every text node and was
     a sixth of the pipeline's time."""
@@ -106,7 +110,7 @@ def _published(tree, url: str | None) -> str | None:
         return None
 
 
-def _title(tree) -> str:
+def _title(tree: HtmlElement) -> str:
     for xp in ("//meta[@property='og:title']/@content", "//h1//text()", "//title/text()"):
         parts = [" ".join(str(v).replace("\u200b", " ").replace("\ufeff", " ").split()) for v in tree.xpath(xp)]
         title = " ".join(p for p in parts if p).strip()
@@ -115,7 +119,7 @@ def _title(tree) -> str:
     return ""
 
 
-def _author(tree) -> str | None:
+def _author(tree: HtmlElement) -> str | None:
     for xp in ("//meta[@name='author']/@content", "//meta[@property='article:author']/@content"):
         for value in tree.xpath(xp):
             value = " ".join(str(value).split())

@@ -6,6 +6,7 @@ import re
 import unicodedata
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 # --- Traditional -> Simplified ---------------------------------------------------------
 # OpenCC (pure Python) costs about 14 ms on a 3 KB article; almost every page we crawl is
@@ -13,7 +14,7 @@ from pathlib import Path
 
 
 @lru_cache(maxsize=1)
-def _opencc():
+def _opencc() -> Any:
     from opencc import OpenCC
 
     return OpenCC("t2s")

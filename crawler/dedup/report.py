@@ -20,19 +20,20 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from crawler.dedup.kinds import Kind
 from crawler.dedup.store import ArticleStore, StoredArticle
 
 FORMATS = ("html", "json", "csv")
 
 #: Most telling relation first, for the order of pairs within a cluster.
-_KIND_ORDER = {"exact": 0, "repost": 1, "translation": 2, "translation_sibling": 3, "same_story": 4, "attributed": 5}
+_KIND_ORDER = {kind: n for n, kind in enumerate(Kind)}
 _KIND_LABEL = {
-    "exact": "exact copy",
-    "repost": "repost",
-    "translation": "translation",
-    "translation_sibling": "two translations of one original",
-    "same_story": "same story",
-    "attributed": "names as its source",
+    Kind.EXACT: "exact copy",
+    Kind.REPOST: "repost",
+    Kind.TRANSLATION: "translation",
+    Kind.TRANSLATION_SIBLING: "two translations of one original",
+    Kind.SAME_STORY: "same story",
+    Kind.ATTRIBUTED: "names as its source",
 }
 
 
@@ -40,7 +41,7 @@ _KIND_LABEL = {
 class Pair:
     a: int
     b: int
-    kind: str
+    kind: Kind
     score: float
     basis: str
     #: For a translation: the id of the original (the translation points at it).
@@ -100,7 +101,7 @@ def _originals(store: ArticleStore, flags: list[tuple], arts: dict[int, StoredAr
     """Which side of each translation pair is the original (from the flag's detail)."""
     out: dict[tuple[int, int], int] = {}
     for a, b, kind, _score, _basis in flags:
-        if kind != "translation" or a not in arts or b not in arts:
+        if kind != Kind.TRANSLATION or a not in arts or b not in arts:
             continue
         detail = next((f.detail for f in store.flags_of(a) if f.other == b), {})
         orig_url = detail.get("original")
@@ -144,10 +145,10 @@ def safe_href(url: str | None) -> str | None:
 
 def _relation_text(p: Pair, by_id: dict[int, StoredArticle], rank: dict[int, int]) -> str:
     label = _KIND_LABEL.get(p.kind, p.kind)
-    if p.kind == "translation" and p.original is not None:
+    if p.kind == Kind.TRANSLATION and p.original is not None:
         translation = p.b if p.original == p.a else p.a
         return f"#{rank[translation]} translates #{rank[p.original]}"
-    if p.kind == "attributed":
+    if p.kind == Kind.ATTRIBUTED:
         return f"#{rank[p.a]} / #{rank[p.b]}: {label}"
     return f"#{rank[p.a]} and #{rank[p.b]}: {label}"
 

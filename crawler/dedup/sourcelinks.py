@@ -119,6 +119,19 @@ def source_links(text: str, *, self_url: str | None = None) -> list[dict[str, st
     own = normalize_url(self_url) if self_url else None
     found: dict[str, str] = {}
     lines = text.split("\n")
+    claimed = _marked_links(lines, found, own)
+    bare = _bare_links(lines, claimed)
+    # Dozens of bare URL lines are data (indicators, a link dump), not where the article
+    # comes from: then only a URL under an English headline counts.
+    many = len(bare) > MAX_BARE_SOURCES
+    for url, after_headline in bare:
+        if after_headline or not many:
+            _note(found, url, "translated_from" if after_headline else "cites", own)
+    return [{"url": u, "kind": k} for u, k in found.items()]
+
+
+def _marked_links(lines: list[str], found: dict[str, str], own: str | None) -> set[int]:
+    """Note the URLs of each marker line and of the list that follows it; returns the lines used."""
     claimed: set[int] = set()
     for i, line in enumerate(lines):
         marker = _marker_in(line)
@@ -142,7 +155,12 @@ def source_links(text: str, *, self_url: str | None = None) -> list[dict[str, st
         claimed.add(i)
         for u in urls:
             _note(found, u, kind, own)
-    bare: list[tuple[str, bool]] = []  # (url, after an English headline)
+    return claimed
+
+
+def _bare_links(lines: list[str], claimed: set[int]) -> list[tuple[str, bool]]:
+    """Lines outside the marked ones that hold nothing but a URL: (url, after an English headline)."""
+    bare: list[tuple[str, bool]] = []
     previous = ""
     for i, line in enumerate(lines):
         if not line.strip():
@@ -152,13 +170,7 @@ def source_links(text: str, *, self_url: str | None = None) -> list[dict[str, st
             if url is not None:
                 bare.append((url, _latin_title(previous)))
         previous = line
-    # Dozens of bare URL lines are data (indicators, a link dump), not where the article
-    # comes from: then only a URL under an English headline counts.
-    many = len(bare) > MAX_BARE_SOURCES
-    for url, after_headline in bare:
-        if after_headline or not many:
-            _note(found, url, "translated_from" if after_headline else "cites", own)
-    return [{"url": u, "kind": k} for u, k in found.items()]
+    return bare
 
 
 def _note(found: dict[str, str], url: str, kind: str, own: str | None) -> None:

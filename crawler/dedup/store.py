@@ -12,8 +12,9 @@ from typing import Any, Iterator
 import numpy as np
 
 from crawler.dedup.feature_index import FeatureIndex
-from crawler.dedup.fingerprint import from_signed, to_signed
 from crawler.dedup.features import Article, Signals, parse_when
+from crawler.dedup.fingerprint import from_signed, to_signed
+from crawler.dedup.kinds import Basis, Kind
 
 CATALOG_SCHEMA_VERSION = 1
 
@@ -78,9 +79,9 @@ class StoredArticle:
 @dataclass
 class Flag:
     other: int
-    kind: str
+    kind: Kind
     score: float
-    basis: str  # "content", "link" or "content+link"
+    basis: Basis
     detail: dict[str, Any]
 
 
@@ -144,6 +145,7 @@ class ArticleStore:
                 to_signed(signals.simhash), to_signed(signals.content_hash), json.dumps(signals.to_json(), ensure_ascii=False),
             ),
         )
+        assert cur.lastrowid is not None
         article_id = int(cur.lastrowid)
         self.conn.executemany(
             "INSERT OR REPLACE INTO links (url_key, article_id, kind) VALUES (?, ?, ?)",
@@ -163,19 +165,26 @@ class ArticleStore:
         self.conn.execute("DELETE FROM articles WHERE id = ?", (article_id,))
         self._signals.pop(article_id, None)
 
-    def _row(self, row: tuple | None) -> StoredArticle | None:
-        if row is None:
-            return None
-        sig = self._signals.get(row[0])
+    def _row(self, row: tuple[Any, ...]) -> StoredArticle:
+        """A row of ``_ARTICLE_COLS``, in that order."""
+        (article_id, url, url_key, source, lang, title, published, published_ts, fetched_at,
+         warc_record_id, signals_json) = row
+        sig = self._signals.get(article_id)
         if sig is None:
-            sig = Signals.from_json(json.loads(row[10]))
-            self._signals[row[0]] = sig
+            sig = Signals.from_json(json.loads(signals_json))
+            self._signals[article_id] = sig
             if len(self._signals) > SIGNALS_CACHE_SIZE:
                 self._signals.popitem(last=False)
-        return StoredArticle(*row[:10], signals=sig)
+        return StoredArticle(id=article_id, url=url, url_key=url_key, source=source, lang=lang, title=title,
+                             published=published, published_ts=published_ts, fetched_at=fetched_at,
+                             warc_record_id=warc_record_id, signals=sig)
+
+    def _one(self, where: str, value: object) -> StoredArticle | None:
+        row = self.conn.execute(f"SELECT {_ARTICLE_COLS} FROM articles WHERE {where} = ?", (value,)).fetchone()
+        return None if row is None else self._row(row)
 
     def get(self, article_id: int) -> StoredArticle | None:
-        return self._row(self.conn.execute(f"SELECT {_ARTICLE_COLS} FROM articles WHERE id = ?", (article_id,)).fetchone())
+        return self._one("id", article_id)
 
     def get_many(self, ids: list[int]) -> dict[int, StoredArticle]:
         out: dict[int, StoredArticle] = {}
@@ -189,7 +198,7 @@ class ArticleStore:
         return out
 
     def by_url(self, url: str) -> StoredArticle | None:
-        return self._row(self.conn.execute(f"SELECT {_ARTICLE_COLS} FROM articles WHERE url = ?", (url,)).fetchone())
+        return self._one("url", url)
 
     def ids_by_url_key(self, url_key: str) -> list[int]:
         return [r[0] for r in self.conn.execute("SELECT id FROM articles WHERE url_key = ?", (url_key,))]
@@ -217,12 +226,14 @@ class ArticleStore:
         return [(r[0], r[1]) for r in self.conn.execute("SELECT article_id, kind FROM links WHERE url_key = ?", (url_key,))]
 
     # --- flags ------------------------------------------------------------------------------
-    def add_flag(self, a: int, b: int, kind: str, score: float, basis: str, detail: dict[str, Any] | None = None) -> None:
+    def add_flag(self, a: int, b: int, kind: Kind, score: float, basis: Basis,
+                 detail: dict[str, Any] | None = None) -> None:
         """Store a relation both ways, replacing any older relation of the pair."""
         d = json.dumps(detail or {}, ensure_ascii=False, sort_keys=True)
+        k, b_ = str(kind), str(basis)
         self.conn.executemany(
             "INSERT OR REPLACE INTO flags (a, b, kind, score, basis, detail) VALUES (?,?,?,?,?,?)",
-            [(a, b, kind, score, basis, d), (b, a, kind, score, basis, d)],
+            [(a, b, k, score, b_, d), (b, a, k, score, b_, d)],
         )
 
     def clear_flags(self) -> None:
@@ -233,15 +244,16 @@ class ArticleStore:
 
     def flags_of(self, article_id: int) -> list[Flag]:
         return [
-            Flag(r[0], r[1], r[2], r[3], json.loads(r[4]))
+            Flag(r[0], Kind(r[1]), r[2], Basis(r[3]), json.loads(r[4]))
             for r in self.conn.execute(
                 "SELECT b, kind, score, basis, detail FROM flags WHERE a = ? ORDER BY score DESC, b", (article_id,)
             )
         ]
 
-    def all_flags(self) -> list[tuple[int, int, str, float, str]]:
-        """Each relation once (a < b)."""
-        return [tuple(r) for r in self.conn.execute("SELECT a, b, kind, score, basis FROM flags WHERE a < b ORDER BY a, b")]
+    def all_flags(self) -> list[tuple[int, int, Kind, float, Basis]]:
+        """Each relation once (a < b): ``(a, b, kind, score, basis)``."""
+        return [(a, b, Kind(kind), score, Basis(basis)) for a, b, kind, score, basis
+                in self.conn.execute("SELECT a, b, kind, score, basis FROM flags WHERE a < b ORDER BY a, b")]
 
 
 def feature_names(signals: Signals) -> list[str]:

@@ -1,0 +1,176 @@
+"""The per-pair rules: what the content and the source links say two articles are to each other.
+
+Pure functions over two stored articles, their :class:`PairScore` and the thresholds; nothing
+here reads the catalog. The detector asks, for each candidate ``other`` of a ``new`` article:
+``classify`` (the content's ladder: exact, repost, translation, sibling, story), then, for a
+translation, which side is the original (``originals.py``), then ``decide`` (the source link
+laid over the content's answer). ``refute_links`` drops links the content contradicts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, TypeVar
+
+from crawler.dedup.defaults import Thresholds
+from crawler.dedup.kinds import Basis, Kind
+from crawler.dedup.scoring import PairScore
+from crawler.dedup.store import StoredArticle
+
+C = TypeVar("C")
+
+
+class Found(StrEnum):
+    """How a candidate was found (a candidate may be found several ways)."""
+
+    SAME_HASH = "exact"  # same content hash
+    SIMHASH = "simhash"  # within the Hamming distance of a repost
+    CITES = "cites"  # ``new`` names it as a source
+    CITED_BY = "cited_by"  # it names ``new`` as a source
+    SAME_SOURCE = "same_source"  # both name one source (a rarely cited one)
+    CONTENT = "content"  # rare shared anchors and words
+
+
+@dataclass(frozen=True)
+class Relation:
+    """What the content alone says: a kind and how strongly."""
+
+    kind: Kind
+    score: float
+
+
+@dataclass(frozen=True)
+class Decision:
+    """A flag about to be stored between ``new`` and ``other``."""
+
+    other: StoredArticle
+    kind: Kind
+    score: float
+    basis: Basis
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+# --- facts about one article or one pair -----------------------------------------------------
+def is_translation_side(new: StoredArticle, other: StoredArticle) -> bool:
+    """Whether ``new`` is the translation (not the original) of a cross-language pair:
+    the non-English side, or else the later one."""
+    if new.lang != "en" and other.lang == "en":
+        return True
+    if new.lang == "en" and other.lang != "en":
+        return False
+    return (new.when or 0) >= (other.when or 0)
+
+
+def translation_days(new: StoredArticle, other: StoredArticle, s: PairScore) -> float:
+    """Days from the original's date to the translation's (0 when either date is unknown)."""
+    if s.days is None:
+        return 0.0
+    return -s.days if is_translation_side(new, other) else s.days
+
+
+def named_originals(art: StoredArticle) -> set[str]:
+    """The pages an article says it translates (本文翻译自, 原文链接 ...), normalised."""
+    return {link["url"] for link in art.signals.source_links if link["kind"] == "translated_from"}
+
+
+def sources(art: StoredArticle) -> set[str]:
+    """Every page an article names as its source or reference, normalised, without the query:
+    to say that two articles name *different* pages, ``?web_view=true`` must not count."""
+    return {link["url"].split("?", 1)[0] for link in art.signals.source_links}
+
+
+def has_anchors(a: StoredArticle, b: StoredArticle, least: int = 3) -> bool:
+    return len(a.signals.anchors) >= least and len(b.signals.anchors) >= least
+
+
+def link_relation(new: StoredArticle, other: StoredArticle, found: set[Found], new_links: dict[str, str]) -> Kind | None:
+    """The relation the source links alone support, if any."""
+    same_lang = new.lang == other.lang
+    if Found.CITES in found or Found.CITED_BY in found:
+        return Kind.ATTRIBUTED if same_lang else Kind.TRANSLATION
+    if Found.SAME_SOURCE in found:
+        shared = [link["url"] for link in other.signals.source_links if link["url"] in new_links]
+        if shared and same_lang:
+            if new.signals.translated or other.signals.translated:
+                return Kind.TRANSLATION_SIBLING
+            return Kind.SAME_STORY
+        if shared:
+            return Kind.SAME_STORY
+    return None
+
+
+# --- the rules ---------------------------------------------------------------------------------
+def classify(new: StoredArticle, other: StoredArticle, s: PairScore, th: Thresholds, *,
+             new_sources: set[str]) -> Relation | None:
+    """What the content says the pair is. A cross-language match comes back as ``TRANSLATION``
+    whichever side translates; the caller decides whether it stands (one original per translation)."""
+    if new.signals.content_hash == other.signals.content_hash and new.signals.length > 0:
+        return Relation(Kind.EXACT, 1.0)
+    same_lang = new.lang == other.lang
+    if same_lang and (s.hamming <= th.repost_hamming or s.terms >= th.repost_cosine) and new.signals.length > 0:
+        return Relation(Kind.REPOST, max(1.0 - s.hamming / 64.0, s.terms))
+    if not same_lang:
+        lo, hi = th.translation_window_days
+        if s.anchors >= th.translation_min and lo <= translation_days(new, other, s) <= hi:
+            return Relation(Kind.TRANSLATION, s.anchors)
+        return None
+    return _same_language(new, other, s, th, new_sources)
+
+
+def _same_language(new: StoredArticle, other: StoredArticle, s: PairScore, th: Thresholds,
+                   new_sources: set[str]) -> Relation | None:
+    days = abs(s.days) if s.days is not None else 0.0
+    relation = None
+    if new.lang == "zh":
+        other_sources = sources(other)
+        if new_sources and other_sources and not (new_sources & other_sources):
+            # Each names where it comes from, and they differ: two translations of two reports,
+            # related through their originals (an en same_story), not siblings. (English
+            # reports cite references freely: not applied there.)
+            return None
+        if s.sibling >= th.sibling_min and days <= th.sibling_window_days:
+            translated = new.signals.translated or other.signals.translated
+            relation = Relation(Kind.TRANSLATION_SIBLING if translated else Kind.SAME_STORY, s.sibling)
+    elif s.story >= th.story_min and days <= th.story_window_days:
+        relation = Relation(Kind.SAME_STORY, s.story)
+    if relation is not None and relation.kind == Kind.SAME_STORY and new.source and new.source == other.source:
+        return None  # an outlet's follow-ups are its own stories, not a rewrite of another's
+    return relation
+
+
+def decide(new: StoredArticle, other: StoredArticle, s: PairScore, relation: Relation | None,
+           link: Kind | None, th: Thresholds) -> tuple[Decision | None, bool]:
+    """The flag for the pair, from the content's relation and the link's; and whether it rests
+    on a link the content does not confirm (a weak link, dropped if the content matches elsewhere)."""
+    detail = {"anchors": round(s.anchors, 4), "terms": round(s.terms, 4), "hamming": s.hamming}
+    if relation is not None:
+        basis = Basis.CONTENT if link is None else Basis.CONTENT_LINK
+        return Decision(other, relation.kind, relation.score, basis, detail), False
+    if link is None:
+        return None, False
+    same_lang = new.lang == other.lang
+    # Names and figures, not vocabulary: any two security reports share words.
+    agree = s.anchors if not same_lang or has_anchors(new, other) else max(s.anchors, s.terms)
+    score = max(s.mixed if same_lang else s.anchors, 0.0)
+    return Decision(other, link, score, Basis.LINK, detail), agree < th.link_min_content
+
+
+def refute_links(decided: list[Decision], weak: set[int], content_match: bool, named: set[str],
+                 originals: list[C], unnamed: list[C]) -> tuple[list[Decision], list[C]]:
+    """Drop the weak links when the content matches something else: a wrong link. When the page
+    ``new`` names as its original is among them, its original is found by content instead, as
+    for an article that names none. Returns the decisions kept and the original candidates."""
+    if not (weak and content_match):
+        return decided, originals
+    refuted = {d.other.url_key for d in decided if d.other.id in weak}
+    kept = [d for d in decided if d.other.id not in weak]
+    if named and not originals and named & refuted:
+        return kept, unnamed
+    return kept, originals
+
+
+def has_link_original(new: StoredArticle, decided: list[Decision]) -> bool:
+    """Whether ``new`` already has an original it names by link."""
+    return any(d.kind == Kind.TRANSLATION and d.basis != Basis.CONTENT and is_translation_side(new, d.other)
+               for d in decided)
