@@ -280,20 +280,21 @@ def _dedup_catalog(settings) -> Path:
 
 
 def cmd_dups(args: argparse.Namespace) -> int:
-    from crawler.dedup.commands import find_duplicates
+    from crawler.dedup.detector import find_related
+    from crawler.dedup.store import ArticleStore
 
-    dups = find_duplicates(_dedup_catalog(_settings(args)), args.url)
+    with ArticleStore.open_existing(_dedup_catalog(_settings(args))) as store:
+        dups = find_related(store, args.url)
     if not dups:
         raise NewsarchiveError(f"no duplicates known for {args.url}")
-    for d in dups:
-        print(f"{d.get('kind', '-'):20} {float(d.get('score') or 0):.3f} {d.get('captured') or '-'} {d.get('url')}")
+    for m in dups:
+        print(f"{m.kind:20} {m.score:.3f} {m.captured or '-'} {m.url}")
     return EXIT_OK
 
 
 def cmd_dedup(args: argparse.Namespace) -> int:
-    from crawler.archive.warcscan import PARSE_ERRORS, UnreadableWarc
     from crawler.config import dedup_catalog_path, thresholds
-    from crawler.dedup.commands import rebuild_from_warcs
+    from crawler.rebuild import rebuild_catalog
 
     settings = _settings(args)
     archive = _archive(settings, sync=False)
@@ -301,11 +302,7 @@ def cmd_dedup(args: argparse.Namespace) -> int:
     catalog = dedup_catalog_path(settings)
     if not catalog.parent.is_dir():
         raise ConfigError(f"DEDUP_CATALOG {catalog}: folder {catalog.parent} does not exist")
-    try:
-        stats = rebuild_from_warcs(archive.storage, catalog, thresholds(settings))
-    except PARSE_ERRORS as e:  # the WARC reading loop lives in dedup/ for now; it names no file
-        raise UnreadableWarc(f"a WARC in {archive.storage.uri} is not readable ({_one_line(e)[:120]}); "
-                             "`newsarchive verify` lists the damage") from e
+    stats = rebuild_catalog(archive, catalog, thresholds(settings))  # a damaged WARC: UnreadableWarc, named
     print(" ".join(f"{k}={v}" for k, v in stats.items()))
     if not stats.get("records"):
         raise NewsarchiveError(f"no article metadata records in the {len(names)} WARC files of "

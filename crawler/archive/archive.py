@@ -14,11 +14,15 @@ import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterator
+
+from warcio.archiveiterator import ArchiveIterator
+from warcio.recordloader import ArcWarcRecord
 
 from crawler.archive.catalog import CaptureCatalog
 from crawler.archive.cdxj import CaptureEntry, entry_from_line, sorted_lines
 from crawler.archive.storage import ArchiveStorage, is_remote, open_storage
-from crawler.archive.warcscan import iter_entries, repair_torn_tail
+from crawler.archive.warcscan import PARSE_ERRORS, UnreadableWarc, iter_entries, repair_torn_tail
 from crawler.archive.writer import OPEN_SUFFIX, WARC_SUFFIX
 
 logger = logging.getLogger(__name__)
@@ -51,6 +55,10 @@ def local_state_dir(uri: str | os.PathLike[str], cache_dir: str | os.PathLike[st
     from crawler.archive.storage.local import LocalStorage
 
     return LocalStorage.from_uri(uri).root
+
+
+def _media_type(record: ArcWarcRecord) -> str:
+    return (record.rec_headers.get_header("Content-Type") or "").split(";")[0].strip()
 
 
 @dataclass
@@ -166,6 +174,24 @@ class Archive:
         for stale in [n for n in self.storage.list(INDEXES) if n.endswith(".cdxj") and n not in known]:
             self.storage.delete(stale)
         return stats
+
+    def iter_metadata(self, content_type: str = "application/json") -> Iterator[bytes]:
+        """The block of every ``metadata`` record of ``content_type`` in the archive's WARCs, in
+        archive order (files as listed, records as written): what pipelines stored about their
+        captures, e.g. the dedup payload ``newsarchive dedup rebuild`` replays. The one place that
+        recognises such a record by its WARC headers; what the block means is the reader's business."""
+        for name in self.warc_names():
+            with self.storage.open_stream(WARCS + name) as stream:
+                it = ArchiveIterator(stream, check_digests=False)
+                offset = 0
+                try:
+                    for record in it:
+                        if record.rec_type == "metadata" and _media_type(record) == content_type:
+                            yield record.content_stream().read()
+                        it.read_to_end(record)
+                        offset = it.get_record_offset() + it.get_record_length()
+                except PARSE_ERRORS as e:
+                    raise UnreadableWarc.at(name, offset, e) from e
 
     def sync_catalog(self) -> dict[str, int]:
         """Make the catalog agree with storage: add WARCs it lacks (another machine's, or a fresh

@@ -15,6 +15,7 @@ from crawler.dedup.feature_index import FeatureIndex
 from crawler.dedup.features import Article, Signals, parse_when
 from crawler.dedup.fingerprint import from_signed, to_signed
 from crawler.dedup.kinds import Basis, Kind
+from crawler.errors import CatalogMissing
 
 CATALOG_SCHEMA_VERSION = 1
 
@@ -111,6 +112,14 @@ class ArticleStore:
             self.conn.execute("INSERT INTO meta (key, value) VALUES ('schema', ?)", (str(CATALOG_SCHEMA_VERSION),))
         elif int(row[0]) != CATALOG_SCHEMA_VERSION:
             raise ValueError(f"{self.path}: catalog schema {row[0]}, this version reads {CATALOG_SCHEMA_VERSION}")
+
+    @classmethod
+    def open_existing(cls, path: str | Path) -> ArticleStore:
+        """The catalog at ``path``, which must exist (a lookup never creates one)."""
+        if not Path(path).is_file():
+            raise CatalogMissing(f"no dedup catalog at {path}: a crawl builds it, and `newsarchive dedup rebuild` "
+                                 "builds it from the archive's WARCs")
+        return cls(path)
 
     # --- transactions -------------------------------------------------------------------
     def commit(self) -> None:

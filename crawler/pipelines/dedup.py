@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 from pathlib import Path
@@ -15,11 +14,11 @@ from twisted.internet import defer, threads
 from twisted.python.threadpool import ThreadPool
 
 from crawler.config import dedup_catalog_path, thresholds
-from crawler.dedup.commands import build_payload
 from crawler.dedup.defaults import Thresholds
 from crawler.dedup.detector import Detector, Match
 from crawler.dedup.extract import ExtractionError, extract
 from crawler.dedup.features import Article, Signals, compute_signals
+from crawler.dedup.payload import build_payload, encode
 from crawler.dedup.store import ArticleStore
 from crawler.signals import warc_metadata
 
@@ -104,8 +103,7 @@ class DedupPipeline:
             stats.inc_value("dedup/near_duplicates")
         for m in matches:
             stats.inc_value(f"dedup/flags/{m.kind}")
-        duplicates = [m.as_item() for m in matches]
-        adapter["duplicates"] = duplicates
+        adapter["duplicates"] = [m.as_item() for m in matches]
         if adapter.get("lang") != article.lang:
             stats.inc_value("dedup/lang_overridden")
         adapter["source_lang"] = adapter.get("lang")
@@ -115,12 +113,13 @@ class DedupPipeline:
         adapter["text"] = article.text
         adapter["signals"] = signals.to_json()
         del adapter["html"]
-        payload = build_payload(article, signals, status=adapter.get("status"), duplicates=duplicates)
+        # The record carries the detector's inputs, not these flags: they change as the catalog
+        # grows and settles, and a rebuild derives them again (crawler/dedup/payload.py).
         self.crawler.signals.send_catch_log(
             signal=warc_metadata,
             url=article.url,
             refers_to=article.warc_record_id,
-            payload=json.dumps(payload, ensure_ascii=False, sort_keys=True).encode("utf-8"),
+            payload=encode(build_payload(article, signals, status=adapter.get("status"))),
             content_type="application/json",
         )
         return item

@@ -8,11 +8,17 @@ from pathlib import Path
 
 import pytest
 
-from crawler.dedup.commands import find_duplicates
+from crawler.dedup.detector import find_related
+from crawler.dedup.store import ArticleStore
 from tests.conftest import crawl, run_cli
 from tests.dedup.dedup_site import EXPECTED, NEGATIVES, PAGES, ZH_SOURCE_LINE
 
 TRANSLATION_KINDS = {"translation", "attributed"}
+
+
+def find_duplicates(catalog: Path, url: str) -> list[dict]:
+    with ArticleStore.open_existing(catalog) as store:
+        return [m.as_item() for m in find_related(store, url)]
 
 
 def serve(pages: dict[str, tuple[str, str]]):

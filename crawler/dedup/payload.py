@@ -1,0 +1,86 @@
+"""The dedup payload of a WARC metadata record: one article's extraction and signals, enough to redo its detection.
+
+The crawl pipeline writes one per article (as JSON, linked to the article's response record);
+``newsarchive dedup rebuild`` reads them back (``crawler/rebuild.py``) and replays them
+through the detector. The payload holds the detector's *inputs* only, never its flags: what an
+article relates to changes as the catalog grows (and once more when a young catalog settles at
+the end of a crawl), while a WARC record is written once. The flags live in the catalog and are
+derived again on a rebuild.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from crawler.dedup.features import Article, Signals
+
+#: ``type`` of the JSON payload.
+PAYLOAD_TYPE = "newsarchive/dedup"
+#: 2: no ``duplicates`` (a stale copy of the flags at the moment the record was written).
+PAYLOAD_SCHEMA = 2
+#: Schemas this version reads: 1 differs only by the ``duplicates`` it carried, ignored.
+READABLE_SCHEMAS = frozenset({1, 2})
+
+
+class BadPayload(ValueError):
+    """A dedup payload that cannot be read (not JSON, or fields missing or of the wrong type)."""
+
+
+class UnknownSchema(BadPayload):
+    """A dedup payload of a schema this version does not read (written by a newer one)."""
+
+
+def build_payload(article: Article, signals: Signals, *, status: int | None = None) -> dict[str, Any]:
+    """Everything a rebuild needs to redo the detection for one page."""
+    return {
+        "type": PAYLOAD_TYPE,
+        "schema": PAYLOAD_SCHEMA,
+        "url": article.url,
+        "source": article.source,
+        "lang": article.lang,
+        "fetched_at": article.fetched_at,
+        "warc_record_id": article.warc_record_id,
+        "status": status,
+        "extraction": {
+            "title": article.title,
+            "published": article.published,
+            "author": article.author,
+            "text": article.text,
+        },
+        "signals": signals.to_json(),
+    }
+
+
+def encode(payload: dict[str, Any]) -> bytes:
+    """The record block: UTF-8 JSON, keys sorted (the same article gives the same bytes)."""
+    return json.dumps(payload, ensure_ascii=False, sort_keys=True).encode("utf-8")
+
+
+def load_payload(block: bytes) -> dict[str, Any] | None:
+    """The dedup payload in a JSON metadata block; ``None`` when the block is some other JSON
+    metadata. Raises :class:`BadPayload` (not JSON) or :class:`UnknownSchema`."""
+    try:
+        payload = json.loads(block)
+    except ValueError as e:  # also UnicodeDecodeError
+        raise BadPayload(f"not JSON: {e}") from None
+    if not isinstance(payload, dict) or payload.get("type") != PAYLOAD_TYPE:
+        return None
+    if payload.get("schema") not in READABLE_SCHEMAS:
+        raise UnknownSchema(f"dedup payload schema {payload.get('schema')!r}, this version reads "
+                            f"{', '.join(map(str, sorted(READABLE_SCHEMAS)))}")
+    return payload
+
+
+def article_from_payload(payload: dict[str, Any]) -> tuple[Article, Signals]:
+    """The article and its signals, as the crawl gave them to the detector. Raises :class:`BadPayload`."""
+    try:
+        ex = payload["extraction"]
+        article = Article(
+            url=payload["url"], lang=payload["lang"], text=ex["text"], title=ex.get("title") or "",
+            source=payload.get("source") or "", published=ex.get("published"), fetched_at=payload.get("fetched_at"),
+            warc_record_id=payload.get("warc_record_id"), author=ex.get("author"),
+        )
+        return article, Signals.from_json(payload["signals"])
+    except (KeyError, TypeError, ValueError, AttributeError) as e:
+        raise BadPayload(f"{type(e).__name__}: {e}") from None
