@@ -142,6 +142,8 @@ DOWNLOADER_MIDDLEWARES = {
 }
 EXTENSIONS = {
     "crawler.extensions.archive.WarcArchiveExtension": 100,
+    # rewrites exported items' duplicates from the settled dedup catalog after the crawl
+    "crawler.extensions.settled_feeds.SettledFeedsExtension": 500,
 }
 ITEM_PIPELINES = {
     "crawler.pipelines.dedup.DedupPipeline": 300,

@@ -20,7 +20,7 @@ from crawler.dedup.extract import ExtractionError, extract
 from crawler.dedup.features import Article, Signals, compute_signals
 from crawler.dedup.payload import build_payload, encode
 from crawler.dedup.store import ArticleStore
-from crawler.signals import warc_metadata
+from crawler.signals import dedup_catalog_closed, warc_metadata
 
 try:
     from typing import Self
@@ -80,6 +80,7 @@ class DedupPipeline:
                                 {"n": settled})
                 self.store.close()
             self.store = self.detector = None
+            self.crawler.signals.send_catch_log(signal=dedup_catalog_closed, catalog=self.catalog)
 
     async def process_item(self, item: Any) -> Any:
         adapter = ItemAdapter(item)

@@ -12,7 +12,7 @@ from scrapy.utils.test import get_crawler
 from twisted.internet import defer
 
 from crawler.pipelines.dedup import DedupPipeline
-from crawler.signals import warc_metadata
+from crawler.signals import dedup_catalog_closed, warc_metadata
 from tests.dedup import dedup_site
 
 BASE = "http://127.0.0.1:8123"
@@ -69,13 +69,17 @@ def test_process_items(tmp_path, monkeypatch):
         sent.append(kw)
 
     crawler.signals.connect(on_metadata, signal=warc_metadata)
+    closed = []
+    crawler.signals.connect(lambda catalog: closed.append(catalog), signal=dedup_catalog_closed, weak=False)
     pipe.open_spider()
     out = []
     for n, path in enumerate(["/en/lockbit-hospital", "/zh/lockbit-hospital", "/en/lockbit-school"]):
         out.append(run(pipe.process_item(item_for(path, n))))
     broken = run(pipe.process_item({**item_for("/en/lockbit-school", 9), "url": BASE + "/empty", "html": "<html></html>"}))
     passthrough = run(pipe.process_item({"url": BASE + "/feed"}))
+    assert closed == []
     pipe.close_spider()
+    assert closed == [tmp_path / "d.sqlite3"]  # announced once settled and closed (the feeds are rewritten from it)
 
     assert all("html" not in it for it in out) and "html" not in broken and passthrough == {"url": BASE + "/feed"}
     zh = out[1]

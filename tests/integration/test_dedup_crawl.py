@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
+from crawler.archive.archive import Archive
+from crawler.cli import main
 from crawler.dedup.detector import find_related
 from crawler.dedup.store import ArticleStore
 from tests.conftest import crawl, run_cli
@@ -58,7 +61,7 @@ def crawl_site(tmp: Path, pages) -> tuple[Path, str, dict]:
     sources.write_text(f'[[source]]\nname = "dedup"\nlang = "en"\nstart_urls = ["{base}/"]\n'
                        f'allowed_domains = ["{host}"]\narticle_pattern = \'/(en|zh)/[a-z0-9-]+$\'\n', encoding="utf-8")
     try:
-        run = crawl(tmp, sources, tmp / "archive")
+        run = crawl(tmp, sources, tmp / "archive", "-O", str(tmp / "articles.jsonl"))
     finally:
         server.shutdown()
     assert run.proc.returncode == 0, run.log[-3000:]
@@ -101,3 +104,32 @@ def test_crawl_flags_every_pair_and_no_negative(tmp_path: Path, variant: str) ->
     assert after == before
     dups = run_cli("dups", base + "/en/lockbit-hospital", "--archive", str(archive))
     assert dups.returncode == 0 and b"/zh/lockbit-hospital" in dups.stdout
+
+
+def dups_of(archive: Path, url: str, capsys: pytest.CaptureFixture[str]) -> list[tuple[str, float, str, str]]:
+    """What `newsarchive dups URL` prints (run in-process): (kind, score, captured, url) per relation."""
+    code = main(["dups", url, "--archive", str(archive)])
+    out = capsys.readouterr().out
+    assert code in (0, 1)
+    rows = [line.split() for line in out.splitlines()] if code == 0 else []
+    return [(kind, float(score), captured, other) for kind, score, captured, other in rows]
+
+
+def test_first_crawl_export_and_metadata_are_as_true_as_the_catalog(tmp_path: Path, capsys) -> None:
+    """The first crawl's catalog settles at its end: its -O export then says, for every article,
+    what `newsarchive dups` says; the WARC metadata records carry no flags to go stale."""
+    archive, base, flags = crawl_site(tmp_path, PAGES)
+    assert flags, "the site's articles relate"
+    items = [json.loads(line) for line in (tmp_path / "articles.jsonl").read_text(encoding="utf-8").splitlines()]
+    articles = [it for it in items if "duplicates" in it]
+    assert {it["url"][len(base):] for it in articles} == set(PAGES)
+    for it in articles:
+        listed = dups_of(archive, it["url"], capsys)
+        exported = [(d["kind"], d["score"], d["captured"] or "-", d["url"]) for d in it["duplicates"]]
+        assert [(k, c, u) for k, _s, c, u in exported] == [(k, c, u) for k, _s, c, u in listed], it["url"]
+        assert all(abs(a[1] - b[1]) <= 0.0006 for a, b in zip(exported, listed))  # 4 digits vs 3 printed
+    assert sum(bool(it["duplicates"]) for it in articles) == len({p for pair in flags for p in pair})
+
+    payloads = [json.loads(block) for block in Archive.open(archive).iter_metadata()]
+    assert sorted(p["url"] for p in payloads) == sorted(it["url"] for it in articles)
+    assert all("duplicates" not in p for p in payloads)
