@@ -25,6 +25,7 @@ from crawler.dedup.rules import Decision, Found, is_translation_side
 from crawler.dedup.scoring import DAY, PairScore, Scorer, weights
 from crawler.dedup.store import ArticleStore, StoredArticle, feature_names
 
+
 @dataclass
 class Match:
     """A flag as returned to callers: the other article and the relation."""
@@ -354,4 +355,4 @@ def find_related(store: ArticleStore, url: str) -> list[Match]:
     return out
 
 
-__all__ = ["Detector", "Match", "PairScore", "Kind", "Basis", "find_related", "parse_when"]
+__all__ = ["Basis", "Detector", "Kind", "Match", "PairScore", "find_related", "parse_when"]

@@ -6,8 +6,8 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from crawler.dedup.sourcelinks import TRANSLATION_MARKERS
 from crawler.dedup.normalize import SOURCE_LINE_MARKERS
+from crawler.dedup.sourcelinks import TRANSLATION_MARKERS
 
 if TYPE_CHECKING:
     from lxml.html import HtmlElement

@@ -25,7 +25,7 @@ def weights(counts: dict[str, int], idf: dict[str, float], prefix: str) -> dict[
 class Vector:
     """A sparse weighted vector, with its norm and mass computed once."""
 
-    __slots__ = ("w", "norm", "mass")
+    __slots__ = ("mass", "norm", "w")
 
     def __init__(self, w: dict[str, float]) -> None:
         self.w = w

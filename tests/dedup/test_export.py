@@ -48,7 +48,7 @@ def test_jsonlines(tmp_path: Path, store: ArticleStore) -> None:
 
 def test_json_array_keeps_scrapys_layout(tmp_path: Path, store: ArticleStore) -> None:
     feed = tmp_path / "items.json"
-    feed.write_text('[\n{"url": "%s", "duplicates": []},\n{"url": "x"}\n]' % HOSPITAL, encoding="utf-8")
+    feed.write_text(f'[\n{{"url": "{HOSPITAL}", "duplicates": []}},\n{{"url": "x"}}\n]', encoding="utf-8")
     assert settle_feed(feed, "json", store, encoding=None, indent=0) == 1
     text = feed.read_text(encoding="utf-8")
     assert text.startswith('[\n{"url": ') and text.endswith('},\n{"url": "x"}\n]')

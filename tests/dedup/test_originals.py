@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from crawler.dedup import originals
 from crawler.dedup.defaults import DEFAULTS
+from crawler.dedup.features import Article, compute_signals
 from crawler.dedup.kinds import Basis, Kind
 from crawler.dedup.originals import Candidate
 from crawler.dedup.scoring import PairScore
 from crawler.dedup.store import ArticleStore
-from crawler.dedup.features import Article, compute_signals
 
 
 def candidate(store: ArticleStore, url: str, when: str, score: float, lang: str = "en") -> Candidate:

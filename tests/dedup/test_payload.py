@@ -7,8 +7,16 @@ import json
 import pytest
 
 from crawler.dedup.features import Article, compute_signals
-from crawler.dedup.payload import (PAYLOAD_SCHEMA, PAYLOAD_TYPE, BadPayload, UnknownSchema, article_from_payload,
-                                   build_payload, encode, load_payload)
+from crawler.dedup.payload import (
+    PAYLOAD_SCHEMA,
+    PAYLOAD_TYPE,
+    BadPayload,
+    UnknownSchema,
+    article_from_payload,
+    build_payload,
+    encode,
+    load_payload,
+)
 
 ARTICLE = Article(url="https://zh.example/1", lang="zh", text="LockBit勒索软件团伙声称对医院发动攻击，利用 CVE-2024-1709 漏洞。",
                   title="LockBit攻击医院", source="zh", published="2024-03-02", fetched_at="2024-03-02T01:00:00Z",

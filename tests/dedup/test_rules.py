@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -15,7 +15,7 @@ from crawler.dedup.scoring import PairScore
 from crawler.dedup.store import StoredArticle
 
 DAY = 86400.0
-T0 = datetime(2024, 3, 1, tzinfo=timezone.utc).timestamp()
+T0 = datetime(2024, 3, 1, tzinfo=UTC).timestamp()
 
 
 def art(i: int, lang: str = "en", *, day: float | None = 0.0, source: str = "", links: list[tuple[str, str]] = (),
