@@ -15,6 +15,7 @@ from crawler.dedup import payload
 from crawler.dedup.defaults import DEFAULTS, Thresholds
 from crawler.dedup.detector import Detector
 from crawler.dedup.store import ArticleStore
+from crawler.errors import NewsarchiveError
 
 logger = logging.getLogger(__name__)
 
@@ -30,12 +31,16 @@ def rebuild_catalog(archive: Archive, catalog_path: str | os.PathLike[str],
     Records are replayed in archive order, as the crawl inserted them, into a new catalog that
     replaces ``catalog_path`` only when complete; a young catalog is then settled, as the crawl
     did at its end. Returns counts: warcs, records, articles, flags, bad_records, unknown_schema.
+    An archive without WARCs is an error (a mistyped path, most likely), not an empty success.
     """
+    warcs = len(archive.warc_names())
+    if not warcs:
+        raise NewsarchiveError(f"no WARCs in {archive.storage.uri}: nothing to rebuild the dedup catalog from")
     path = Path(catalog_path)
     tmp = path.with_name(path.name + ".rebuild")
     for leftover in (tmp, Path(f"{tmp}-wal"), Path(f"{tmp}-shm")):
         leftover.unlink(missing_ok=True)
-    stats = {"warcs": len(archive.warc_names()), "records": 0, "articles": 0, "flags": 0, "bad_records": 0,
+    stats = {"warcs": warcs, "records": 0, "articles": 0, "flags": 0, "bad_records": 0,
              "unknown_schema": 0}
     store = ArticleStore(tmp)
     try:

@@ -16,7 +16,7 @@ from crawler.dedup.detector import Detector, find_related
 from crawler.dedup.features import compute_signals
 from crawler.dedup.payload import build_payload, encode
 from crawler.dedup.store import ArticleStore
-from crawler.errors import CatalogMissing
+from crawler.errors import CatalogMissing, NewsarchiveError
 from crawler.rebuild import rebuild_catalog
 from tests.dedup.test_detector import BASE, site_articles
 
@@ -108,3 +108,11 @@ def test_lookup_never_creates_a_catalog(tmp_path: Path) -> None:
     with pytest.raises(CatalogMissing, match="dedup rebuild"):
         ArticleStore.open_existing(tmp_path / "nothing" / "dedup.sqlite3")
     assert not (tmp_path / "nothing").exists()
+
+
+def test_an_archive_without_warcs_is_an_error_not_an_empty_catalog(tmp_path: Path) -> None:
+    (tmp_path / "archive").mkdir()
+    catalog = tmp_path / "archive" / "dedup.sqlite3"
+    with pytest.raises(NewsarchiveError, match="no WARCs in") as e:
+        rebuild_catalog(Archive.open(tmp_path / "archive"), catalog)
+    assert e.value.exit_code == 1 and not catalog.exists()
