@@ -43,6 +43,7 @@ def rebuild_catalog(archive: Archive, catalog_path: str | os.PathLike[str],
     stats = {"warcs": warcs, "records": 0, "articles": 0, "flags": 0, "bad_records": 0,
              "unknown_schema": 0}
     store = ArticleStore(tmp)
+    complete = False
     try:
         detector = Detector(store, thresholds)
         for block in archive.iter_metadata():
@@ -52,8 +53,12 @@ def rebuild_catalog(archive: Archive, catalog_path: str | os.PathLike[str],
         store.commit()
         stats["articles"] = store.count()
         stats["flags"] = len(store.all_flags())
+        complete = True
     finally:
         store.close()
+        if not complete:  # the old catalog stays as it was, and no half-built one beside it
+            for leftover in (tmp, Path(f"{tmp}-wal"), Path(f"{tmp}-shm")):
+                leftover.unlink(missing_ok=True)
     for suffix in ("-wal", "-shm"):
         Path(f"{path}{suffix}").unlink(missing_ok=True)
     os.replace(tmp, path)

@@ -28,10 +28,12 @@ def write_warc(path: Path, blocks: list[tuple[str, bytes, str]]) -> None:
         for i, (url, block, ctype) in enumerate(blocks):
             response_id = f"<urn:uuid:00000000-0000-0000-0000-{i:012d}>"
             http = StatusAndHeaders("200 OK", [("Content-Type", "text/html")], protocol="HTTP/1.1")
-            resp = writer.create_warc_record(url, "response", payload=io.BytesIO(b"<html></html>"),
+            # lengths given: without one warcio spools each record to a temporary file it never closes
+            resp = writer.create_warc_record(url, "response", payload=io.BytesIO(b"<html></html>"), length=13,
                                              http_headers=http, warc_headers_dict={"WARC-Record-ID": response_id})
             writer.write_record(resp)
-            meta = writer.create_warc_record(url, "metadata", payload=io.BytesIO(block), warc_content_type=ctype,
+            meta = writer.create_warc_record(url, "metadata", payload=io.BytesIO(block), length=len(block),
+                                             warc_content_type=ctype,
                                              warc_headers_dict={"WARC-Concurrent-To": response_id})
             writer.write_record(meta)
 
@@ -116,3 +118,25 @@ def test_an_archive_without_warcs_is_an_error_not_an_empty_catalog(tmp_path: Pat
     with pytest.raises(NewsarchiveError, match="no WARCs in") as e:
         rebuild_catalog(Archive.open(tmp_path / "archive"), catalog)
     assert e.value.exit_code == 1 and not catalog.exists()
+
+
+class _Broken(Exception):
+    pass
+
+
+def test_a_failed_rebuild_leaves_the_old_catalog_and_nothing_beside_it(tmp_path: Path, monkeypatch) -> None:
+    live = tmp_path / "archive" / "dedup.sqlite3"
+    blocks = live_catalog(live)
+    (tmp_path / "archive" / "warcs").mkdir(parents=True)
+    write_warc(tmp_path / "archive" / "warcs" / "a-00000.warc.gz",
+               [(json.loads(b)["url"], b, "application/json") for b in blocks])
+    before = snapshot(live)
+
+    def broken(self: Detector) -> bool:
+        raise _Broken
+
+    monkeypatch.setattr(Detector, "settle", broken)
+    with pytest.raises(_Broken):
+        rebuild_catalog(Archive.open(tmp_path / "archive"), live)
+    assert snapshot(live) == before
+    assert not list((tmp_path / "archive").glob("dedup.sqlite3.rebuild*"))

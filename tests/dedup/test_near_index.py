@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import random
 
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from simhash import Simhash, SimhashIndex
 
 from crawler.dedup.near_index import NearDuplicateIndex

@@ -64,6 +64,7 @@ def crawl_site(tmp: Path, pages) -> tuple[Path, str, dict]:
         run = crawl(tmp, sources, tmp / "archive", "-O", str(tmp / "articles.jsonl"))
     finally:
         server.shutdown()
+        server.server_close()
     assert run.proc.returncode == 0, run.log[-3000:]
     flags = {}
     for path in pages:
