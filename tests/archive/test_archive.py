@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from crawler.archive.archive import Archive
+from crawler.archive.warcscan import UnreadableWarc
 from tests.test_rebuild import write_warc
 
 
@@ -24,3 +27,16 @@ def test_iter_metadata_yields_matching_blocks_in_archive_order(tmp_path: Path) -
 def test_iter_metadata_of_an_empty_archive(tmp_path: Path) -> None:
     (tmp_path / "archive").mkdir()
     assert list(Archive.open(tmp_path / "archive").iter_metadata()) == []
+
+
+def test_iter_metadata_names_a_damaged_warc(tmp_path: Path) -> None:
+    warcs = tmp_path / "archive" / "warcs"
+    warcs.mkdir(parents=True)
+    write_warc(warcs / "a-00000.warc.gz", [("http://a.example/1", b'{"n": 1}', "application/json")])
+    good = (warcs / "a-00000.warc.gz").read_bytes()
+    (warcs / "a-00001.warc.gz").write_bytes(good + b"\x1f\x8b\x08\x00garbage, not a gzip member")
+    blocks = Archive.open(tmp_path / "archive").iter_metadata()
+    assert next(blocks) == b'{"n": 1}'
+    assert next(blocks) == b'{"n": 1}'  # the second file's intact records still come first
+    with pytest.raises(UnreadableWarc, match=r"a-00001\.warc\.gz at offset \d+: not a readable WARC record"):
+        next(blocks)
