@@ -21,8 +21,8 @@ from typing import Any
 from crawler.dedup.detector import find_related
 from crawler.dedup.store import ArticleStore
 
-#: Feed formats ``settle_feed`` can rewrite (Scrapy's names).
-SETTLEABLE_FORMATS = ("jsonlines", "jl", "json")
+#: Feed formats ``settle_feed`` can rewrite (Scrapy's names for JSON lines, and a JSON array).
+SETTLEABLE_FORMATS = ("jsonlines", "jsonl", "jl", "json")
 
 
 def settled_duplicates(store: ArticleStore, url: str) -> list[dict[str, Any]]:

@@ -19,12 +19,15 @@ from urllib.request import url2pathname
 from scrapy import signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
+from scrapy.exporters import JsonItemExporter, JsonLinesItemExporter
+from scrapy.settings import BaseSettings
 from scrapy.utils.conf import feed_complete_default_values_from_settings
+from scrapy.utils.misc import load_object
 from twisted.internet import threads
 from twisted.internet.defer import Deferred
 
 from crawler import signals as na_signals
-from crawler.dedup.export import SETTLEABLE_FORMATS, settle_feed
+from crawler.dedup.export import settle_feed
 from crawler.dedup.store import ArticleStore
 
 logger = logging.getLogger(__name__)
@@ -40,6 +43,22 @@ def local_feed_path(uri: str) -> Path | None:
     if parsed.scheme and len(parsed.scheme) > 1:  # a one-letter scheme is a Windows drive
         return None
     return Path(uri)
+
+
+def json_layout(settings: BaseSettings, fmt: str) -> str | None:
+    """``"jsonlines"`` or ``"json"`` when the feed format's exporter writes that (whatever its
+    alias: ``jsonl``, ``jl`` ...), else None."""
+    path = settings.getwithbase("FEED_EXPORTERS").get(fmt)
+    if not path:
+        return None
+    exporter = load_object(path)
+    if not isinstance(exporter, type):
+        return None
+    if issubclass(exporter, JsonLinesItemExporter):
+        return "jsonlines"
+    if issubclass(exporter, JsonItemExporter):
+        return "json"
+    return None
 
 
 class SettledFeedsExtension:
@@ -76,7 +95,8 @@ class SettledFeedsExtension:
         with ArticleStore.open_existing(catalog) as store:
             for uri, opts in self.feeds.items():
                 path = local_feed_path(uri)
-                if path is None or opts["format"] not in SETTLEABLE_FORMATS or opts.get("postprocessing"):
+                layout = json_layout(self.crawler.settings, opts["format"])
+                if path is None or layout is None or opts.get("postprocessing"):
                     logger.warning("feed %(uri)s (%(format)s): items keep the duplicates known when each was "
                                    "exported; `newsarchive dups URL` and `newsarchive report` give the settled ones",
                                    {"uri": uri, "format": opts["format"]})
@@ -84,7 +104,7 @@ class SettledFeedsExtension:
                 if not path.is_file():
                     continue
                 try:
-                    changed = settle_feed(path, opts["format"], store, encoding=opts.get("encoding"),
+                    changed = settle_feed(path, layout, store, encoding=opts.get("encoding"),
                                           indent=opts.get("indent"))
                 except (OSError, ValueError):
                     stats.inc_value("dedup/feed_settle_errors")

@@ -15,7 +15,7 @@ from scrapy.utils.test import get_crawler
 from crawler.dedup.detector import Detector
 from crawler.dedup.export import settled_duplicates
 from crawler.dedup.store import ArticleStore
-from crawler.extensions.settled_feeds import SettledFeedsExtension, local_feed_path
+from crawler.extensions.settled_feeds import SettledFeedsExtension, json_layout, local_feed_path
 from crawler.signals import dedup_catalog_closed
 from tests.dedup.test_detector import BASE, site_articles
 
@@ -40,6 +40,13 @@ def test_local_feed_path(uri: str, path: Path | None) -> None:
     assert local_feed_path(uri) == path
 
 
+def test_json_layout_by_exporter_not_by_name() -> None:
+    settings = get_crawler(Spider, {"FEED_EXPORTERS": {"ndjson": "scrapy.exporters.JsonLinesItemExporter"}}).settings
+    got = {fmt: json_layout(settings, fmt) for fmt in ("jsonlines", "jsonl", "jl", "ndjson", "json", "csv", "xml", "x")}
+    assert got == {"jsonlines": "jsonlines", "jsonl": "jsonlines", "jl": "jsonlines", "ndjson": "jsonlines",
+                   "json": "json", "csv": None, "xml": None, "x": None}
+
+
 @pytest.mark.parametrize("settings", [{"FEEDS": {}}, {"FEEDS": {"a.jsonl": {}}, "DEDUP_ENABLED": False}])
 def test_not_configured(settings: dict) -> None:
     with pytest.raises(NotConfigured):
@@ -58,7 +65,7 @@ def test_rewrites_local_json_feeds_from_the_announced_catalog(tmp_path: Path, ca
     jsonl, csv, gz = tmp_path / "a.jsonl", tmp_path / "a.csv", tmp_path / "b.jsonl.gz"
     for f in (jsonl, csv, gz):
         f.write_text(stale)
-    ext = make({"FEEDS": {str(jsonl): {"format": "jsonlines"}, str(csv): {"format": "csv"},
+    ext = make({"FEEDS": {str(jsonl): {"format": "jsonl"}, str(csv): {"format": "csv"},
                           str(gz): {"format": "jsonlines", "postprocessing": ["scrapy.extensions.postprocessing.GzipPlugin"]},
                           str(tmp_path / "never-written.jsonl"): {"format": "jsonlines"}}})
     assert ext.engine_stopped() is None  # the pipeline never announced a catalog: nothing to do
