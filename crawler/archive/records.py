@@ -182,6 +182,9 @@ def response_record(exchange: Exchange, payload_digest: str) -> WarcRecord:
     fields = _common("response", exchange.response_id, exchange.date, exchange.url)
     if exchange.ip_address:
         fields.append(("WARC-IP-Address", exchange.ip_address))
+    # The link back to the request written before it: cdxj-indexer, pywb and py-wacz pair a
+    # request and a response when the later record names the earlier one.
+    fields.append(("WARC-Concurrent-To", exchange.request_id))
     fields.append(("WARC-Payload-Digest", payload_digest))
     return WarcRecord("response", fields, (response_header_block(exchange), exchange.body),
                       "application/http; msgtype=response", target_uri=exchange.url,
@@ -198,6 +201,7 @@ def revisit_record(exchange: Exchange, payload_digest: str, refers_to_uri: str, 
                ("WARC-Refers-To-Date", refers_to_date)]
     if refers_to_id:
         fields.append(("WARC-Refers-To", refers_to_id))
+    fields.append(("WARC-Concurrent-To", exchange.request_id))
     fields.append(("WARC-Payload-Digest", payload_digest))
     return WarcRecord("revisit", fields, (response_header_block(exchange),),
                       "application/http; msgtype=response", target_uri=exchange.url,
@@ -205,17 +209,37 @@ def revisit_record(exchange: Exchange, payload_digest: str, refers_to_uri: str, 
 
 
 def request_record(exchange: Exchange) -> WarcRecord:
+    """The request, written before its response. The response names it (WARC-Concurrent-To);
+    the request names nothing ahead of it, as wget writes them: a link to a record not yet
+    written is what strict readers (warcat) report as "not seen yet"."""
     fields = _common("request", exchange.request_id, exchange.date, exchange.url)
     if exchange.ip_address:
         fields.append(("WARC-IP-Address", exchange.ip_address))
-    fields.append(("WARC-Concurrent-To", exchange.response_id))
     body = exchange.request_body or b""
     fields.append(("WARC-Payload-Digest", sha1_digest(body)))
     return WarcRecord("request", fields, (request_header_block(exchange), body),
                       "application/http; msgtype=request", target_uri=exchange.url)
 
 
+#: Target URI prefix of our dedup metadata records. Not the article's URL: pywb, cdxj-indexer and
+#: ReplayWeb.page index a metadata record under its WARC-Target-URI, and a record under the article's
+#: URL would replay (as JSON) in place of the article. Browsertrix does the same for its own
+#: records (``urn:pageinfo:URL``, ``urn:text:URL``).
+METADATA_URI_PREFIX = "urn:newsarchive:dedup:"
+
+
+def metadata_uri(url: str) -> str:
+    """The target URI of the metadata record about the capture of ``url``."""
+    return METADATA_URI_PREFIX + url
+
+
 def metadata_record(url: str, refers_to: str, payload: bytes, content_type: str, date: datetime) -> WarcRecord:
-    fields = _common("metadata", make_record_id(), date, url) + [
-        ("WARC-Concurrent-To", refers_to), ("WARC-Payload-Digest", sha1_digest(payload))]
-    return WarcRecord("metadata", fields, (payload,), content_type, target_uri=url)
+    """A ``metadata`` record about the response ``refers_to`` (the capture of ``url``).
+
+    ``WARC-Refers-To`` names the response; no ``WARC-Payload-Digest``, since the block has no
+    HTTP payload (warcat and fastwarc reject one)."""
+    uri = metadata_uri(url)
+    fields = _common("metadata", make_record_id(), date, uri)
+    if refers_to:
+        fields.append(("WARC-Refers-To", refers_to))
+    return WarcRecord("metadata", fields, (payload,), content_type, target_uri=uri)

@@ -1,7 +1,9 @@
 """`newsarchive verify`: every WARC and every index entry checked, both directions.
 
-Per WARC: gzip members complete, each record's block and payload digests, every response or
-revisit paired with a request (WARC-Concurrent-To), no bytes after the last record. Per index:
+Per WARC: gzip members complete, each record's block and payload digests, no payload digest on
+a record without an HTTP payload, every response or revisit paired with a request and every
+request with a response (WARC-Concurrent-To, in either direction: archives written before
+responses named their request only have the request's link), no bytes after the last record. Per index:
 the sidecar and the catalog hold exactly the entries the WARC yields, and nothing points at a
 file that is not in storage. Each problem names the file and the offset.
 """
@@ -51,14 +53,15 @@ def _drain(stream) -> None:
 def check_warc(archive: Archive, name: str, report: VerifyReport) -> tuple[list[CaptureEntry], int | None]:
     """Check one WARC's records; return the index entries it yields and where it became unreadable."""
     entries: list[CaptureEntry] = []
-    answered: dict[str, int] = {}  # response/revisit id -> offset
-    requests_for: set[str] = set()
+    pairs = _Pairing()
     end = 0
     try:
         with archive.storage.open_stream(WARCS + name) as stream:
             it = ArchiveIterator(stream, check_digests=True)
             for record in it:
-                _drain(record.content_stream())
+                # The stored bytes are what is checked: digests cover them as they are, so no
+                # Content-Encoding (brotli, a gzip bomb) is ever decoded here.
+                _drain(record.raw_stream)
                 it.read_to_end(record)
                 offset, length = it.get_record_offset(), it.get_record_length()
                 end = offset + length
@@ -67,11 +70,10 @@ def check_warc(archive: Archive, name: str, report: VerifyReport) -> tuple[list[
                 if checker.passed is False:
                     for problem in checker.problems:
                         report.problems.append(Problem(name, offset, f"digest: {problem}"))
-                rid = record.rec_headers.get_header("WARC-Record-ID") or ""
-                if record.rec_type in ("response", "revisit"):
-                    answered[rid] = offset
-                elif record.rec_type == "request":
-                    requests_for.add(record.rec_headers.get_header("WARC-Concurrent-To") or "")
+                if record.rec_type not in PAYLOAD_TYPES and record.rec_headers.get_header("WARC-Payload-Digest"):
+                    report.problems.append(Problem(name, offset, f"{record.rec_type} record has a "
+                                                   "WARC-Payload-Digest but no HTTP payload"))
+                pairs.add(record, offset)
                 entry = entry_for(record, offset, length, name)
                 if entry is not None:
                     entries.append(entry)
@@ -82,10 +84,41 @@ def check_warc(archive: Archive, name: str, report: VerifyReport) -> tuple[list[
     size = archive.storage.size(WARCS + name)
     if end and size > end and not any(p.filename == name and "unreadable" in p.message for p in report.problems):
         report.problems.append(Problem(name, end, f"{size - end} bytes after the last complete record"))
-    for rid, offset in answered.items():
-        if rid not in requests_for:
-            report.problems.append(Problem(name, offset, f"record {rid} has no request record"))
+    report.problems.extend(pairs.problems(name))
     return entries, None
+
+
+#: Record types whose block holds an HTTP message, the only ones a payload digest applies to.
+PAYLOAD_TYPES = ("response", "revisit", "request", "resource", "conversion", "continuation")
+
+
+class _Pairing:
+    """Requests and responses of one WARC, and the WARC-Concurrent-To links between them."""
+
+    def __init__(self) -> None:
+        self.responses: dict[str, tuple[int, list[str]]] = {}  # id -> (offset, ids it names)
+        self.requests: dict[str, tuple[int, list[str]]] = {}
+
+    def add(self, record, offset: int) -> None:
+        if record.rec_type not in ("response", "revisit", "request"):
+            return
+        rid = record.rec_headers.get_header("WARC-Record-ID") or ""
+        named = [v for k, v in record.rec_headers.headers if k.lower() == "warc-concurrent-to"]
+        side = self.requests if record.rec_type == "request" else self.responses
+        side[rid] = (offset, named)
+
+    def problems(self, name: str) -> Iterator[Problem]:
+        answered = {rid for rid, (_, named) in self.requests.items() for rid in named}
+        asked = {qid for _, named in self.responses.values() for qid in named}
+        for rid, (offset, named) in self.responses.items():
+            if rid not in answered and not any(q in self.requests for q in named):
+                yield Problem(name, offset, f"record {rid} has no request record")
+        last = max((offset for offset, _ in [*self.requests.values(), *self.responses.values()]), default=-1)
+        for qid, (offset, named) in self.requests.items():
+            # The writer writes the request first: a crash between the two leaves the file's
+            # last record a request without its response, and nothing is lost.
+            if qid not in asked and not any(r in self.responses for r in named) and offset != last:
+                yield Problem(name, offset, f"request {qid} has no response record")
 
 
 def _cdxj_lines(archive: Archive, name: str) -> list[str] | None:
