@@ -75,6 +75,12 @@ def build_parser() -> argparse.ArgumentParser:
     dd = sub.add_parser("dedup", help="near-duplicate state")
     ddsub = dd.add_subparsers(dest="dedup_command", required=True, metavar="ACTION")
     command("rebuild", "rebuild the article catalog from the WARC metadata records", ddsub)
+    ex = command("export", "package the archive for other tools (WACZ for ReplayWeb.page)")
+    ex.add_argument("--wacz", metavar="OUT.wacz", help="write a WACZ 1.1.1 package")
+    ex.add_argument("--since", help="only articles captured at or after this date/time (2026-11-30)")
+    ex.add_argument("--until", help="only articles captured at or before this date/time")
+    ex.add_argument("--source", action="append", default=[], metavar="NAME", help="only this source (repeatable)")
+    ex.add_argument("--text", action="store_true", help="put each article's extracted text in pages.jsonl")
     rep = command("report", "write the editors' HTML report of near-duplicate clusters")
     rep.add_argument("-o", "--output", default="report.html")
     return p
@@ -319,6 +325,21 @@ def cmd_report(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    from crawler.export.wacz import Selection, export_wacz, parse_span
+
+    if not args.wacz:
+        raise ConfigError("export wants --wacz OUT.wacz")
+    output = _output_file(args.wacz, "--wacz")
+    selection = Selection(since=parse_span(args.since, "--since") if args.since else None,
+                          until=parse_span(args.until, "--until") if args.until else None,
+                          sources=tuple(args.source))
+    report = export_wacz(_archive(_settings(args)), output, selection=selection, text=args.text)
+    print(f"wrote {args.wacz}: {report.pages} article pages, {report.records} records from {report.warcs} "
+          f"WARC files, {report.size} bytes")
+    return EXIT_OK
+
+
 COMMANDS = {
     "crawl": cmd_crawl,
     "list": cmd_list,
@@ -330,4 +351,5 @@ COMMANDS = {
     "dups": cmd_dups,
     "dedup": cmd_dedup,
     "report": cmd_report,
+    "export": cmd_export,
 }

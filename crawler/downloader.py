@@ -1,9 +1,17 @@
-"""HTTP download handler that keeps the status line's reason phrase, which Scrapy drops.
+"""HTTP download handler that keeps what Scrapy drops: the reason phrase and the raw heads.
 
-A WARC response record holds the real status line ("HTTP/1.1 418 I'm a Teapot Custom").
-Scrapy's handler builds its Response without Twisted's ``phrase``; this subclass stores
-it in ``request.meta['status_reason']`` when the headers arrive. It leans on Scrapy's
-private ``_ScrapyAgent``; if that ever moves, we fall back to the standard phrase.
+A WARC response record holds the real status line ("HTTP/1.1 418 I'm a Teapot Custom") and
+the headers as they crossed the wire. Scrapy's handler builds its Response without Twisted's
+``phrase``, and Twisted's ``Headers`` re-spell every name (``ETag`` -> ``Etag``) and drop the
+framing ones. This subclass stores the phrase in ``request.meta['status_reason']`` and the
+request head as sent plus the response header lines as received in
+``request.meta['wire_head']`` (a :class:`~crawler.archive.records.WireHead`).
+
+The raw lines come from the parser, the way Scrapy itself swaps in its lenient parser
+(``_LenientHTTP11ClientProtocol.request`` replaces the parser's class): ours records each header
+line before Twisted parses it, and the request's header writer records the bytes it sends.
+It leans on private parts of Scrapy (``_ScrapyAgent``, the lenient protocol and factory); if
+they move, we fall back to the standard phrase and Scrapy's header names.
 """
 
 from __future__ import annotations
@@ -13,13 +21,18 @@ import logging
 from scrapy.core.downloader.handlers.http11 import HTTP11DownloadHandler
 from scrapy.http import Request, Response
 
+from crawler.archive.records import WireHead
+
 logger = logging.getLogger(__name__)
 
 REASON_META_KEY = "status_reason"
+WIRE_META_KEY = "wire_head"
+_WIRE_ATTR = "_newsarchive_wire"  # on Twisted's response, from the parser to the agent
 
 try:
     from scrapy.core.downloader.handlers import http11 as _http11
     from scrapy.utils.defer import maybe_deferred_to_future
+    from twisted.web._newclient import HEADER
 
     _Agent = _http11._ScrapyAgent
 
@@ -27,14 +40,84 @@ try:
         def _cb_bodyready(self, txresponse, request: Request):
             phrase = getattr(txresponse, "phrase", b"")
             request.meta[REASON_META_KEY] = phrase.decode("latin-1") if isinstance(phrase, bytes) else str(phrase)
+            wire = getattr(txresponse, _WIRE_ATTR, None)
+            if wire is not None:
+                request.meta[WIRE_META_KEY] = wire
             return super()._cb_bodyready(txresponse, request)
+
+    class _WireHeadParser(_http11._LenientHTTPClientParser):  # type: ignore[misc, valid-type]
+        """Scrapy's lenient parser that also keeps each header line as received."""
+
+        _wire_request: bytes | None = None
+        _wire_lines: list[bytes]
+
+        def connectionMade(self) -> None:  # also called again after a 1xx response
+            super().connectionMade()
+            self._wire_lines = []
+
+        def lineReceived(self, line: bytes) -> None:
+            if self.state == HEADER and line.removesuffix(b"\r"):
+                self._wire_lines.append(line.removesuffix(b"\r"))
+            super().lineReceived(line)
+
+        def allHeadersReceived(self) -> None:
+            if not 100 <= self.response.code < 200:
+                setattr(self.response, _WIRE_ATTR, WireHead(self._wire_request, tuple(self._wire_lines)))
+            super().allHeadersReceived()
+
+    class _HeadRecorder:
+        """Stands in for the transport while Twisted writes a request head: keeps the bytes."""
+
+        def __init__(self, transport) -> None:
+            self.transport = transport
+            self.head = b""
+
+        def writeSequence(self, data) -> None:  # noqa: N802 - Twisted's name
+            self.head += b"".join(data)
+            self.transport.writeSequence(data)
+
+        def write(self, data: bytes) -> None:
+            self.head += data
+            self.transport.write(data)
+
+    class _WireHeadProtocol(_http11._LenientHTTP11ClientProtocol):  # type: ignore[misc, valid-type]
+        def request(self, request):
+            recorder: _HeadRecorder | None = None
+            write_headers = request._writeHeaders
+
+            def record_headers(transport, te_or_cl) -> None:
+                nonlocal recorder
+                recorder = _HeadRecorder(transport)
+                write_headers(recorder, te_or_cl)
+
+            request._writeHeaders = record_headers
+            d = super().request(request)
+            parser = self._parser
+            if parser is not None and type(parser) is _http11._LenientHTTPClientParser:
+                parser.__class__ = _WireHeadParser  # no state of its own but what is set here
+                parser._wire_lines = []
+                parser._wire_request = recorder.head if recorder is not None else None
+            return d
+
+    class _WireHeadClientFactory(_http11._LenientHTTP11ClientFactory):  # type: ignore[misc, valid-type]
+        def buildProtocol(self, addr):  # noqa: N802 - Twisted's name
+            return _WireHeadProtocol(self._quiescentCallback)
 
 except (ImportError, AttributeError):  # pragma: no cover - Scrapy moved its internals
     _ReasonPhraseAgent = None
+    _WireHeadClientFactory = None
 
 
 class ReasonPhraseHTTPDownloadHandler(HTTP11DownloadHandler):
+    def __init__(self, crawler) -> None:
+        super().__init__(crawler)
+        if _WireHeadClientFactory is not None and self._pool._factory is _http11._LenientHTTP11ClientFactory:
+            self._pool._factory = _WireHeadClientFactory
+
     async def download_request(self, request: Request) -> Response:
+        # Meta travels with redirected and retried copies of a request: never let a head
+        # recorded for an earlier download stand for this one.
+        request.meta.pop(WIRE_META_KEY, None)
         if _ReasonPhraseAgent is None:  # pragma: no cover
             return await super().download_request(request)
         agent = _ReasonPhraseAgent(

@@ -31,12 +31,29 @@ def mime_of(rec_type: str, http_content_type: str | None, warc_content_type: str
     return _MIME_SPLIT.split(value, 1)[0].strip()
 
 
-def is_indexed(rec_type: str, warc_content_type: str | None) -> bool:
+def is_indexed(rec_type: str, warc_content_type: str | None, target_uri: str | None = None) -> bool:
     if rec_type not in INDEXED_TYPES:
         return False
     if rec_type in ("resource", "metadata") and warc_content_type == "application/warc-fields":
         return False
+    if rec_type == "metadata" and is_legacy_metadata(warc_content_type, target_uri):
+        return False
     return True
+
+
+def is_legacy_metadata(warc_content_type: str | None, target_uri: str | None) -> bool:
+    """A dedup metadata record as newsarchive wrote them before 0.2: JSON under the article's own
+    URL. Indexed, it would replay as the article, so our index leaves it out (cdxj-indexer keeps
+    it; ``newsarchive index rebuild`` brings an old archive's sidecars up to date)."""
+    return (warc_content_type or "").split(";")[0].strip() == "application/json" and (
+        (target_uri or "").lower().startswith(("http://", "https://")))
+
+
+def needs_payload_digest(rec_type: str, warc_content_type: str | None, target_uri: str | None,
+                         payload_digest: str | None) -> bool:
+    """cdxj-indexer puts a digest of the block in the index for an indexed record that carries no
+    WARC-Payload-Digest (our metadata records): the reader must compute it to match."""
+    return not payload_digest and is_indexed(rec_type, warc_content_type, target_uri)
 
 
 @dataclass(frozen=True)
@@ -73,14 +90,17 @@ class CaptureEntry:
         return f"{self.urlkey} {self.timestamp} {json.dumps(fields)}"
 
 
-def entry_for(record, offset: int, length: int, filename: str) -> CaptureEntry | None:
-    """The index entry for a warcio record at (offset, length) in ``filename``, or None if not indexed."""
+def entry_for(record, offset: int, length: int, filename: str,
+              computed_digest: str | None = None) -> CaptureEntry | None:
+    """The index entry for a warcio record at (offset, length) in ``filename``, or None if not
+    indexed. ``computed_digest``: the block's digest, for a record that carries none
+    (:func:`needs_payload_digest`)."""
     rec_headers = record.rec_headers
     rec_type = record.rec_type
     warc_ct = rec_headers.get_header("Content-Type")
-    if not is_indexed(rec_type, warc_ct):
-        return None
     url = rec_headers.get_header("WARC-Target-URI") or ""
+    if not is_indexed(rec_type, warc_ct, url):
+        return None
     http = record.http_headers
     http_ct = http.get_header("Content-Type") if http is not None else None
     status = None
@@ -93,7 +113,7 @@ def entry_for(record, offset: int, length: int, filename: str) -> CaptureEntry |
         url=url,
         mime=mime_of(rec_type, http_ct, warc_ct),
         status=status,
-        digest=rec_headers.get_header("WARC-Payload-Digest"),
+        digest=rec_headers.get_header("WARC-Payload-Digest") or computed_digest,
         length=length,
         offset=offset,
         filename=filename,
@@ -109,17 +129,20 @@ def entry_for(record, offset: int, length: int, filename: str) -> CaptureEntry |
 def entry_for_record(record, offset: int, length: int, filename: str) -> CaptureEntry | None:
     """The index entry of a record this program serialised (a records.WarcRecord), computed from
     the values it was built from, exactly as entry_for computes it from the parsed record."""
-    if not is_indexed(record.rec_type, record.content_type):
+    if not is_indexed(record.rec_type, record.content_type, record.target_uri):
         return None
     url = record.target_uri
     wdate = record.field("WARC-Date") or ""
+    digest = record.field("WARC-Payload-Digest")
+    if not digest:
+        digest = record.block_sha1()
     return CaptureEntry(
         urlkey=surt_key(url),
         timestamp=iso_date_to_timestamp(wdate),
         url=url,
         mime=mime_of(record.rec_type, record.http_mime, record.content_type),
         status=record.status if record.rec_type in ("response", "revisit") else None,
-        digest=record.field("WARC-Payload-Digest"),
+        digest=digest,
         length=length,
         offset=offset,
         filename=filename,

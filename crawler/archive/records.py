@@ -27,6 +27,15 @@ REVISIT_PROFILE = "http://netpreserve.org/warc/1.1/revisit/identical-payload-dig
 FRAMING_HEADERS = frozenset({b"transfer-encoding", b"content-length", b"connection", b"keep-alive"})
 
 
+@dataclass(frozen=True)
+class WireHead:
+    """The heads of one exchange as they crossed the wire, from the download handler: Scrapy
+    and Twisted re-spell header names (``ETag`` becomes ``Etag``) and Twisted drops framing ones."""
+
+    request: bytes | None = None  # request line, headers and the blank line, as sent
+    response_lines: tuple[bytes, ...] | None = None  # response header lines as received (no CRLF)
+
+
 @dataclass
 class Exchange:
     """One HTTP request and its response, as they crossed the wire (body de-chunked, still encoded)."""
@@ -44,6 +53,7 @@ class Exchange:
     date: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
     response_id: str = field(default_factory=lambda: make_record_id())
     request_id: str = field(default_factory=lambda: make_record_id())
+    wire: WireHead | None = None  # the raw heads, when the download handler kept them
 
 
 def make_record_id() -> str:
@@ -62,10 +72,47 @@ def sha1_digest(data: bytes) -> str:
 
 
 def _header_block(first_line: bytes, headers: Iterable[tuple[bytes, bytes]]) -> bytes:
-    lines = [first_line]
-    for name, value in headers:
-        lines.append(name + b": " + value)
-    return b"\r\n".join(lines) + b"\r\n\r\n"
+    return _line_block(first_line, (name + b": " + value for name, value in headers))
+
+
+def _line_block(first_line: bytes, lines: Iterable[bytes]) -> bytes:
+    return b"\r\n".join([first_line, *lines]) + b"\r\n\r\n"
+
+
+def wire_response_lines(lines: Iterable[bytes], body_length: int) -> list[bytes]:
+    """The response header lines as stored: each line exactly as received (name spelling, order,
+    value, folding), except framing that no longer describes the stored, de-chunked body, which
+    keeps its bytes under an ``X-Orig-`` name. A Content-Length that matches stays in place;
+    otherwise the real one is added last."""
+    length = str(body_length).encode()
+    out: list[bytes] = []
+    have_length = False
+    for line in lines:
+        if line[:1] in (b" ", b"\t"):  # folded continuation of the line before
+            out.append(line)
+            continue
+        lower = line.partition(b":")[0].strip().lower()
+        if lower in FRAMING_HEADERS:
+            if lower == b"content-length" and not have_length and line.partition(b":")[2].strip() == length:
+                have_length = True
+                out.append(line)
+            else:
+                out.append(b"X-Orig-" + line)
+            continue
+        out.append(line)
+    if not have_length:
+        out.append(b"Content-Length: " + length)
+    return out
+
+
+def header_pairs(lines: Iterable[bytes]) -> list[tuple[bytes, bytes]]:
+    """(name, value) of header lines, as a reader parses them (continuations ignored)."""
+    pairs = []
+    for line in lines:
+        if line[:1] not in (b" ", b"\t") and b":" in line:
+            name, _, value = line.partition(b":")
+            pairs.append((name.strip(), value.strip()))
+    return pairs
 
 
 def response_header_pairs(exchange: Exchange) -> list[tuple[bytes, bytes]]:
@@ -98,11 +145,23 @@ def response_header_block(exchange: Exchange) -> bytes:
     """The response's status line and headers, as received (framing made consistent)."""
     phrase = reason_phrase(exchange.status, exchange.reason)
     first = f"{exchange.protocol} {exchange.status} {phrase}".rstrip().encode("latin-1", "replace")
+    if exchange.wire is not None and exchange.wire.response_lines is not None:
+        return _line_block(first, wire_response_lines(exchange.wire.response_lines, len(exchange.body)))
     return _header_block(first, response_header_pairs(exchange))
 
 
+def stored_response_headers(exchange: Exchange) -> list[tuple[bytes, bytes]]:
+    """The response headers as the record stores them (what an indexer reads back)."""
+    if exchange.wire is not None and exchange.wire.response_lines is not None:
+        return header_pairs(exchange.wire.response_lines)
+    return exchange.response_headers
+
+
 def request_header_block(exchange: Exchange) -> bytes:
-    """The request line (path and query) and the headers Scrapy sent, Host first."""
+    """The request head as sent on the wire; rebuilt from Scrapy's headers (Host first) when the
+    download handler did not keep it."""
+    if exchange.wire is not None and exchange.wire.request:
+        return exchange.wire.request
     parts = urlsplit(exchange.url)
     target = parts.path or "/"
     if parts.query:
@@ -148,6 +207,13 @@ class WarcRecord:
                 return v
         return None
 
+    def block_sha1(self) -> str:
+        """The block's sha1 (what cdxj-indexer indexes for a record without a payload digest)."""
+        h = hashlib.sha1()
+        for part in self.block:
+            h.update(part)
+        return "sha1:" + base64.b32encode(h.digest()).decode("ascii")
+
     def serialize(self) -> Iterator[bytes]:
         """The record's bytes, in parts: header, block parts, the closing CRLF CRLF."""
         block_digest = hashlib.sha1()
@@ -188,7 +254,7 @@ def response_record(exchange: Exchange, payload_digest: str) -> WarcRecord:
     fields.append(("WARC-Payload-Digest", payload_digest))
     return WarcRecord("response", fields, (response_header_block(exchange), exchange.body),
                       "application/http; msgtype=response", target_uri=exchange.url,
-                      http_mime=http_content_type(exchange.response_headers), status=str(exchange.status))
+                      http_mime=http_content_type(stored_response_headers(exchange)), status=str(exchange.status))
 
 
 def revisit_record(exchange: Exchange, payload_digest: str, refers_to_uri: str, refers_to_date: str,
@@ -205,7 +271,7 @@ def revisit_record(exchange: Exchange, payload_digest: str, refers_to_uri: str, 
     fields.append(("WARC-Payload-Digest", payload_digest))
     return WarcRecord("revisit", fields, (response_header_block(exchange),),
                       "application/http; msgtype=response", target_uri=exchange.url,
-                      http_mime=http_content_type(exchange.response_headers), status=str(exchange.status))
+                      http_mime=http_content_type(stored_response_headers(exchange)), status=str(exchange.status))
 
 
 def request_record(exchange: Exchange) -> WarcRecord:
@@ -233,13 +299,14 @@ def metadata_uri(url: str) -> str:
     return METADATA_URI_PREFIX + url
 
 
-def metadata_record(url: str, refers_to: str, payload: bytes, content_type: str, date: datetime) -> WarcRecord:
+def metadata_record(url: str, refers_to: str, payload: bytes, content_type: str, date: datetime,
+                    record_id: str | None = None) -> WarcRecord:
     """A ``metadata`` record about the response ``refers_to`` (the capture of ``url``).
 
     ``WARC-Refers-To`` names the response; no ``WARC-Payload-Digest``, since the block has no
     HTTP payload (warcat and fastwarc reject one)."""
     uri = metadata_uri(url)
-    fields = _common("metadata", make_record_id(), date, uri)
+    fields = _common("metadata", record_id or make_record_id(), date, uri)
     if refers_to:
         fields.append(("WARC-Refers-To", refers_to))
     return WarcRecord("metadata", fields, (payload,), content_type, target_uri=uri)

@@ -17,7 +17,7 @@ from warcio.archiveiterator import ArchiveIterator
 
 from crawler.archive.archive import INDEXES, WARCS, Archive, index_name
 from crawler.archive.cdxj import CaptureEntry, entry_for
-from crawler.archive.warcscan import PARSE_ERRORS
+from crawler.archive.warcscan import PARSE_ERRORS, block_digest_if_needed
 
 _CHUNK = 1 << 20
 
@@ -61,6 +61,7 @@ def check_warc(archive: Archive, name: str, report: VerifyReport) -> tuple[list[
             for record in it:
                 # The stored bytes are what is checked: digests cover them as they are, so no
                 # Content-Encoding (brotli, a gzip bomb) is ever decoded here.
+                digest = block_digest_if_needed(record)
                 _drain(record.raw_stream)
                 it.read_to_end(record)
                 offset, length = it.get_record_offset(), it.get_record_length()
@@ -74,7 +75,7 @@ def check_warc(archive: Archive, name: str, report: VerifyReport) -> tuple[list[
                     report.problems.append(Problem(name, offset, f"{record.rec_type} record has a "
                                                    "WARC-Payload-Digest but no HTTP payload"))
                 pairs.add(record, offset)
-                entry = entry_for(record, offset, length, name)
+                entry = entry_for(record, offset, length, name, digest)
                 if entry is not None:
                     entries.append(entry)
     except (*PARSE_ERRORS, OSError) as e:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import logging
 import os
 import zlib
@@ -11,7 +13,7 @@ from typing import BinaryIO, Iterator
 from warcio.archiveiterator import ArchiveIterator
 from warcio.exceptions import ArchiveLoadFailed
 
-from crawler.archive.cdxj import CaptureEntry, entry_for
+from crawler.archive.cdxj import CaptureEntry, entry_for, needs_payload_digest
 from crawler.errors import NewsarchiveError
 
 logger = logging.getLogger(__name__)
@@ -40,13 +42,27 @@ def iter_entries(stream: BinaryIO, filename: str) -> Iterator[CaptureEntry]:
     offset = 0
     try:
         for record in it:
+            digest = block_digest_if_needed(record)
             it.read_to_end(record)
             offset = it.get_record_offset() + it.get_record_length()
-            entry = entry_for(record, it.get_record_offset(), it.get_record_length(), filename)
+            entry = entry_for(record, it.get_record_offset(), it.get_record_length(), filename, digest)
             if entry is not None:
                 yield entry
     except PARSE_ERRORS as e:
         raise UnreadableWarc.at(filename, offset, e) from e
+
+
+def block_digest_if_needed(record) -> str | None:
+    """Read (and so consume) a record's stored block and return its sha1, if the index needs it
+    (:func:`~crawler.archive.cdxj.needs_payload_digest`); None, reading nothing, otherwise."""
+    h = record.rec_headers
+    if not needs_payload_digest(record.rec_type, h.get_header("Content-Type"), h.get_header("WARC-Target-URI"),
+                                h.get_header("WARC-Payload-Digest")):
+        return None
+    sha1 = hashlib.sha1()
+    while chunk := record.raw_stream.read(_CHUNK):
+        sha1.update(chunk)
+    return "sha1:" + base64.b32encode(sha1.digest()).decode("ascii")
 
 
 def complete_members_end(stream: BinaryIO) -> tuple[int, int]:

@@ -29,7 +29,7 @@ from crawler.archive.records import Exchange
 from crawler.archive.uploader import SpoolUploader
 from crawler.archive.writer import RollingWarcWriter
 from crawler.config import archive_from_settings, writer_options
-from crawler.downloader import REASON_META_KEY
+from crawler.downloader import REASON_META_KEY, WIRE_META_KEY
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +53,7 @@ def exchange_from(request: Request, response: Response) -> Exchange:
         body=response.body,
         ip_address=str(response.ip_address) if response.ip_address else None,
         date=datetime.now(timezone.utc),
+        wire=request.meta.pop(WIRE_META_KEY, None),
     )
 
 

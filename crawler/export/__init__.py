@@ -1,0 +1,1 @@
+"""Exports of an archive into formats other tools open (WACZ for ReplayWeb.page)."""
