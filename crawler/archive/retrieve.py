@@ -63,17 +63,16 @@ def decode_content(payload: bytes, encoding: str | None, max_size: int = MAX_DEC
             except DecodeError:
                 data = _inflate(data, -zlib.MAX_WBITS, max_size)
         elif coding == "br":
+            from crawler.archive.warcio_brotli import BrotliDecodeError, BrotliDecompressor, BrotliSizeExceeded
+
             try:
-                import brotli
+                data = BrotliDecompressor(max_size).decompress(data)  # stops at max_size: a bomb stays one
             except ImportError as e:
                 raise DecodeError("payload is brotli-encoded and brotli is not installed") from e
-            try:
-                out = brotli.Decompressor()
-                data = out.process(data)
-            except brotli.error as e:
-                raise DecodeError(f"bad brotli payload: {e}") from e
-            if len(data) > max_size:
-                raise DecodeError(f"decoded payload exceeds {max_size} bytes")
+            except BrotliSizeExceeded as e:
+                raise DecodeError(f"decoded payload exceeds {max_size} bytes (refusing to inflate further)") from e
+            except BrotliDecodeError as e:
+                raise DecodeError(str(e)) from e
         else:
             raise DecodeError(f"unsupported Content-Encoding {coding!r}")
     return data

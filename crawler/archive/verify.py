@@ -1,11 +1,11 @@
 """`newsarchive verify`: every WARC and every index entry checked, both directions.
 
-Per WARC: gzip members complete, each record's block and payload digests, no payload digest on
-a record without an HTTP payload, every response or revisit paired with a request and every
-request with a response (WARC-Concurrent-To, in either direction: archives written before
-responses named their request only have the request's link), no bytes after the last record. Per index:
-the sidecar and the catalog hold exactly the entries the WARC yields, and nothing points at a
-file that is not in storage. Each problem names the file and the offset.
+Per WARC: gzip members complete, each record's block and payload digests, every response or
+revisit paired with a request and every request with a response (WARC-Concurrent-To, in either
+direction: in archives written before 0.2 only the request names its response), no bytes after
+the last record. Per index: the sidecar and the catalog hold exactly the entries the WARC
+yields, and nothing points at a file that is not in storage. Each problem names the file and
+the offset.
 """
 
 from __future__ import annotations
@@ -71,9 +71,6 @@ def check_warc(archive: Archive, name: str, report: VerifyReport) -> tuple[list[
                 if checker.passed is False:
                     for problem in checker.problems:
                         report.problems.append(Problem(name, offset, f"digest: {problem}"))
-                if record.rec_type not in PAYLOAD_TYPES and record.rec_headers.get_header("WARC-Payload-Digest"):
-                    report.problems.append(Problem(name, offset, f"{record.rec_type} record has a "
-                                                   "WARC-Payload-Digest but no HTTP payload"))
                 pairs.add(record, offset)
                 entry = entry_for(record, offset, length, name, digest)
                 if entry is not None:
@@ -87,10 +84,6 @@ def check_warc(archive: Archive, name: str, report: VerifyReport) -> tuple[list[
         report.problems.append(Problem(name, end, f"{size - end} bytes after the last complete record"))
     report.problems.extend(pairs.problems(name))
     return entries, None
-
-
-#: Record types whose block holds an HTTP message, the only ones a payload digest applies to.
-PAYLOAD_TYPES = ("response", "revisit", "request", "resource", "conversion", "continuation")
 
 
 class _Pairing:

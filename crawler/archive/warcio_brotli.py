@@ -22,7 +22,11 @@ _STEP = 1 << 20
 
 
 class BrotliDecodeError(ValueError):
-    """A brotli payload is corrupt, or decodes past :data:`MAX_DECODED_SIZE`."""
+    """A brotli payload is corrupt."""
+
+
+class BrotliSizeExceeded(BrotliDecodeError):
+    """A brotli payload decodes past the ceiling (:data:`MAX_DECODED_SIZE` unless told)."""
 
 
 class BrotliDecompressor:
@@ -51,7 +55,7 @@ class BrotliDecompressor:
             raise BrotliDecodeError(f"bad brotli payload: {e}") from e
         self._total += len(out)
         if self._total > self._max_size:
-            raise BrotliDecodeError(f"brotli payload decodes past {self._max_size} bytes")
+            raise BrotliSizeExceeded(f"brotli payload decodes past {self._max_size} bytes")
         return bytes(out)
 
     def flush(self) -> bytes:

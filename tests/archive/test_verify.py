@@ -92,3 +92,59 @@ def test_catalog_synced_from_sidecars_serves_list_and_get(archive: Archive, tmp_
     assert fresh.catalog.count() == 12
     capture = get_capture(fresh, "http://127.0.0.1:8/3")
     assert len(capture.payload) == 2000
+
+
+# -- pairing, both ways ------------------------------------------------------------------------
+def _warc_of(tmp_path: Path, records: list) -> Archive:
+    """An archive holding one WARC made of these warcio records, indexed as the crawler would."""
+    from warcio.warcwriter import WARCWriter
+
+    archive = Archive.open(tmp_path / "archive")
+    (tmp_path / "archive" / "warcs").mkdir(parents=True, exist_ok=True)
+    path = tmp_path / "archive" / "warcs" / "t.warc.gz"
+    with open(path, "wb") as f:
+        writer = WARCWriter(f, gzip=True, warc_version="1.1")
+        for build in records:
+            writer.write_record(build(writer))
+    archive.rebuild_index()
+    return archive
+
+
+def _pair(kind: str, rid: str, links: dict[str, str]):
+    import io
+
+    from warcio.statusandheaders import StatusAndHeaders
+
+    def build(writer):
+        if kind == "request":
+            http = StatusAndHeaders("GET /a HTTP/1.1", [("Host", "127.0.0.1:8")], is_http_request=True)
+        else:
+            http = StatusAndHeaders("200 OK", [("Content-Type", "text/html"), ("Content-Length", "2")],
+                                    protocol="HTTP/1.1")
+        return writer.create_warc_record("http://127.0.0.1:8/a", kind, payload=io.BytesIO(b"" if kind == "request"
+                                         else b"ok"), http_headers=http,
+                                         warc_headers_dict={"WARC-Record-ID": rid, **links})
+    return build
+
+
+def test_pairing_is_accepted_in_either_direction(tmp_path: Path) -> None:
+    archive = _warc_of(tmp_path, [
+        _pair("request", "<urn:uuid:q1>", {}),  # as written now: the response names the request
+        _pair("response", "<urn:uuid:r1>", {"WARC-Concurrent-To": "<urn:uuid:q1>"}),
+        _pair("request", "<urn:uuid:q2>", {"WARC-Concurrent-To": "<urn:uuid:r2>"}),  # as written before 0.2
+        _pair("response", "<urn:uuid:r2>", {}),
+    ])
+    assert messages(archive) == []
+
+
+def test_unpaired_records_are_reported_both_ways(tmp_path: Path) -> None:
+    archive = _warc_of(tmp_path, [
+        _pair("request", "<urn:uuid:q1>", {}),  # answered by nothing, and not the last record
+        _pair("response", "<urn:uuid:r1>", {"WARC-Concurrent-To": "<urn:uuid:gone>"}),
+        _pair("request", "<urn:uuid:q3>", {}),  # the last record: a crash between request and response
+    ])
+    found = messages(archive)
+    assert len(found) == 2, found
+    assert any("request <urn:uuid:q1> has no response record" in m for m in found)
+    assert any("record <urn:uuid:r1> has no request record" in m for m in found)
+

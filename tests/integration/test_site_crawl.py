@@ -99,11 +99,15 @@ def test_each_response_has_its_request(site_crawl: CrawlRun) -> None:
             assert headers.get_header("WARC-IP-Address") == "127.0.0.1"
             assert headers.get_header("WARC-Payload-Digest").startswith("sha1:")
             assert headers.get_header("WARC-Date").endswith("Z")
+            # the response names the request written just before it
+            assert headers.get_header("WARC-Concurrent-To") in requests
         elif rec_type == "request":
-            requests[headers.get_header("WARC-Concurrent-To")] = headers
-    assert responses and set(responses) == set(requests)
-    for rid, req in requests.items():
-        assert req.get_header("WARC-Target-URI") == responses[rid].get_header("WARC-Target-URI")
+            assert headers.get_header("WARC-Concurrent-To") is None
+            requests[rid] = headers
+    named = {h.get_header("WARC-Concurrent-To"): rid for rid, h in responses.items()}
+    assert responses and set(named) == set(requests)
+    for qid, rid in named.items():
+        assert requests[qid].get_header("WARC-Target-URI") == responses[rid].get_header("WARC-Target-URI")
 
 
 def test_request_records_hold_the_request_line_and_host(site_crawl: CrawlRun, mock_server) -> None:
