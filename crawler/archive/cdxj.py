@@ -42,9 +42,9 @@ def is_indexed(rec_type: str, warc_content_type: str | None, target_uri: str | N
 
 
 def is_legacy_metadata(warc_content_type: str | None, target_uri: str | None) -> bool:
-    """A dedup metadata record as newsarchive wrote them before 0.2: JSON under the article's own
-    URL. Indexed, it would replay as the article, so our index leaves it out (cdxj-indexer keeps
-    it; ``newsarchive index rebuild`` brings an old archive's sidecars up to date)."""
+    """A dedup metadata record in the old form (before they moved under ``urn:``): JSON under the
+    article's own URL. Indexed, it would replay as the article, so our index leaves it out
+    (cdxj-indexer keeps it; ``newsarchive index rebuild`` brings an old archive's sidecars up to date)."""
     return (warc_content_type or "").split(";")[0].strip() == "application/json" and (
         (target_uri or "").lower().startswith(("http://", "https://")))
 

@@ -2,7 +2,7 @@
 
 Per WARC: gzip members complete, each record's block and payload digests, every response or
 revisit paired with a request and every request with a response (WARC-Concurrent-To, in either
-direction: in archives written before 0.2 only the request names its response), no bytes after
+direction: in older archives only the request names its response), no bytes after
 the last record. Per index: the sidecar and the catalog hold exactly the entries the WARC
 yields, and nothing points at a file that is not in storage. Each problem names the file and
 the offset.
@@ -16,7 +16,7 @@ from typing import Iterator
 from warcio.archiveiterator import ArchiveIterator
 
 from crawler.archive.archive import INDEXES, WARCS, Archive, index_name
-from crawler.archive.cdxj import CaptureEntry, entry_for
+from crawler.archive.cdxj import CaptureEntry, entry_for, is_legacy_metadata
 from crawler.archive.warcscan import PARSE_ERRORS, block_digest_if_needed
 
 _CHUNK = 1 << 20
@@ -50,8 +50,10 @@ def _drain(stream) -> None:
         pass
 
 
-def check_warc(archive: Archive, name: str, report: VerifyReport) -> tuple[list[CaptureEntry], int | None]:
-    """Check one WARC's records; return the index entries it yields and where it became unreadable."""
+def check_warc(archive: Archive, name: str, report: VerifyReport,
+               old_metadata: set[int] | None = None) -> tuple[list[CaptureEntry], int | None]:
+    """Check one WARC's records; return the index entries it yields and where it became unreadable.
+    ``old_metadata`` collects the offsets of old-form dedup metadata records (not indexed now)."""
     entries: list[CaptureEntry] = []
     pairs = _Pairing()
     end = 0
@@ -72,6 +74,9 @@ def check_warc(archive: Archive, name: str, report: VerifyReport) -> tuple[list[
                     for problem in checker.problems:
                         report.problems.append(Problem(name, offset, f"digest: {problem}"))
                 pairs.add(record, offset)
+                if old_metadata is not None and record.rec_type == "metadata" and is_legacy_metadata(
+                        record.rec_headers.get_header("Content-Type"), record.rec_headers.get_header("WARC-Target-URI")):
+                    old_metadata.add(offset)
                 entry = entry_for(record, offset, length, name, digest)
                 if entry is not None:
                     entries.append(entry)
@@ -115,6 +120,10 @@ class _Pairing:
                 yield Problem(name, offset, f"request {qid} has no response record")
 
 
+_OLD_METADATA = ("index entry of a dedup metadata record in the old form (under the article's URL), which replay "
+                 "shows as the article: run `newsarchive index rebuild`")
+
+
 def _cdxj_lines(archive: Archive, name: str) -> list[str] | None:
     key = index_name(name)
     if not archive.storage.exists(key):
@@ -131,7 +140,8 @@ def verify(archive: Archive) -> VerifyReport:
         catalog_by_file.setdefault(e.filename, set()).add((e.offset, e.length, e.url, e.digest, e.timestamp))
     for name in names:
         report.files += 1
-        entries, broken_at = check_warc(archive, name, report)
+        old_metadata: set[int] = set()
+        entries, broken_at = check_warc(archive, name, report, old_metadata)
         report.entries += len(entries)
         expected = sorted(e.cdxj_line() for e in entries)
         sidecar = _cdxj_lines(archive, name)
@@ -151,7 +161,9 @@ def verify(archive: Archive) -> VerifyReport:
             for line in sorted(set(expected) - set(sidecar)):
                 report.problems.append(Problem(name, _offset_of(line), "record not in the CDXJ index"))
             for line in sorted(set(sidecar) - set(expected)):
-                report.problems.append(Problem(name, _offset_of(line), "CDXJ entry points at no record"))
+                offset = _offset_of(line)
+                report.problems.append(Problem(name, offset, _OLD_METADATA if offset in old_metadata
+                                               else "CDXJ entry points at no record"))
             if sidecar != sorted(sidecar):
                 report.problems.append(Problem(index_name(name), None, "CDXJ index is not sorted"))
             if len(sidecar) != len(set(sidecar)):
@@ -160,7 +172,8 @@ def verify(archive: Archive) -> VerifyReport:
         for row in sorted(wanted - have):
             report.problems.append(Problem(name, row[0], "record not in the catalog"))
         for row in sorted(have - wanted):
-            report.problems.append(Problem(name, row[0], "catalog entry points at no record"))
+            report.problems.append(Problem(name, row[0], _OLD_METADATA if row[0] in old_metadata
+                                           else "catalog entry points at no record"))
     for name in sorted(catalog_by_file):
         report.problems.append(Problem(name, None, "catalog lists a WARC that is not in storage"))
     known = {index_name(n) for n in names}

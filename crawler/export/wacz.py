@@ -9,7 +9,7 @@ This module decides what goes in:
   captures only, each with its request, its dedup metadata record and, for a revisit, the
   capture it refers to (a revisit replays from it), copied gzip member by gzip member, so each
   record keeps its bytes and digests. Dedup metadata records written before they moved under
-  ``urn:newsarchive:dedup:URL`` (newsarchive < 0.2, the article's URL as target) are written in
+  ``urn:newsarchive:dedup:URL`` (older archives have the article's URL as target) are written in
   the current form, same id, date and payload: under the article's URL a viewer would replay
   them as the article.
 * ``pages/pages.jsonl``: one line per archived article capture (URL, the capture's time, the

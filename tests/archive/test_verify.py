@@ -131,7 +131,7 @@ def test_pairing_is_accepted_in_either_direction(tmp_path: Path) -> None:
     archive = _warc_of(tmp_path, [
         _pair("request", "<urn:uuid:q1>", {}),  # as written now: the response names the request
         _pair("response", "<urn:uuid:r1>", {"WARC-Concurrent-To": "<urn:uuid:q1>"}),
-        _pair("request", "<urn:uuid:q2>", {"WARC-Concurrent-To": "<urn:uuid:r2>"}),  # as written before 0.2
+        _pair("request", "<urn:uuid:q2>", {"WARC-Concurrent-To": "<urn:uuid:r2>"}),  # as older archives have it
         _pair("response", "<urn:uuid:r2>", {}),
     ])
     assert messages(archive) == []

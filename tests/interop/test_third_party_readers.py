@@ -384,3 +384,20 @@ def test_pywb_replays_the_latest_capture_of_each_article_as_the_article(wire: Wi
                     assert response.headers.get_content_type() == "text/html", (path, response.headers)
                 assert f"<title>{title}</title>".encode() in body, (path, body[:300])
                 assert b'"type": "newsarchive/dedup"' not in body
+
+
+def test_verify_names_the_migration_for_an_old_archives_index(wire: WireRun, tmp_path: Path) -> None:
+    """An old archive's sidecars (cdxj-indexer's, or ours before the change) list the old-form
+    metadata records as captures of the article: verify says which command fixes that."""
+    old = legacy_copy(wire, tmp_path / "old")
+    cli_ok("index", "rebuild", "--archive", str(old))
+    proc = subprocess.run([str(BIN / "cdxj-indexer"), "--sort", *map(str, warc_paths(old))], capture_output=True,
+                          text=True, check=True, cwd=old / "warcs")
+    for warc in warc_paths(old):  # the index as it was: every line cdxj-indexer writes
+        lines = [line for line in proc.stdout.splitlines() if f'"filename": "{warc.name}"' in line]
+        (old / "indexes" / (warc.name[: -len(".warc.gz")] + ".cdxj")).write_text("".join(l + "\n" for l in lines))
+    out = run_cli("verify", "--archive", str(old)).stdout.decode()
+    problems = [line for line in out.splitlines() if not line.startswith("verified ")]
+    assert len(problems) == 6 and all(p.endswith("run `newsarchive index rebuild`") for p in problems), out
+    cli_ok("index", "rebuild", "--archive", str(old))
+    assert cli_ok("verify", "--archive", str(old)).rstrip().endswith(": 0 problems")
