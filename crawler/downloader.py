@@ -90,7 +90,10 @@ try:
                 recorder = _HeadRecorder(transport)
                 write_headers(recorder, te_or_cl)
 
-            request._writeHeaders = record_headers
+            try:
+                request._writeHeaders = record_headers
+            except AttributeError:  # pragma: no cover - Twisted's Request took __slots__
+                pass
             d = super().request(request)
             parser = self._parser
             if parser is not None and type(parser) is _http11._LenientHTTPClientParser:

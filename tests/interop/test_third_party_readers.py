@@ -119,6 +119,12 @@ def test_framing_that_no_longer_applies_keeps_its_bytes_under_x_orig(wire: WireR
     assert stored(wire, "response", "/news/chunked") == [expected]
 
 
+def test_an_interim_1xx_response_is_not_part_of_the_stored_head(wire: WireRun) -> None:
+    head = stored(wire, "response", "/early-hints")[0]
+    assert head.startswith(b"HTTP/1.1 200 OK\r\ncontent-type: text/html\r\nContent-Length: ")
+    assert b"Link" not in head and b"103" not in head
+
+
 def test_request_heads_are_the_bytes_sent(wire: WireRun) -> None:
     for head in stored(wire, "request", "/news/etag-case"):
         lines = head.decode("latin-1").split("\r\n")

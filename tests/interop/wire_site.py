@@ -9,6 +9,7 @@ status line, header names, their order and the framing are all fixed by the test
                        ``cache-control``, mixed-case ``X-MiXeD-CaSe``, in that order, then ``Content-Length``.
 ``/news/brotli``       An article always sent ``Content-Encoding: br`` (brotli, quality 5).
 ``/news/chunked``      An article sent ``transfer-encoding: chunked`` (lowercase) in 3 chunks, no length.
+``/early-hints``       ``103 Early Hints`` (with a ``Link`` header) before its ``200 OK`` page; not an article.
 ``/robots.txt``        Allows everything.
 =====================  ===================================================================================
 
@@ -92,11 +93,15 @@ class WireSite:
             chunks = [body[:third], body[third:2 * third], body[2 * third:]]
             framed = b"".join(b"%x\r\n%s\r\n" % (len(c), c) for c in chunks) + b"0\r\n\r\n"
             return _head(b"200 OK", [b"content-type: text/html; charset=utf-8", b"transfer-encoding: chunked"]) + framed
+        if path == "/early-hints":
+            body = b"<!DOCTYPE html><html><head><title>Hints</title></head><body>final page</body></html>"
+            return (_head(b"103 Early Hints", [b"Link: </style.css>; rel=preload"])
+                    + _head(b"200 OK", [b"content-type: text/html", b"Content-Length: %d" % len(body)]) + body)
         if path == "/robots.txt":
             body = b"User-agent: *\nAllow: /\n"
             return _head(b"200 OK", [b"Content-Type: text/plain", b"Content-Length: %d" % len(body)]) + body
         if path == "/":
-            links = "".join(f'<a href="{p}">{t}</a>\n' for p, t in TITLES.items())
+            links = "".join(f'<a href="{p}">{t}</a>\n' for p, t in [*TITLES.items(), ("/early-hints", "Hints")])
             body = f"<!DOCTYPE html><html><head><title>Wire news</title></head><body>{links}</body></html>".encode()
             return _head(b"200 OK", [b"Content-Type: text/html; charset=utf-8",
                                      b"Content-Length: %d" % len(body)]) + body
