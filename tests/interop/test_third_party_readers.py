@@ -390,6 +390,11 @@ def test_pywb_replays_the_latest_capture_of_each_article_as_the_article(wire: Wi
                     assert response.headers.get_content_type() == "text/html", (path, response.headers)
                 assert f"<title>{title}</title>".encode() in body, (path, body[:300])
                 assert b'"type": "newsarchive/dedup"' not in body
+            # the metadata record is still there for whoever asks for it by its own address
+            meta = METADATA_URI_PREFIX + wire.url(path)
+            with urllib.request.urlopen(server.replay_url(meta, "", "id_"), timeout=30) as response:
+                assert response.headers.get_content_type() == "application/json"
+                assert json.loads(response.read())["url"] == wire.url(path)
 
 
 def test_verify_names_the_migration_for_an_old_archives_index(wire: WireRun, tmp_path: Path) -> None:
