@@ -16,9 +16,15 @@ This module decides what goes in:
   extracted title; with ``text``, the extracted main text for ReplayWeb.page's full-text
   search), taken from the dedup metadata records. py-wacz copies the file as it is.
 
-Memory does not grow with the archive: WARCs are read as streams (an S3 archive's are first
-copied to a temporary folder next to the output, one at a time), what is kept per record is
-its offset, length, type and links, and py-wacz sorts the index with spill files.
+The archive's bytes are never held in memory: WARCs are read as streams (an S3 archive's are
+first copied to a temporary folder next to the output, one at a time), pages are written as they
+are found, and py-wacz sorts its index with spill files. What grows with the archive is a few
+hundred bytes per record (offset, length, links; a capture's URL and date). Measured here: a
+69 MB archive of 8,166 records in 7.6 s at 65 MB RSS, 477 MB and 57,162 records in 77 s at
+100 MB RSS (py-wacz's own ``wacz create`` on the 69 MB: 6.6 s, 58 MB).
+
+py-wacz appends ``warcinfo`` to cdxj-indexer's ``CDXJIndexer.DEFAULT_RECORDS`` when imported:
+import it (this module does, lazily) only in a process that runs no other cdxj-indexer.
 """
 
 from __future__ import annotations
