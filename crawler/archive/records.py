@@ -1,9 +1,14 @@
 """WARC 1.1 records for one HTTP exchange: request, response, revisit, warcinfo, metadata.
 
 Plain values in (an :class:`Exchange`), record bytes out. We serialise records ourselves
-(warcio reads and checks them in every test): the HTTP header blocks are the bytes Scrapy
-received, never re-encoded (warcio's writer would percent-encode a non-ASCII header value),
-digests are computed once over the parts, and a large body is never copied.
+(warcio reads and checks them in every test): the HTTP header blocks are the bytes that
+crossed the wire (:class:`WireHead`, from the download handler; Scrapy's re-spelt headers only
+when it is missing), never re-encoded (warcio's writer would percent-encode a non-ASCII header
+value), digests are computed once over the parts, and a large body is never copied.
+
+Links: a response or revisit names the request written before it (``WARC-Concurrent-To``); a
+dedup metadata record lives under ``urn:newsarchive:dedup:URL`` and names its response
+(``WARC-Refers-To``), so no replay tool takes it for a capture of the article.
 """
 
 from __future__ import annotations
