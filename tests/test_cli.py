@@ -74,7 +74,8 @@ def _sources(tmp: Path) -> Path:
     return path
 
 
-COMMANDS = ("crawl", "list", "get", "index rebuild", "upload", "verify", "replay", "dups", "dedup rebuild", "report")
+COMMANDS = ("crawl", "list", "get", "index rebuild", "upload", "verify", "replay", "dups", "dedup rebuild", "report",
+            "export")
 
 
 def _commands(tmp: Path) -> dict[str, list[str]]:
@@ -90,6 +91,7 @@ def _commands(tmp: Path) -> dict[str, list[str]]:
         "dups": ["dups", URL],
         "dedup rebuild": ["dedup", "rebuild"],
         "report": ["report", "-o", tmp / "report.html"],
+        "export": ["export", "--wacz", tmp / "out.wacz"],
     }
 
 
@@ -123,7 +125,8 @@ CASES = {"missing archive": _missing, "unreachable S3": _unreachable_s3, "corrup
 #: A crawl into a missing folder creates it and crawls (tests/integration does that); a corrupt
 #: WARC or a missing catalog are no trouble for a crawl; only the dedup commands need the catalog.
 NOT_TROUBLE = {("crawl", "missing archive"), ("crawl", "corrupt WARC"), ("crawl", "missing catalog")} | {
-    (c, "missing catalog") for c in ("list", "get", "index rebuild", "upload", "verify", "replay", "dedup rebuild")}
+    (c, "missing catalog") for c in ("list", "get", "index rebuild", "upload", "verify", "replay", "dedup rebuild",
+                                     "export")}
 MATRIX = [(c, case) for case in CASES for c in COMMANDS if (c, case) not in NOT_TROUBLE]
 
 
@@ -163,7 +166,7 @@ def test_a_corrupt_record_behind_a_good_index_is_one_line(tmp_path: Path, capsys
 # -- the settings stack: the same for every command ---------------------------------------
 @pytest.mark.parametrize("argv", [
     ["list", URL], ["get", URL], ["verify"], ["index", "rebuild"], ["upload"], ["replay"], ["dups", URL],
-    ["dedup", "rebuild"], ["report"], ["crawl"],
+    ["dedup", "rebuild"], ["report"], ["crawl"], ["export", "--wacz", "out.wacz"],
 ])
 def test_every_command_takes_profile_and_set(argv: list[str], tmp_path: Path, capsys) -> None:
     """A misspelt -s name is refused by every command, so every command reads -s (and --profile)."""

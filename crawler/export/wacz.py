@@ -49,6 +49,7 @@ from warcio.timeutils import iso_date_to_timestamp
 
 from crawler.archive.archive import WARCS, Archive
 from crawler.archive.records import METADATA_URI_PREFIX, metadata_record
+from crawler.archive.warcscan import PARSE_ERRORS, UnreadableWarc
 from crawler.errors import ConfigError, NewsarchiveError
 
 logger = logging.getLogger(__name__)
@@ -221,23 +222,31 @@ def _scan(path: Path, name: str, captures: dict[str, _Capture], warcs: list[_War
     warc = _Warc(Path(name).name, path)
     warcs.append(warc)
     with open(path, "rb") as f:
-        it = ArchiveIterator(f, check_digests=False)
-        for record in it:
-            h = record.rec_headers
-            links = tuple(v for k, v in h.headers if k.lower() in ("warc-concurrent-to", "warc-refers-to"))
-            payload = dedup_payload(record, record.raw_stream.read()) if record.rec_type == "metadata" else None
-            it.read_to_end(record)
-            rid = h.get_header("WARC-Record-ID") or ""
-            legacy = payload is not None and not (h.get_header("WARC-Target-URI") or "").startswith(METADATA_URI_PREFIX)
-            warc.records.append(_Record(it.get_record_offset(), it.get_record_length(), record.rec_type, rid,
-                                        links, legacy))
-            if record.rec_type in ("response", "revisit"):
-                captures[rid] = _Capture(h.get_header("WARC-Target-URI") or "", h.get_header("WARC-Date") or "",
-                                         record.rec_type, links)
-            if payload is not None:
-                page = _page(payload, captures)
-                if page is not None:
-                    yield page
+        try:
+            yield from _scan_records(ArchiveIterator(f, check_digests=False), warc, captures)
+        except PARSE_ERRORS as e:
+            end = warc.records[-1].offset + warc.records[-1].length if warc.records else 0
+            raise UnreadableWarc.at(name, end, e) from e
+
+
+def _scan_records(it: ArchiveIterator, warc: _Warc, captures: dict[str, _Capture]) -> Iterator[Page]:
+    """Each record's place and links into ``warc`` and ``captures``; the pages it describes."""
+    for record in it:
+        h = record.rec_headers
+        links = tuple(v for k, v in h.headers if k.lower() in ("warc-concurrent-to", "warc-refers-to"))
+        payload = dedup_payload(record, record.raw_stream.read()) if record.rec_type == "metadata" else None
+        it.read_to_end(record)
+        rid = h.get_header("WARC-Record-ID") or ""
+        legacy = payload is not None and not (h.get_header("WARC-Target-URI") or "").startswith(METADATA_URI_PREFIX)
+        warc.records.append(_Record(it.get_record_offset(), it.get_record_length(), record.rec_type, rid,
+                                    links, legacy))
+        if record.rec_type in ("response", "revisit"):
+            captures[rid] = _Capture(h.get_header("WARC-Target-URI") or "", h.get_header("WARC-Date") or "",
+                                     record.rec_type, links)
+        if payload is not None:
+            page = _page(payload, captures)
+            if page is not None:
+                yield page
 
 
 def _page(payload: dict, captures: dict[str, _Capture]) -> Page | None:
