@@ -61,6 +61,13 @@ def _media_type(record: ArcWarcRecord) -> str:
     return (record.rec_headers.get_header("Content-Type") or "").split(";")[0].strip()
 
 
+def is_metadata(record: ArcWarcRecord, content_type: str = "application/json") -> bool:
+    """A ``metadata`` record of ``content_type``, in either form newsarchive wrote: under
+    ``urn:newsarchive:dedup:URL`` (now) or under the article's own URL (before); the target URI
+    decides nothing here."""
+    return record.rec_type == "metadata" and _media_type(record) == content_type
+
+
 @dataclass
 class RecoveryReport:
     finished: list[str] = field(default_factory=list)
@@ -179,14 +186,15 @@ class Archive:
         """The block of every ``metadata`` record of ``content_type`` in the archive's WARCs, in
         archive order (files as listed, records as written): what pipelines stored about their
         captures, e.g. the dedup payload ``newsarchive dedup rebuild`` replays. The one place that
-        recognises such a record by its WARC headers; what the block means is the reader's business."""
+        recognises such a record by its WARC headers (:func:`is_metadata`, both forms); what the
+        block means is the reader's business."""
         for name in self.warc_names():
             with self.storage.open_stream(WARCS + name) as stream:
                 it = ArchiveIterator(stream, check_digests=False)
                 offset = 0
                 try:
                     for record in it:
-                        if record.rec_type == "metadata" and _media_type(record) == content_type:
+                        if is_metadata(record, content_type):
                             yield record.content_stream().read()
                         it.read_to_end(record)
                         offset = it.get_record_offset() + it.get_record_length()

@@ -47,15 +47,13 @@ from typing import BinaryIO, Iterable, Iterator
 from warcio.archiveiterator import ArchiveIterator
 from warcio.timeutils import iso_date_to_timestamp
 
-from crawler.archive.archive import WARCS, Archive
+from crawler.archive.archive import WARCS, Archive, is_metadata
 from crawler.archive.records import METADATA_URI_PREFIX, metadata_record
 from crawler.archive.warcscan import PARSE_ERRORS, UnreadableWarc
 from crawler.errors import ConfigError, NewsarchiveError
 
 logger = logging.getLogger(__name__)
 
-#: ``type`` of the JSON payload of a dedup metadata record (crawler.dedup.commands.PAYLOAD_TYPE).
-DEDUP_PAYLOAD_TYPE = "newsarchive/dedup"
 _JSON = "application/json"
 _CHUNK = 1 << 20
 
@@ -144,19 +142,15 @@ class Selection:
 
 
 def dedup_payload(record, body: bytes) -> dict | None:
-    """The JSON payload of a dedup metadata record (either form), or None for any other record."""
-    if record.rec_type != "metadata":
-        return None
-    ctype = (record.rec_headers.get_header("Content-Type") or "").split(";")[0].strip()
-    if ctype != _JSON:
+    """The payload of a dedup metadata record (either form), or None for any other record."""
+    from crawler.dedup.payload import BadPayload, load_payload
+
+    if not is_metadata(record, _JSON):
         return None
     try:
-        payload = json.loads(body)
-    except ValueError:
+        return load_payload(body)
+    except BadPayload:  # not JSON, or a schema this version does not read: not a page here
         return None
-    if not isinstance(payload, dict) or payload.get("type") != DEDUP_PAYLOAD_TYPE:
-        return None
-    return payload
 
 
 def export_wacz(archive: Archive, out: str | os.PathLike[str], *, selection: Selection = Selection(),
