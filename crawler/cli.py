@@ -81,8 +81,12 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--until", help="only articles captured at or before this date/time")
     ex.add_argument("--source", action="append", default=[], metavar="NAME", help="only this source (repeatable)")
     ex.add_argument("--text", action="store_true", help="put each article's extracted text in pages.jsonl")
-    rep = command("report", "write the editors' HTML report of near-duplicate clusters")
-    rep.add_argument("-o", "--output", default="report.html")
+    rep = command("report", "write the editors' report of near-duplicate clusters (HTML, CSV or JSON)")
+    rep.add_argument("-o", "--output", default="report.html", help="output file (its suffix sets the format)")
+    from crawler.report.cli import add_report_arguments, add_serve_arguments
+
+    add_report_arguments(rep)
+    add_serve_arguments(command("serve", "the editors' web app over the archive (search, captures, report, status)"))
     return p
 
 
@@ -317,12 +321,21 @@ def cmd_dedup(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from crawler.dedup.report import write_report
+    from crawler.report.cli import run_report
 
     output = _output_file(args.output, "-o")
-    write_report(_dedup_catalog(_settings(args)), output)
-    print(f"wrote {args.output}")
-    return EXIT_OK
+    settings = _settings(args)
+    catalog = _dedup_catalog(settings)
+    return run_report(args, output, _archive(settings, sync=False), catalog)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from crawler.config import aws_environment, dedup_catalog_path
+    from crawler.web.serve import run_serve
+
+    settings = _settings(args)
+    archive = _archive(settings, sync=False)
+    return run_serve(args, archive, dedup_catalog_path(settings), replay_env=aws_environment(settings))
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -352,4 +365,5 @@ COMMANDS = {
     "dedup": cmd_dedup,
     "report": cmd_report,
     "export": cmd_export,
+    "serve": cmd_serve,
 }

@@ -1,0 +1,1 @@
+"""`newsarchive serve`: the web app over the archive (search, captures, articles, the live report, crawl status)."""
