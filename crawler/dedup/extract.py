@@ -21,7 +21,7 @@ class ExtractionError(Exception):
 class Extracted:
     text: str  # markdown; source lines ("本文翻译自：url") appended when trafilatura dropped them
     title: str
-    published: str | None  # YYYY-MM-DD as htmldate finds it
+    published: str | None  # ISO 8601 with the time when the page's tags give it, else YYYY-MM-DD
     author: str | None
     lang: str | None  # from the page, if it says
     detected_lang: str | None = None  # from the text (share of CJK characters)
@@ -90,18 +90,22 @@ _DATE_XPATHS = (
     "//meta[@name='pubdate' or @name='publishdate' or @name='date' or @name='DC.date.issued']/@content",
     "//time[@datetime]/@datetime",
 )
-_ISO_DATE_RE = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
+_ISO_DATE_RE = re.compile(r"(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2}))?(?:\.\d+)?(Z|[+-]\d{2}:?\d{2})?)?")
 
 
 def _published(tree: HtmlElement, url: str | None) -> str | None:
-    """The publication date, YYYY-MM-DD: the page's own metadata (meta tags, ``<time>``)
-    first; else htmldate without its extensive search, which scans every text node and was
-    a sixth of the pipeline's time."""
+    """The publication date: the page's own metadata (meta tags, ``<time>``) first, with its
+    time of day and offset when the tag has them (``2024-03-02T09:00:00+08:00``: editors ask
+    who was first by hours, and a date alone reads as midnight); else htmldate's YYYY-MM-DD
+    without its extensive search, which scans every text node and was a sixth of the
+    pipeline's time."""
     for xp in _DATE_XPATHS:
         for value in tree.xpath(xp):
             m = _ISO_DATE_RE.search(str(value))
             if m:
-                return m.group(0)
+                if m.group(4) is None or m.group(7) is None:  # no time, or a time in no known zone
+                    return m.group(0)[:10]
+                return f"{m.group(0)[:10]}T{m.group(4)}:{m.group(5)}:{m.group(6) or '00'}{m.group(7)}"
     from htmldate import find_date
 
     try:

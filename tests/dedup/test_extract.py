@@ -17,7 +17,7 @@ def page(path: str) -> str:
 def test_metadata_from_tags():
     ex = extract(page("/zh/lockbit-hospital"), BASE + "/zh/lockbit-hospital")
     assert ex.title == "LockBit声称攻击St. Olaf Medical Center，120万患者受影响"
-    assert ex.published == "2024-03-02"
+    assert ex.published == "2024-03-02T09:00:00+08:00"  # the time of day and zone kept
     assert ex.lang == "zh" and ex.detected_lang == "zh"
     assert "CVE-2024-1709" in ex.text
 
