@@ -33,7 +33,7 @@ _STYLE = Style(
 
 
 def _config(**extra: object) -> dict[str, object]:
-    return dict(style=_STYLE, js=[], disable_xml_declaration=True, width=560, height=300,
+    return dict(style=_STYLE, js=[], disable_xml_declaration=True, width=530, height=300,
                 legend_at_bottom=True, legend_at_bottom_columns=4, print_values=False,
                 show_y_guides=True, truncate_label=24, truncate_legend=24, **extra)
 
@@ -65,7 +65,14 @@ def translations_per_day(clusters: list[Cluster]) -> str:
     if any(rest):
         chart.add("others", rest)
     chart.no_data_text = "No translations in this range"
+    _integer_axis(chart, max((sum(v for (d2, _o), v in per.items() if d2 == d) for d in days), default=0))
     return _data_uri(chart)
+
+
+def _integer_axis(chart: pygal.graph.graph.Graph, top: int) -> None:
+    """Counts are whole: no 0.1 .. 0.9 ticks on a small chart."""
+    if 0 < top <= 10:
+        chart.y_labels = list(range(0, top + 1))
 
 
 def who_translates_whom(clusters: list[Cluster]) -> str:
@@ -85,6 +92,7 @@ def who_translates_whom(clusters: list[Cluster]) -> str:
     for orig in _top(originals):
         chart.add(orig, [pairs.get((t, orig), 0) for t in rows])
     chart.no_data_text = "No translations in this range"
+    _integer_axis(chart, max(translators.values(), default=0))
     return _data_uri(chart)
 
 

@@ -31,6 +31,8 @@ def add_serve_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--token", default=None,
                    help="access token every request must carry (default $NEWSARCHIVE_TOKEN); required off loopback")
     p.add_argument("--replay-url", default=None, metavar="URL", help="a running `newsarchive replay` to link to")
+    p.add_argument("--replay", action="store_true", help="start pywb beside the app (on 127.0.0.1) and link to it")
+    p.add_argument("--pywb-venv", default=None, help="pywb's venv (default $PYWB_VENV or ./.venv-pywb)")
 
 
 def run_report(args: argparse.Namespace, archive: Any) -> int:

@@ -125,7 +125,7 @@ def _env() -> Environment:
     env.globals.update(
         KIND_LABEL=KIND_LABEL, CONFIDENCE_WORDS=CONFIDENCE_WORDS, CONFIDENCE_LEGEND=CONFIDENCE_LEGEND,
         fmt_time=fmt_time, fmt_iso=fmt_iso, safe_href=safe_href, member_words=member_words,
-        get_command=get_command, display_anchor=display_anchor,
+        get_command=get_command, display_anchor=display_anchor, highlight=highlight,
         CSS=Markup(CSS),  # our own stylesheet (its hash is in the CSP), never crawled data
     )
     return env

@@ -168,8 +168,13 @@ class TextIndex:
             f"SELECT url, source, lang, title, text, published, captured FROM docs{clause}"
             " ORDER BY COALESCE(published, captured) DESC, id DESC LIMIT ? OFFSET ?",
             [*params, int(limit), int(offset)]).fetchall()
-        terms = [p for p in phrases if len(p) > 1 or not p.isascii()]
+        terms = query_terms(words)
         return [Hit(r[0], r[1], r[2], r[3], r[5], r[6], excerpt(r[4], terms)) for r in rows], total
+
+
+def query_terms(words: str) -> list[str]:
+    """The words of a query worth pointing at in an excerpt (no single Latin letters)."""
+    return [p for p in segment(words).split(" ") if p and (len(p) > 1 or not p.isascii())]
 
 
 def excerpt(text: str, terms: Iterable[str] = (), size: int = 220) -> str:

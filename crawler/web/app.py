@@ -33,7 +33,7 @@ from crawler.report.build import make_filters
 from crawler.report.charts import all_charts
 from crawler.report.links import replay_href, safe_href
 from crawler.report.render import CSP, ENV, ClusterView, Report, cluster_json, member_json
-from crawler.report.texts import TextIndex
+from crawler.report.texts import TextIndex, query_terms
 from crawler.web.status import crawl_status
 
 PAGE_SIZE = 25
@@ -128,7 +128,7 @@ def create_app(cfg: AppConfig) -> FastAPI:
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def search_page(q: str = "", prefix: str = "", page_no: int = Query(1, alias="page", ge=1)) -> HTMLResponse:
         hits, total = cfg.texts.search(q, prefix, SEARCH_PAGE, (page_no - 1) * SEARCH_PAGE) if (q or prefix) else ([], 0)
-        return page("search.html", q=q, prefix=prefix, hits=hits, total=total, page_no=page_no,
+        return page("search.html", q=q, prefix=prefix, hits=hits, total=total, page_no=page_no, terms=query_terms(q),
                     pages=_pages(total, SEARCH_PAGE), qs=lambda n: "?" + urlencode({"q": q, "prefix": prefix, "page": n}))
 
     @app.get("/captures", response_class=HTMLResponse, include_in_schema=False)

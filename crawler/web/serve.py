@@ -5,7 +5,9 @@ from __future__ import annotations
 import ipaddress
 import logging
 import os
-from typing import Any
+import tempfile
+from contextlib import ExitStack, contextmanager
+from typing import Any, Iterator
 
 from crawler.errors import ConfigError
 
@@ -47,8 +49,26 @@ def run_serve(args: Any, archive: Any) -> int:
     token = args.token or os.environ.get(TOKEN_ENV) or None
     check_bind(args.host, token)
     archive.sync_catalog()
-    app = build_app(archive, token=token, label=os.fspath(args.archive),
-                    replay_base=args.replay_url or os.environ.get("NEWSARCHIVE_REPLAY_URL") or None)
-    print(f"newsarchive: serving {args.archive} on http://{args.host}:{args.port}/ (Ctrl-C stops)", flush=True)
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    replay_base = args.replay_url or os.environ.get("NEWSARCHIVE_REPLAY_URL") or None
+    with ExitStack() as stack:
+        if getattr(args, "replay", False) and not replay_base:
+            replay_base = stack.enter_context(_pywb(args.archive, getattr(args, "pywb_venv", None))).url
+        app = build_app(archive, token=token, label=os.fspath(args.archive), replay_base=replay_base)
+        print(f"newsarchive: serving {args.archive} on http://{args.host}:{args.port}/"
+              + (f", replay at {replay_base}/" if replay_base else "") + " (Ctrl-C stops)", flush=True)
+        uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
     return 0
+
+
+@contextmanager
+def _pywb(archive_uri: str, venv: str | None) -> Iterator[Any]:
+    """pywb (``newsarchive replay``'s engine) on a free loopback port for as long as the app runs.
+
+    Replay stays on loopback even when the app is not: pywb has no token of its own.
+    """
+    from crawler.replay import prepare_collection, start_pywb
+
+    with tempfile.TemporaryDirectory(prefix="newsarchive-serve-replay-") as workdir:
+        config = prepare_collection(archive_uri, workdir)
+        with start_pywb(config, host="127.0.0.1", port=0, venv=venv) as server:
+            yield server

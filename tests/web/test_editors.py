@@ -291,3 +291,51 @@ def test_network_bind_needs_a_token(site):
         assert e.value.code == 401
     finally:
         _stop(proc)
+
+
+def test_token_in_the_address_once_sets_a_cookie(site):
+    archive = site[0]
+    proc, base = _serve(archive, "--host", "0.0.0.0", "--token", TOKEN)
+    try:
+        opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor())
+        with opener.open(base + "/status?token=" + TOKEN) as r:  # 303 to /status, the cookie set
+            assert r.url == base + "/status" and b"bleepingnews" in r.read()
+        with opener.open(base + "/report") as r:  # the cookie alone is enough from now on
+            assert r.status == 200
+        with pytest.raises(urllib.error.HTTPError) as e:
+            urllib.request.urlopen(base + "/status?token=" + TOKEN[:-1] + "x")
+        assert e.value.code == 401
+    finally:
+        _stop(proc)
+
+
+def _pywb_missing() -> str | None:
+    from crawler.replay import PywbNotFound, find_pywb_venv
+
+    try:
+        find_pywb_venv()
+    except PywbNotFound as e:
+        return str(e)
+    return None
+
+
+@pytest.mark.pywb
+@pytest.mark.skipif(_pywb_missing() is not None, reason="pywb venv missing (make pywb)")
+def test_serve_with_replay_links_to_pywb(site, browser):
+    archive, bases, _names, tmp = site
+    proc, base = _serve(archive, "--replay")
+    try:
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        url = bases["freebuf"] + "/zh/lockbit-hospital-2"
+        page.goto(base + "/captures?url=" + quote(url))
+        replay = page.locator("#captures a.replay").first.get_attribute("href")
+        assert replay.startswith("http://127.0.0.1:") and replay.endswith("/" + url)
+        assert page.locator("nav.top a", has_text="Replay (pywb)").count() == 1
+        with urllib.request.urlopen(replay) as r:  # pywb's framed replay page
+            assert r.status == 200
+        prefix = replay[: -len("/" + url)]  # {pywb}/archive/{timestamp}
+        with urllib.request.urlopen(f"{prefix}id_/{url}") as r:  # the page as captured
+            assert "勒索攻击明尼苏达医院".encode() in r.read()
+        page.close()
+    finally:
+        _stop(proc)
