@@ -45,30 +45,60 @@ def make_catalog(n: int, folder: Path, seed: int = 7) -> tuple[Path, Path]:
             ts = start + rnd.randrange(60 * 86400)
             published = time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(ts))
             anchors = {f"cve-2024-{rnd.randrange(99999)}": 1, f"apt{rnd.randrange(99)}": 1, "lockbit": 2}
-            sig = Signals(simhash=rnd.getrandbits(64), content_hash=rnd.getrandbits(64), anchors=anchors,
-                          terms={"ransomware": 1}, url_key=f"{outlet}/{i}")
+            sig = Signals(
+                simhash=rnd.getrandbits(64),
+                content_hash=rnd.getrandbits(64),
+                anchors=anchors,
+                terms={"ransomware": 1},
+                url_key=f"{outlet}/{i}",
+            )
             url = f"https://{outlet}.example/{'zh' if zh else 'en'}/{i}"
             title = f"LockBit 勒索软件攻击 {i}" if zh else f"LockBit hits target {i}"
             art = _article(url, "zh" if zh else "en", title, outlet, published)
-            ids.append(store.conn.execute(
-                "INSERT INTO articles (url, url_key, source, lang, title, published, published_ts, fetched_at,"
-                " warc_record_id, simhash, content_hash, signals) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-                (url, sig.url_key, outlet, art["lang"], title, published, float(ts), published, None,
-                 0, 0, json.dumps(sig.to_json()))).lastrowid)
+            ids.append(
+                store.conn.execute(
+                    "INSERT INTO articles (url, url_key, source, lang, title, published, published_ts, fetched_at,"
+                    " warc_record_id, simhash, content_hash, signals) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                    (
+                        url,
+                        sig.url_key,
+                        outlet,
+                        art["lang"],
+                        title,
+                        published,
+                        float(ts),
+                        published,
+                        None,
+                        0,
+                        0,
+                        json.dumps(sig.to_json()),
+                    ),
+                ).lastrowid
+            )
             urls[ids[-1]] = url
         store.commit()
         rnd.shuffle(ids)
         pos, kinds = 0, ["translation", "translation_sibling", "repost", "same_story", "translation"]
         while pos < n // 10 * 3.5 and pos < len(ids) - 6:
             size = rnd.randint(2, 5)
-            group = ids[pos:pos + size]
+            group = ids[pos : pos + size]
             pos += size
-            for a, b in zip(group, group[1:]):
+            for a, b in zip(group, group[1:], strict=False):
                 kind = rnd.choice(kinds)
-                store.add_flag(a, b, kind, round(rnd.uniform(0.15, 0.95), 3), rnd.choice(["content", "content+link"]), {})
+                store.add_flag(
+                    a, b, kind, round(rnd.uniform(0.15, 0.95), 3), rnd.choice(["content", "content+link"]), {}
+                )
             for aid in group:
-                texts.add(urls[aid], title="", text=("LockBit 勒索软件 CVE-2024-1709 " if "/zh/" in urls[aid] else
-                                                     "LockBit ransomware exploited CVE-2024-1709 ") * 12)
+                texts.add(
+                    urls[aid],
+                    title="",
+                    text=(
+                        "LockBit 勒索软件 CVE-2024-1709 "
+                        if "/zh/" in urls[aid]
+                        else "LockBit ransomware exploited CVE-2024-1709 "
+                    )
+                    * 12,
+                )
         store.commit()
         texts.commit()
     return catalog, search
@@ -89,7 +119,9 @@ def run_one(catalog: Path, search: Path, out: Path) -> dict:
         clusters = build_clusters(store)
     t_clusters = time.perf_counter() - t0
     with TextIndex(search) as texts:
-        report = Report(clusters=clusters, archive="bench", texts=texts.texts_of([m.url for c in clusters for m in c.members]))
+        report = Report(
+            clusters=clusters, archive="bench", texts=texts.texts_of([m.url for c in clusters for m in c.members])
+        )
     result = {"clusters": len(clusters), "build_s": round(t_clusters, 2)}
     for fmt, render in RENDERERS.items():
         t1 = time.perf_counter()
@@ -112,19 +144,28 @@ def main() -> None:
     if args.child:
         print(json.dumps(run_one(Path(args.child[0]), Path(args.child[1]), Path(args.child[2]))))
         return
-    print(f"{'articles':>9} {'clusters':>8} {'build s':>8} {'html s':>7} {'csv s':>6} {'json s':>7} {'total s':>8} "
-          f"{'html MB':>8} {'peak MB':>8}")
+    print(
+        f"{'articles':>9} {'clusters':>8} {'build s':>8} {'html s':>7} {'csv s':>6} {'json s':>7} {'total s':>8} "
+        f"{'html MB':>8} {'peak MB':>8}"
+    )
     for n in args.sizes:
         with tempfile.TemporaryDirectory() as tmp:
             folder = Path(tmp)
             t0 = time.perf_counter()
             catalog, search = make_catalog(n, folder)
             made = time.perf_counter() - t0
-            proc = subprocess.run([sys.executable, __file__, "--child", str(catalog), str(search), str(folder)],
-                                  capture_output=True, text=True, check=True)
+            proc = subprocess.run(
+                [sys.executable, __file__, "--child", str(catalog), str(search), str(folder)],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
             r = json.loads(proc.stdout.strip().splitlines()[-1])
-            print(f"{n:>9} {r['clusters']:>8} {r['build_s']:>8} {r['html_s']:>7} {r['csv_s']:>6} {r['json_s']:>7} "
-                  f"{r['total_s']:>8} {r['html_MB']:>8} {r['peak_MB']:>8}   (catalog made in {made:.0f} s)", flush=True)
+            print(
+                f"{n:>9} {r['clusters']:>8} {r['build_s']:>8} {r['html_s']:>7} {r['csv_s']:>6} {r['json_s']:>7} "
+                f"{r['total_s']:>8} {r['html_MB']:>8} {r['peak_MB']:>8}   (catalog made in {made:.0f} s)",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

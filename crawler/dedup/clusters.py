@@ -12,9 +12,9 @@ The catalog is read only through :class:`~crawler.dedup.store.ArticleStore`'s me
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Iterable
+from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 from crawler.dedup.store import ArticleStore, StoredArticle
@@ -35,8 +35,14 @@ KINDS = tuple(KIND_ORDER)
 #: The detector's minimums (``crawler/dedup/defaults.py``) are: repost cosine 0.85,
 #: translation 0.15, sibling 0.53, same story 0.45. A score within about a fifth of its
 #: minimum is one the threshold sweep could have moved either way.
-STRONG_FROM = {"exact": 0.0, "repost": 0.9, "translation": 0.25, "translation_sibling": 0.63,
-               "same_story": 0.55, "attributed": 1.01}
+STRONG_FROM = {
+    "exact": 0.0,
+    "repost": 0.9,
+    "translation": 0.25,
+    "translation_sibling": 0.63,
+    "same_story": 0.55,
+    "attributed": 1.01,
+}
 CONFIDENCE_WORDS = {
     "link": "confirmed by a source link",
     "strong": "strong",
@@ -61,8 +67,11 @@ class Filters:
 
     def describe(self) -> dict[str, object]:
         return {
-            "since": _iso(self.since), "until": _iso(self.until),
-            "sources": list(self.sources), "langs": list(self.langs), "kinds": list(self.kinds),
+            "since": _iso(self.since),
+            "until": _iso(self.until),
+            "sources": list(self.sources),
+            "langs": list(self.langs),
+            "kinds": list(self.kinds),
         }
 
 
@@ -137,13 +146,19 @@ def confidence(kind: str, score: float, basis: str) -> str:
 
 
 def _iso(ts: float | None) -> str | None:
-    return None if ts is None else datetime.fromtimestamp(ts, tz=timezone.utc).isoformat(timespec="seconds")
+    return None if ts is None else datetime.fromtimestamp(ts, tz=UTC).isoformat(timespec="seconds")
 
 
 def _member(art: StoredArticle) -> Member:
     return Member(
-        id=art.id, url=art.url, source=art.source or "", lang=art.lang or "", title=art.title or "",
-        published=art.published, captured=art.fetched_at, when=art.when,
+        id=art.id,
+        url=art.url,
+        source=art.source or "",
+        lang=art.lang or "",
+        title=art.title or "",
+        published=art.published,
+        captured=art.fetched_at,
+        when=art.when,
         anchors=frozenset(art.signals.anchors),
     )
 
@@ -173,13 +188,14 @@ def components(pairs: Iterable[tuple[int, int]]) -> dict[int, list[int]]:
     return groups
 
 
-def build_clusters(store: ArticleStore, filters: Filters = Filters()) -> list[Cluster]:
+def build_clusters(store: ArticleStore, filters: Filters | None = None) -> list[Cluster]:
     """Every cluster that passes ``filters``, newest first (by its latest member).
 
     A cluster passes when some member falls in the date range, is from one of the sources and
     in one of the languages, and some relation is of one of the kinds; only relations of the
     asked kinds are kept, but every member is shown (the original is the context).
     """
+    filters = filters or Filters()
     flags = store.all_flags()
     groups = components((a, b) for a, b, *_ in flags)
     by_root: dict[int, list[tuple]] = {}
@@ -232,8 +248,7 @@ def _passes(members: list[Member], f: Filters) -> bool:
     return True
 
 
-def _cluster(store: ArticleStore, root: int, members: dict[int, Member], rows: list[tuple],
-             kinds: set[str]) -> Cluster:
+def _cluster(store: ArticleStore, root: int, members: dict[int, Member], rows: list[tuple], kinds: set[str]) -> Cluster:
     originals: dict[tuple[int, int], int] = {}
     for a, b, kind, _score, _basis in rows:
         if kind == "translation" and a in members and b in members:
@@ -323,7 +338,7 @@ _ROLE_WORDS = {
 
 
 def member_words(m: Member) -> str:
-    """"translated by 4hou, 1 day 3 h later" (plain text: escape it where it is shown)."""
+    """ "translated by 4hou, 1 day 3 h later" (plain text: escape it where it is shown)."""
     if m.role == "original":
         return f"original, by {m.outlet}"
     text = _ROLE_WORDS.get(m.role, "related, by {who}").format(who=m.outlet)
@@ -342,6 +357,19 @@ def display_anchor(anchor: str) -> str:
 
 
 __all__ = [
-    "CONFIDENCE_LEGEND", "CONFIDENCE_WORDS", "KINDS", "KIND_LABEL", "Cluster", "Filters", "Member", "Relation",
-    "build_clusters", "cluster_of", "components", "confidence", "display_anchor", "duration_words", "member_words",
+    "CONFIDENCE_LEGEND",
+    "CONFIDENCE_WORDS",
+    "KINDS",
+    "KIND_LABEL",
+    "Cluster",
+    "Filters",
+    "Member",
+    "Relation",
+    "build_clusters",
+    "cluster_of",
+    "components",
+    "confidence",
+    "display_anchor",
+    "duration_words",
+    "member_words",
 ]

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Iterable
 
 from crawler.dedup.clusters import KINDS, Filters, build_clusters
 from crawler.dedup.store import ArticleStore
@@ -22,7 +22,7 @@ def parse_time(value: str | None, *, now: datetime | None = None, end: bool = Fa
     or an ISO date-time; None for None or ''."""
     if not value:
         return None
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     m = _AGO_RE.match(value)
     if m:
         return now.timestamp() - int(m.group(1)) * _AGO_UNIT[m.group(2).lower()]
@@ -31,21 +31,30 @@ def parse_time(value: str | None, *, now: datetime | None = None, end: bool = Fa
     except ValueError:
         raise ConfigError(f"not a date, date-time or age like 7d: {value!r}") from None
     if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=timezone.utc)
+        dt = dt.replace(tzinfo=UTC)
     if end and len(value.strip()) <= 10:
         dt += timedelta(days=1)
     return dt.timestamp()
 
 
-def make_filters(since: str | None = None, until: str | None = None, sources: Iterable[str] = (),
-                 langs: Iterable[str] = (), kinds: Iterable[str] = (), now: datetime | None = None) -> Filters:
+def make_filters(
+    since: str | None = None,
+    until: str | None = None,
+    sources: Iterable[str] = (),
+    langs: Iterable[str] = (),
+    kinds: Iterable[str] = (),
+    now: datetime | None = None,
+) -> Filters:
     kinds = tuple(k for k in kinds if k)
     bad = [k for k in kinds if k not in KINDS]
     if bad:
         raise ConfigError(f"unknown kind {bad[0]!r} (one of {', '.join(KINDS)})")
     return Filters(
-        since=parse_time(since, now=now), until=parse_time(until, now=now, end=True),
-        sources=tuple(s for s in sources if s), langs=tuple(lang for lang in langs if lang), kinds=kinds,
+        since=parse_time(since, now=now),
+        until=parse_time(until, now=now, end=True),
+        sources=tuple(s for s in sources if s),
+        langs=tuple(lang for lang in langs if lang),
+        kinds=kinds,
     )
 
 
@@ -59,22 +68,39 @@ def format_for(out_path: str | Path, fmt: str | None) -> str:
     return fmt
 
 
-def build_report(catalog_path: str | Path, filters: Filters = Filters(), *, texts: TextIndex | None = None,
-                 archive_label: str = "", replay_base: str | None = None) -> Report:
+def build_report(
+    catalog_path: str | Path,
+    filters: Filters | None = None,
+    *,
+    texts: TextIndex | None = None,
+    archive_label: str = "",
+    replay_base: str | None = None,
+) -> Report:
     if not Path(catalog_path).is_file():
-        raise CatalogMissing(f"no dedup catalog at {catalog_path}: crawl with dedup on, or run `newsarchive dedup rebuild`")
+        raise CatalogMissing(
+            f"no dedup catalog at {catalog_path}: crawl with dedup on, or run `newsarchive dedup rebuild`"
+        )
+    filters = filters or Filters()
     with ArticleStore(catalog_path) as store:
         clusters = build_clusters(store, filters)
-    report = Report(clusters=clusters, filters=filters, archive=archive_label or str(catalog_path),
-                    replay_base=replay_base)
+    report = Report(
+        clusters=clusters, filters=filters, archive=archive_label or str(catalog_path), replay_base=replay_base
+    )
     if texts is not None:
         report.texts = texts.texts_of([m.url for c in clusters for m in c.members])
     return report
 
 
-def write_report(catalog_path: str | Path, out_path: str | Path, fmt: str | None = None,
-                 filters: Filters = Filters(), *, texts: TextIndex | None = None, archive_label: str = "",
-                 replay_base: str | None = None) -> int:
+def write_report(
+    catalog_path: str | Path,
+    out_path: str | Path,
+    fmt: str | None = None,
+    filters: Filters | None = None,
+    *,
+    texts: TextIndex | None = None,
+    archive_label: str = "",
+    replay_base: str | None = None,
+) -> int:
     """Write the report; returns the number of clusters in it."""
     fmt = format_for(out_path, fmt)
     report = build_report(catalog_path, filters, texts=texts, archive_label=archive_label, replay_base=replay_base)

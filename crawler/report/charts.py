@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import base64
 from collections import Counter
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pygal
 from pygal.style import Style
@@ -25,21 +25,39 @@ MAX_DAYS = 31
 MAX_OUTLETS = 8
 
 _STYLE = Style(
-    background="white", plot_background="white", foreground="#333", foreground_strong="#111",
-    foreground_subtle="#888", font_family="'WenQuanYi Zen Hei', 'Noto Sans CJK SC', sans-serif",
+    background="white",
+    plot_background="white",
+    foreground="#333",
+    foreground_strong="#111",
+    foreground_subtle="#888",
+    font_family="'WenQuanYi Zen Hei', 'Noto Sans CJK SC', sans-serif",
     colors=("#3366cc", "#dc3912", "#ff9900", "#109618", "#990099", "#0099c6", "#dd4477", "#66aa00", "#999999"),
-    title_font_size=16, label_font_size=11, major_label_font_size=11, legend_font_size=12,
+    title_font_size=16,
+    label_font_size=11,
+    major_label_font_size=11,
+    legend_font_size=12,
 )
 
 
 def _config(**extra: object) -> dict[str, object]:
-    return dict(style=_STYLE, js=[], disable_xml_declaration=True, width=530, height=300,
-                legend_at_bottom=True, legend_at_bottom_columns=4, print_values=False,
-                show_y_guides=True, truncate_label=24, truncate_legend=24, **extra)
+    return dict(
+        style=_STYLE,
+        js=[],
+        disable_xml_declaration=True,
+        width=530,
+        height=300,
+        legend_at_bottom=True,
+        legend_at_bottom_columns=4,
+        print_values=False,
+        show_y_guides=True,
+        truncate_label=24,
+        truncate_legend=24,
+        **extra,
+    )
 
 
 def _day(ts: float) -> str:
-    return datetime.fromtimestamp(ts, tz=timezone.utc).strftime("%Y-%m-%d")
+    return datetime.fromtimestamp(ts, tz=UTC).strftime("%Y-%m-%d")
 
 
 def _top(counter: Counter[str], n: int = MAX_OUTLETS) -> list[str]:

@@ -10,26 +10,46 @@ KIND_CHOICES = ("exact", "repost", "translation", "translation_sibling", "same_s
 
 
 def add_filter_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--since", default=None, metavar="WHEN", help="clusters with an article from then on: 7d, 12h, 2w ago, or a date")
+    p.add_argument(
+        "--since",
+        default=None,
+        metavar="WHEN",
+        help="clusters with an article from then on: 7d, 12h, 2w ago, or a date",
+    )
     p.add_argument("--until", default=None, metavar="WHEN", help="... up to then (a date includes that day)")
-    p.add_argument("--source", action="append", default=[], metavar="NAME", help="with an article from this source (repeatable)")
-    p.add_argument("--lang", action="append", default=[], metavar="LANG", help="with an article in this language (repeatable)")
-    p.add_argument("--kind", action="append", default=[], choices=KIND_CHOICES, help="only relations of this kind (repeatable)")
+    p.add_argument(
+        "--source", action="append", default=[], metavar="NAME", help="with an article from this source (repeatable)"
+    )
+    p.add_argument(
+        "--lang", action="append", default=[], metavar="LANG", help="with an article in this language (repeatable)"
+    )
+    p.add_argument(
+        "--kind", action="append", default=[], choices=KIND_CHOICES, help="only relations of this kind (repeatable)"
+    )
 
 
 def add_report_arguments(p: argparse.ArgumentParser) -> None:
     add_filter_arguments(p)
-    p.add_argument("--format", default=None, choices=("html", "csv", "json"), help="default: from -o's suffix, else html")
-    p.add_argument("--replay-url", default=None, metavar="URL",
-                   help="link archived copies to this running `newsarchive replay` (e.g. http://127.0.0.1:8080)")
+    p.add_argument(
+        "--format", default=None, choices=("html", "csv", "json"), help="default: from -o's suffix, else html"
+    )
+    p.add_argument(
+        "--replay-url",
+        default=None,
+        metavar="URL",
+        help="link archived copies to this running `newsarchive replay` (e.g. http://127.0.0.1:8080)",
+    )
     p.add_argument("--no-texts", action="store_true", help="skip the excerpts (no reading of WARC metadata records)")
 
 
 def add_serve_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1; others need a token)")
     p.add_argument("--port", type=int, default=8080)
-    p.add_argument("--token", default=None,
-                   help="access token every request must carry (default $NEWSARCHIVE_TOKEN); required off loopback")
+    p.add_argument(
+        "--token",
+        default=None,
+        help="access token every request must carry (default $NEWSARCHIVE_TOKEN); required off loopback",
+    )
     p.add_argument("--replay-url", default=None, metavar="URL", help="a running `newsarchive replay` to link to")
     p.add_argument("--replay", action="store_true", help="start pywb beside the app (on 127.0.0.1) and link to it")
     p.add_argument("--pywb-venv", default=None, help="pywb's venv (default $PYWB_VENV or ./.venv-pywb)")
@@ -43,9 +63,15 @@ def run_report(args: argparse.Namespace, archive: Any) -> int:
     filters = make_filters(args.since, args.until, args.source, args.lang, args.kind)
     texts = None if args.no_texts else open_text_index(archive)
     try:
-        n = write_report(archive.state_dir / "dedup.sqlite3", args.output, fmt, filters, texts=texts,
-                         archive_label=os.fspath(args.archive),
-                         replay_base=args.replay_url or os.environ.get("NEWSARCHIVE_REPLAY_URL") or None)
+        n = write_report(
+            archive.state_dir / "dedup.sqlite3",
+            args.output,
+            fmt,
+            filters,
+            texts=texts,
+            archive_label=os.fspath(args.archive),
+            replay_base=args.replay_url or os.environ.get("NEWSARCHIVE_REPLAY_URL") or None,
+        )
     finally:
         if texts is not None:
             texts.close()

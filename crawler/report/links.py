@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import shlex
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from urllib.parse import quote, urlsplit
 
 
@@ -33,7 +33,7 @@ def timestamp14(iso: str | None) -> str:
     except ValueError:
         return ""
     if dt.tzinfo is not None:
-        dt = dt.astimezone(timezone.utc)
+        dt = dt.astimezone(UTC)
     return dt.strftime("%Y%m%d%H%M%S")
 
 
@@ -42,7 +42,9 @@ def replay_href(replay_base: str | None, url: str, captured: str | None, collect
     if not replay_base or safe_href(url) is None:
         return None
     # Quote what a path cannot hold; keep the URL readable (pywb takes it verbatim after the timestamp).
-    return f"{replay_base.rstrip('/')}/{collection}/{timestamp14(captured)}/{quote(url.strip(), safe=':/?&=%#@+,;~!$()*')}"
+    return (
+        f"{replay_base.rstrip('/')}/{collection}/{timestamp14(captured)}/{quote(url.strip(), safe=':/?&=%#@+,;~!$()*')}"
+    )
 
 
 def get_command(url: str) -> str:

@@ -16,16 +16,24 @@ import io
 import json
 import re
 from collections import Counter
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib import resources
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 from jinja2 import ChoiceLoader, Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
 from crawler.dedup.clusters import (
-    CONFIDENCE_LEGEND, CONFIDENCE_WORDS, KIND_LABEL, Cluster, Filters, Member, Relation, display_anchor,
+    CONFIDENCE_LEGEND,
+    CONFIDENCE_WORDS,
+    KIND_LABEL,
+    Cluster,
+    Filters,
+    Member,
+    Relation,
+    display_anchor,
     member_words,
 )
 from crawler.report.links import get_command, replay_href, safe_href
@@ -46,7 +54,7 @@ class Report:
     clusters: list[Cluster]
     filters: Filters = field(default_factory=Filters)
     archive: str = ""
-    generated_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+    generated_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     #: Full texts by URL for the excerpts (only the members shown need to be here).
     texts: dict[str, str] = field(default_factory=dict)
     replay_base: str | None = None
@@ -67,14 +75,15 @@ class Report:
             "archive": self.archive,
             "filters": self.filters.describe(),
             "totals": self.totals(),
-            "orientation": "a is the original side: for a translation, the article translated from; otherwise the earlier one",
+            "orientation": "a is the original side: for a translation, the article translated from; "
+            "otherwise the earlier one",
             "confidence_legend": {CONFIDENCE_WORDS[k]: v for k, v in CONFIDENCE_LEGEND.items()},
         }
 
 
 # --- shared helpers ---------------------------------------------------------------------------
 def fmt_time(ts: float | None) -> str:
-    return "" if ts is None else datetime.fromtimestamp(ts, tz=timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    return "" if ts is None else datetime.fromtimestamp(ts, tz=UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def fmt_iso(iso: str | None) -> str:
@@ -88,8 +97,8 @@ def fmt_iso(iso: str | None) -> str:
     if len(iso) <= 10:
         return dt.strftime("%Y-%m-%d")
     if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=timezone.utc)
-    return dt.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+        dt = dt.replace(tzinfo=UTC)
+    return dt.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def highlight(text: str, words: Iterable[str]) -> list[tuple[str, bool]]:
@@ -102,7 +111,7 @@ def highlight(text: str, words: Iterable[str]) -> list[tuple[str, bool]]:
     out, pos = [], 0
     for m in rx.finditer(text):
         if m.start() > pos:
-            out.append((text[pos:m.start()], False))
+            out.append((text[pos : m.start()], False))
         out.append((m.group(0), True))
         pos = m.end()
     if pos < len(text):
@@ -120,12 +129,20 @@ def _env() -> Environment:
     env = Environment(
         loader=ChoiceLoader([PackageLoader("crawler.web", "templates"), PackageLoader("crawler.report", "templates")]),
         autoescape=select_autoescape(default=True, default_for_string=True),
-        trim_blocks=True, lstrip_blocks=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
     )
     env.globals.update(
-        KIND_LABEL=KIND_LABEL, CONFIDENCE_WORDS=CONFIDENCE_WORDS, CONFIDENCE_LEGEND=CONFIDENCE_LEGEND,
-        fmt_time=fmt_time, fmt_iso=fmt_iso, safe_href=safe_href, member_words=member_words,
-        get_command=get_command, display_anchor=display_anchor, highlight=highlight,
+        KIND_LABEL=KIND_LABEL,
+        CONFIDENCE_WORDS=CONFIDENCE_WORDS,
+        CONFIDENCE_LEGEND=CONFIDENCE_LEGEND,
+        fmt_time=fmt_time,
+        fmt_iso=fmt_iso,
+        safe_href=safe_href,
+        member_words=member_words,
+        get_command=get_command,
+        display_anchor=display_anchor,
+        highlight=highlight,
         CSS=Markup(CSS),  # our own stylesheet (its hash is in the CSP), never crawled data
     )
     return env
@@ -137,8 +154,9 @@ ENV = _env()
 class ClusterView:
     """What the cluster template needs, computed once per cluster."""
 
-    def __init__(self, cluster: Cluster, texts: dict[str, str], replay_base: str | None,
-                 archived_href: Any = None) -> None:
+    def __init__(
+        self, cluster: Cluster, texts: dict[str, str], replay_base: str | None, archived_href: Any = None
+    ) -> None:
         self.c = cluster
         self.id = cluster.id
         self.members = cluster.members
@@ -155,8 +173,10 @@ class ClusterView:
 
     def excerpts(self, r: Relation) -> tuple[list[tuple[str, bool]], list[tuple[str, bool]]]:
         words = _anchor_words(r)
-        return (highlight(excerpt(self._texts.get(r.a.url, ""), words, EXCERPT_SIZE), words),
-                highlight(excerpt(self._texts.get(r.b.url, ""), words, EXCERPT_SIZE), words))
+        return (
+            highlight(excerpt(self._texts.get(r.a.url, ""), words, EXCERPT_SIZE), words),
+            highlight(excerpt(self._texts.get(r.b.url, ""), words, EXCERPT_SIZE), words),
+        )
 
     def anchors(self, r: Relation) -> list[str]:
         return _anchor_words(r)
@@ -173,16 +193,36 @@ def render_html(report: Report, charts: list[tuple[str, str]] | None = None) -> 
     views = (ClusterView(c, report.texts, report.replay_base) for c in report.clusters)
     tpl = ENV.get_template("report.html")
     return tpl.generate(
-        report=report, meta=report.metadata(), totals=report.totals(), clusters=views, csp=CSP,
+        report=report,
+        meta=report.metadata(),
+        totals=report.totals(),
+        clusters=views,
+        csp=CSP,
         charts=charts if charts is not None else all_charts(report.clusters),
     )
 
 
 # --- CSV and JSON ---------------------------------------------------------------------------------
 CSV_COLUMNS = [
-    "cluster", "kind", "confidence", "score", "basis", "shared_anchors",
-    "a_source", "a_lang", "a_title", "a_url", "a_published", "a_captured",
-    "b_source", "b_lang", "b_title", "b_url", "b_published", "b_captured", "b_delay",
+    "cluster",
+    "kind",
+    "confidence",
+    "score",
+    "basis",
+    "shared_anchors",
+    "a_source",
+    "a_lang",
+    "a_title",
+    "a_url",
+    "a_published",
+    "a_captured",
+    "b_source",
+    "b_lang",
+    "b_title",
+    "b_url",
+    "b_published",
+    "b_captured",
+    "b_delay",
 ]
 
 
@@ -201,13 +241,19 @@ def render_csv(report: Report) -> Iterator[str]:
     for c in report.clusters:
         for r in c.relations:
             delay = (r.b.when - r.a.when) if (r.a.when is not None and r.b.when is not None) else None
-            w.writerow([
-                c.id, r.kind, CONFIDENCE_WORDS[r.confidence], f"{r.score:.3f}", r.basis,
-                _cell("; ".join(_anchor_words(r))),
-                *(_cell(v) for v in (r.a.outlet, r.a.lang, r.a.title, r.a.url, r.a.published, r.a.captured)),
-                *(_cell(v) for v in (r.b.outlet, r.b.lang, r.b.title, r.b.url, r.b.published, r.b.captured)),
-                "" if delay is None else f"{delay / 3600:.1f} h",
-            ])
+            w.writerow(
+                [
+                    c.id,
+                    r.kind,
+                    CONFIDENCE_WORDS[r.confidence],
+                    f"{r.score:.3f}",
+                    r.basis,
+                    _cell("; ".join(_anchor_words(r))),
+                    *(_cell(v) for v in (r.a.outlet, r.a.lang, r.a.title, r.a.url, r.a.published, r.a.captured)),
+                    *(_cell(v) for v in (r.b.outlet, r.b.lang, r.b.title, r.b.url, r.b.published, r.b.captured)),
+                    "" if delay is None else f"{delay / 3600:.1f} h",
+                ]
+            )
         yield buf.getvalue()
         buf.seek(0)
         buf.truncate()
@@ -216,8 +262,14 @@ def render_csv(report: Report) -> Iterator[str]:
 
 def member_json(m: Member) -> dict[str, Any]:
     return {
-        "id": m.id, "url": m.url, "source": m.outlet, "lang": m.lang, "title": m.title,
-        "published": m.published, "captured": m.captured, "role": m.role,
+        "id": m.id,
+        "url": m.url,
+        "source": m.outlet,
+        "lang": m.lang,
+        "title": m.title,
+        "published": m.published,
+        "captured": m.captured,
+        "role": m.role,
         "delay_seconds": None if m.delta is None else round(m.delta),
         "words": member_words(m),
     }
@@ -225,15 +277,22 @@ def member_json(m: Member) -> dict[str, Any]:
 
 def relation_json(r: Relation) -> dict[str, Any]:
     return {
-        "a": r.a.url, "b": r.b.url, "kind": r.kind, "confidence": r.confidence,
-        "confidence_words": CONFIDENCE_WORDS[r.confidence], "score": round(r.score, 4), "basis": r.basis,
+        "a": r.a.url,
+        "b": r.b.url,
+        "kind": r.kind,
+        "confidence": r.confidence,
+        "confidence_words": CONFIDENCE_WORDS[r.confidence],
+        "score": round(r.score, 4),
+        "basis": r.basis,
         "shared_anchors": _anchor_words(r),
     }
 
 
 def cluster_json(c: Cluster) -> dict[str, Any]:
     return {
-        "id": c.id, "original": c.original.url, "kinds": c.kinds(),
+        "id": c.id,
+        "original": c.original.url,
+        "kinds": c.kinds(),
         "members": [member_json(m) for m in c.members],
         "relations": [relation_json(r) for r in c.relations],
     }

@@ -19,9 +19,10 @@ import json
 import logging
 import re
 import sqlite3
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 import rjieba
 
@@ -91,8 +92,17 @@ class TextIndex:
         self.close()
 
     # --- writing --------------------------------------------------------------------------
-    def add(self, url: str, *, title: str = "", text: str = "", source: str = "", lang: str = "",
-            published: str | None = None, captured: str | None = None) -> None:
+    def add(
+        self,
+        url: str,
+        *,
+        title: str = "",
+        text: str = "",
+        source: str = "",
+        lang: str = "",
+        published: str | None = None,
+        captured: str | None = None,
+    ) -> None:
         """Add or replace the article at ``url`` (a newer capture replaces an older one)."""
         old = self.conn.execute("SELECT id, captured FROM docs WHERE url = ?", (url,)).fetchone()
         if old is not None:
@@ -102,17 +112,25 @@ class TextIndex:
             self.conn.execute("DELETE FROM docs WHERE id = ?", (old[0],))
         cur = self.conn.execute(
             "INSERT INTO docs (url, source, lang, title, text, published, captured) VALUES (?,?,?,?,?,?,?)",
-            (url, source or "", lang or "", title or "", text or "", published, captured))
-        self.conn.execute("INSERT INTO docs_fts (rowid, title, body) VALUES (?, ?, ?)",
-                          (cur.lastrowid, segment(title), segment(text)))
+            (url, source or "", lang or "", title or "", text or "", published, captured),
+        )
+        self.conn.execute(
+            "INSERT INTO docs_fts (rowid, title, body) VALUES (?, ?, ?)", (cur.lastrowid, segment(title), segment(text))
+        )
 
     def add_payload(self, payload: dict[str, Any]) -> bool:
         if not isinstance(payload, dict) or payload.get("type") != PAYLOAD_TYPE or not payload.get("url"):
             return False
         ex = payload.get("extraction") or {}
-        self.add(str(payload["url"]), title=str(ex.get("title") or ""), text=str(ex.get("text") or ""),
-                 source=str(payload.get("source") or ""), lang=str(payload.get("lang") or ""),
-                 published=ex.get("published"), captured=payload.get("fetched_at"))
+        self.add(
+            str(payload["url"]),
+            title=str(ex.get("title") or ""),
+            text=str(ex.get("text") or ""),
+            source=str(payload.get("source") or ""),
+            lang=str(payload.get("lang") or ""),
+            published=ex.get("published"),
+            captured=payload.get("fetched_at"),
+        )
         return True
 
     def commit(self) -> None:
@@ -145,7 +163,7 @@ class TextIndex:
     def texts_of(self, urls: list[str]) -> dict[str, str]:
         out: dict[str, str] = {}
         for i in range(0, len(urls), 500):
-            chunk = urls[i:i + 500]
+            chunk = urls[i : i + 500]
             q = f"SELECT url, text FROM docs WHERE url IN ({','.join('?' * len(chunk))})"
             out.update(self.conn.execute(q, chunk).fetchall())
         return out
@@ -167,7 +185,8 @@ class TextIndex:
         rows = self.conn.execute(
             f"SELECT url, source, lang, title, text, published, captured FROM docs{clause}"
             " ORDER BY COALESCE(published, captured) DESC, id DESC LIMIT ? OFFSET ?",
-            [*params, int(limit), int(offset)]).fetchall()
+            [*params, int(limit), int(offset)],
+        ).fetchall()
         terms = query_terms(words)
         return [Hit(r[0], r[1], r[2], r[3], r[5], r[6], excerpt(r[4], terms)) for r in rows], total
 
@@ -185,7 +204,7 @@ def excerpt(text: str, terms: Iterable[str] = (), size: int = 220) -> str:
     low = flat.lower()
     at = min((i for i in (low.find(t.lower()) for t in terms if t) if i >= 0), default=0)
     start = max(0, at - size // 3)
-    chunk = flat[start:start + size]
+    chunk = flat[start : start + size]
     return ("…" if start else "") + chunk + ("…" if start + size < len(flat) else "")
 
 

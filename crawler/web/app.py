@@ -19,9 +19,10 @@ from __future__ import annotations
 import hmac
 import re
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import FastAPI, HTTPException, Query, Request
@@ -63,8 +64,13 @@ SECURITY_HEADERS = {
 
 
 def create_app(cfg: AppConfig) -> FastAPI:
-    app = FastAPI(title="newsarchive", summary="Search the archive, its captures and its duplicate clusters.",
-                  docs_url=None, redoc_url=None, openapi_url="/api/openapi.json")
+    app = FastAPI(
+        title="newsarchive",
+        summary="Search the archive, its captures and its duplicate clusters.",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url="/api/openapi.json",
+    )
     cache: dict[tuple, tuple[float, list[Cluster]]] = {}
     lock = threading.Lock()
 
@@ -78,8 +84,9 @@ def create_app(cfg: AppConfig) -> FastAPI:
                 resp: Response = RedirectResponse(target, status_code=303)
                 resp.set_cookie(TOKEN_COOKIE, cfg.token, httponly=True, samesite="strict")
             elif not _authorised(request, cfg.token):
-                resp = JSONResponse({"detail": "an access token is required"}, status_code=401,
-                                    headers={"WWW-Authenticate": "Bearer"})
+                resp = JSONResponse(
+                    {"detail": "an access token is required"}, status_code=401, headers={"WWW-Authenticate": "Bearer"}
+                )
             else:
                 resp = await call_next(request)
         else:
@@ -108,8 +115,9 @@ def create_app(cfg: AppConfig) -> FastAPI:
             cache[key] = (mtime, cs)
         return cs
 
-    def filters_from(since: str | None, until: str | None, source: list[str], lang: list[str],
-                     kind: list[str]) -> Filters:
+    def filters_from(
+        since: str | None, until: str | None, source: list[str], lang: list[str], kind: list[str]
+    ) -> Filters:
         try:
             return make_filters(since, until, source, lang, [k for k in kind if k])
         except Exception as e:  # ConfigError: a bad date or kind from the form
@@ -117,8 +125,13 @@ def create_app(cfg: AppConfig) -> FastAPI:
 
     def page(name: str, **ctx: Any) -> HTMLResponse:
         html = ENV.get_template(name).render(
-            archive=cfg.archive_label, replay_base=cfg.replay_base, article_href=article_href,
-            captures_href=captures_href, safe_href=safe_href, **ctx)
+            archive=cfg.archive_label,
+            replay_base=cfg.replay_base,
+            article_href=article_href,
+            captures_href=captures_href,
+            safe_href=safe_href,
+            **ctx,
+        )
         return HTMLResponse(html)
 
     def view(c: Cluster, texts: dict[str, str]) -> ClusterView:
@@ -126,10 +139,23 @@ def create_app(cfg: AppConfig) -> FastAPI:
 
     # --- pages ---------------------------------------------------------------------------------
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
-    def search_page(q: str = "", prefix: str = "", page_no: int = Query(1, alias="page", ge=1)) -> HTMLResponse:
-        hits, total = cfg.texts.search(q, prefix, SEARCH_PAGE, (page_no - 1) * SEARCH_PAGE) if (q or prefix) else ([], 0)
-        return page("search.html", q=q, prefix=prefix, hits=hits, total=total, page_no=page_no, terms=query_terms(q),
-                    pages=_pages(total, SEARCH_PAGE), qs=lambda n: "?" + urlencode({"q": q, "prefix": prefix, "page": n}))
+    def search_page(
+        q: str = "", prefix: str = "", page_no: Annotated[int, Query(alias="page", ge=1)] = 1
+    ) -> HTMLResponse:
+        hits, total = (
+            cfg.texts.search(q, prefix, SEARCH_PAGE, (page_no - 1) * SEARCH_PAGE) if (q or prefix) else ([], 0)
+        )
+        return page(
+            "search.html",
+            q=q,
+            prefix=prefix,
+            hits=hits,
+            total=total,
+            page_no=page_no,
+            terms=query_terms(q),
+            pages=_pages(total, SEARCH_PAGE),
+            qs=lambda n: "?" + urlencode({"q": q, "prefix": prefix, "page": n}),
+        )
 
     @app.get("/captures", response_class=HTMLResponse, include_in_schema=False)
     def captures_page(url: str) -> HTMLResponse:
@@ -140,23 +166,43 @@ def create_app(cfg: AppConfig) -> FastAPI:
         art, cluster = _article(store, url)
         texts = cfg.texts.texts_of([m.url for m in cluster.members]) if cluster else {}
         text = cfg.texts.text_of(url) or ""
-        return page("article.html", art=art, cluster=view(cluster, texts) if cluster else None, text=text,
-                    captures=_captures(cfg, url))
+        return page(
+            "article.html",
+            art=art,
+            cluster=view(cluster, texts) if cluster else None,
+            text=text,
+            captures=_captures(cfg, url),
+        )
 
     @app.get("/report", response_class=HTMLResponse, include_in_schema=False)
-    def report_page(since: str | None = None, until: str | None = None, source: list[str] = Query([]),
-                    lang: list[str] = Query([]), kind: list[str] = Query([]),
-                    page_no: int = Query(1, alias="page", ge=1)) -> HTMLResponse:
+    def report_page(
+        since: str | None = None,
+        until: str | None = None,
+        source: Annotated[list[str] | None, Query()] = None,
+        lang: Annotated[list[str] | None, Query()] = None,
+        kind: Annotated[list[str] | None, Query()] = None,
+        page_no: Annotated[int, Query(alias="page", ge=1)] = 1,
+    ) -> HTMLResponse:
+        source, lang, kind = source or [], lang or [], kind or []
         f = filters_from(since, until, source, lang, kind)
         cs = clusters_for(f)
-        shown = cs[(page_no - 1) * PAGE_SIZE: page_no * PAGE_SIZE]
+        shown = cs[(page_no - 1) * PAGE_SIZE : page_no * PAGE_SIZE]
         texts = cfg.texts.texts_of([m.url for c in shown for m in c.members])
         rep = Report(clusters=cs, filters=f, archive=cfg.archive_label)
         params = {"since": since or "", "until": until or "", "source": source, "lang": lang, "kind": kind}
-        return page("report_page.html", meta=rep.metadata(), totals=rep.totals(), charts=all_charts(cs),
-                    clusters=[view(c, texts) for c in shown], page_no=page_no, pages=_pages(len(cs), PAGE_SIZE),
-                    form=params, kinds=KINDS, sources=_all_sources(store),
-                    qs=lambda n: "?" + urlencode({**params, "page": n}, doseq=True))
+        return page(
+            "report_page.html",
+            meta=rep.metadata(),
+            totals=rep.totals(),
+            charts=all_charts(cs),
+            clusters=[view(c, texts) for c in shown],
+            page_no=page_no,
+            pages=_pages(len(cs), PAGE_SIZE),
+            form=params,
+            kinds=KINDS,
+            sources=_all_sources(store),
+            qs=lambda n: "?" + urlencode({**params, "page": n}, doseq=True),
+        )
 
     @app.get("/status", response_class=HTMLResponse, include_in_schema=False)
     def status_page() -> HTMLResponse:
@@ -175,16 +221,24 @@ def create_app(cfg: AppConfig) -> FastAPI:
             raise HTTPException(400, str(e)) from None
         ctype = _header_value(capture.header("Content-Type")) or "application/octet-stream"
         name = f"capture-{capture.entry.timestamp}.{_extension(ctype)}"
-        return Response(body, media_type=None, headers={
-            "Content-Type": ctype,
-            "Content-Disposition": f'attachment; filename="{name}"',
-            "Content-Security-Policy": "sandbox; default-src 'none'",
-        })
+        return Response(
+            body,
+            media_type=None,
+            headers={
+                "Content-Type": ctype,
+                "Content-Disposition": f'attachment; filename="{name}"',
+                "Content-Security-Policy": "sandbox; default-src 'none'",
+            },
+        )
 
     # --- JSON API ------------------------------------------------------------------------------
     @app.get("/api/search", summary="Articles by words in title/text (Chinese or English) and URL prefix")
-    def api_search(q: str = "", prefix: str = "", limit: int = Query(SEARCH_PAGE, ge=1, le=500),
-                   offset: int = Query(0, ge=0)) -> dict[str, Any]:
+    def api_search(
+        q: str = "",
+        prefix: str = "",
+        limit: Annotated[int, Query(ge=1, le=500)] = SEARCH_PAGE,
+        offset: Annotated[int, Query(ge=0)] = 0,
+    ) -> dict[str, Any]:
         hits, total = cfg.texts.search(q, prefix, limit, offset)
         return {"total": total, "hits": [h.__dict__ for h in hits]}
 
@@ -198,14 +252,24 @@ def create_app(cfg: AppConfig) -> FastAPI:
         return {"article": member_json(art), "cluster": cluster_json(cluster) if cluster else None}
 
     @app.get("/api/report", summary="Duplicate clusters, newest first, with the report's filters; paged")
-    def api_report(since: str | None = None, until: str | None = None, source: list[str] = Query([]),
-                   lang: list[str] = Query([]), kind: list[str] = Query([]),
-                   page_no: int = Query(1, alias="page", ge=1), size: int = Query(PAGE_SIZE, ge=1, le=500)) -> dict[str, Any]:
-        f = filters_from(since, until, source, lang, kind)
+    def api_report(
+        since: str | None = None,
+        until: str | None = None,
+        source: Annotated[list[str] | None, Query()] = None,
+        lang: Annotated[list[str] | None, Query()] = None,
+        kind: Annotated[list[str] | None, Query()] = None,
+        page_no: Annotated[int, Query(alias="page", ge=1)] = 1,
+        size: Annotated[int, Query(ge=1, le=500)] = PAGE_SIZE,
+    ) -> dict[str, Any]:
+        f = filters_from(since, until, source or [], lang or [], kind or [])
         cs = clusters_for(f)
         rep = Report(clusters=cs, filters=f, archive=cfg.archive_label)
-        return {"report": rep.metadata(), "page": page_no, "size": size,
-                "clusters": [cluster_json(c) for c in cs[(page_no - 1) * size: page_no * size]]}
+        return {
+            "report": rep.metadata(),
+            "page": page_no,
+            "size": size,
+            "clusters": [cluster_json(c) for c in cs[(page_no - 1) * size : page_no * size]],
+        }
 
     @app.get("/api/status", summary="Crawl status per source and per host")
     def api_status() -> dict[str, Any]:
@@ -261,12 +325,18 @@ def _captures(cfg: AppConfig, url: str) -> list[dict[str, Any]]:
 
     out = []
     for e in list_captures(cfg.archive, url):
-        out.append({
-            "timestamp": e.timestamp, "status": e.status, "mime": e.mime, "length": e.length,
-            "type": e.rec_type, "url": e.url,
-            "replay": replay_href(cfg.replay_base, e.url, _ts_iso(e.timestamp)),
-            "raw": "/raw?" + urlencode({"url": e.url, "at": e.timestamp}),
-        })
+        out.append(
+            {
+                "timestamp": e.timestamp,
+                "status": e.status,
+                "mime": e.mime,
+                "length": e.length,
+                "type": e.rec_type,
+                "url": e.url,
+                "replay": replay_href(cfg.replay_base, e.url, _ts_iso(e.timestamp)),
+                "raw": "/raw?" + urlencode({"url": e.url, "at": e.timestamp}),
+            }
+        )
     return out
 
 
@@ -284,9 +354,19 @@ def _header_value(value: str | None) -> str | None:
     return v if re.fullmatch(r"[\x20-\x7e]{1,200}", v) else None
 
 
-_EXTENSIONS = {"text/html": "html", "text/plain": "txt", "application/json": "json", "application/xml": "xml",
-               "text/xml": "xml", "application/pdf": "pdf", "image/png": "png", "image/jpeg": "jpg",
-               "application/rss+xml": "xml", "application/atom+xml": "xml", "text/css": "css"}
+_EXTENSIONS = {
+    "text/html": "html",
+    "text/plain": "txt",
+    "application/json": "json",
+    "application/xml": "xml",
+    "text/xml": "xml",
+    "application/pdf": "pdf",
+    "image/png": "png",
+    "image/jpeg": "jpg",
+    "application/rss+xml": "xml",
+    "application/atom+xml": "xml",
+    "text/css": "css",
+}
 
 
 def _extension(ctype: str) -> str:

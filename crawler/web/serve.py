@@ -6,8 +6,9 @@ import ipaddress
 import logging
 import os
 import tempfile
+from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
-from typing import Any, Iterator
+from typing import Any
 
 from crawler.errors import ConfigError
 
@@ -27,8 +28,10 @@ def is_loopback(host: str) -> bool:
 def check_bind(host: str, token: str | None) -> None:
     """Anything but loopback serves the archive to the network: only with a token."""
     if not is_loopback(host) and not token:
-        raise ConfigError(f"--host {host} opens the app to the network: set an access token "
-                          f"(--token or ${TOKEN_ENV}) that every request must carry")
+        raise ConfigError(
+            f"--host {host} opens the app to the network: set an access token "
+            f"(--token or ${TOKEN_ENV}) that every request must carry"
+        )
     if token is not None and len(token) < 16:
         raise ConfigError("the access token must be at least 16 characters")
 
@@ -38,8 +41,14 @@ def build_app(archive: Any, *, token: str | None = None, replay_base: str | None
     from crawler.web.app import AppConfig, create_app
 
     texts = open_text_index(archive)
-    cfg = AppConfig(archive=archive, catalog_path=archive.state_dir / "dedup.sqlite3", texts=texts,
-                    archive_label=label, token=token, replay_base=replay_base)
+    cfg = AppConfig(
+        archive=archive,
+        catalog_path=archive.state_dir / "dedup.sqlite3",
+        texts=texts,
+        archive_label=label,
+        token=token,
+        replay_base=replay_base,
+    )
     return create_app(cfg)
 
 
@@ -54,8 +63,12 @@ def run_serve(args: Any, archive: Any) -> int:
         if getattr(args, "replay", False) and not replay_base:
             replay_base = stack.enter_context(_pywb(args.archive, getattr(args, "pywb_venv", None))).url
         app = build_app(archive, token=token, label=os.fspath(args.archive), replay_base=replay_base)
-        print(f"newsarchive: serving {args.archive} on http://{args.host}:{args.port}/"
-              + (f", replay at {replay_base}/" if replay_base else "") + " (Ctrl-C stops)", flush=True)
+        print(
+            f"newsarchive: serving {args.archive} on http://{args.host}:{args.port}/"
+            + (f", replay at {replay_base}/" if replay_base else "")
+            + " (Ctrl-C stops)",
+            flush=True,
+        )
         uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
     return 0
 

@@ -8,7 +8,7 @@ captured, the last capture, and error responses (HTTP 4xx/5xx) kept in the archi
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -29,7 +29,8 @@ def crawl_status(archive: Any, catalog_path: Path, texts: Any = None) -> dict[st
         for name, times in sorted(caps.items()):
             last = max(times)
             sources[name] = {
-                "articles": len(times), "last_capture": _iso(last) if last else None,
+                "articles": len(times),
+                "last_capture": _iso(last) if last else None,
                 "new_in_last_run": sum(1 for t in times if last and t >= last - LAST_RUN_WINDOW),
             }
     hosts: dict[str, dict[str, Any]] = {}
@@ -64,8 +65,8 @@ def parse_when(value: str | None) -> float | None:
         dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         return None
-    return (dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)).timestamp()
+    return (dt if dt.tzinfo else dt.replace(tzinfo=UTC)).timestamp()
 
 
 def _iso(ts: float) -> str:
-    return datetime.fromtimestamp(ts, tz=timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    return datetime.fromtimestamp(ts, tz=UTC).strftime("%Y-%m-%d %H:%M UTC")

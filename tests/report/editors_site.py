@@ -20,9 +20,11 @@ from tests.dedup import dedup_site as d
 
 HTML = d.HTML
 
-HOSTILE_TITLE = "\"'><script>window.__xss=1</script><img src=x onerror=\"window.__xss=2\">港口遭LockBit攻击"
-HOSTILE_TEXT = ("转载：<img src=x onerror=window.__xss=4> 点击 javascript:window.__xss=3 查看 \"原文\" '引用'"
-                " </blockquote><script>window.__xss=5</script>")
+HOSTILE_TITLE = '"\'><script>window.__xss=1</script><img src=x onerror="window.__xss=2">港口遭LockBit攻击'
+HOSTILE_TEXT = (
+    "转载：<img src=x onerror=window.__xss=4> 点击 javascript:window.__xss=3 查看 \"原文\" '引用'"
+    " </blockquote><script>window.__xss=5</script>"
+)
 
 SAME_STORY_A = [
     "Ivanti has warned that a critical flaw in Connect Secure VPN appliances, tracked as CVE-2025-0282, is being "
@@ -47,34 +49,70 @@ SAME_STORY_B = [
 
 #: outlet (source name) -> lang, {path: (content type, html)}
 OUTLETS: dict[str, tuple[str, dict[str, tuple[str, str]]]] = {
-    "bleepingnews": ("en", {
-        "/en/lockbit-hospital": d.PAGES["/en/lockbit-hospital"],
-        "/en/lockbit-school": d.PAGES["/en/lockbit-school"],
-        "/en/ivanti-zero-day": (HTML, d._page(
-            "en", "Ivanti warns of Connect Secure zero-day CVE-2025-0282 exploited in attacks",
-            "2025-01-08T18:30:00+00:00", SAME_STORY_A, "© 2025 BleepingNews")),
-    }),
-    "securitywire": ("en", {
-        "/en/lockbit-hospital-reprint": d.PAGES["/en/lockbit-hospital-reprint"],
-        "/en/ivanti-connect-secure": (HTML, d._page(
-            "en", "Ivanti Connect Secure zero-day CVE-2025-0282 exploited by China-nexus hackers",
-            "2025-01-08T21:45:00+00:00", SAME_STORY_B, "© 2025 Security Wire")),
-    }),
-    "fourhou": ("zh", {
-        "/zh/lockbit-hospital": d.PAGES["/zh/lockbit-hospital"],
-        "/zh/lockbit-logistics": d.PAGES["/zh/lockbit-logistics"],
-    }),
-    "freebuf": ("zh", {
-        "/zh/lockbit-hospital-2": d.PAGES["/zh/lockbit-hospital-2"],
-    }),
-    "reposter": ("zh", {
-        "/zh/lockbit-hospital-repost": d.PAGES["/zh/lockbit-hospital-repost"],
-        "/zh/logistics-repost": (HTML, d._page(
-            "zh", html.escape(HOSTILE_TITLE), "2024-03-06T09:15:00+08:00",
-            [html.escape(HOSTILE_TEXT)] + d.ZH_LOGISTICS
-            + ['<a href="javascript:window.__xss=6">原文</a> <img src=x onerror="window.__xss=7">'],
-            "另一个转载站 © 2024")),
-    }),
+    "bleepingnews": (
+        "en",
+        {
+            "/en/lockbit-hospital": d.PAGES["/en/lockbit-hospital"],
+            "/en/lockbit-school": d.PAGES["/en/lockbit-school"],
+            "/en/ivanti-zero-day": (
+                HTML,
+                d._page(
+                    "en",
+                    "Ivanti warns of Connect Secure zero-day CVE-2025-0282 exploited in attacks",
+                    "2025-01-08T18:30:00+00:00",
+                    SAME_STORY_A,
+                    "© 2025 BleepingNews",
+                ),
+            ),
+        },
+    ),
+    "securitywire": (
+        "en",
+        {
+            "/en/lockbit-hospital-reprint": d.PAGES["/en/lockbit-hospital-reprint"],
+            "/en/ivanti-connect-secure": (
+                HTML,
+                d._page(
+                    "en",
+                    "Ivanti Connect Secure zero-day CVE-2025-0282 exploited by China-nexus hackers",
+                    "2025-01-08T21:45:00+00:00",
+                    SAME_STORY_B,
+                    "© 2025 Security Wire",
+                ),
+            ),
+        },
+    ),
+    "fourhou": (
+        "zh",
+        {
+            "/zh/lockbit-hospital": d.PAGES["/zh/lockbit-hospital"],
+            "/zh/lockbit-logistics": d.PAGES["/zh/lockbit-logistics"],
+        },
+    ),
+    "freebuf": (
+        "zh",
+        {
+            "/zh/lockbit-hospital-2": d.PAGES["/zh/lockbit-hospital-2"],
+        },
+    ),
+    "reposter": (
+        "zh",
+        {
+            "/zh/lockbit-hospital-repost": d.PAGES["/zh/lockbit-hospital-repost"],
+            "/zh/logistics-repost": (
+                HTML,
+                d._page(
+                    "zh",
+                    html.escape(HOSTILE_TITLE),
+                    "2024-03-06T09:15:00+08:00",
+                    [html.escape(HOSTILE_TEXT)]
+                    + d.ZH_LOGISTICS
+                    + ['<a href="javascript:window.__xss=6">原文</a> <img src=x onerror="window.__xss=7">'],
+                    "另一个转载站 © 2024",
+                ),
+            ),
+        },
+    ),
 }
 
 #: (outlet, path) pairs and the kind of relation the report must show between them, original first.
@@ -131,14 +169,19 @@ def crawl_outlets(tmp: Path) -> tuple[Path, dict[str, str]]:
         for path, (ctype, page) in list(pages.items()):
             pages[path] = (ctype, page.replace("{base}", en_base))
     sources = tmp / "sources.toml"
-    sources.write_text("".join(
-        f'[[source]]\nname = "{name}"\nlang = "{lang}"\nstart_urls = ["{bases[name]}/"]\n'
-        f'allowed_domains = ["{bases[name][7:]}"]\narticle_pattern = \'/(en|zh)/[a-z0-9-]+$\'\n\n'
-        for name, (lang, _pages) in OUTLETS.items()), encoding="utf-8")
+    sources.write_text(
+        "".join(
+            f'[[source]]\nname = "{name}"\nlang = "{lang}"\nstart_urls = ["{bases[name]}/"]\n'
+            f"allowed_domains = [\"{bases[name][7:]}\"]\narticle_pattern = '/(en|zh)/[a-z0-9-]+$'\n\n"
+            for name, (lang, _pages) in OUTLETS.items()
+        ),
+        encoding="utf-8",
+    )
     try:
         run = crawl(tmp, sources, tmp / "archive")
     finally:
         for s in servers.values():
             s.shutdown()
+            s.server_close()
     assert run.proc.returncode == 0, run.log[-3000:]
     return tmp / "archive", bases

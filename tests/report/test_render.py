@@ -6,7 +6,7 @@ import csv
 import html
 import io
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -18,12 +18,19 @@ from crawler.report.build import make_filters, parse_time, write_report
 from crawler.report.links import replay_href, safe_href
 
 XSS_TITLE = "<script>alert(1)</script>"
-NOW = datetime(2024, 5, 2, tzinfo=timezone.utc)
+NOW = datetime(2024, 5, 2, tzinfo=UTC)
 
 
 def _add(store: ArticleStore, url: str, lang: str, title: str, published: str, source: str) -> int:
-    art = Article(url=url, lang=lang, text=title + " body CVE-2024-1709 LockBit", title=title, source=source,
-                  published=published, fetched_at="2024-05-01T00:00:00+00:00")
+    art = Article(
+        url=url,
+        lang=lang,
+        text=title + " body CVE-2024-1709 LockBit",
+        title=title,
+        source=source,
+        published=published,
+        fetched_at="2024-05-01T00:00:00+00:00",
+    )
     return store.insert(art, compute_signals(art))
 
 
@@ -31,9 +38,13 @@ def _add(store: ArticleStore, url: str, lang: str, title: str, published: str, s
 def catalog(tmp_path):
     path = tmp_path / "dedup.sqlite3"
     with ArticleStore(path) as store:
-        en = _add(store, "https://en.example/story", "en", "LockBit hits hospital", "2024-03-01T10:00:00+00:00", "bleeping")
+        en = _add(
+            store, "https://en.example/story", "en", "LockBit hits hospital", "2024-03-01T10:00:00+00:00", "bleeping"
+        )
         zh = _add(store, "https://zh.example/a", "zh", XSS_TITLE, "2024-03-02T13:00:00+00:00", "4hou")
-        evil = _add(store, "javascript:alert(document.cookie)", "zh", "=HYPERLINK(\"x\")", "2024-03-03T08:00:00+00:00", "")
+        evil = _add(
+            store, "javascript:alert(document.cookie)", "zh", '=HYPERLINK("x")', "2024-03-03T08:00:00+00:00", ""
+        )
         other = _add(store, "https://x.example/1", "en", "Unrelated A", "2024-05-01T00:00:00+00:00", "wire")
         other2 = _add(store, "https://y.example/2", "en", "Unrelated B", "2024-04-30T22:00:00+00:00", "week")
         # stored with the translation second: the report must still put the original first
@@ -52,7 +63,10 @@ def test_newest_cluster_first_original_first_and_wording(catalog):
     assert member_words(cs[0].members[1]) == "same story, also reported by wire, 2 h later"
     lock = cs[1]
     assert [m.url for m in lock.members] == [
-        "https://en.example/story", "https://zh.example/a", "javascript:alert(document.cookie)"]
+        "https://en.example/story",
+        "https://zh.example/a",
+        "javascript:alert(document.cookie)",
+    ]
     assert member_words(lock.members[1]) == "translated by 4hou, 1 day 3 h later"
     tr = next(r for r in lock.relations if r.kind == "translation")
     assert (tr.a.url, tr.b.url, tr.confidence) == ("https://en.example/story", "https://zh.example/a", "link")
@@ -61,10 +75,17 @@ def test_newest_cluster_first_original_first_and_wording(catalog):
     assert "cve-2024-1709" in tr.shared_anchors
 
 
-@pytest.mark.parametrize("seconds,words", [
-    (None, ""), (30, "at the same time"), (45 * 60, "45 min later"), (-2 * 3600, "2 h earlier"),
-    (86400 + 3 * 3600 + 120, "1 day 3 h later"), (3 * 86400, "3 days later"),
-])
+@pytest.mark.parametrize(
+    "seconds,words",
+    [
+        (None, ""),
+        (30, "at the same time"),
+        (45 * 60, "45 min later"),
+        (-2 * 3600, "2 h earlier"),
+        (86400 + 3 * 3600 + 120, "1 day 3 h later"),
+        (3 * 86400, "3 days later"),
+    ],
+)
 def test_duration_words(seconds, words):
     assert duration_words(seconds) == words
 
@@ -82,7 +103,7 @@ def test_html_escapes_titles_and_links_only_http(catalog, tmp_path):
     assert "confirmed by a source link" in page and "borderline" in page
     assert "newsarchive get https://en.example/story" in page  # no replay server: the command
     # Self-contained: charts are data: images, no external resource, no script allowed.
-    assert "<link" not in page and "@import" not in page and "http-equiv=\"Content-Security-Policy\"" in page
+    assert "<link" not in page and "@import" not in page and 'http-equiv="Content-Security-Policy"' in page
     assert "script-src 'none'" in html.unescape(page)
     assert page.count('src="data:image/svg+xml;base64,') >= 2
     assert 'src="http' not in page
@@ -122,18 +143,21 @@ def test_json_metadata_and_same_orientation(catalog, tmp_path):
     assert c["members"][1]["words"] == "translated by 4hou, 1 day 3 h later"
 
 
-@pytest.mark.parametrize("kw,expected", [
-    ({}, 2),
-    ({"since": "2024-04-01"}, 1),
-    ({"until": "2024-03-02"}, 1),  # a date includes that whole day
-    ({"since": "2024-03-04", "until": "2024-04-29"}, 0),
-    ({"sources": ["4hou"]}, 1),
-    ({"sources": ["wire", "4hou"]}, 2),
-    ({"langs": ["zh"]}, 1),
-    ({"kinds": ["same_story"]}, 1),
-    ({"kinds": ["repost"], "langs": ["en"]}, 1),
-    ({"since": "3d"}, 1),  # from NOW: 2024-04-29
-])
+@pytest.mark.parametrize(
+    "kw,expected",
+    [
+        ({}, 2),
+        ({"since": "2024-04-01"}, 1),
+        ({"until": "2024-03-02"}, 1),  # a date includes that whole day
+        ({"since": "2024-03-04", "until": "2024-04-29"}, 0),
+        ({"sources": ["4hou"]}, 1),
+        ({"sources": ["wire", "4hou"]}, 2),
+        ({"langs": ["zh"]}, 1),
+        ({"kinds": ["same_story"]}, 1),
+        ({"kinds": ["repost"], "langs": ["en"]}, 1),
+        ({"since": "3d"}, 1),  # from NOW: 2024-04-29
+    ],
+)
 def test_filters(catalog, kw, expected):
     with ArticleStore(catalog) as store:
         cs = build_clusters(store, make_filters(**kw, now=NOW))
@@ -153,10 +177,19 @@ def test_bad_options(catalog, tmp_path):
         write_report(tmp_path / "none.sqlite3", tmp_path / "r.html")
 
 
-@pytest.mark.parametrize("url,ok", [
-    ("https://a.example/x", True), ("http://a.example", True), ("javascript:alert(1)", False),
-    (" JavaScript:alert(1)", False), ("java\tscript:alert(1)", False), ("data:text/html,x", False),
-    ("//evil.example/x", False), ("", False), (None, False),
-])
+@pytest.mark.parametrize(
+    "url,ok",
+    [
+        ("https://a.example/x", True),
+        ("http://a.example", True),
+        ("javascript:alert(1)", False),
+        (" JavaScript:alert(1)", False),
+        ("java\tscript:alert(1)", False),
+        ("data:text/html,x", False),
+        ("//evil.example/x", False),
+        ("", False),
+        (None, False),
+    ],
+)
 def test_safe_href(url, ok):
     assert (safe_href(url) is not None) == ok
