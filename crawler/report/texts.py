@@ -6,11 +6,15 @@ index is a cache of those records: :meth:`TextIndex.sync` reads the WARC files i
 read yet, and deleting the file rebuilds it.
 
 Chinese has no spaces, and FTS5's ``unicode61`` tokenizer would make a whole sentence one
-token. Texts are pre-segmented with rjieba's ``cut_for_search`` (which also emits the short
-words inside long ones: 明尼苏达州 gives 明尼苏 and 苏达 too) and the query is segmented the
-same way, so "勒索" finds "勒索软件团伙" and English words work as usual. The original text is
-kept beside the segmented one for excerpts. Every query is parameterised; user words reach
-FTS5 only as quoted phrases, never as query syntax.
+token. Runs of CJK characters are indexed as overlapping bigrams (明尼苏达州 -> 明尼 尼苏 苏达
+达州, plus the last character alone), the way Lucene's CJK analyzer does; a query's CJK run
+becomes the phrase of its bigrams, so any Chinese substring of two or more characters is found
+(勒索 in 勒索软件团伙, 明尼苏达 in 明尼苏达州), and a single character is a prefix query. A word
+segmenter was tried first (rjieba's search mode): a query word the segmenter cuts differently
+from the text (明尼苏达 vs 明尼苏达州) was not found. SQLite's ``trigram`` tokenizer cannot
+match two-character words, the commonest in Chinese. Latin words go to ``unicode61`` as they
+are. The original text is kept beside the indexed one for excerpts. Every query is
+parameterised; user words reach FTS5 only as quoted phrases, never as query syntax.
 """
 
 from __future__ import annotations
@@ -19,12 +23,11 @@ import json
 import logging
 import re
 import sqlite3
-from collections.abc import Iterable, Iterator
+import threading
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-import rjieba
 
 logger = logging.getLogger(__name__)
 
@@ -51,9 +54,43 @@ CREATE TABLE IF NOT EXISTS warcs (name TEXT PRIMARY KEY, records INTEGER NOT NUL
 _SPACE_RE = re.compile(r"\s+")
 
 
+_CJK_RUN_RE = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002ffff]+")
+
+
+def _bigrams(run: str) -> list[str]:
+    return [run[i : i + 2] for i in range(len(run) - 1)] + [run[-1]]
+
+
 def segment(text: str) -> str:
-    """Words separated by spaces, for FTS5's unicode61 tokenizer (Chinese and English)."""
-    return " ".join(t for t in rjieba.cut_for_search(text or "") if t.strip())
+    """The text as FTS5 tokens: CJK runs as overlapping bigrams, the rest as it is."""
+    return _CJK_RUN_RE.sub(lambda m: " " + " ".join(_bigrams(m.group(0))) + " ", text or "")
+
+
+def fts_query(words: str) -> str | None:
+    """A safe FTS5 query: every word and every CJK run must occur (None for nothing to find)."""
+    parts: list[str] = []
+    pos = 0
+    for m in _CJK_RUN_RE.finditer(words):
+        parts += _latin_words(words[pos : m.start()])
+        run = m.group(0)
+        parts.append(f'"{run}"*' if len(run) == 1 else '"' + " ".join(_bigrams(run)[:-1]) + '"')
+        pos = m.end()
+    parts += _latin_words(words[pos:])
+    return " AND ".join(parts) or None
+
+
+_WORD_RE = re.compile(r"[^\W_]+")
+
+
+def _latin_words(text: str) -> list[str]:
+    """Each space-separated chunk as a phrase of its words (unicode61 splits on anything not a
+    letter or digit: ``cve-2025-0282`` is the phrase "cve 2025 0282"); punctuation alone is dropped."""
+    out = []
+    for chunk in text.split():
+        words = _WORD_RE.findall(chunk)
+        if words:
+            out.append('"' + " ".join(words) + '"')
+    return out
 
 
 @dataclass
@@ -75,6 +112,8 @@ class TextIndex:
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         self.conn = sqlite3.connect(self.path, check_same_thread=False)
+        #: The app's worker threads share this connection: one statement at a time.
+        self._lock = threading.RLock()
         self.conn.execute("PRAGMA journal_mode=WAL" if self.path != ":memory:" else "PRAGMA journal_mode=MEMORY")
         self.conn.executescript(SCHEMA)
         row = self.conn.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
@@ -153,47 +192,58 @@ class TextIndex:
         return stats
 
     # --- reading --------------------------------------------------------------------------
+    def _q(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
+        with self._lock:
+            return self.conn.execute(sql, params).fetchall()
+
     def count(self) -> int:
-        return int(self.conn.execute("SELECT COUNT(*) FROM docs").fetchone()[0])
+        return int(self._q("SELECT COUNT(*) FROM docs")[0][0])
+
+    def articles_by_source(self) -> Iterator[tuple[str, str, str | None]]:
+        """``(source, url, captured)`` of every indexed article (for the status page)."""
+        yield from self._q("SELECT source, url, captured FROM docs")
 
     def text_of(self, url: str) -> str | None:
-        row = self.conn.execute("SELECT text FROM docs WHERE url = ?", (url,)).fetchone()
-        return None if row is None else row[0]
+        rows = self._q("SELECT text FROM docs WHERE url = ?", (url,))
+        return rows[0][0] if rows else None
 
     def texts_of(self, urls: list[str]) -> dict[str, str]:
         out: dict[str, str] = {}
         for i in range(0, len(urls), 500):
             chunk = urls[i : i + 500]
             q = f"SELECT url, text FROM docs WHERE url IN ({','.join('?' * len(chunk))})"
-            out.update(self.conn.execute(q, chunk).fetchall())
+            out.update(self._q(q, chunk))
         return out
 
     def search(self, words: str = "", url_prefix: str = "", limit: int = 50, offset: int = 0) -> tuple[list[Hit], int]:
         """Articles whose title or text has every word of ``words`` and whose URL starts with
         ``url_prefix``; newest capture first. Returns (one page of hits, total)."""
         where, params = [], []
-        phrases = [t for t in segment(words).split(" ") if t] if words.strip() else []
-        if phrases:
+        match = fts_query(words) if words.strip() else None
+        if words.strip() and match is None:  # only punctuation: nothing can match
+            return [], 0
+        if match:
             where.append("docs.id IN (SELECT rowid FROM docs_fts WHERE docs_fts MATCH ?)")
-            params.append(" AND ".join('"' + p.replace('"', '""') + '"' for p in phrases))
+            params.append(match)
         if url_prefix:
             # A range on the UNIQUE index, not LIKE: no wildcard in a URL can widen it.
             where.append("docs.url >= ? AND docs.url < ?")
             params += [url_prefix, url_prefix + "\U0010ffff"]
         clause = (" WHERE " + " AND ".join(where)) if where else ""
-        total = int(self.conn.execute(f"SELECT COUNT(*) FROM docs{clause}", params).fetchone()[0])
-        rows = self.conn.execute(
+        total = int(self._q(f"SELECT COUNT(*) FROM docs{clause}", params)[0][0])
+        rows = self._q(
             f"SELECT url, source, lang, title, text, published, captured FROM docs{clause}"
             " ORDER BY COALESCE(published, captured) DESC, id DESC LIMIT ? OFFSET ?",
             [*params, int(limit), int(offset)],
-        ).fetchall()
+        )
         terms = query_terms(words)
         return [Hit(r[0], r[1], r[2], r[3], r[5], r[6], excerpt(r[4], terms)) for r in rows], total
 
 
 def query_terms(words: str) -> list[str]:
     """The words of a query worth pointing at in an excerpt (no single Latin letters)."""
-    return [p for p in segment(words).split(" ") if p and (len(p) > 1 or not p.isascii())]
+    chunks = [c.strip("\"'()[]{}*,.;:!?") for c in _CJK_RUN_RE.sub(" ", words).split()]
+    return _CJK_RUN_RE.findall(words) + [c for c in chunks if len(c) > 1]
 
 
 def excerpt(text: str, terms: Iterable[str] = (), size: int = 220) -> str:

@@ -200,7 +200,7 @@ def create_app(cfg: AppConfig) -> FastAPI:
             pages=_pages(len(cs), PAGE_SIZE),
             form=params,
             kinds=KINDS,
-            sources=_all_sources(store),
+            sources=_all_sources(cfg.texts),
             qs=lambda n: "?" + urlencode({**params, "page": n}, doseq=True),
         )
 
@@ -312,12 +312,9 @@ def _article(store: Callable[[], ArticleStore], url: str) -> tuple[Member, Clust
     return member, cluster
 
 
-def _all_sources(store: Callable[[], ArticleStore]) -> list[str]:
-    try:
-        with store() as s:
-            return sorted({a.source for a in s.iter_articles() if a.source})[:200]
-    except HTTPException:
-        return []
+def _all_sources(texts: TextIndex) -> list[str]:
+    """The sources to choose from in the report's form (from the text index: no JSON to parse)."""
+    return sorted({source for source, _url, _captured in texts.articles_by_source() if source})[:500]
 
 
 def _captures(cfg: AppConfig, url: str) -> list[dict[str, Any]]:

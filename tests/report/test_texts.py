@@ -38,7 +38,11 @@ def index(tmp_path):
     [
         ("勒索", ["https://a.example/zh/1"]),  # a word inside 勒索软件团伙
         ("网络攻击 LockBit", ["https://a.example/zh/1"]),
-        ("明尼苏达", ["https://a.example/zh/1"]),
+        ("明尼苏达", ["https://a.example/zh/1"]),  # a word segmenter cuts 明尼苏达州 differently
+        ("软件团", ["https://a.example/zh/1"]),  # across word boundaries: any substring
+        ("尼", ["https://a.example/zh/1"]),  # one character
+        ("苏明", []),  # the characters, but not in this order
+        ("LockBit勒索", ["https://a.example/zh/1"]),
         ("exploiting", ["https://a.example/en/1"]),
         ("cve-2025-0282", ["https://a.example/en/1"]),
         ("ivanti 勒索", []),

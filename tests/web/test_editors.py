@@ -301,6 +301,23 @@ def test_app_headers_and_api(app):
     with urllib.request.urlopen(app + "/api/report?kind=same_story") as r:
         data = json.load(r)
     assert [rel["kind"] for c in data["clusters"] for rel in c["relations"]] == ["same_story"]
+    with urllib.request.urlopen(app + "/api/report?size=1&page=3") as r:  # paged: the oldest cluster last
+        data = json.load(r)
+    assert data["report"]["totals"]["clusters"] == 3
+    assert [c["original"].endswith("/en/lockbit-hospital") for c in data["clusters"]] == [True]
+    with urllib.request.urlopen(app + "/api/status") as r:
+        status = json.load(r)
+    assert {k: v["articles"] for k, v in status["sources"].items()} == {
+        "bleepingnews": 3,
+        "fourhou": 2,
+        "freebuf": 1,
+        "reposter": 2,
+        "securitywire": 2,
+    }
+    assert all(v["pages"] > v["articles"] and v["new_in_last_run"] == v["articles"] for v in status["sources"].values())
+    with urllib.request.urlopen(app + "/api/search?q=" + quote("明尼苏达 医院")) as r:
+        hits = json.load(r)
+    assert hits["total"] == 3 and {h["source"] for h in hits["hits"]} == {"fourhou", "freebuf", "reposter"}
     for bad in (
         "/raw?url=" + quote("file:///etc/passwd"),
         "/raw?url=..%2F..%2Fetc%2Fpasswd",
