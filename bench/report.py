@@ -44,12 +44,14 @@ def make_catalog(n: int, folder: Path, seed: int = 7) -> tuple[Path, Path]:
             outlet = rnd.choice(OUTLETS_ZH if zh else OUTLETS_EN)
             ts = start + rnd.randrange(60 * 86400)
             published = time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(ts))
+            # about the size of a real article's signals: 15 anchors, 120 terms (a few KB of JSON)
             anchors = {f"cve-2024-{rnd.randrange(99999)}": 1, f"apt{rnd.randrange(99)}": 1, "lockbit": 2}
+            anchors.update({f"name{rnd.randrange(5000)}": 1 for _ in range(12)})
             sig = Signals(
                 simhash=rnd.getrandbits(64),
                 content_hash=rnd.getrandbits(64),
                 anchors=anchors,
-                terms={"ransomware": 1},
+                terms={f"term{rnd.randrange(20000)}": rnd.randint(1, 5) for _ in range(120)},
                 url_key=f"{outlet}/{i}",
             )
             url = f"https://{outlet}.example/{'zh' if zh else 'en'}/{i}"
@@ -136,14 +138,47 @@ def run_one(catalog: Path, search: Path, out: Path) -> dict:
     return result
 
 
+def run_app(folder: Path) -> dict:
+    """The served app over the same catalog: the slowest pages, first (cold) and again (cached)."""
+    import warnings
+
+    warnings.simplefilter("ignore")  # starlette's TestClient deprecation notice
+    from fastapi.testclient import TestClient
+
+    from crawler.archive.archive import Archive
+    from crawler.web.serve import build_app
+
+    client = TestClient(build_app(Archive.open(folder), label="bench"))
+    out = {}
+    for name, path in [
+        ("report_cold", "/report"),
+        ("report_warm", "/report"),
+        ("report_p200", "/report?page=200"),
+        ("report_filtered", "/report?lang=zh&kind=translation&since=2024-11-20"),
+        ("search", "/?q=" + "勒索软件"),
+        ("status", "/status"),
+    ]:
+        t0 = time.perf_counter()
+        r = client.get(path)
+        assert r.status_code == 200, (path, r.status_code)
+        out[name] = round(time.perf_counter() - t0, 2)
+    out["peak_MB"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 0)
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--sizes", type=int, nargs="+", default=[1000, 10_000, 100_000])
     ap.add_argument("--child", nargs=3, metavar=("CATALOG", "SEARCH", "OUT"), help=argparse.SUPPRESS)
+    ap.add_argument("--app-child", metavar="FOLDER", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
         print(json.dumps(run_one(Path(args.child[0]), Path(args.child[1]), Path(args.child[2]))))
         return
+    if args.app_child:
+        print(json.dumps(run_app(Path(args.app_child))))
+        return
+    apps = []
     print(
         f"{'articles':>9} {'clusters':>8} {'build s':>8} {'html s':>7} {'csv s':>6} {'json s':>7} {'total s':>8} "
         f"{'html MB':>8} {'peak MB':>8}"
@@ -166,6 +201,15 @@ def main() -> None:
                 f"{r['total_s']:>8} {r['html_MB']:>8} {r['peak_MB']:>8}   (catalog made in {made:.0f} s)",
                 flush=True,
             )
+            proc = subprocess.run(
+                [sys.executable, __file__, "--app-child", str(folder)], capture_output=True, text=True, check=True
+            )
+            apps.append((n, json.loads(proc.stdout.strip().splitlines()[-1])))
+    print("\nthe served app (seconds per request; the report is cached per filter set until the catalog changes):")
+    keys = ["report_cold", "report_warm", "report_p200", "report_filtered", "search", "status", "peak_MB"]
+    print(f"{'articles':>9} " + " ".join(f"{k:>15}" for k in keys))
+    for n, a in apps:
+        print(f"{n:>9} " + " ".join(f"{a[k]:>15}" for k in keys))
 
 
 if __name__ == "__main__":

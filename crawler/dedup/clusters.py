@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
-from crawler.dedup.store import ArticleStore, StoredArticle
+from crawler.dedup.store import ArticleBrief, ArticleStore
 
 #: Most telling relation first (pairs within a cluster; a member's main relation).
 KIND_ORDER = {"exact": 0, "repost": 1, "translation": 2, "translation_sibling": 3, "same_story": 4, "attributed": 5}
@@ -149,7 +149,13 @@ def _iso(ts: float | None) -> str | None:
     return None if ts is None else datetime.fromtimestamp(ts, tz=UTC).isoformat(timespec="seconds")
 
 
-def _member(art: StoredArticle) -> Member:
+def member_of(store: ArticleStore, article_id: int) -> Member | None:
+    """One article as a cluster member would show it (for an article with no relations)."""
+    brief = store.briefs([article_id]).get(article_id)
+    return None if brief is None else _member(brief)
+
+
+def _member(art: ArticleBrief) -> Member:
     return Member(
         id=art.id,
         url=art.url,
@@ -159,7 +165,7 @@ def _member(art: StoredArticle) -> Member:
         published=art.published,
         captured=art.fetched_at,
         when=art.when,
-        anchors=frozenset(art.signals.anchors),
+        anchors=frozenset(art.anchors),
     )
 
 
@@ -204,12 +210,12 @@ def build_clusters(store: ArticleStore, filters: Filters | None = None) -> list[
         by_root.setdefault(root_of[f[0]], []).append(f)
     out: list[Cluster] = []
     kinds = set(filters.kinds)
+    if kinds:
+        groups = {root: ids for root, ids in groups.items() if any(r[2] in kinds for r in by_root.get(root, []))}
+    briefs = store.briefs([i for ids in groups.values() for i in ids])
     for root, ids in groups.items():
         rows = by_root.get(root, [])
-        if kinds and not any(r[2] in kinds for r in rows):
-            continue
-        arts = store.get_many(ids)
-        members = {i: _member(a) for i, a in arts.items()}
+        members = {i: _member(briefs[i]) for i in ids if i in briefs}
         if not members or not _passes(list(members.values()), filters):
             continue
         out.append(_cluster(store, root, members, rows, kinds))
@@ -231,7 +237,7 @@ def cluster_of(store: ArticleStore, article_id: int, limit: int = 5000) -> Clust
                 todo.append(f.other)
     if not rows:
         return None
-    members = {i: _member(a) for i, a in store.get_many(sorted(seen)).items()}
+    members = {i: _member(a) for i, a in store.briefs(sorted(seen)).items()}
     return _cluster(store, min(seen), members, list(rows.values()), set())
 
 

@@ -78,6 +78,26 @@ class StoredArticle:
 
 
 @dataclass
+class ArticleBrief:
+    """An article as a report lists it: who, when, what, and its anchors (no terms, no fingerprints)."""
+
+    id: int
+    url: str
+    source: str
+    lang: str
+    title: str
+    published: str | None
+    published_ts: float | None
+    fetched_at: str | None
+    anchors: tuple[str, ...] = ()
+
+    @property
+    def when(self) -> float | None:
+        """Publication time, else capture time (seconds since the epoch)."""
+        return self.published_ts if self.published_ts is not None else parse_when(self.fetched_at)
+
+
+@dataclass
 class Flag:
     other: int
     kind: Kind
@@ -204,6 +224,20 @@ class ArticleStore:
             ):
                 art = self._row(row)
                 out[art.id] = art
+        return out
+
+    def briefs(self, ids: list[int]) -> dict[int, ArticleBrief]:
+        """What a report shows of each article, without decoding its whole signals (only the
+        anchors are read out of the JSON, by SQLite): 10,000 clusters in a fraction of the time
+        and memory of :meth:`get_many`, and nothing added to the signals cache."""
+        out: dict[int, ArticleBrief] = {}
+        for i in range(0, len(ids), 500):
+            chunk = ids[i:i + 500]
+            for row in self.conn.execute(
+                "SELECT id, url, source, lang, title, published, published_ts, fetched_at,"
+                f" json_extract(signals, '$.anchors') FROM articles WHERE id IN ({','.join('?' * len(chunk))})", chunk
+            ):
+                out[row[0]] = ArticleBrief(*row[:8], anchors=tuple(json.loads(row[8]) if row[8] else ()))
         return out
 
     def by_url(self, url: str) -> StoredArticle | None:

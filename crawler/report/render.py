@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import csv
+import functools
 import hashlib
 import io
 import json
@@ -101,13 +102,18 @@ def fmt_iso(iso: str | None) -> str:
     return dt.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
+@functools.lru_cache(maxsize=256)
+def _terms_pattern(terms: tuple[str, ...]) -> re.Pattern[str]:
+    # Latin anchors match whole words only ("st" must not light up "postpone").
+    return re.compile("|".join(r"(?<![A-Za-z0-9])" + re.escape(t) + r"(?![A-Za-z0-9])" for t in terms), re.IGNORECASE)
+
+
 def highlight(text: str, words: Iterable[str]) -> list[tuple[str, bool]]:
     """``text`` cut into (piece, is_shared_anchor) for the template to wrap in ``<mark>``."""
-    terms = sorted({w for w in words if len(w) >= 3 or not w.isascii()}, key=len, reverse=True)
+    terms = tuple(sorted({w for w in words if len(w) >= 3 or not w.isascii()}, key=lambda t: (-len(t), t)))
     if not terms or not text:
         return [(text, False)]
-    # Latin anchors match whole words only ("st" must not light up "postpone").
-    rx = re.compile("|".join(r"(?<![A-Za-z0-9])" + re.escape(t) + r"(?![A-Za-z0-9])" for t in terms), re.IGNORECASE)
+    rx = _terms_pattern(terms)
     out, pos = [], 0
     for m in rx.finditer(text):
         if m.start() > pos:
@@ -186,20 +192,33 @@ class ClusterView:
         return ", ".join(KIND_LABEL.get(k, k) for k in kinds)
 
 
+#: Clusters rendered per chunk written: fewer, larger writes than Jinja's generator gives.
+HTML_BATCH = 100
+_CLUSTERS_MARK = "<!--clusters-->"  # never in data: every "<" from a crawled page is escaped
+
+
 def render_html(report: Report, charts: list[tuple[str, str]] | None = None) -> Iterator[str]:
-    """The report page, streamed (10,000 clusters are a few tens of MB of HTML)."""
+    """The report page, streamed cluster by cluster (10,000 clusters are tens of MB of HTML)."""
     from crawler.report.charts import all_charts
 
-    views = (ClusterView(c, report.texts, report.replay_base) for c in report.clusters)
-    tpl = ENV.get_template("report.html")
-    return tpl.generate(
+    page = ENV.get_template("report.html").render(
         report=report,
         meta=report.metadata(),
         totals=report.totals(),
-        clusters=views,
         csp=CSP,
         charts=charts if charts is not None else all_charts(report.clusters),
     )
+    head, tail = page.split(_CLUSTERS_MARK, 1)
+    yield head
+    tpl = ENV.get_template("_cluster.html")
+    batch: list[str] = []
+    for c in report.clusters:
+        batch.append(tpl.render(v=ClusterView(c, report.texts, report.replay_base)))
+        if len(batch) >= HTML_BATCH:
+            yield "".join(batch)
+            batch.clear()
+    yield "".join(batch)
+    yield tail
 
 
 # --- CSV and JSON ---------------------------------------------------------------------------------

@@ -28,7 +28,7 @@ from urllib.parse import urlencode
 from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
-from crawler.dedup.clusters import KINDS, Cluster, Filters, Member, build_clusters, cluster_of
+from crawler.dedup.clusters import KINDS, Cluster, Filters, Member, build_clusters, cluster_of, member_of
 from crawler.dedup.store import ArticleStore
 from crawler.report.build import make_filters
 from crawler.report.charts import all_charts
@@ -305,9 +305,8 @@ def _article(store: Callable[[], ArticleStore], url: str) -> tuple[Member, Clust
     if cluster is not None:
         member = next(m for m in cluster.members if m.id == art.id)
     else:
-        from crawler.dedup.clusters import _member
-
-        member = _member(art)
+        with store() as s:
+            member = member_of(s, art.id)
         member.role = "original"
     return member, cluster
 
