@@ -153,7 +153,7 @@ def run_app(folder: Path) -> dict:
     from crawler.archive.archive import Archive
     from crawler.web.serve import build_app
 
-    client = TestClient(build_app(Archive.open(folder), label="bench"))
+    client = TestClient(build_app(Archive.open(folder), folder / "dedup.sqlite3", label="bench"))
     out = {}
     for name, path in [
         ("report_cold", "/report"),

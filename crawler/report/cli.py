@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import argparse
 import os
+from pathlib import Path
 from typing import Any
 
+#: A running replay to link archived copies to, when --replay-url is not given.
+REPLAY_URL_ENV = "NEWSARCHIVE_REPLAY_URL"
 KIND_CHOICES = ("exact", "repost", "translation", "translation_sibling", "same_story", "attributed")
 
 
@@ -55,25 +58,26 @@ def add_serve_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--pywb-venv", default=None, help="pywb's venv (default $PYWB_VENV or ./.venv-pywb)")
 
 
-def run_report(args: argparse.Namespace, archive: Any) -> int:
+def run_report(args: argparse.Namespace, output: Path, archive: Any, catalog: Path) -> int:
+    """Write the report of ``catalog`` (the archive's dedup catalog) to ``output``."""
     from crawler.report.build import format_for, make_filters, write_report
     from crawler.report.texts import open_text_index
 
-    fmt = format_for(args.output, args.format)
+    fmt = format_for(output, args.format)
     filters = make_filters(args.since, args.until, args.source, args.lang, args.kind)
     texts = None if args.no_texts else open_text_index(archive)
     try:
         n = write_report(
-            archive.state_dir / "dedup.sqlite3",
-            args.output,
+            catalog,
+            output,
             fmt,
             filters,
             texts=texts,
-            archive_label=os.fspath(args.archive),
-            replay_base=args.replay_url or os.environ.get("NEWSARCHIVE_REPLAY_URL") or None,
+            archive_label=archive.storage.uri,
+            replay_base=args.replay_url or os.environ.get(REPLAY_URL_ENV) or None,
         )
     finally:
         if texts is not None:
             texts.close()
-    print(f"wrote {args.output} ({fmt}, {n} clusters)")
+    print(f"wrote {output} ({fmt}, {n} clusters)")
     return 0

@@ -8,6 +8,7 @@ import os
 import tempfile
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
+from pathlib import Path
 from typing import Any
 
 from crawler.errors import ConfigError
@@ -36,35 +37,40 @@ def check_bind(host: str, token: str | None) -> None:
         raise ConfigError("the access token must be at least 16 characters")
 
 
-def build_app(archive: Any, *, token: str | None = None, replay_base: str | None = None, label: str = ""):
+def build_app(
+    archive: Any, catalog_path: Path, *, token: str | None = None, replay_base: str | None = None, label: str = ""
+):
     from crawler.report.texts import open_text_index
     from crawler.web.app import AppConfig, create_app
 
     texts = open_text_index(archive)
     cfg = AppConfig(
         archive=archive,
-        catalog_path=archive.state_dir / "dedup.sqlite3",
+        catalog_path=Path(catalog_path),
         texts=texts,
-        archive_label=label,
+        archive_label=label or archive.storage.uri,
         token=token,
         replay_base=replay_base,
     )
     return create_app(cfg)
 
 
-def run_serve(args: Any, archive: Any) -> int:
+def run_serve(args: Any, archive: Any, catalog_path: Path, *, replay_env: dict[str, str] | None = None) -> int:
+    """Serve the app until Ctrl-C; with ``--replay``, pywb beside it (``replay_env``: its S3 settings)."""
     import uvicorn
+
+    from crawler.report.cli import REPLAY_URL_ENV
 
     token = args.token or os.environ.get(TOKEN_ENV) or None
     check_bind(args.host, token)
     archive.sync_catalog()
-    replay_base = args.replay_url or os.environ.get("NEWSARCHIVE_REPLAY_URL") or None
+    replay_base = args.replay_url or os.environ.get(REPLAY_URL_ENV) or None
     with ExitStack() as stack:
-        if getattr(args, "replay", False) and not replay_base:
-            replay_base = stack.enter_context(_pywb(args.archive, getattr(args, "pywb_venv", None))).url
-        app = build_app(archive, token=token, label=os.fspath(args.archive), replay_base=replay_base)
+        if args.replay and not replay_base:
+            replay_base = stack.enter_context(_pywb(archive, args.pywb_venv, replay_env)).url
+        app = build_app(archive, catalog_path, token=token, replay_base=replay_base)
         print(
-            f"newsarchive: serving {args.archive} on http://{args.host}:{args.port}/"
+            f"newsarchive: serving {archive.storage.uri} on http://{args.host}:{args.port}/"
             + (f", replay at {replay_base}/" if replay_base else "")
             + " (Ctrl-C stops)",
             flush=True,
@@ -74,14 +80,17 @@ def run_serve(args: Any, archive: Any) -> int:
 
 
 @contextmanager
-def _pywb(archive_uri: str, venv: str | None) -> Iterator[Any]:
+def _pywb(archive: Any, venv: str | None, env: dict[str, str] | None) -> Iterator[Any]:
     """pywb (``newsarchive replay``'s engine) on a free loopback port for as long as the app runs.
 
     Replay stays on loopback even when the app is not: pywb has no token of its own.
     """
+    from crawler.archive.storage import is_remote
     from crawler.replay import prepare_collection, start_pywb
 
+    uri = archive.storage.uri
+    remote = is_remote(uri)
     with tempfile.TemporaryDirectory(prefix="newsarchive-serve-replay-") as workdir:
-        config = prepare_collection(archive_uri, workdir)
-        with start_pywb(config, host="127.0.0.1", port=0, venv=venv) as server:
+        config = prepare_collection(uri, workdir, storage=archive.storage if remote else None)
+        with start_pywb(config, host="127.0.0.1", port=0, venv=venv, env=env if remote else None) as server:
             yield server
