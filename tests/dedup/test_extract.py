@@ -47,3 +47,15 @@ def test_detect_lang(text, lang):
 def test_empty_page():
     with pytest.raises(ExtractionError):
         extract("   ")
+
+
+@pytest.mark.parametrize("value,published", [
+    ("2024-03-02T09:00:00+08:00", "2024-03-02T09:00:00+08:00"),
+    ("2024-03-02T09:00:00.123Z", "2024-03-02T09:00:00Z"),
+    ("2024-03-02 09:00+0800", "2024-03-02T09:00:00+0800"),
+    ("2024-03-02T09:00:00", "2024-03-02"),  # a time in no known zone: the date only
+    ("2024-03-02", "2024-03-02"),
+])
+def test_published_keeps_the_time_of_day(value: str, published: str) -> None:
+    html = page("/en/lockbit-hospital").replace("2024-03-01T15:00:00+00:00", value)
+    assert extract(html, BASE + "/en/lockbit-hospital").published == published
