@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -65,7 +66,7 @@ def run_report(args: argparse.Namespace, output: Path, archive: Any, catalog: Pa
 
     fmt = format_for(output, args.format)
     filters = make_filters(args.since, args.until, args.source, args.lang, args.kind)
-    texts = None if args.no_texts else open_text_index(archive)
+    texts = None if args.no_texts else open_text_index(archive, out=sys.stdout)
     try:
         n = write_report(
             catalog,

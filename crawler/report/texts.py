@@ -28,7 +28,7 @@ import threading
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 logger = logging.getLogger(__name__)
 
@@ -176,6 +176,11 @@ class TextIndex:
     def commit(self) -> None:
         self.conn.commit()
 
+    def pending(self, names: Iterable[str]) -> list[str]:
+        """The WARC files in ``names`` this index has not read yet."""
+        done = {r[0] for r in self._q("SELECT name FROM warcs")}
+        return [n for n in names if n not in done and n.endswith((".warc", ".warc.gz"))]
+
     def sync(self, storage: Any, names: Iterable[str]) -> dict[str, int]:
         """Read the dedup payloads of the WARC files in ``names`` not read before."""
         done = {r[0] for r in self.conn.execute("SELECT name FROM warcs")}
@@ -287,9 +292,15 @@ def _payloads(storage: Any, name: str) -> Iterator[dict[str, Any]]:
                 yield payload
 
 
-def open_text_index(archive: Any, sync: bool = True) -> TextIndex:
-    """The archive's text index (``search.sqlite3`` in its state folder), brought up to date."""
+def open_text_index(archive: Any, sync: bool = True, out: TextIO | None = None) -> TextIndex:
+    """The archive's text index (``search.sqlite3`` in its state folder), brought up to date.
+
+    The first time, every WARC file is read once (from S3 too): ``out`` is told how many."""
     index = TextIndex(Path(archive.state_dir) / "search.sqlite3")
     if sync:
-        index.sync(archive.storage, archive.warc_names())
+        names = archive.warc_names()
+        todo = index.pending(names)
+        if todo and out is not None:
+            print(f"indexing article texts from {len(todo)} WARC files not read before", file=out, flush=True)
+        index.sync(archive.storage, todo)
     return index

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 import os
+import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -43,7 +44,7 @@ def build_app(
     from crawler.report.texts import open_text_index
     from crawler.web.app import AppConfig, create_app
 
-    texts = open_text_index(archive)
+    texts = open_text_index(archive, out=sys.stdout)
     cfg = AppConfig(
         archive=archive,
         catalog_path=Path(catalog_path),
