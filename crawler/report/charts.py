@@ -33,6 +33,7 @@ _STYLE = Style(
     font_family="'WenQuanYi Zen Hei', 'Noto Sans CJK SC', sans-serif",
     colors=("#3366cc", "#dc3912", "#ff9900", "#109618", "#990099", "#0099c6", "#dd4477", "#66aa00", "#999999"),
     title_font_size=16,
+    no_data_font_size=18,
     label_font_size=11,
     major_label_font_size=11,
     legend_font_size=12,
@@ -130,9 +131,12 @@ def _data_uri(chart: pygal.graph.graph.Graph) -> str:
 
 
 def all_charts(clusters: list[Cluster]) -> list[tuple[str, str]]:
-    """``[(alt text, data URI)]`` in page order."""
-    return [
-        ("Translations per day, by translating outlet", translations_per_day(clusters)),
-        ("Who translates whom", who_translates_whom(clusters)),
-        ("Relations by kind", clusters_by_kind(clusters)),
-    ]
+    """``[(alt text, data URI)]`` in page order; a chart with nothing to draw is left out."""
+    kinds = {r.kind for c in clusters for r in c.relations}
+    charts = []
+    if "translation" in kinds:
+        charts.append(("Translations per day, by translating outlet", translations_per_day(clusters)))
+        charts.append(("Who translates whom", who_translates_whom(clusters)))
+    if kinds:
+        charts.append(("Relations by kind", clusters_by_kind(clusters)))
+    return charts

@@ -193,3 +193,12 @@ def test_bad_options(catalog, tmp_path):
 )
 def test_safe_href(url, ok):
     assert (safe_href(url) is not None) == ok
+
+
+def test_nothing_to_report_says_so(catalog, tmp_path):
+    assert write_report(catalog, tmp_path / "r.html", filters=make_filters(since="2030-01-01")) == 0
+    page = (tmp_path / "r.html").read_text(encoding="utf-8")
+    assert "No clusters match these filters." in page and "data:image/svg" not in page
+    write_report(catalog, tmp_path / "s.html", filters=make_filters(kinds=["same_story"]))
+    page = (tmp_path / "s.html").read_text(encoding="utf-8")
+    assert "No translations in this range." in page and page.count("data:image/svg") == 1  # relations by kind
