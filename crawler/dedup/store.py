@@ -237,7 +237,11 @@ class ArticleStore:
                 "SELECT id, url, source, lang, title, published, published_ts, fetched_at,"
                 f" json_extract(signals, '$.anchors') FROM articles WHERE id IN ({','.join('?' * len(chunk))})", chunk
             ):
-                out[row[0]] = ArticleBrief(*row[:8], anchors=tuple(json.loads(row[8]) if row[8] else ()))
+                article_id, url, source, lang, title, published, published_ts, fetched_at, anchors = row
+                out[article_id] = ArticleBrief(
+                    id=article_id, url=url, source=source, lang=lang, title=title, published=published,
+                    published_ts=published_ts, fetched_at=fetched_at, anchors=tuple(json.loads(anchors) if anchors else ()),
+                )
         return out
 
     def by_url(self, url: str) -> StoredArticle | None:

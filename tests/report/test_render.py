@@ -202,3 +202,13 @@ def test_nothing_to_report_says_so(catalog, tmp_path):
     write_report(catalog, tmp_path / "s.html", filters=make_filters(kinds=["same_story"]))
     page = (tmp_path / "s.html").read_text(encoding="utf-8")
     assert "No translations in this range." in page and page.count("data:image/svg") == 1  # relations by kind
+
+
+def test_briefs_carry_the_anchors_without_decoding_signals(catalog):
+    with ArticleStore(catalog) as store:
+        briefs = store.briefs([1, 2, 99])
+        assert sorted(briefs) == [1, 2]
+        assert "cve-2024-1709" in briefs[1].anchors and briefs[2].title == XSS_TITLE
+        assert briefs[1].when == datetime(2024, 3, 1, 10, tzinfo=UTC).timestamp()
+        full = store.get(1)
+        assert set(briefs[1].anchors) == set(full.signals.anchors)
