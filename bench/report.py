@@ -32,7 +32,7 @@ OUTLETS_ZH = ["fourhou", "freebuf", "anquanke", "secrss", "sohu-sec", "reposter"
 
 
 def make_catalog(n: int, folder: Path, seed: int = 7) -> tuple[Path, Path]:
-    from crawler.dedup.signals import Signals
+    from crawler.dedup.features import Signals
     from crawler.dedup.store import ArticleStore
     from crawler.report.texts import TextIndex
 

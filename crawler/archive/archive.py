@@ -14,7 +14,7 @@ import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
+from typing import Iterable, Iterator
 
 from warcio.archiveiterator import ArchiveIterator
 from warcio.recordloader import ArcWarcRecord
@@ -182,13 +182,14 @@ class Archive:
             self.storage.delete(stale)
         return stats
 
-    def iter_metadata(self, content_type: str = "application/json") -> Iterator[bytes]:
+    def iter_metadata(self, content_type: str = "application/json", names: Iterable[str] | None = None) -> Iterator[bytes]:
         """The block of every ``metadata`` record of ``content_type`` in the archive's WARCs, in
         archive order (files as listed, records as written): what pipelines stored about their
         captures, e.g. the dedup payload ``newsarchive dedup rebuild`` replays. The one place that
         recognises such a record by its WARC headers (:func:`is_metadata`, both forms); what the
-        block means is the reader's business."""
-        for name in self.warc_names():
+        block means is the reader's business. ``names`` reads only those WARC files (a reader that
+        keeps up incrementally)."""
+        for name in self.warc_names() if names is None else names:
             with self.storage.open_stream(WARCS + name) as stream:
                 it = ArchiveIterator(stream, check_digests=False)
                 offset = 0

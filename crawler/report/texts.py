@@ -1,9 +1,9 @@
 """The archived articles' titles and texts in SQLite FTS5: full-text search and excerpts.
 
 The dedup catalog keeps fingerprints, not texts; the texts are in the WARC metadata records
-the dedup pipeline writes (``{"type": "newsarchive/dedup", "extraction": {...}}``). This
-index is a cache of those records: :meth:`TextIndex.sync` reads the WARC files it has not
-read yet, and deleting the file rebuilds it.
+the dedup pipeline writes (``crawler/dedup/payload.py``, read through
+``Archive.iter_metadata``). This index is a cache of those records: :meth:`TextIndex.sync`
+reads the WARC files it has not read yet, and deleting the file rebuilds it.
 
 Chinese has no spaces, and FTS5's ``unicode61`` tokenizer would make a whole sentence one
 token. Runs of CJK characters are indexed as overlapping bigrams (明尼苏达州 -> 明尼 尼苏 苏达
@@ -20,7 +20,6 @@ parameterised; user words reach FTS5 only as quoted phrases, never as query synt
 from __future__ import annotations
 
 import functools
-import json
 import logging
 import re
 import sqlite3
@@ -30,9 +29,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
+from crawler.dedup.payload import BadPayload, article_from_payload, load_payload
+
 logger = logging.getLogger(__name__)
 
-PAYLOAD_TYPE = "newsarchive/dedup"  # the dedup pipeline's WARC metadata payload
 SCHEMA_VERSION = 1
 
 SCHEMA = """
@@ -158,18 +158,24 @@ class TextIndex:
             "INSERT INTO docs_fts (rowid, title, body) VALUES (?, ?, ?)", (cur.lastrowid, segment(title), segment(text))
         )
 
-    def add_payload(self, payload: dict[str, Any]) -> bool:
-        if not isinstance(payload, dict) or payload.get("type") != PAYLOAD_TYPE or not payload.get("url"):
+    def add_block(self, block: bytes) -> bool:
+        """Add the article of one WARC metadata block if it is a dedup payload (else False)."""
+        try:
+            payload = load_payload(block)
+            if payload is None:
+                return False
+            article, _signals = article_from_payload(payload)
+        except BadPayload as e:
+            logger.warning("Text index: a dedup payload skipped (%(error)s)", {"error": e})
             return False
-        ex = payload.get("extraction") or {}
         self.add(
-            str(payload["url"]),
-            title=str(ex.get("title") or ""),
-            text=str(ex.get("text") or ""),
-            source=str(payload.get("source") or ""),
-            lang=str(payload.get("lang") or ""),
-            published=ex.get("published"),
-            captured=payload.get("fetched_at"),
+            article.url,
+            title=article.title,
+            text=article.text,
+            source=article.source,
+            lang=article.lang,
+            published=article.published,
+            captured=article.fetched_at,
         )
         return True
 
@@ -181,18 +187,27 @@ class TextIndex:
         done = {r[0] for r in self._q("SELECT name FROM warcs")}
         return [n for n in names if n not in done and n.endswith((".warc", ".warc.gz"))]
 
-    def sync(self, storage: Any, names: Iterable[str]) -> dict[str, int]:
-        """Read the dedup payloads of the WARC files in ``names`` not read before."""
-        done = {r[0] for r in self.conn.execute("SELECT name FROM warcs")}
+    def sync(self, archive: Any, names: Iterable[str]) -> dict[str, int]:
+        """Read the dedup payloads of the WARC files in ``names`` not read before.
+
+        A damaged WARC file keeps the articles read before the damage and is not read again
+        (``newsarchive verify`` is where damage is reported and dealt with)."""
+        from crawler.archive.warcscan import UnreadableWarc
+
+        done = {r[0] for r in self._q("SELECT name FROM warcs")}
         stats = {"warcs": 0, "articles": 0}
         for name in names:
             if name in done or not name.endswith((".warc", ".warc.gz")):
                 continue
             n = 0
-            for payload in _payloads(storage, name):
-                n += self.add_payload(payload)
-            self.conn.execute("INSERT OR REPLACE INTO warcs VALUES (?, ?)", (name, n))
-            self.conn.commit()
+            try:
+                for block in archive.iter_metadata(names=[name]):
+                    n += self.add_block(block)
+            except UnreadableWarc as e:
+                logger.warning("Text index: %(error)s", {"error": e})
+            with self._lock:
+                self.conn.execute("INSERT OR REPLACE INTO warcs VALUES (?, ?)", (name, n))
+                self.conn.commit()
             stats["warcs"] += 1
             stats["articles"] += n
         return stats
@@ -273,25 +288,6 @@ def _find_pattern(terms: tuple[str, ...]) -> re.Pattern[str]:
     return re.compile("|".join(re.escape(t) for t in terms), re.IGNORECASE)
 
 
-def _payloads(storage: Any, name: str) -> Iterator[dict[str, Any]]:
-    from warcio.archiveiterator import ArchiveIterator
-
-    with storage.open_stream("warcs/" + name) as stream:
-        for record in ArchiveIterator(stream):
-            if record.rec_type != "metadata":
-                continue
-            ctype = (record.rec_headers.get_header("Content-Type") or "").split(";")[0].strip()
-            if ctype != "application/json":
-                continue
-            try:
-                payload = json.loads(record.content_stream().read())
-            except ValueError:
-                logger.warning("Unreadable metadata record in %(name)s", {"name": name})
-                continue
-            if isinstance(payload, dict):
-                yield payload
-
-
 def open_text_index(archive: Any, sync: bool = True, out: TextIO | None = None) -> TextIndex:
     """The archive's text index (``search.sqlite3`` in its state folder), brought up to date.
 
@@ -302,5 +298,5 @@ def open_text_index(archive: Any, sync: bool = True, out: TextIO | None = None) 
         todo = index.pending(names)
         if todo and out is not None:
             print(f"indexing article texts from {len(todo)} WARC files not read before", file=out, flush=True)
-        index.sync(archive.storage, todo)
+        index.sync(archive, todo)
     return index

@@ -78,7 +78,7 @@ def create_app(cfg: AppConfig) -> FastAPI:
     async def guard(request: Request, call_next: Callable) -> Response:
         if cfg.token:
             given = request.query_params.get("token")
-            if given is not None and request.method == "GET" and hmac.compare_digest(given, cfg.token):
+            if request.method == "GET" and _same(given, cfg.token):
                 params = [(k, v) for k, v in request.query_params.multi_items() if k != "token"]
                 target = request.url.path + ("?" + urlencode(params) if params else "")
                 resp: Response = RedirectResponse(target, status_code=303)
@@ -284,12 +284,16 @@ def create_app(cfg: AppConfig) -> FastAPI:
     return app
 
 
+def _same(given: str | None, token: str) -> bool:
+    """Constant-time comparison; as bytes, since ``compare_digest`` refuses non-ASCII str (a 500, not a 401)."""
+    return given is not None and hmac.compare_digest(given.encode("utf-8", "surrogateescape"), token.encode("utf-8"))
+
+
 def _authorised(request: Request, token: str) -> bool:
     auth = request.headers.get("authorization", "")
-    if auth.lower().startswith("bearer ") and hmac.compare_digest(auth[7:].strip(), token):
+    if auth.lower().startswith("bearer ") and _same(auth[7:].strip(), token):
         return True
-    cookie = request.cookies.get(TOKEN_COOKIE)
-    return bool(cookie) and hmac.compare_digest(cookie, token)
+    return _same(request.cookies.get(TOKEN_COOKIE), token)
 
 
 def _pages(total: int, size: int) -> int:
@@ -304,11 +308,13 @@ def _article(store: Callable[[], ArticleStore], url: str) -> tuple[Member, Clust
         cluster = cluster_of(s, art.id)
     if cluster is not None:
         member = next(m for m in cluster.members if m.id == art.id)
-    else:
-        with store() as s:
-            member = member_of(s, art.id)
-        member.role = "original"
-    return member, cluster
+        return member, cluster
+    with store() as s:
+        alone = member_of(s, art.id)
+    if alone is None:  # deleted between the two reads
+        raise HTTPException(404, "no archived article at this URL")
+    alone.role = "original"
+    return alone, None
 
 
 def _all_sources(texts: TextIndex) -> list[str]:

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 import pytest
 
 from crawler.dedup.clusters import build_clusters, duration_words, member_words
-from crawler.dedup.signals import Article, compute_signals
+from crawler.dedup.features import Article, compute_signals
 from crawler.dedup.store import ArticleStore
 from crawler.errors import CatalogMissing, ConfigError
 from crawler.report.build import make_filters, parse_time, write_report

@@ -339,6 +339,7 @@ def test_network_bind_needs_a_token(site):
         assert _status_of(base + "/api/status", {"Authorization": f"Bearer {TOKEN}"}) == 200
         assert _status_of(base + "/", {"Authorization": "Bearer wrong"}) == 401
         assert _status_of(base + "/", {"Authorization": f"Bearer {TOKEN}x"}) == 401
+        assert _status_of(base + "/", {"Authorization": "Bearer tökén", "Cookie": "newsarchive_token=ä"}) == 401
     finally:
         _stop(proc)
 
