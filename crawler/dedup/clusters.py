@@ -17,31 +17,35 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
+from crawler.dedup.defaults import DEFAULTS
+from crawler.dedup.kinds import Kind
 from crawler.dedup.store import ArticleBrief, ArticleStore
 
-#: Most telling relation first (pairs within a cluster; a member's main relation).
-KIND_ORDER = {"exact": 0, "repost": 1, "translation": 2, "translation_sibling": 3, "same_story": 4, "attributed": 5}
-KIND_LABEL = {
-    "exact": "exact copy",
-    "repost": "repost",
-    "translation": "translation",
-    "translation_sibling": "translations of one original",
-    "same_story": "same story",
-    "attributed": "names as its source",
+#: Most telling relation first (pairs within a cluster; a member's main relation): Kind's order.
+KIND_ORDER: dict[str, int] = {kind: n for n, kind in enumerate(Kind)}
+KIND_LABEL: dict[str, str] = {
+    Kind.EXACT: "exact copy",
+    Kind.REPOST: "repost",
+    Kind.TRANSLATION: "translation",
+    Kind.TRANSLATION_SIBLING: "translations of one original",
+    Kind.SAME_STORY: "same story",
+    Kind.ATTRIBUTED: "names as its source",
 }
-KINDS = tuple(KIND_ORDER)
+KINDS = tuple(str(k) for k in Kind)
 
-#: The score from which a content-only relation is called "strong"; below it, "borderline".
-#: The detector's minimums (``crawler/dedup/defaults.py``) are: repost cosine 0.85,
-#: translation 0.15, sibling 0.53, same story 0.45. A score within about a fifth of its
-#: minimum is one the threshold sweep could have moved either way.
-STRONG_FROM = {
-    "exact": 0.0,
-    "repost": 0.9,
-    "translation": 0.25,
-    "translation_sibling": 0.63,
-    "same_story": 0.55,
-    "attributed": 1.01,
+#: How far above its kind's threshold a content-only score must be to be called "strong";
+#: closer than this it is "borderline". The thresholds were picked in a flat region of the
+#: F1 curve (``crawler/dedup/defaults.py``); within 0.1 of them is where the sweep shows
+#: true and false pairs mixed.
+STRONG_MARGIN = 0.1
+#: The score from which a content-only relation is "strong", from the detector's thresholds.
+STRONG_FROM: dict[str, float] = {
+    Kind.EXACT: 0.0,
+    Kind.REPOST: min(1.0, DEFAULTS.repost_cosine + STRONG_MARGIN),
+    Kind.TRANSLATION: DEFAULTS.translation_min + STRONG_MARGIN,
+    Kind.TRANSLATION_SIBLING: DEFAULTS.sibling_min + STRONG_MARGIN,
+    Kind.SAME_STORY: DEFAULTS.story_min + STRONG_MARGIN,
+    Kind.ATTRIBUTED: float("inf"),  # a link the content does not confirm: never strong on content
 }
 CONFIDENCE_WORDS = {
     "link": "confirmed by a source link",

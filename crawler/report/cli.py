@@ -8,9 +8,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from crawler.dedup.kinds import Kind
+
 #: A running replay to link archived copies to, when --replay-url is not given.
 REPLAY_URL_ENV = "NEWSARCHIVE_REPLAY_URL"
-KIND_CHOICES = ("exact", "repost", "translation", "translation_sibling", "same_story", "attributed")
+KIND_CHOICES = tuple(str(k) for k in Kind)
 
 
 def add_filter_arguments(p: argparse.ArgumentParser) -> None:
