@@ -200,12 +200,12 @@ class TextIndex:
             if name in done or not name.endswith((".warc", ".warc.gz")):
                 continue
             n = 0
-            try:
-                for block in archive.iter_metadata(names=[name]):
-                    n += self.add_block(block)
-            except UnreadableWarc as e:
-                logger.warning("Text index: %(error)s", {"error": e})
-            with self._lock:
+            with self._lock:  # readers (the app's threads) wait for one file at a time
+                try:
+                    for block in archive.iter_metadata(names=[name]):
+                        n += self.add_block(block)
+                except UnreadableWarc as e:
+                    logger.warning("Text index: %(error)s", {"error": e})
                 self.conn.execute("INSERT OR REPLACE INTO warcs VALUES (?, ?)", (name, n))
                 self.conn.commit()
             stats["warcs"] += 1

@@ -17,8 +17,10 @@ cookie set by visiting once with ``?token=``).
 from __future__ import annotations
 
 import hmac
+import logging
 import re
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +29,7 @@ from urllib.parse import urlencode
 
 from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
 
 from crawler.dedup.clusters import KINDS, Cluster, Filters, Member, build_clusters, cluster_of, member_of
 from crawler.dedup.store import ArticleStore
@@ -36,6 +39,8 @@ from crawler.report.links import replay_href, safe_href
 from crawler.report.render import CSP, ENV, ClusterView, Report, cluster_json, member_json
 from crawler.report.texts import TextIndex, query_terms
 from crawler.web.status import crawl_status
+
+logger = logging.getLogger(__name__)
 
 PAGE_SIZE = 25
 SEARCH_PAGE = 50
@@ -52,6 +57,8 @@ class AppConfig:
     archive_label: str = ""
     token: str | None = None
     replay_base: str | None = None
+    #: Seconds between two looks for WARC files a running crawl added (a LIST of the store).
+    refresh_every: float = 60.0
 
 
 SECURITY_HEADERS = {
@@ -73,6 +80,22 @@ def create_app(cfg: AppConfig) -> FastAPI:
     )
     cache: dict[tuple, tuple[float, list[Cluster]]] = {}
     lock = threading.Lock()
+    refreshing = threading.Lock()
+    last_refresh = [time.monotonic()]
+
+    def refresh() -> None:
+        """Catch up with a crawl that runs beside the app: new WARCs into the capture catalog
+        and the text index, at most once every ``refresh_every`` seconds, one thread at a time."""
+        if time.monotonic() - last_refresh[0] < cfg.refresh_every or not refreshing.acquire(blocking=False):
+            return
+        try:
+            cfg.archive.sync_catalog()
+            cfg.texts.sync(cfg.archive, cfg.texts.pending(cfg.archive.warc_names()))
+        except Exception:  # the archive's store unreachable: serve what is known, say why in the log
+            logger.warning("Could not catch up with %(uri)s", {"uri": cfg.archive_label}, exc_info=True)
+        finally:
+            last_refresh[0] = time.monotonic()
+            refreshing.release()
 
     @app.middleware("http")
     async def guard(request: Request, call_next: Callable) -> Response:
@@ -88,8 +111,10 @@ def create_app(cfg: AppConfig) -> FastAPI:
                     {"detail": "an access token is required"}, status_code=401, headers={"WWW-Authenticate": "Bearer"}
                 )
             else:
+                await run_in_threadpool(refresh)
                 resp = await call_next(request)
         else:
+            await run_in_threadpool(refresh)
             resp = await call_next(request)
         for k, v in SECURITY_HEADERS.items():
             resp.headers.setdefault(k, v)
@@ -101,7 +126,7 @@ def create_app(cfg: AppConfig) -> FastAPI:
         return ArticleStore(cfg.catalog_path)
 
     def clusters_for(f: Filters) -> list[Cluster]:
-        mtime = cfg.catalog_path.stat().st_mtime if cfg.catalog_path.is_file() else 0.0
+        mtime = _changed(cfg.catalog_path)
         key = (f.since, f.until, f.sources, f.langs, f.kinds)
         with lock:
             hit = cache.get(key)
@@ -282,6 +307,12 @@ def create_app(cfg: AppConfig) -> FastAPI:
         return "/captures?" + urlencode({"url": url})
 
     return app
+
+
+def _changed(path: Path) -> float:
+    """When the catalog last changed: SQLite in WAL mode writes to ``-wal`` until a checkpoint."""
+    stamps = [p.stat().st_mtime_ns for p in (path, path.with_name(path.name + "-wal")) if p.exists()]
+    return float(max(stamps, default=0))
 
 
 def _same(given: str | None, token: str) -> bool:

@@ -388,3 +388,39 @@ def test_serve_with_replay_links_to_pywb(site, browser):
         page.close()
     finally:
         _stop(proc)
+
+
+def test_the_app_catches_up_with_new_warcs(site, tmp_path):
+    """A crawl running beside the app adds WARC files: the next request after ``refresh_every`` indexes them."""
+    import threading
+
+    import uvicorn
+
+    from crawler.archive.archive import Archive
+    from crawler.report.texts import TextIndex
+    from crawler.web.app import AppConfig, create_app
+
+    archive_dir = tmp_path / "archive"
+    shutil.copytree(site[0], archive_dir)
+    archive = Archive.open(archive_dir)
+    texts = TextIndex(archive_dir / "search.sqlite3")
+    for table in ("docs_fts", "docs", "warcs"):  # as if the WARCs had arrived after the app started
+        texts.conn.execute(f"DELETE FROM {table}")
+    texts.commit()
+    app = create_app(
+        AppConfig(archive=archive, catalog_path=archive_dir / "dedup.sqlite3", texts=texts, refresh_every=0.0)
+    )
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 20
+        while not server.started and time.monotonic() < deadline:
+            time.sleep(0.05)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/search?q=" + quote("勒索")) as r:
+            assert json.load(r)["total"] == 5
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        texts.close()
