@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Sequence
 
 from crawler.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, ConfigError, NewsarchiveError
+from crawler.shutdown import interruptible
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -143,6 +144,7 @@ def _output_file(path: str | None, option: str) -> Path | None:
 
 
 # -- commands ------------------------------------------------------------------------------
+@interruptible  # SIGINT/SIGTERM at any moment: exit 1, "newsarchive: interrupted ..."
 def cmd_crawl(args: argparse.Namespace) -> int:
     from crawler.runner import run_crawl
 

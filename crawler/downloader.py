@@ -3,30 +3,36 @@
 A WARC response record holds the real status line ("HTTP/1.1 418 I'm a Teapot Custom") and
 the headers as they crossed the wire. Scrapy's handler builds its Response without Twisted's
 ``phrase``, and Twisted's ``Headers`` re-spell every name (``ETag`` -> ``Etag``) and drop the
-framing ones. This subclass stores the phrase in ``request.meta['status_reason']`` and the
-request head as sent plus the response header lines as received in
-``request.meta['wire_head']`` (a :class:`~crawler.archive.records.WireHead`).
+framing ones. This subclass stores the phrase in request meta (``REASON_META_KEY``) and the
+request head as sent plus the response header lines as received under ``WIRE_META_KEY``
+(a :class:`~crawler.archive.records.WireHead`; keys in crawler/meta.py).
 
 The raw lines come from the parser, the way Scrapy itself swaps in its lenient parser
 (``_LenientHTTP11ClientProtocol.request`` replaces the parser's class): ours records each header
 line before Twisted parses it, and the request's header writer records the bytes it sends.
 It leans on private parts of Scrapy (``_ScrapyAgent``, the lenient protocol and factory); if
-they move, we fall back to the standard phrase and Scrapy's header names.
+they move, we fall back to the standard phrase and Scrapy's header names, and say so once, in a
+warning, when the handler is built (WARCs would otherwise lose them quietly).
 """
 
 from __future__ import annotations
 
 import logging
 
+import scrapy
 from scrapy.core.downloader.handlers.http11 import HTTP11DownloadHandler
+from scrapy.crawler import Crawler
 from scrapy.http import Request, Response
 
 from crawler.archive.records import WireHead
+from crawler.meta import REASON_META_KEY, WIRE_META_KEY
 
 logger = logging.getLogger(__name__)
 
-REASON_META_KEY = "status_reason"
-WIRE_META_KEY = "wire_head"
+#: What the subclass uses of Scrapy's private handler internals (checked when the handler is built).
+_HANDLER_ATTRIBUTES = ("_contextFactory", "_bind_address", "_pool", "_default_maxsize", "_default_warnsize",
+                       "_fail_on_dataloss", "_crawler", "_tls_verbose_logging")
+_warned = False
 _WIRE_ATTR = "_newsarchive_wire"  # on Twisted's response, from the parser to the agent
 
 try:
@@ -35,6 +41,8 @@ try:
     from twisted.web._newclient import HEADER
 
     _Agent = _http11._ScrapyAgent
+    if not hasattr(_Agent, "_cb_bodyready"):
+        raise AttributeError("_ScrapyAgent._cb_bodyready")
 
     class _ReasonPhraseAgent(_Agent):  # type: ignore[misc, valid-type]
         def _cb_bodyready(self, txresponse, request: Request):
@@ -112,16 +120,27 @@ except (ImportError, AttributeError):  # pragma: no cover - Scrapy moved its int
 
 
 class ReasonPhraseHTTPDownloadHandler(HTTP11DownloadHandler):
-    def __init__(self, crawler) -> None:
+    def __init__(self, crawler: Crawler) -> None:
         super().__init__(crawler)
-        if _WireHeadClientFactory is not None and self._pool._factory is _http11._LenientHTTP11ClientFactory:
+        missing = [a for a in _HANDLER_ATTRIBUTES if not hasattr(self, a)]
+        self._keeps_reason = _ReasonPhraseAgent is not None and not missing
+        wire = _WireHeadClientFactory is not None and self._pool._factory is _http11._LenientHTTP11ClientFactory
+        if wire:
             self._pool._factory = _WireHeadClientFactory
+        global _warned
+        if not (self._keeps_reason and wire) and not _warned:
+            _warned = True
+            logger.warning("Scrapy %(version)s moved the internals this download handler uses (%(what)s): WARC "
+                           "records get the standard reason phrase and Scrapy's header names instead of the wire's",
+                           {"version": scrapy.__version__,
+                            "what": ", ".join(missing) or ("_ScrapyAgent" if _ReasonPhraseAgent is None
+                                                           else "the lenient HTTP/1.1 client factory")})
 
     async def download_request(self, request: Request) -> Response:
         # Meta travels with redirected and retried copies of a request: never let a head
         # recorded for an earlier download stand for this one.
         request.meta.pop(WIRE_META_KEY, None)
-        if _ReasonPhraseAgent is None:  # pragma: no cover
+        if not self._keeps_reason or _ReasonPhraseAgent is None:
             return await super().download_request(request)
         agent = _ReasonPhraseAgent(
             contextFactory=self._contextFactory,

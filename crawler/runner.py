@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from scrapy.settings import Settings
 
+from crawler import shutdown
 from crawler.errors import ConfigError
 
 logger = logging.getLogger(__name__)
@@ -91,8 +92,7 @@ def run_crawl(settings: Settings, *, allow_partial: bool = False) -> CrawlResult
 
     process = CrawlerProcess(settings)
     crawler = process.create_crawler("news")
-    process.crawl(crawler)
-    process.start()
+    shutdown.run(process, crawler)  # SIGINT/SIGTERM: Interrupted, exit 1 (crawler/shutdown.py)
     stats = crawler.stats.get_stats() if crawler.stats else {}
     result = CrawlResult(stats=stats, sources=names)
     result.problem = _problem(result, allow_partial)

@@ -67,13 +67,23 @@ class SpoolUploader:
             self._pending_bytes += size
             self._cond.notify()
 
-    def close(self, timeout: float | None = None) -> int:
-        """Stop after the queued files are stored, or at ``timeout``; returns files left in the spool."""
+    def stop(self, timeout: float = 0.0) -> None:
+        """Without waiting: store files (queued or yet to come) for at most ``timeout`` more seconds
+        (0: none after the one in hand), then stop; what is left stays in the spool. Any thread."""
+        self._close_by(timeout, closing=timeout <= 0)
+
+    def _close_by(self, timeout: float | None, closing: bool = True) -> None:
         with self._cond:
-            self._closing = True
-            self._deadline = None if timeout is None else time.monotonic() + timeout
+            self._closing = self._closing or closing
+            if timeout is not None:
+                deadline = time.monotonic() + timeout
+                self._deadline = deadline if self._deadline is None else min(self._deadline, deadline)
             self._cond.notify()
         self._wake.set()
+
+    def close(self, timeout: float | None = None) -> int:
+        """Stop after the queued files are stored, or at ``timeout``; returns files left in the spool."""
+        self._close_by(timeout)
         self._thread.join()
         with self._cond:
             left = len(self._jobs)
@@ -92,7 +102,7 @@ class SpoolUploader:
             with self._cond:
                 while not self._jobs and not self._closing:
                     self._cond.wait()
-                if not self._jobs:
+                if not self._jobs or self._past_deadline():
                     return
                 job = self._jobs[0]
             attempt = 0
@@ -106,10 +116,10 @@ class SpoolUploader:
                     delay = min(self.backoff_max, self.backoff_base * 2 ** (attempt - 1))
                     logger.warning("Storing %(name)s failed (attempt %(n)d): %(error)s; retrying in %(delay).0fs",
                                    {"name": job.name, "n": attempt, "error": e, "delay": delay})
-                    if self._closing and self._past_deadline():
+                    if self._past_deadline():
                         return
                     self._pause(delay)
-                    if self._closing and self._past_deadline():
+                    if self._past_deadline():
                         return
             with self._cond:
                 self._jobs.popleft()

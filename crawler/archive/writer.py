@@ -197,3 +197,10 @@ class RollingWarcWriter:
 
     def close(self) -> None:
         self.finish_file()
+
+    def abandon(self) -> None:
+        """Close the open file as it is, without finishing it: it stays ``NAME.warc.gz.open`` (every
+        record already flushed) for the next run's recovery. For a crawl that must stop now."""
+        f, self._file, self._name, self._entries = self._file, None, None, []
+        if f is not None:
+            f.close()

@@ -1,55 +1,48 @@
-"""Capture every HTTP exchange as it arrives and write it to WARC on a worker thread.
+"""Capture every HTTP exchange as it arrives; an ArchiveWorker writes and stores it off the reactor.
 
-``response_downloaded`` fires before any downloader middleware touches the response: the
-body is still Content-Encoded, headers are all there (``getlist``). The extension copies
-plain values into an :class:`Exchange` and queues it; one writer thread does digests,
-compression, file I/O and the index, so the reactor never waits on disk.
+``response_downloaded`` fires before any downloader middleware touches the response: the body is
+still Content-Encoded, headers are all there (``getlist``). The extension copies plain values into
+an :class:`Exchange` for :class:`crawler.archive.worker.ArchiveWorker` (queue, writer thread,
+uploader, backpressure) and keeps the glue: settings, signals, stats, engine pause and resume.
 """
 
 from __future__ import annotations
 
 import logging
-import queue
-import threading
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Self
 
-import scrapy
 from scrapy import Request, signals
 from scrapy.crawler import Crawler
-from scrapy.exceptions import NotConfigured
+from scrapy.exceptions import CloseSpider, NotConfigured
 from scrapy.http import Response
 from scrapy.utils.defer import maybe_deferred_to_future
-from twisted.internet import threads
 
 from crawler import signals as na_signals
 from crawler.archive.archive import Archive
 from crawler.archive.records import Exchange
-from crawler.archive.uploader import SpoolUploader
-from crawler.archive.writer import RollingWarcWriter
+from crawler.archive.worker import ArchiveWorker, WriterOptions
 from crawler.config import archive_from_settings, writer_options
-from crawler.downloader import REASON_META_KEY, WIRE_META_KEY
+from crawler.daemons import in_daemon_thread
+from crawler.meta import REASON_META_KEY, RESPONSE_ID_META_KEY, WARC_DATE_META_KEY, WIRE_META_KEY
 
 logger = logging.getLogger(__name__)
 
-RESPONSE_ID_META_KEY = "warc_response_id"
-WARC_DATE_META_KEY = "warc_date"
-_STOP = object()
+#: An interrupted crawl (SIGINT/SIGTERM) waits at most this long for storage at close; what is not
+#: stored by then stays in the spool for the next run. The process must end within 30 s of the signal.
+INTERRUPTED_UPLOAD_TIMEOUT = 10.0
 
 
 def exchange_from(request: Request, response: Response) -> Exchange:
-    request_headers = [(k, v) for k, vs in request.headers.items() for v in vs]
-    response_headers = [(k, v) for k, vs in response.headers.items() for v in vs]
     return Exchange(
         url=response.url,
         method=request.method,
-        request_headers=request_headers,
+        request_headers=[(k, v) for k, vs in request.headers.items() for v in vs],
         request_body=request.body or b"",
         status=response.status,
         reason=request.meta.get(REASON_META_KEY, ""),
         protocol=response.protocol or "HTTP/1.1",
-        response_headers=response_headers,
+        response_headers=[(k, v) for k, vs in response.headers.items() for v in vs],
         body=response.body,
         ip_address=str(response.ip_address) if response.ip_address else None,
         date=datetime.now(timezone.utc),
@@ -58,31 +51,21 @@ def exchange_from(request: Request, response: Response) -> Exchange:
 
 
 class WarcArchiveExtension:
-    """Scrapy glue: settings in, signals wired, stats counted. The archive library does the work."""
+    """Scrapy glue: settings in, signals wired, stats counted. The archive worker does the work."""
 
-    def __init__(self, crawler: Crawler, archive: Archive, writer_kwargs: dict, *, queue_max_bytes: int,
+    def __init__(self, crawler: Crawler, archive: Archive, options: WriterOptions, *, queue_max_bytes: int,
                  spool_max_bytes: int, upload_close_timeout: float, upload_backoff_max: float) -> None:
         self.crawler = crawler
-        self.archive = archive
-        self.writer_kwargs = writer_kwargs
-        self._queue: queue.SimpleQueue = queue.SimpleQueue()
-        # Backpressure by bytes, never by blocking the reactor: past either limit (captures
-        # waiting for the writer, finished WARCs waiting for storage) downloads pause, in-flight
-        # ones still land, and they resume once the writer or the uploader has caught up.
-        self.queue_max_bytes = queue_max_bytes
-        self.spool_max_bytes = spool_max_bytes
         self.upload_close_timeout = upload_close_timeout
-        self.upload_backoff_max = upload_backoff_max
-        self._queued_bytes = 0
-        self._lock = threading.Lock()
-        self._paused = False
-        self._thread: threading.Thread | None = None
-        self.writer: RollingWarcWriter | None = None
-        self.uploader: SpoolUploader | None = None
-        crawler.signals.connect(self.spider_opened, signal=signals.spider_opened)
-        crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
-        crawler.signals.connect(self.response_downloaded, signal=signals.response_downloaded)
-        crawler.signals.connect(self.metadata, signal=na_signals.warc_metadata)
+        self.interrupted = self.closing = False
+        self.worker = ArchiveWorker(archive, options, queue_max_bytes=queue_max_bytes, spool_max_bytes=spool_max_bytes,
+                                    upload_backoff_max=upload_backoff_max, count=self._inc, on_wake=self._wake)
+        for handler, signal in ((self.spider_opened, signals.spider_opened), (self.spider_closed, signals.spider_closed),
+                                (self.response_downloaded, signals.response_downloaded),
+                                (self.engine_stopped, signals.engine_stopped),
+                                (self.metadata, na_signals.warc_metadata),
+                                (self.stop_requested, na_signals.stop_requested)):
+            crawler.signals.connect(handler, signal=signal)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
@@ -95,9 +78,8 @@ class WarcArchiveExtension:
         if s.getbool("ARCHIVE_STORAGE_CHECK", True):
             # Fail before the first request: a crawl that cannot store its WARCs must not start.
             archive.storage.check()
-        writer_kwargs = writer_options(s)
         return cls(
-            crawler, archive, writer_kwargs,
+            crawler, archive, WriterOptions.from_mapping(writer_options(s)),
             queue_max_bytes=s.getint("ARCHIVE_QUEUE_MAX_BYTES"),
             spool_max_bytes=s.getint("ARCHIVE_SPOOL_MAX_BYTES"),
             upload_close_timeout=s.getfloat("ARCHIVE_UPLOAD_CLOSE_TIMEOUT"),
@@ -105,141 +87,70 @@ class WarcArchiveExtension:
         )
 
     def _inc(self, key: str, count: int = 1) -> None:
+        """Called from the worker's threads too. Safe because every key has ONE writing thread: the writer
+        (archive/ records, responses, revisits, metadata, payload_bytes, write_errors, files_finished), the
+        uploader (storage/*, archive/files_published), the start or close thread (archive/recovered_files,
+        storage/upload_failures), the reactor (the rest). ``inc_value`` is a read-modify-write: a key
+        written from two threads must go through ``reactor.callFromThread`` instead."""
         if self.crawler.stats is not None:
             self.crawler.stats.inc_value(key, count)
 
-    # -- lifecycle --------------------------------------------------------------------
-    async def spider_opened(self, spider: scrapy.Spider) -> None:
-        await maybe_deferred_to_future(threads.deferToThread(self._open_writer, spider))
+    # -- lifecycle (blocking work on daemon threads: crawler.daemons) ------------------------
+    async def spider_opened(self) -> None:
+        spider = self.crawler.spider
+        job = getattr(spider, "job_name", None) or getattr(spider, "name", "")
+        try:
+            await maybe_deferred_to_future(in_daemon_thread(self.worker.start, job, name="warc-start"))
+        except Exception as e:
+            # Leftovers that cannot be stored, a catalog that cannot be read: archive nothing rather
+            # than crawl without archiving.
+            logger.error("The archive could not start: %(error)s", {"error": e}, exc_info=True)
+            raise CloseSpider("archive_unavailable") from None
 
-    def _open_writer(self, spider: scrapy.Spider) -> None:
-        # Leftovers of an interrupted run are finished and stored before anything new is written.
-        report = self.archive.recover_spool()
-        # Captures other machines (or runs elsewhere) stored: revisits must know them too.
-        self.archive.sync_catalog()
-        if report.published:
-            self._inc("archive/recovered_files", len(report.published))
-        info = dict(self.writer_kwargs["warcinfo"])
-        info.setdefault("isPartOf", getattr(spider, "job_name", None) or spider.name)
-        kwargs = dict(self.writer_kwargs, warcinfo=info)
-        self.uploader = SpoolUploader(self.archive, inc_stat=self._on_upload_event,
-                                      backoff_max=self.upload_backoff_max)
-        self.writer = RollingWarcWriter(
-            self.archive.spool_dir, self._publish, revisit_lookup=self.archive.catalog.original_of, **kwargs
-        )
-        self._thread = threading.Thread(target=self._run, name="warc-writer", daemon=True)
-        self._thread.start()
-
-    async def spider_closed(self, spider: scrapy.Spider, reason: str) -> None:
-        if self._thread is None:
+    async def spider_closed(self, reason: str) -> None:
+        if not self.worker.started:
             return
-        self._queue.put(_STOP)
-        await maybe_deferred_to_future(threads.deferToThread(self._finish))
+        self.closing = True
+        timeout = self.upload_close_timeout
+        if self.interrupted or reason == "shutdown":  # reason of a crawl stopped by Crawler.stop
+            timeout = min(timeout, INTERRUPTED_UPLOAD_TIMEOUT)
+        await maybe_deferred_to_future(in_daemon_thread(self.worker.close, timeout, name="warc-close"))
 
-    def _finish(self) -> None:
-        assert self._thread is not None
-        self._thread.join()
-        if self.uploader is not None:
-            self.uploader.close(timeout=self.upload_close_timeout)
+    def stop_requested(self, force: bool = False) -> None:
+        self.interrupted = True
+        self.worker.stop() if force else self.worker.hurry(INTERRUPTED_UPLOAD_TIMEOUT)
 
-    # -- capture (reactor thread: copy values, queue, return) ----------------------------
-    def response_downloaded(self, response: Response, request: Request, spider: scrapy.Spider) -> None:
+    def engine_stopped(self) -> None:
+        # A spider that never closed leaves no thread behind. (engine_stopped can come while the close
+        # still runs: a stop during the close does not wait for it.)
+        if not self.closing:
+            self.worker.stop()
+
+    # -- capture (reactor thread: copy values, queue, return) --------------------------------
+    def response_downloaded(self, response: Response, request: Request) -> None:
         exchange = exchange_from(request, response)
         # The spider sees these: ids link items and metadata records to this capture.
         request.meta[RESPONSE_ID_META_KEY] = exchange.response_id
         request.meta[WARC_DATE_META_KEY] = exchange.date.isoformat().replace("+00:00", "Z")
-        self._put(("exchange", exchange), len(exchange.body))
+        self._apply_pressure(self.worker.submit_exchange(exchange))
 
     def metadata(self, url: str, refers_to: str, payload: bytes, content_type: str = "application/json") -> None:
-        self._put(("metadata", (url, refers_to, payload, content_type)), len(payload))
+        self._apply_pressure(self.worker.submit_metadata(url, refers_to, payload, content_type))
 
-    def _put(self, job, size: int) -> None:
-        with self._lock:
-            self._queued_bytes += size
-            queued = self._queued_bytes
-        self._queue.put((job, size))
-        if self.crawler.stats is not None:
-            self.crawler.stats.max_value("archive/queue_max_bytes", queued)
-        self._check_pressure()
-
-    # -- backpressure (decided on the reactor thread only) -------------------------------
-    def _pressure(self) -> tuple[bool, bool]:
-        """(over a limit, under the resume mark) for the writer queue and the spool."""
-        with self._lock:
-            queued = self._queued_bytes
-        spooled = self.uploader.pending_bytes if self.uploader is not None else 0
-        over = queued > self.queue_max_bytes or spooled > self.spool_max_bytes
-        under = queued <= self.queue_max_bytes // 2 and spooled <= self.spool_max_bytes // 2
-        return over, under
-
-    def _check_pressure(self) -> None:
+    # -- backpressure: downloads pause, the reactor never blocks ----------------------------
+    def _apply_pressure(self, queued_bytes: int = 0) -> None:
+        if self.crawler.stats is not None and queued_bytes:
+            self.crawler.stats.max_value("archive/queue_max_bytes", queued_bytes)
         engine = self.crawler.engine
-        if engine is None:
-            return
-        over, under = self._pressure()
-        if over and not self._paused:
-            self._paused = True
+        change = self.worker.pressure_change() if engine is not None else None
+        if change == "pause":
             engine.pause()
             self._inc("archive/backpressure_pauses")
-        elif self._paused and under:
-            self._paused = False
+        elif change == "resume":
             engine.unpause()
 
-    def _poke(self) -> None:
-        """From a worker thread: let the reactor re-decide whether downloads may go on."""
-        if self._paused:
-            from twisted.internet import reactor
+    def _wake(self) -> None:
+        """From a worker thread: a limit may be cleared; the reactor re-decides."""
+        from twisted.internet import reactor
 
-            reactor.callFromThread(self._check_pressure)
-
-    # -- writer thread ------------------------------------------------------------------
-    def _run(self) -> None:
-        assert self.writer is not None
-        while True:
-            item = self._queue.get()
-            if item is _STOP:
-                break
-            job, size = item
-            kind, payload = job
-            try:
-                if kind == "exchange":
-                    _response, _request, revisit = self.writer.write_exchange(payload)
-                    self._inc("archive/records_written", 2)
-                    self._inc("archive/revisits" if revisit else "archive/responses")
-                    self._inc("archive/payload_bytes", len(payload.body))
-                else:
-                    self.writer.write_metadata(*payload)
-                    self._inc("archive/records_written")
-                    self._inc("archive/metadata")
-            except Exception:
-                self._inc("archive/write_errors")
-                logger.error("Could not write a WARC record for %(url)s", {"url": _job_url(job)}, exc_info=True)
-            finally:
-                with self._lock:
-                    self._queued_bytes -= size
-                self._poke()
-        try:
-            self.writer.close()
-        except Exception:
-            self._inc("archive/write_errors")
-            logger.error("Could not finish the WARC file", exc_info=True)
-
-    def _publish(self, path: Path, name: str, entries) -> None:
-        assert self.uploader is not None
-        self._inc("archive/files_finished")
-        self.uploader.submit(path, name, entries)
-        if self.uploader.pending_bytes > self.spool_max_bytes:
-            from twisted.internet import reactor
-
-            reactor.callFromThread(self._check_pressure)
-
-    def _on_upload_event(self, key: str, count: int = 1) -> None:
-        self._inc(key, count)
-        if key == "storage/files_stored":
-            self._inc("archive/files_published", count)
-            self._poke()
-
-
-def _job_url(job) -> str:
-    kind, payload = job
-    return payload.url if kind == "exchange" else payload[0]
+        reactor.callFromThread(self._apply_pressure)  # type: ignore[attr-defined]

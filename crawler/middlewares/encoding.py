@@ -11,9 +11,10 @@ from scrapy import Request, Spider
 from scrapy.crawler import Crawler
 from scrapy.http import HtmlResponse, Response, TextResponse
 
+from crawler.meta import LANG_META_KEY
+
 logger = logging.getLogger(__name__)
 
-LANG_META_KEY = "lang"
 _META_CHARSET = re.compile(rb"<meta[^>]+charset\s*=", re.IGNORECASE)
 
 

@@ -9,12 +9,10 @@ from scrapy import Request, Spider
 from scrapy.crawler import Crawler
 from scrapy.exceptions import IgnoreRequest
 
+from crawler.meta import ALLOWED_META_KEY
 from crawler.sources import host_allowed
 
 logger = logging.getLogger(__name__)
-
-SOURCE_META_KEY = "source"
-ALLOWED_META_KEY = "allowed_domains"
 
 
 class SourceScopeMiddleware:

@@ -15,12 +15,9 @@ from scrapy import Request, Spider
 from scrapy.crawler import Crawler
 from scrapy.http import Response
 
-logger = logging.getLogger(__name__)
+from crawler.meta import DEPTH_META_KEY, MAX_DEPTH_META_KEY, MAX_PAGES_META_KEY, SOURCE_META_KEY
 
-DEPTH_META_KEY = "depth"
-SOURCE_META_KEY = "source"
-MAX_DEPTH_META_KEY = "max_depth"
-MAX_PAGES_META_KEY = "max_pages"
+logger = logging.getLogger(__name__)
 
 
 def repeated_segments(url: str) -> int:

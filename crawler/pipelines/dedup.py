@@ -8,19 +8,20 @@ from pathlib import Path
 from typing import Any
 
 from itemadapter import ItemAdapter
+from scrapy import signals
 from scrapy.exceptions import NotConfigured
 from scrapy.utils.defer import maybe_deferred_to_future
-from twisted.internet import defer, threads
-from twisted.python.threadpool import ThreadPool
+from twisted.internet import defer
 
 from crawler.config import dedup_catalog_path, thresholds
+from crawler.daemons import DaemonWorker
 from crawler.dedup.defaults import Thresholds
 from crawler.dedup.detector import Detector, Match
 from crawler.dedup.extract import ExtractionError, extract
 from crawler.dedup.features import Article, Signals, compute_signals
 from crawler.dedup.payload import build_payload, encode
 from crawler.dedup.store import ArticleStore
-from crawler.signals import dedup_catalog_closed, warc_metadata
+from crawler.signals import dedup_catalog_closed, stop_requested, warc_metadata
 
 try:
     from typing import Self
@@ -38,7 +39,14 @@ class DedupPipeline:
     tens of milliseconds; it runs on ONE dedicated thread, not Twisted's shared pool. Ten
     pool threads doing it at once starved the reactor (35 -> 3.8 pages/s in the crawl
     benchmark); with one, the reactor competes with at most one Python thread, and items
-    wait in the thread's queue (the ``CONCURRENT_ITEMS`` bound applies)."""
+    wait in the thread's queue (the ``CONCURRENT_ITEMS`` bound applies).
+
+    The thread is a daemon (crawler.daemons), stopped at close_spider, at engine_stopped and at
+    once on a second Ctrl-C: it can never keep the process alive. Lost mid-item at exit, it loses
+    that item's uncommitted catalog transaction (SQLite rolls it back), nothing else."""
+
+    #: How long close_spider waits for the item in progress before settling without it.
+    close_timeout = 30.0
 
     def __init__(self, crawler, *, catalog: Path, settings: Thresholds) -> None:
         self.crawler = crawler
@@ -47,7 +55,9 @@ class DedupPipeline:
         self.store: ArticleStore | None = None
         self.detector: Detector | None = None
         self._lock = threading.Lock()
-        self._pool: ThreadPool | None = None
+        self._pool: DaemonWorker | None = None
+        crawler.signals.connect(self._stop_thread, signal=signals.engine_stopped)
+        crawler.signals.connect(self._stop_requested, signal=stop_requested)
 
     @classmethod
     def from_crawler(cls, crawler) -> Self:
@@ -61,13 +71,10 @@ class DedupPipeline:
     def open_spider(self) -> None:
         self.store = ArticleStore(self.catalog)
         self.detector = Detector(self.store, self.settings)
-        self._pool = ThreadPool(minthreads=1, maxthreads=1, name="dedup")
-        self._pool.start()
+        self._pool = DaemonWorker(name="dedup")
 
     def close_spider(self) -> None:
-        if self._pool is not None:
-            self._pool.stop()  # waits for the item in progress
-            self._pool = None
+        self._stop_thread(timeout=self.close_timeout)  # waits for the item in progress
         if self.store is not None:
             with self._lock:
                 # Once, at shutdown, while no item is in flight: a young catalog (at most a few
@@ -129,9 +136,16 @@ class DedupPipeline:
         """``f(*args)`` on the pipeline's own thread."""
         if self._pool is None:
             return defer.fail(RuntimeError("dedup pipeline is not open"))
-        from twisted.internet import reactor
+        return self._pool.submit(f, *args)
 
-        return threads.deferToThreadPool(reactor, self._pool, f, *args)
+    def _stop_thread(self, timeout: float | None = 0) -> None:
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.stop(timeout)
+
+    def _stop_requested(self, force: bool = False) -> None:
+        if force:  # a second Ctrl-C: items still queued are dropped, the catalog keeps what committed
+            self._stop_thread()
 
     def _analyse(self, fields: dict[str, Any]) -> tuple[Article, Signals, list[Match]]:
         """Runs on the worker thread: extraction, signals, catalog."""

@@ -114,11 +114,40 @@ def test_language_from_text_overrides_declared(tmp_path, monkeypatch):
 
 
 def test_work_runs_on_one_dedicated_thread(tmp_path):
-    """Extraction and detection never run on the reactor's shared pool: one thread of its own."""
+    """Extraction and detection never run on the reactor's shared pool: one thread of its own, a
+    daemon (it can never keep the process alive), stopped when the spider closes."""
     _crawler, pipe = make_pipeline({"DEDUP_CATALOG": str(tmp_path / "d.sqlite3")})
     pipe.open_spider()
+    thread = pipe._pool.thread
     try:
-        assert (pipe._pool.min, pipe._pool.max) == (1, 1) and pipe._pool.name == "dedup"
+        assert thread.name == "dedup" and thread.daemon and thread.is_alive()
     finally:
         pipe.close_spider()
-    assert pipe._pool is None
+    assert pipe._pool is None and not thread.is_alive()
+
+
+@pytest.mark.parametrize("signal_name, kwargs", [("engine_stopped", {}), ("stop_requested", {"force": True})])
+def test_thread_stops_without_close_spider(tmp_path, signal_name, kwargs):
+    """Ctrl-C while the spider opens: close_spider never runs, the engine stop (or a second Ctrl-C) ends the thread."""
+    from scrapy import signals
+
+    from crawler import signals as na_signals
+
+    crawler, pipe = make_pipeline({"DEDUP_CATALOG": str(tmp_path / "d.sqlite3")})
+    pipe.open_spider()
+    thread = pipe._pool.thread
+    signal = getattr(signals, signal_name, None) or getattr(na_signals, signal_name)
+    crawler.signals.send_catch_log(signal, **kwargs)
+    thread.join(5)
+    assert not thread.is_alive() and pipe._pool is None
+    pipe.close_spider()  # still safe afterwards: settles and closes the catalog
+
+
+def test_a_first_ctrl_c_keeps_the_thread_for_the_items_in_flight(tmp_path):
+    from crawler import signals as na_signals
+
+    crawler, pipe = make_pipeline({"DEDUP_CATALOG": str(tmp_path / "d.sqlite3")})
+    pipe.open_spider()
+    crawler.signals.send_catch_log(na_signals.stop_requested, force=False)
+    assert pipe._pool is not None and pipe._pool.thread.is_alive()
+    pipe.close_spider()
