@@ -23,6 +23,8 @@ def project_root() -> Path:
     return Path(cfg).parent if cfg else Path.cwd()
 
 
+from crawler.items import EXPORT_FIELDS as _export_fields
+
 BOT_NAME = "newsarchive"
 SPIDER_MODULES = ["crawler.spiders"]
 NEWSPIDER_MODULE = "crawler.spiders"
@@ -125,6 +127,8 @@ DEDUP_CATALOG = None
 DEDUP_THRESHOLDS = {}
 
 # -- Component order ---------------------------------------------------------------------
+#: Adjusts Scrapy itself for newsarchive (offline public suffix list): crawler/addon.py.
+ADDONS = {"crawler.addon.NewsarchiveAddon": 0}
 # Engine side
 SPIDER_MIDDLEWARES = {
     "crawler.middlewares.traps.TrapDefenseMiddleware": 550,
@@ -159,6 +163,8 @@ TELNETCONSOLE_ENABLED = False
 #: LOG_LEVEL in the environment.
 LOG_LEVEL = "INFO"
 FEED_EXPORT_ENCODING = "utf-8"
+#: The article item's fields a feed export writes (crawler/items.py: everything but the page's html).
+FEED_EXPORT_FIELDS = _export_fields
 #: Memory guard: stop the crawl cleanly before the machine swaps.
 MEMUSAGE_ENABLED = True
 MEMUSAGE_LIMIT_MB = 2048

@@ -15,8 +15,17 @@ from scrapy.http import HtmlResponse, Response, TextResponse, XmlResponse
 from scrapy.utils.gz import gunzip
 from scrapy.utils.sitemap import Sitemap
 
-from crawler.compat import use_bundled_public_suffix_list
-from crawler.extensions.archive import RESPONSE_ID_META_KEY, WARC_DATE_META_KEY
+from crawler.items import PageItem
+from crawler.meta import (
+    ALLOWED_META_KEY,
+    DEPTH_META_KEY,
+    LANG_META_KEY,
+    MAX_DEPTH_META_KEY,
+    MAX_PAGES_META_KEY,
+    RESPONSE_ID_META_KEY,
+    SOURCE_META_KEY,
+    WARC_DATE_META_KEY,
+)
 from crawler.sources import Source, load_sources
 from crawler.urls import canonicalize
 
@@ -43,7 +52,6 @@ class NewsSpider(Spider):
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> Self:
-        use_bundled_public_suffix_list()
         s = crawler.settings
         path = kwargs.pop("sources", None) or s.get("NEWSARCHIVE_SOURCES")
         names = kwargs.pop("source", None)
@@ -66,14 +74,14 @@ class NewsSpider(Spider):
 
     def _request(self, url: str, source: Source, callback, depth: int | None = None, **meta: Any) -> Request:
         base = {
-            "source": source.name,
-            "lang": source.lang,
-            "allowed_domains": list(source.allowed_domains),
-            "max_depth": source.max_depth,
-            "max_pages": source.max_pages,
+            SOURCE_META_KEY: source.name,
+            LANG_META_KEY: source.lang,
+            ALLOWED_META_KEY: list(source.allowed_domains),
+            MAX_DEPTH_META_KEY: source.max_depth,
+            MAX_PAGES_META_KEY: source.max_pages,
         }
         if depth is not None:
-            base["depth"] = depth
+            base[DEPTH_META_KEY] = depth
         base.update(meta)
         return Request(self.canonical(url), callback=callback, meta=base, errback=self.on_error)
 
@@ -94,7 +102,7 @@ class NewsSpider(Spider):
 
     # -- callbacks ------------------------------------------------------------------------
     def parse_page(self, response: Response) -> Iterator[Any]:
-        source = self.sources[response.meta["source"]]
+        source = self.sources[response.meta[SOURCE_META_KEY]]
         stats = self.crawler.stats
         if not isinstance(response, HtmlResponse):
             if isinstance(response, XmlResponse) or _looks_like_feed(response):
@@ -116,7 +124,7 @@ class NewsSpider(Spider):
         yield from self._follow(response, source, hrefs)
 
     def parse_feed(self, response: Response) -> Iterator[Any]:
-        source = self.sources[response.meta["source"]]
+        source = self.sources[response.meta[SOURCE_META_KEY]]
         if isinstance(response, HtmlResponse) and not _looks_like_feed(response):
             yield from self.parse_page(response)
             return
@@ -132,12 +140,12 @@ class NewsSpider(Spider):
         for link in links:
             url = response.urljoin(link.strip())
             if source.allows(url):
-                yield self._request(url, source, self.parse_page, depth=response.meta.get("depth", 0) + 1)
+                yield self._request(url, source, self.parse_page, depth=response.meta.get(DEPTH_META_KEY, 0) + 1)
             else:
                 self.crawler.stats.inc_value("scope/offsite_links")
 
     def parse_sitemap(self, response: Response) -> Iterator[Any]:
-        source = self.sources[response.meta["source"]]
+        source = self.sources[response.meta[SOURCE_META_KEY]]
         body = response.body
         if body[:2] == b"\x1f\x8b":
             try:
@@ -153,7 +161,7 @@ class NewsSpider(Spider):
             return
         self.crawler.stats.inc_value("sitemaps/parsed")
         callback = self.parse_sitemap if sitemap.type == "sitemapindex" else self.parse_page
-        depth = response.meta.get("depth", 0) + (0 if sitemap.type == "sitemapindex" else 1)
+        depth = response.meta.get(DEPTH_META_KEY, 0) + (0 if sitemap.type == "sitemapindex" else 1)
         for entry in sitemap:
             url = response.urljoin(entry.get("loc", "").strip())
             if source.allows(url):
@@ -179,20 +187,20 @@ class NewsSpider(Spider):
             if source.is_article(url) or source.should_follow(url):
                 yield self._request(url, source, self.parse_page)
 
-    def _article_item(self, response: HtmlResponse, source: Source) -> dict[str, Any]:
+    def _article_item(self, response: HtmlResponse, source: Source) -> PageItem:
         try:
             html = response.text
         except Exception:
             html = response.body.decode("utf-8", "replace")
-        return {
-            "url": response.url,
-            "source": source.name,
-            "lang": source.lang,
-            "status": response.status,
-            "fetched_at": response.meta.get(WARC_DATE_META_KEY),
-            "warc_record_id": response.meta.get(RESPONSE_ID_META_KEY),
-            "html": html,
-        }
+        return PageItem(
+            url=response.url,
+            source=source.name,
+            lang=source.lang,
+            status=response.status,
+            fetched_at=response.meta.get(WARC_DATE_META_KEY),
+            warc_record_id=response.meta.get(RESPONSE_ID_META_KEY),
+            html=html,
+        )
 
 
 def _looks_like_feed(response: Response) -> bool:
