@@ -16,7 +16,7 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response
 
-SOURCE_META_KEY = "source"
+from crawler.meta import SOURCE_META_KEY
 
 
 def stat_key(source: str, what: str) -> str:
