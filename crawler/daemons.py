@@ -24,9 +24,9 @@ def _reply(d: Deferred[Any], f: Callable[..., Any], args: tuple[Any, ...]) -> No
     try:
         result = f(*args)
     except BaseException:
-        reactor.callFromThread(d.errback, Failure())  # type: ignore[attr-defined]
+        reactor.callFromThread(d.errback, Failure())
     else:
-        reactor.callFromThread(d.callback, result)  # type: ignore[attr-defined]
+        reactor.callFromThread(d.callback, result)
 
 
 def in_daemon_thread(f: Callable[..., Any], *args: Any, name: str) -> Deferred[Any]:

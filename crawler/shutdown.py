@@ -139,7 +139,7 @@ class CrawlShutdown:
 
         if len(self.received) == 1:
             self._escalate_at = now + self.grace
-            reactor.callFromThread(self._graceful, signum)  # type: ignore[attr-defined]
+            reactor.callFromThread(self._graceful, signum)
         else:
             self._force_soon()
 
@@ -148,7 +148,7 @@ class CrawlShutdown:
 
         deadline = time.monotonic() + self.force_grace
         self._exit_at = deadline if self._exit_at is None else min(self._exit_at, deadline)
-        reactor.callFromThread(self._force)  # type: ignore[attr-defined]
+        reactor.callFromThread(self._force)
 
     def _watch(self) -> None:
         while self._watching or self._late or self._exit_at is not None:
@@ -194,7 +194,7 @@ class CrawlShutdown:
         for crawler in self._crawlers:
             crawler.signals.send_catch_log(stop_requested, force=True)
         try:
-            reactor.stop()  # type: ignore[attr-defined]
+            reactor.stop()  # type: ignore[misc]
         except Exception:  # already stopping
             pass
 

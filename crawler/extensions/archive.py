@@ -153,4 +153,4 @@ class WarcArchiveExtension:
         """From a worker thread: a limit may be cleared; the reactor re-decides."""
         from twisted.internet import reactor
 
-        reactor.callFromThread(self._apply_pressure)  # type: ignore[attr-defined]
+        reactor.callFromThread(self._apply_pressure)

@@ -144,7 +144,7 @@ def test_no_lost_wakeup_when_pressure_drops_during_the_decision(tmp_path: Path) 
         for i in range(5):
             worker.submit_exchange(exchange(url=f"http://127.0.0.1:8/{i}", body=b"y" * 1000))
             decided.append(worker.pressure_change())
-        assert until(lambda: worker.queued_bytes == 0)
+        assert until(lambda w=worker: w.queued_bytes == 0)
         if worker.paused:
             assert rec.wakes > 0, f"round {round_}: paused with nothing left to wake the producer"
             assert worker.pressure_change() == "resume"
