@@ -128,13 +128,12 @@ class ArchiveWorker:
 
     def __init__(self, archive: Archive, options: WriterOptions, *, queue_max_bytes: int, spool_max_bytes: int,
                  upload_backoff_max: float = 30.0, count: Count | None = None,
-                 on_wake: Callable[[], None] | None = None, name: str = "newsarchive") -> None:
+                 on_wake: Callable[[], None] | None = None) -> None:
         self.archive = archive
         self.options = options
         self.queue_max_bytes = queue_max_bytes
         self.spool_max_bytes = spool_max_bytes
         self.upload_backoff_max = upload_backoff_max
-        self.name = name
         self._count: Count = count or _no_count
         self._on_wake = on_wake or (lambda: None)
         self._queue: queue.SimpleQueue[Job | _Stop] = queue.SimpleQueue()
