@@ -1,11 +1,11 @@
-# newsarchive: `make crawl` and `make test` work on a fresh machine (Python 3.10+ with venv).
+# newsarchive: `make crawl` and `make test` work on a fresh machine (Python 3.11+ with venv).
 PYTHON ?= python3
 VENV ?= .venv
 PYWB_VENV ?= .venv-pywb
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: setup pywb crawl test demo bench clean
+.PHONY: setup pywb crawl test lint demo bench clean
 
 setup: $(VENV)/.installed
 
@@ -23,6 +23,10 @@ crawl: setup
 
 test: setup pywb
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# ruff, mypy, import-linter contracts, vulture (configured in pyproject.toml): CI fails on any.
+lint: setup
+	VENV=$(VENV) bash .ci/lint
 
 demo: setup
 	$(BIN)/python -m crawler.demo.run ./demo-archive

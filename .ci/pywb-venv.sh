@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Create the venv that runs pywb for `newsarchive replay`; do nothing when it already works.
 #
-# pywb 2.9/2.10 pin redis==2.10.6 and scrapy-redis needs redis>=4.2, so pywb cannot share the
-# main venv (/work/shared/INFRA.md); crawler/replay/pywb.py runs its `wayback` as a child process.
+# pywb runs apart from the main venv: it pins old libraries (redis==2.10.6, which the
+# [distributed] extra's scrapy-redis cannot use), gevent-patches the standard library when it
+# serves, and a crash in it must not take the caller down. crawler/replay/pywb.py runs its
+# `wayback` as a child process.
 # boto3 is pywb's optional dependency for s3:// archive_paths (pywb/utils/loaders.py, S3Loader).
 #
 #   PYWB_VENV   where to put it (default: .venv-pywb at the repository root, where replay looks)

@@ -219,9 +219,9 @@ def get_section(ctx: BenchContext) -> None:
     for i in range(n):
         text = " ".join(rng.choice(words) for _ in range(rng.randint(3000, 12000)))
         bodies.append(gzip.compress(f"<html><body><p>{i} {text}</p></body></html>".encode(), mtime=0))
-    for label, archive in archives.items():
+    for archive in archives.values():
         clock = iter(base + timedelta(seconds=i) for i in range(10 * n + 100))
-        writer = RollingWarcWriter(archive.spool_dir, archive.publish, clock=lambda: next(clock),
+        writer = RollingWarcWriter(archive.spool_dir, archive.publish, clock=clock.__next__,
                                    max_size=64 * MB)
         for i, url in enumerate(urls):
             writer.write_exchange(Exchange(

@@ -158,8 +158,10 @@ def _parse_source(path: Path, index: int, table: object) -> Source:
         if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 0):
             raise fail(key, "a non-negative integer")
         ints[key] = value
+    article_pattern = patterns["article_pattern"]
+    assert article_pattern is not None  # a missing one was refused above
     return Source(
         name=name, lang=lang, start_urls=lists["start_urls"], allowed_domains=lists["allowed_domains"],
-        article_pattern=patterns["article_pattern"], feeds=lists["feeds"], sitemaps=lists["sitemaps"],
+        article_pattern=article_pattern, feeds=lists["feeds"], sitemaps=lists["sitemaps"],
         follow_pattern=patterns["follow_pattern"], max_depth=ints["max_depth"], max_pages=ints["max_pages"],
     )

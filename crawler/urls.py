@@ -43,15 +43,13 @@ def canonicalize(url: str, drop_params: Iterable[str] = DEFAULT_DROP_PARAMS,
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
     host = (parts.hostname or "").lower().rstrip(".")
-    netloc = host
+    netloc = host  # host and port only: credentials in a crawled link are never kept
     try:
         port = parts.port
     except ValueError:
         port = None
     if port and port != _DEFAULT_PORTS.get(scheme):
         netloc = f"{host}:{port}"
-    if parts.username:  # never keep credentials from a crawled link
-        pass
     path = _MATRIX_SESSION.sub("", parts.path) or "/"
     path = _normalise_percent(path, safe="/;:@!$&'()*+,=%")
     drop = {p.lower() for p in drop_params}

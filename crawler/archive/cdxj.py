@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from typing import Iterator
 
 import surt as _surt
 from warcio.timeutils import iso_date_to_timestamp
@@ -176,6 +175,6 @@ def entry_from_line(line: str) -> CaptureEntry:
     )
 
 
-def sorted_lines(entries: list[CaptureEntry]) -> Iterator[str]:
+def sorted_lines(entries: list[CaptureEntry]) -> list[str]:
     """Lines in the order pywb's binary search needs (plain string sort, as cdxj-indexer --sort)."""
-    return iter(sorted(e.cdxj_line() for e in entries))
+    return sorted(e.cdxj_line() for e in entries)

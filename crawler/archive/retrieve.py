@@ -14,9 +14,9 @@ from warcio.archiveiterator import ArchiveIterator
 from warcio.timeutils import timestamp_to_datetime
 
 from crawler.archive.archive import WARCS, Archive
+from crawler.archive.cdxj import CaptureEntry
 from crawler.archive.warcscan import PARSE_ERRORS, UnreadableWarc
 from crawler.errors import NewsarchiveError
-from crawler.archive.cdxj import CaptureEntry
 
 #: Ceiling for decoding a Content-Encoded payload on `get` (a stored gzip bomb stays a bomb).
 MAX_DECODED_SIZE = 256 * 1024 * 1024

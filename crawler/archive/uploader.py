@@ -31,14 +31,18 @@ class _Job:
     size: int
 
 
+def _no_stat(key: str, n: int = 1) -> None:
+    pass
+
+
 class SpoolUploader:
-    def __init__(self, archive: Archive, *, backoff_base: float = 1.0, backoff_max: float = 60.0,
+    def __init__(self, archive: Archive, *, backoff_base: float = 1.0, backoff_max: float = 30.0,
                  inc_stat: Callable[[str, int], None] | None = None,
                  sleep: Callable[[float], None] | None = None) -> None:
         self.archive = archive
         self.backoff_base = backoff_base
         self.backoff_max = backoff_max
-        self._inc = inc_stat or (lambda key, n=1: None)
+        self._inc: Callable[[str, int], None] = inc_stat or _no_stat
         self._jobs: deque[_Job] = deque()
         self._cond = threading.Condition()
         self._closing = False
@@ -54,11 +58,6 @@ class SpoolUploader:
         """Bytes of finished WARCs waiting in the spool for storage."""
         with self._cond:
             return self._pending_bytes
-
-    @property
-    def pending_files(self) -> int:
-        with self._cond:
-            return len(self._jobs)
 
     def submit(self, path: Path, name: str, entries: list[CaptureEntry]) -> None:
         size = path.stat().st_size

@@ -20,7 +20,13 @@ from typing import BinaryIO, Callable, Mapping
 
 from crawler.archive.cdxj import CaptureEntry, entry_for_record, surt_key
 from crawler.archive.records import (
-    Exchange, WarcRecord, metadata_record, request_record, response_record, revisit_record, sha1_digest,
+    Exchange,
+    WarcRecord,
+    metadata_record,
+    request_record,
+    response_record,
+    revisit_record,
+    sha1_digest,
     warcinfo_record,
 )
 
@@ -100,7 +106,6 @@ class RollingWarcWriter:
         self._entries: list[CaptureEntry] = []
         # payloads written in the open file, not yet in the catalog: (urlkey, digest) -> entry
         self._pending: dict[tuple[str, str], CaptureEntry] = {}
-        self.files_published = 0
 
     # -- naming and files -------------------------------------------------------------
     def next_name(self) -> str:
@@ -108,10 +113,6 @@ class RollingWarcWriter:
         now = self.clock().astimezone(timezone.utc)
         ts17 = now.strftime("%Y%m%d%H%M%S") + f"{now.microsecond // 1000:03d}"
         return f"{self.prefix}-{ts17}-{self._serial:05d}-{self.hostname}-{self.pid}{WARC_SUFFIX}"
-
-    @property
-    def current_name(self) -> str | None:
-        return self._name
 
     def _open(self) -> None:
         self._name = self.next_name()
@@ -193,7 +194,6 @@ class RollingWarcWriter:
         os.replace(open_path, final_path)
         self.publisher(final_path, name, entries)
         self._pending.clear()
-        self.files_published += 1
 
     def close(self) -> None:
         self.finish_file()

@@ -1,8 +1,9 @@
 """pywb as the replay engine: find its venv, write its one-collection config, run `wayback` as a child process.
 
-pywb cannot be imported here: it pins ``redis==2.10.6`` and scrapy-redis needs ``redis>=4.2``
-(see /work/shared/INFRA.md), so it lives in a venv of its own (``.ci/pywb-venv.sh``) and
-this module only talks to it through files (``config.yaml``, CDXJ) and HTTP.
+pywb is not imported here: it runs in a venv of its own (``.ci/pywb-venv.sh``) because it pins old
+libraries (``redis==2.10.6``, which the ``[distributed]`` extra's scrapy-redis cannot use), it
+monkeypatches the standard library with gevent when served, and a crash in it must not take the
+caller down. This module only talks to it through files (``config.yaml``, CDXJ) and HTTP.
 
 Replay URLs, with ``COLLECTION = "archive"``::
 
@@ -31,7 +32,6 @@ import urllib.error
 import urllib.request
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
-from types import TracebackType
 from typing import BinaryIO, Iterable, Iterator, Mapping, Protocol, TextIO
 from urllib.parse import unquote, urlsplit
 
@@ -296,9 +296,7 @@ class ReplayServer:
     def __enter__(self) -> ReplayServer:
         return self
 
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
+    def __exit__(self, *_exc_info: object) -> None:
         self.stop()
 
     def __repr__(self) -> str:

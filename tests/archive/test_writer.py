@@ -18,8 +18,8 @@ from warcio.archiveiterator import ArchiveIterator
 from crawler.archive.archive import Archive
 from crawler.archive.cdxj import CaptureEntry
 from crawler.archive.records import Exchange, sha1_digest
-from crawler.archive.writer import RollingWarcWriter
 from crawler.archive.warcscan import complete_members_end, iter_entries, repair_torn_tail
+from crawler.archive.writer import RollingWarcWriter
 
 FIXED = datetime(2026, 11, 28, 12, 0, 0, 123456, tzinfo=timezone.utc)
 

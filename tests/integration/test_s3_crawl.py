@@ -194,7 +194,7 @@ def test_sigkill_at_random_moments_loses_nothing(seaweedfs, tmp_path: Path) -> N
         args = crawl_args(sources, uri, tmp_path / "stats.json", "-s", "WARC_MAX_SIZE=400000",
                           "-s", "CONCURRENT_REQUESTS=2", "-s", "DOWNLOAD_DELAY=0.01", "-s", "LOG_LEVEL=WARNING")
         interrupted = 0
-        for kill in range(5):
+        for _kill in range(5):
             proc = subprocess.Popen([sys.executable, "-m", "crawler", *args], cwd=tmp_path, env=env,
                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             time.sleep(rng.uniform(1.5, 5.0))

@@ -53,7 +53,8 @@ def test_every_warc_passes_warcio_check(site_crawl: CrawlRun) -> None:
 
 
 def test_every_warc_parses_with_fastwarc_and_digests_verify(site_crawl: CrawlRun) -> None:
-    from fastwarc.warc import ArchiveIterator as FastIterator, WarcRecordType
+    from fastwarc.warc import ArchiveIterator as FastIterator
+    from fastwarc.warc import WarcRecordType
 
     counted = 0
     for path in warcs(site_crawl):
@@ -83,7 +84,7 @@ def test_files_start_with_warcinfo_and_records_are_warc_1_1(site_crawl: CrawlRun
         name = path.name
         parts = name[: -len(".warc.gz")].split("-")
         assert parts[0] == "newsarchive" and len(parts[1]) == 17 and len(parts[2]) == 5
-    for rec_type, headers, _, _ in records(site_crawl):
+    for _rec_type, headers, _, _ in records(site_crawl):
         assert headers.protocol == "WARC/1.1"
         assert not headers.get_header("WARC-Target-URI", "").startswith("<")
 
@@ -111,7 +112,7 @@ def test_each_response_has_its_request(site_crawl: CrawlRun) -> None:
 
 
 def test_request_records_hold_the_request_line_and_host(site_crawl: CrawlRun, mock_server) -> None:
-    for rec_type, headers, http, _ in records(site_crawl):
+    for rec_type, _headers, http, _ in records(site_crawl):
         if rec_type != "request":
             continue
         assert http.protocol == "GET"
