@@ -2,6 +2,12 @@
 
 Find, resolve and load stay separate (as in pywb): the catalog finds entries, the archive
 names the file, storage reads one range, warcio parses the record.
+
+Content-Encoding is undone here rather than by warcio's ``content_stream()``: on a payload that
+does not inflate, warcio returns the compressed bytes as if they were the content (or writes the
+zlib error to stderr and stops), and it knows neither ``x-gzip`` nor stacked codings
+(``gzip, br``). tests/archive/test_retrieve.py pins each of these. Brotli goes through the
+bounded decoder of warcio_brotli.py, the one warcio's readers use here too.
 """
 
 from __future__ import annotations
@@ -28,6 +34,10 @@ class NotArchived(NewsarchiveError, LookupError):
 
 class DecodeError(NewsarchiveError, ValueError):
     """The payload's Content-Encoding could not be decoded within limits."""
+
+
+class PayloadTooLarge(DecodeError):
+    """Decoding would exceed the ceiling (a stored compression bomb stays a bomb)."""
 
 
 @dataclass
@@ -58,8 +68,10 @@ def decode_content(payload: bytes, encoding: str | None, max_size: int = MAX_DEC
         if coding in ("gzip", "x-gzip"):
             data = _inflate(data, zlib.MAX_WBITS | 32, max_size)
         elif coding == "deflate":
-            try:
+            try:  # zlib-wrapped, as RFC 9110 says; many servers send raw deflate instead
                 data = _inflate(data, zlib.MAX_WBITS, max_size)
+            except PayloadTooLarge:
+                raise
             except DecodeError:
                 data = _inflate(data, -zlib.MAX_WBITS, max_size)
         elif coding == "br":
@@ -70,7 +82,7 @@ def decode_content(payload: bytes, encoding: str | None, max_size: int = MAX_DEC
             except ImportError as e:
                 raise DecodeError("payload is brotli-encoded and brotli is not installed") from e
             except BrotliSizeExceeded as e:
-                raise DecodeError(f"decoded payload exceeds {max_size} bytes (refusing to inflate further)") from e
+                raise PayloadTooLarge(f"decoded payload exceeds {max_size} bytes (refusing to inflate further)") from e
             except BrotliDecodeError as e:
                 raise DecodeError(str(e)) from e
         else:
@@ -89,7 +101,7 @@ def _inflate(data: bytes, wbits: int, max_size: int) -> bytes:
     except zlib.error as e:
         raise DecodeError(f"bad compressed payload: {e}") from e
     if len(out) > max_size:
-        raise DecodeError(f"decoded payload exceeds {max_size} bytes (refusing to inflate further)")
+        raise PayloadTooLarge(f"decoded payload exceeds {max_size} bytes (refusing to inflate further)")
     return bytes(out)
 
 
