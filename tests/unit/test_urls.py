@@ -25,32 +25,3 @@ def test_canonicalize_is_idempotent() -> None:
         once = canonicalize(url)
         assert canonicalize(once) == once
 
-
-def test_trap_defences_count_unique_pages_and_cut_traps() -> None:
-    from scrapy import Request
-    from scrapy.utils.test import get_crawler
-
-    from crawler.middlewares.traps import TrapDefenseMiddleware, repeated_runs, repeated_segments
-
-    crawler = get_crawler(settings_dict={"TRAP_MAX_PAGES_PER_SOURCE": 3, "TRAP_MAX_DEPTH": 2,
-                                         "TRAP_MAX_URL_LENGTH": 60, "TRAP_MAX_REPEATED_SEGMENTS": 2})
-    crawler.stats.open_spider()
-    mw = TrapDefenseMiddleware.from_crawler(crawler)
-
-    def req(url: str, depth: int = 1) -> Request:
-        return Request(url, meta={"source": "s", "depth": depth})
-
-    # the same page linked many times counts once
-    assert all(mw.allow(req("http://a.example/1")) for _ in range(10))
-    assert mw.allow(req("http://a.example/2")) and mw.allow(req("http://a.example/3"))
-    assert not mw.allow(req("http://a.example/4"))
-    assert crawler.stats.get_value("traps/max_pages") == 1
-    assert not mw.allow(req("http://a.example/deep", depth=3))
-    assert not mw.allow(req("http://a.example/" + "x" * 80))
-    assert not mw.allow(req("http://a.example/calendar/2026/11/2026/11/"))
-    assert crawler.stats.get_value("traps/depth") == 1
-    assert crawler.stats.get_value("traps/url_too_long") == 1
-    assert crawler.stats.get_value("traps/repeated_segments") == 1
-    assert repeated_runs("http://a/calendar/2026/11/2026/11/") == 2
-    assert repeated_runs("http://a/2024/11/11/story") == 1  # a date is not a trap
-    assert repeated_segments("http://a/a/b/a/c/a") == 3
