@@ -129,7 +129,7 @@ class NewsSpider(Spider):
             yield from self.parse_page(response)
             return
         if not isinstance(response, TextResponse):  # a feed served as application/octet-stream
-            response = TextResponse(url=response.url, body=response.body, encoding="utf-8")
+            response = TextResponse(url=response.url, body=response.body, encoding="utf-8", request=response.request)
         try:
             links = response.xpath(_FEED_LINKS).getall()
         except Exception:
