@@ -243,9 +243,9 @@ def _common(rec_type: str, record_id: str, date: datetime, uri: str | None) -> l
     return fields
 
 
-def warcinfo_record(filename: str, info: Mapping[str, str], date: datetime) -> WarcRecord:
+def warcinfo_record(filename: str, info: Mapping[str, str], date: datetime, record_id: str | None = None) -> WarcRecord:
     body = "".join(f"{k}: {v}\r\n" for k, v in info.items() if v).encode("utf-8")
-    fields = _common("warcinfo", make_record_id(), date, None) + [("WARC-Filename", filename)]
+    fields = _common("warcinfo", record_id or make_record_id(), date, None) + [("WARC-Filename", filename)]
     return WarcRecord("warcinfo", fields, (body,), "application/warc-fields")
 
 
