@@ -46,6 +46,7 @@ def main(archive: str = "./demo-archive") -> int:
             print(f"\nThe demo site is gone now; its pages live on in {archive}/warcs/.")
     finally:
         server.shutdown()
+        server.server_close()
     return 0
 
 

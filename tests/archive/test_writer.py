@@ -90,7 +90,8 @@ def test_each_record_is_its_own_gzip_member_and_offsets_are_exact(tmp_path: Path
     for e in entries:
         member = data[e.offset:e.offset + e.length]
         assert gzip.decompress(member).startswith(b"WARC/1.1\r\n")
-    assert complete_members_end(open(path, "rb")) == (len(data), 11)
+    with open(path, "rb") as f:
+        assert complete_members_end(f) == (len(data), 11)
 
 
 def test_rollover_at_max_size_and_unique_names(tmp_path: Path) -> None:
@@ -105,7 +106,8 @@ def test_rollover_at_max_size_and_unique_names(tmp_path: Path) -> None:
     for path, name, entries in published.files:
         assert read(path)[0][0] == "warcinfo"
         assert path.stat().st_size < 20_000 + 6000
-        assert list(iter_entries(open(path, "rb"), name)) == entries
+        with open(path, "rb") as f:
+            assert list(iter_entries(f, name)) == entries
     assert not list((tmp_path / "spool").glob("*.open"))
 
 
@@ -150,6 +152,7 @@ def test_recover_spool_publishes_leftovers(tmp_path: Path) -> None:
     with open(f.name, "ab") as g:
         g.write(b"\x1f\x8b\x08\x00garbage")
     report = archive.recover_spool()
+    f.close()  # what the dead process's exit would have done
     assert len(report.published) == 1 and report.dropped_bytes == len(b"\x1f\x8b\x08\x00garbage")
     name = report.published[0]
     assert (tmp_path / "archive" / "warcs" / name).exists()
@@ -184,6 +187,7 @@ def test_kill_9_mid_write_loses_nothing_already_written(tmp_path: Path, delay: f
     time.sleep(delay)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
+    proc.stdout.close()
     archive = Archive.open(root)
     before = archive.catalog.count()
     report = archive.recover_spool()
