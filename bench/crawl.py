@@ -1,6 +1,6 @@
 """Benchmark a whole crawl against its peers in one run: ``python bench/crawl.py [--pages 2000]``.
 
-Starts the mock server's ``bench`` site once (tests/mockserver.py: N pages of 40-80 KB, one in
+Starts the bench site once (bench/site.py: N pages of 40-80 KB, one in
 four gzip-encoded, 50 per listing) on a free loopback port and crawls it with:
 
 1. ``newsarchive crawl`` with archiving on (the product), into a fresh temporary archive;
@@ -47,7 +47,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from tests.mockserver import BENCH_PER_LIST, MockServer  # noqa: E402
+from bench.site import BENCH_PER_LIST, BenchServer  # noqa: E402
 
 MB = 1_000_000
 RSS_POLL_SECONDS = 0.05
@@ -130,13 +130,13 @@ def run_measured(cmd: list[str], cwd: Path, log_dir: Path, timeout: float, env: 
 
 
 # -- the site and its server ----------------------------------------------------------------
-def server_hits(server: MockServer, reset: bool = False) -> int:
+def server_hits(server: BenchServer, reset: bool = False) -> int:
     with urllib.request.urlopen(server.url("/__reset" if reset else "/__hits"), timeout=10) as r:
         data = json.load(r)
     return 0 if reset else sum(data.values())
 
 
-def write_sources(path: Path, server: MockServer) -> None:
+def write_sources(path: Path, server: BenchServer) -> None:
     path.write_text(
         "[[source]]\n"
         'name = "bench"\n'
@@ -278,7 +278,7 @@ def run_wget(mode: Mode, ctx: Context) -> Result:
 @dataclass
 class Context:
     args: argparse.Namespace
-    server: MockServer
+    server: BenchServer
     sources: Path
     wget: str | None
     wget_compression: bool
@@ -431,7 +431,7 @@ def main(argv: list[str] | None = None) -> int:
     work = Path(tempfile.mkdtemp(prefix="bench-crawl-"))
     try:
         started = time.perf_counter()
-        with MockServer("bench", pages=args.pages, seed=args.seed) as server:
+        with BenchServer(pages=args.pages, seed=args.seed) as server:
             print(f"server {server.base_url} ready in {time.perf_counter() - started:.1f} s", flush=True)
             ctx = Context(args, server, work / "sources.toml", wget, wget_compression)
             write_sources(ctx.sources, server)

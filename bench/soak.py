@@ -23,7 +23,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from tests.mockserver import MockServer  # noqa: E402
+from bench.site import BenchServer  # noqa: E402
 from tests.seaweed import SeaweedFS, find_weed  # noqa: E402
 
 
@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
                    "ARCHIVE_SPOOL": str(tmp / "spool"), "PYTHONPATH": str(REPO),
                    "AWS_CONFIG_FILE": str(tmp / "none"), "AWS_SHARED_CREDENTIALS_FILE": str(tmp / "none")}
             uri = "s3://soak/archive"
-            with MockServer("bench", pages=args.pages, seed=args.seed) as site:
+            with BenchServer(pages=args.pages, seed=args.seed) as site:
                 sources = tmp / "sources.toml"
                 sources.write_text(
                     f'[[source]]\nname = "soak"\nlang = "en"\nstart_urls = ["{site.base_url}/"]\n'

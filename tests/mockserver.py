@@ -1,6 +1,6 @@
 """A subprocess HTTP/1.1 test server with one handler per crawl behaviour (stdlib only).
 
-Run it as ``python tests/mockserver.py --port 0 --root-name site``: it prints one line
+Run it as ``python tests/mockserver.py --port 0``: it prints one line
 ``READY http://127.0.0.1:PORT`` on stdout and serves on 127.0.0.1 until killed. From a test,
 use ``with MockServer() as server: server.url("/articles/1")``. ``served_bytes(path)`` gives the
 body bytes a deterministic handler sends (before any decoding), without starting a server.
@@ -67,14 +67,11 @@ Site ``site`` (the default), every path a contract that tests rely on:
 anything else               404.
 ==========================  =====================================================================
 
-Site ``bench`` (``--root-name bench --pages N --seed S``): ``/`` links to ``/list/0`` ..
-``/list/<ceil(N/50)-1>`` and ``/p/0`` .. ``/p/9``; ``/list/k`` links to its 50 pages; ``/p/i``
-is 40-80 KB of word-list prose linking to ``/p/i+1`` .. ``/p/i+10`` (mod N), its listing and
-``/``. Every fourth page (``i % 4 == 3``) is sent gzip-encoded. ``/robots.txt`` allows all. All
-bodies are generated before READY (``--lazy`` generates on first request instead).
+``MockServer("bench", pages=N, seed=S)`` runs the bench site instead (bench/site.py).
 
 Every response is framed by Content-Length or chunked encoding, HEAD sends the same headers and
 no body, connections are kept alive, bodies hold no timestamps (only the Date header changes).
+Serving is crawler/demo/httpd.py's; the English articles' prose is in tests/data/articles.json.
 """
 
 from __future__ import annotations
@@ -84,76 +81,26 @@ import datetime
 import gzip
 import hashlib
 import json
-import math
-import random
 import re
-import select
-import signal
 import struct
-import subprocess
 import sys
 import threading
-import time
 import zlib
-from collections import Counter
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from types import TracebackType
-from typing import Protocol
-from urllib.parse import unquote_to_bytes, urlsplit
 
-HTML = "text/html; charset=utf-8"
+from crawler.demo.httpd import Response, ServerProcess, html_page, resource_path, serve
+
 SLOW_SECONDS = 3.0
 HUGE_SIZE = 15 * 1024 * 1024
 BOMB_INFLATED_SIZE = 1024 * 1024 * 1024
 OFFSITE_URL = "http://offsite.invalid/x"
 ROBOTS_TXT = b"User-agent: *\nDisallow: /private/\n"
-# Whole-body writes above this size go out in slices so the server never copies 15 MB at once.
-WRITE_SLICE = 64 * 1024
-
-
-@dataclass(frozen=True)
-class Response:
-    """What a handler answers; the request handler turns it into bytes on the wire."""
-
-    status: int
-    body: bytes = b""
-    content_type: str | None = HTML
-    headers: tuple[tuple[str, str], ...] = ()
-    reason: str | None = None
-    # When set, the body is sent with Transfer-Encoding: chunked, one chunk per item.
-    chunks: tuple[bytes, ...] | None = None
-    delay: float = 0.0
-
-    @property
-    def payload(self) -> bytes:
-        """The entity body: content-encoded if so declared, never transfer-encoded."""
-        return b"".join(self.chunks) if self.chunks is not None else self.body
-
-    def chunked_framing(self) -> bytes:
-        """The chunked transfer coding of the payload, exactly as written to the socket."""
-        assert self.chunks is not None
-        framed = b"".join(b"%x\r\n%s\r\n" % (len(c), c) for c in self.chunks if c)
-        return framed + b"0\r\n\r\n"
-
-
-class Site(Protocol):
-    """A set of handlers keyed by decoded path."""
-
-    def respond(self, path: str, host: str) -> Response: ...
-
-
-def _html_page(title: str, body_html: str, lang: str = "en") -> bytes:
-    return (
-        "<!DOCTYPE html>\n"
-        f'<html lang="{lang}">\n<head>\n<meta charset="utf-8">\n'
-        f"<title>{title}</title>\n</head>\n<body>\n{body_html}\n</body>\n</html>\n"
-    ).encode("utf-8")
+DATA = Path(__file__).resolve().parent / "data"
 
 
 def _small_page(title: str, text: str, links: str = "") -> Response:
-    return Response(200, _html_page(title, f"<h1>{title}</h1>\n<p>{text}</p>\n{links}"))
+    return Response(200, html_page(title, f"<h1>{title}</h1>\n<p>{text}</p>\n{links}"))
 
 
 # --- Articles --------------------------------------------------------------------------------
@@ -167,212 +114,20 @@ class Article:
     paragraphs: tuple[str, ...]
 
 
-ARTICLES: dict[int, Article] = {
-    1: Article(
-        "Critical flaw in Northwind VPN gateways exploited in the wild",
-        "Dana Whitfield",
-        "2026-11-02",
-        (
-            "Attackers are exploiting a critical authentication bypass in Northwind Secure "
-            "Access gateways, the company confirmed on Monday, urging customers to install an "
-            "emergency update before the end of the week. The flaw, tracked as NW-2026-0117 and "
-            "rated 9.8 out of 10, lets an unauthenticated user reach the management interface "
-            "by sending a specially crafted request to the portal's login endpoint.",
-            "Incident responders at Brightline Security said they first saw the bug abused "
-            "against a logistics firm in late October. The intruders created a local "
-            "administrator account, exported the gateway configuration and used the stored "
-            "LDAP credentials to move into the corporate network within hours of the first "
-            "request.",
-            "Northwind said fewer than two percent of its customers had been affected, but "
-            "internet scans published by the Shadowwatch project show more than 14,000 "
-            "gateways with the management portal exposed to the internet. Around a third of "
-            "them still ran a vulnerable firmware branch on Sunday evening.",
-            "The vendor has released fixed builds for the 7.2 and 7.4 branches and a "
-            "mitigation file for older appliances that cannot be upgraded immediately. Because "
-            "the patch does not remove accounts that attackers may already have added, "
-            "administrators are advised to review local users, rotate any credentials stored "
-            "on the device and look for unexpected configuration exports in the audit log.",
-            "The national cyber agency added the vulnerability to its catalogue of known "
-            "exploited flaws, giving federal departments seven days to patch. It is the third "
-            "serious bug in edge VPN appliances disclosed this year, a category that criminal "
-            "and state-backed groups have targeted heavily because the devices sit on the "
-            "network perimeter and are rarely covered by endpoint monitoring.",
-        ),
-    ),
-    2: Article(
-        "Ransomware gang leaks patient records from Lakeside Health network",
-        "Marcus Oyelaran",
-        "2026-11-03",
-        (
-            "A ransomware group calling itself Cold Harbor has published what it claims are "
-            "400 gigabytes of files stolen from Lakeside Health, a network of four hospitals "
-            "and eleven clinics, after the provider refused to pay a ransom. The leak includes "
-            "scanned insurance forms, laboratory results and internal spreadsheets listing "
-            "staff salaries.",
-            "Lakeside first disclosed a network disruption on October 19, when emergency "
-            "departments diverted ambulances for two days and staff returned to paper charts. "
-            "In a statement on Tuesday the provider said it was working with law enforcement "
-            "and outside forensic specialists to determine exactly which patients were "
-            "affected and would notify them by mail.",
-            "According to the group's leak site, the attackers spent nearly three weeks inside "
-            "the network before deploying the encryptor. Security researchers who reviewed "
-            "sample files said directory listings suggest the intruders reached a backup server "
-            "and a document management system used by the billing department.",
-            "Cold Harbor emerged in the spring and has since listed more than sixty victims, "
-            "most of them in healthcare, education and local government. Analysts believe the "
-            "operation reuses code from a ransomware family whose builder leaked last year, "
-            "and that its affiliates frequently gain access through stolen VPN credentials "
-            "bought from initial access brokers.",
-            "Health regulators reminded providers that ransomware incidents involving "
-            "protected health information are presumed to be reportable breaches. Lakeside "
-            "said it has reset all staff passwords, enforced multi-factor authentication on "
-            "remote access and rebuilt affected servers from clean images.",
-        ),
-    ),
-    3: Article(
-        "Poisoned npm package steals cloud credentials from developers",
-        "Priya Raman",
-        "2026-11-04",
-        (
-            "A popular JavaScript library for parsing colour values was hijacked over the "
-            "weekend and used to distribute a credential stealer to developers and build "
-            "servers, according to researchers at Pipeline Labs. Two malicious versions of the "
-            "package, which is downloaded about 900,000 times a week, were live on the npm "
-            "registry for roughly nine hours before they were removed.",
-            "The rogue releases added a postinstall script that downloaded a second-stage "
-            "payload from a domain registered two days earlier. The payload searched the "
-            "machine for cloud provider configuration files, SSH keys and tokens stored in "
-            "environment variables, then sent them to the attackers over HTTPS disguised as "
-            "telemetry traffic.",
-            "The maintainer told reporters that his account was taken over after he entered "
-            "his password and a one-time code into a convincing phishing page that imitated "
-            "the registry's login flow. The page proxied the session in real time, a technique "
-            "that defeats codes sent by app or text message.",
-            "Continuous integration systems were the most exposed, the researchers said, "
-            "because they install dependencies without pinning exact versions and often hold "
-            "deployment secrets with broad permissions. Teams that installed the package "
-            "during the window should treat every secret available to the build as "
-            "compromised and rotate it.",
-            "The registry has since required phishing-resistant security keys for the "
-            "maintainers of its most depended-upon packages. Security engineers also "
-            "recommend committing lockfiles, disabling install scripts where possible and "
-            "reviewing new dependency versions before they reach production pipelines.",
-        ),
-    ),
-    4: Article(
-        "Patch Tuesday fixes 68 vulnerabilities, two zero-days under attack",
-        "Elena Castillo",
-        "2026-11-10",
-        (
-            "This month's Patch Tuesday brings fixes for 68 vulnerabilities across the "
-            "operating system, the office suite and developer tools, including two flaws that "
-            "were already being exploited before updates were available. Eleven of the bugs "
-            "are rated critical, most of them allowing remote code execution.",
-            "The first zero-day is an elevation of privilege bug in the kernel's common log "
-            "file system driver, a component that has produced a steady stream of exploited "
-            "flaws over the past few years. An attacker who already runs code on a machine can "
-            "use it to gain system privileges, a step that ransomware operators routinely take "
-            "before disabling security tools.",
-            "The second actively exploited issue is a security feature bypass in the way the "
-            "operating system handles internet shortcut files. Opening a malicious shortcut "
-            "delivered by email or chat skips the warning normally shown for downloaded files, "
-            "which researchers say has been abused to deliver information stealers.",
-            "Among the critical fixes, administrators should prioritise a remote code execution "
-            "flaw in the message queuing service, which can be triggered by a single network "
-            "packet on servers where the optional feature is enabled. A workaround is to block "
-            "TCP port 1801 at the firewall until the update is installed.",
-            "Other vendors also published advisories this week: a browser maker shipped fixes "
-            "for seven high-severity memory safety bugs, and a database vendor patched an "
-            "authentication flaw in its cloud connector. As usual, home users will receive the "
-            "updates automatically, while enterprises are urged to test and deploy quickly.",
-        ),
-    ),
-    5: Article(
-        "Phishing campaign abuses calendar invites to slip past email filters",
-        "Tomasz Wierzbicki",
-        "2026-11-12",
-        (
-            "Security teams are warning about a phishing campaign that hides malicious links "
-            "inside calendar invitations, a format that many email gateways inspect less "
-            "carefully than ordinary messages. The invites appear in the victim's calendar "
-            "even if the email itself is never opened, and reminders push the link to the "
-            "screen again minutes before the fake meeting.",
-            "Researchers at Meridian Mail Defense said the invitations claim to come from "
-            "human resources or payroll departments and carry titles such as annual salary "
-            "review or updated benefits enrolment. The meeting description links to a "
-            "document sharing page that asks the recipient to sign in again to view the file.",
-            "The sign-in page is hosted on a legitimate cloud storage service, which helps it "
-            "avoid reputation-based blocking. Behind the scenes, an adversary-in-the-middle "
-            "kit relays credentials and session cookies to the attackers, letting them bypass "
-            "multi-factor prompts and access mailboxes directly.",
-            "Once inside, the attackers create inbox rules that hide replies from colleagues "
-            "and send new invitations to everyone in the victim's address book, so the "
-            "campaign spreads from one trusted account to the next. In several cases they also "
-            "attempted to change payroll bank details, a classic business email compromise "
-            "move.",
-            "Administrators can reduce the risk by preventing external invitations from being "
-            "added to calendars automatically, a setting available in most mail platforms. "
-            "Defenders should also hunt for newly created inbox rules and for sign-ins from "
-            "unfamiliar hosting providers shortly after a user clicked a calendar link.",
-        ),
-    ),
-}
+def _load_articles() -> dict[str, Article]:
+    with open(DATA / "articles.json", encoding="utf-8") as f:
+        data = json.load(f)
+    return {key: Article(a["title"], a["author"], a["date"], tuple(a["paragraphs"]))
+            for key, a in [*((f"articles/{n}", a) for n, a in data.pop("articles").items()), *data.items()]}
 
-FEED_ONLY = Article(
-    "Researchers detail firmware backdoor in industrial cellular routers",
-    "Ines Mbeki",
-    "2026-11-13",
-    (
-        "Researchers have found an undocumented maintenance account in the firmware of "
-        "cellular routers widely used in water utilities and electrical substations. The "
-        "account has a hard-coded password derived from the device serial number, which is "
-        "printed on the unit and broadcast in its discovery responses.",
-        "The manufacturer has released new firmware that removes the account and advised "
-        "operators to restrict management access to a dedicated network until every device "
-        "has been updated. No exploitation has been reported so far.",
-    ),
-)
-SITEMAP_ONLY = Article(
-    "Police dismantle Harbinger botnet and seize 40 command servers",
-    "Sofia Lindqvist",
-    "2026-11-14",
-    (
-        "Law enforcement agencies from nine countries have taken down the Harbinger botnet, "
-        "seizing forty command-and-control servers and arresting two suspected operators. The "
-        "botnet had infected an estimated 300,000 home routers and cameras and rented them out "
-        "for denial-of-service attacks.",
-        "Investigators redirected infected devices to a sinkhole and are sharing the list of "
-        "affected addresses with internet providers so that they can notify customers.",
-    ),
-)
-GZIP_ARTICLE = Article(
-    "Browser update fixes exploited type confusion bug in JavaScript engine",
-    "Dana Whitfield",
-    "2026-11-15",
-    (
-        "A browser maker has released an emergency update to fix a type confusion "
-        "vulnerability in its JavaScript engine that an exploit broker says is being used in "
-        "targeted attacks. Visiting a malicious page was enough to run code inside the "
-        "renderer sandbox.",
-        "Users should restart their browser to apply the update. Enterprises that delay "
-        "browser updates through policy are advised to make an exception for this release.",
-    ),
-)
-CHUNKED_ARTICLE = Article(
-    "Weekly threat roundup: wipers, stolen tokens and a busy week for patches",
-    "Marcus Oyelaran",
-    "2026-11-16",
-    (
-        "A destructive wiper disguised as ransomware hit several logistics companies this "
-        "week, overwriting the first megabytes of every disk before demanding a payment that "
-        "could never restore the data.",
-        "Elsewhere, a software-as-a-service provider revoked thousands of OAuth tokens after "
-        "discovering that an integration partner had been breached, and three vendors issued "
-        "fixes for actively exploited bugs in file transfer appliances.",
-        "Next week we will look at how attackers abuse remote monitoring tools that are "
-        "already installed on corporate networks.",
-    ),
-)
+
+_ARTICLES = _load_articles()
+#: The five English news articles, /articles/1 .. /articles/5.
+ARTICLES: dict[int, Article] = {int(k.split("/")[1]): a for k, a in _ARTICLES.items() if k.startswith("articles/")}
+FEED_ONLY = _ARTICLES["feed-only"]
+SITEMAP_ONLY = _ARTICLES["sitemap-only"]
+GZIP_ARTICLE = _ARTICLES["gzip"]
+CHUNKED_ARTICLE = _ARTICLES["chunked"]
 
 ARTICLE_PATHS: dict[str, Article] = {
     **{f"/articles/{n}": a for n, a in ARTICLES.items()},
@@ -394,11 +149,11 @@ def _article_html(article: Article, next_path: str | None) -> bytes:
         f'<p class="byline">By {article.author}, {article.date}</p>\n{paragraphs}\n</article>\n'
         f'<nav>\n{next_link}<a href="/">Back to home</a>\n</nav>'
     )
-    return _html_page(article.title, body)
+    return html_page(article.title, body)
 
 
 ZH_TITLE = "开源日志库曝出远程代码执行漏洞"
-ZH_ARTICLE_HTML = _html_page(
+ZH_ARTICLE_HTML = html_page(
     ZH_TITLE,
     f"<article>\n<h1>{ZH_TITLE}</h1>\n"
     "<p>安全研究人员本周披露，一款被大量企业应用使用的开源日志库存在严重的远程代码执行漏洞。"
@@ -580,7 +335,7 @@ def _home_html() -> bytes:
         f'<h2>Latest articles</h2>\n<ul class="articles">\n{articles}\n</ul>\n'
         f'<h2>Test cases</h2>\n<ul class="cases">\n{links}\n</ul>'
     )
-    page = _html_page("Mock Security News", body).decode("utf-8")
+    page = html_page("Mock Security News", body).decode("utf-8")
     feed_link = '<link rel="alternate" type="application/rss+xml" href="/feed.xml">\n'
     return page.replace("</head>", feed_link + "</head>", 1).encode("utf-8")
 
@@ -588,7 +343,7 @@ def _home_html() -> bytes:
 def _basic_html() -> bytes:
     hrefs = [f"/articles/{n}" for n in ARTICLES] + ["/gzip", "/chunked", "/gbk", "/zh/文章/漏洞"]
     links = "\n".join(f'<li><a href="{h}">{h}</a></li>' for h in hrefs)
-    return _html_page("Mock Security News (basic)", f"<h1>Basic home</h1>\n<ul>\n{links}\n</ul>")
+    return html_page("Mock Security News (basic)", f"<h1>Basic home</h1>\n<ul>\n{links}\n</ul>")
 
 
 def _feed_xml(host: str) -> bytes:
@@ -645,16 +400,16 @@ def _calendar(path: str) -> Response | None:
         f'<a href="/calendar/{prv[0]}/{prv[1]:02d}/">Previous month</a>\n'
         f'<a href="{year}/{month:02d}/">This month</a>\n<a href="/">Home</a>'
     )
-    return Response(200, _html_page(f"Calendar {year}-{month:02d}", body))
+    return Response(200, html_page(f"Calendar {year}-{month:02d}", body))
 
 
 def _redirect(status: int, location: str) -> Response:
-    body = _html_page("Moved", f'<p>Moved to <a href="{location}">{location}</a>.</p>')
+    body = html_page("Moved", f'<p>Moved to <a href="{location}">{location}</a>.</p>')
     return Response(status, body, headers=(("Location", location),))
 
 
 def _error(status: int, reason: str) -> Response:
-    return Response(status, _html_page(reason, f"<h1>{status} {reason}</h1>"), reason=reason)
+    return Response(status, html_page(reason, f"<h1>{status} {reason}</h1>"), reason=reason)
 
 
 NOT_FOUND = _error(404, "Not Found")
@@ -687,7 +442,7 @@ class NewsSite:
             "/status/teapot": _error(418, "I'm a Teapot Custom"),
             "/slow": Response(
                 200,
-                _html_page("Slow page", "<h1>Slow page</h1>\n<p>Worth the wait.</p>"),
+                html_page("Slow page", "<h1>Slow page</h1>\n<p>Worth the wait.</p>"),
                 delay=SLOW_SECONDS,
             ),
             "/download/report": Response(200, PDF_BYTES, "application/pdf"),
@@ -724,170 +479,13 @@ class NewsSite:
         return _calendar(path) or NOT_FOUND
 
 
-# --- Benchmark site ----------------------------------------------------------------------------
-
-BENCH_WORDS = (
-    "attack attacker attackers breach botnet campaign credential credentials cyber data "
-    "database defenders denial detection device devices domain email encryption endpoint "
-    "exploit exploited exploitation firewall firmware gateway hackers incident infrastructure "
-    "intrusion kernel key keys leak malware network networks operators password passwords "
-    "patch patched payload phishing privilege ransom ransomware remote researchers risk "
-    "router sandbox scanner secret security server servers session software spyware stolen "
-    "supply chain threat token tokens update updates user users vendor vendors vulnerability "
-    "vulnerabilities wiper zero-day agency analysts authentication backdoor backup cloud "
-    "code command compromise configuration customers disclosed dozens engineers enterprise "
-    "exposed fix flaw group hospital internet investigators law enforcement library "
-    "maintainers monitoring operation organisations police portal production public "
-    "registry report said says since systems team teams thousands week weeks year the a an "
-    "of to in and for on with by from after before that which while their its was were has "
-    "have had been is are be it this these those new more most many several critical "
-    "severe actively widely quickly urgently publicly internally according warned confirmed "
-    "published released observed reported discovered detected blocked removed rotated"
-).split()
-BENCH_PER_LIST = 50
-BENCH_LINKS_PER_PAGE = 10
-
-
-class BenchSite:
-    """A generated site of N interlinked 40-80 KB pages; every fourth one gzip-encoded."""
-
-    def __init__(self, pages: int, seed: int, lazy: bool = False) -> None:
-        if pages < 1:
-            raise ValueError(f"pages must be at least 1, got {pages}")
-        self.pages, self.seed = pages, seed
-        self.lists = math.ceil(pages / BENCH_PER_LIST)
-        rng = random.Random(seed)
-        self._sentences = [self._sentence(rng) for _ in range(4000)]
-        self._cache: dict[str, Response] = {}
-        self._lock = threading.Lock()
-        if not lazy:
-            for path in self.all_paths():
-                self.respond(path, "")
-
-    def all_paths(self) -> list[str]:
-        return (
-            ["/", "/robots.txt"]
-            + [f"/list/{k}" for k in range(self.lists)]
-            + [f"/p/{i}" for i in range(self.pages)]
-        )
-
-    @staticmethod
-    def _sentence(rng: random.Random) -> str:
-        words = rng.choices(BENCH_WORDS, k=rng.randint(8, 24))
-        return " ".join(words).capitalize() + "."
-
-    def respond(self, path: str, host: str) -> Response:
-        cached = self._cache.get(path)
-        if cached is not None:
-            return cached
-        response = self._build(path)
-        if response is None:
-            return NOT_FOUND
-        with self._lock:
-            self._cache[path] = response
-        return response
-
-    def _build(self, path: str) -> Response | None:
-        if path == "/robots.txt":
-            return Response(200, b"User-agent: *\nDisallow:\n", "text/plain")
-        if path == "/":
-            lists = "\n".join(f'<a href="/list/{k}">Archive {k}</a>' for k in range(self.lists))
-            first = "\n".join(
-                f'<a href="/p/{i}">Story {i}</a>' for i in range(min(10, self.pages))
-            )
-            return Response(200, _html_page("Bench home", f"<h1>Bench</h1>\n{first}\n{lists}"))
-        match = re.fullmatch(r"/(list|p)/(0|[1-9]\d*)", path)
-        if not match:
-            return None
-        index = int(match.group(2))
-        if match.group(1) == "list":
-            if index >= self.lists:
-                return None
-            start = index * BENCH_PER_LIST
-            end = min(self.pages, start + BENCH_PER_LIST)
-            links = "\n".join(f'<li><a href="/p/{i}">Story {i}</a></li>' for i in range(start, end))
-            nav = "".join(
-                f'<a href="/list/{k}">Archive {k}</a>\n'
-                for k in (index - 1, index + 1)
-                if 0 <= k < self.lists
-            )
-            body = f"<h1>Archive {index}</h1>\n<ul>\n{links}\n</ul>\n{nav}<a href=\"/\">Home</a>"
-            return Response(200, _html_page(f"Archive {index}", body))
-        if index >= self.pages:
-            return None
-        html = self._page_html(index)
-        if index % 4 == 3:
-            return Response(
-                200,
-                gzip.compress(html, compresslevel=6, mtime=0),
-                headers=(("Content-Encoding", "gzip"),),
-            )
-        return Response(200, html)
-
-    def _page_html(self, i: int) -> bytes:
-        rng = random.Random(self.seed * 1_000_003 + i)
-        target = rng.randint(40_000, 79_000)  # leaves room for the wrapper, stays under 80 KB
-        title = " ".join(rng.choices(BENCH_WORDS, k=6)).capitalize()
-        links = "\n".join(
-            f'<a href="/p/{(i + k) % self.pages}">Related story {(i + k) % self.pages}</a>'
-            for k in range(1, BENCH_LINKS_PER_PAGE + 1)
-            if (i + k) % self.pages != i
-        )
-        head = (
-            f"<header><a href=\"/\">Bench</a> <a href=\"/list/{i // BENCH_PER_LIST}\">Archive"
-            f"</a></header>\n<article>\n<h1>{title}</h1>\n"
-        )
-        tail = f"</article>\n<nav>\n{links}\n</nav>"
-        parts, size = [], len(head) + len(tail) + 200
-        sentences = self._sentences
-        while size < target:
-            paragraph = "<p>" + " ".join(rng.choices(sentences, k=rng.randint(4, 9))) + "</p>"
-            parts.append(paragraph)
-            size += len(paragraph) + 1
-        return _html_page(title, head + "\n".join(parts) + "\n" + tail)
-
-
 # --- Serving --------------------------------------------------------------------------------
-
-
-def resource_path(target: str) -> str:
-    """The routed path of a request target: no scheme/host, query or ';params', percent-decoded.
-
-    The request line arrives decoded as latin-1 by http.server, so both percent-encoded and raw
-    UTF-8 targets end up as the same Unicode path.
-    """
-    if target.startswith(("http://", "https://")):
-        target = urlsplit(target).path or "/"
-    path = target.split("?", 1)[0].split("#", 1)[0]
-    try:
-        encoded = path.encode("latin-1")
-    except UnicodeEncodeError:  # an already-decoded path, as tests pass to served_bytes
-        encoded = path.encode("utf-8")
-    raw = unquote_to_bytes(encoded)
-    decoded = raw.decode("utf-8", "replace")
-    return "/".join(segment.split(";", 1)[0] for segment in decoded.split("/"))
-
-
-def make_site(root_name: str, pages: int = 1000, seed: int = 0, lazy: bool = False) -> Site:
-    if root_name == "site":
-        return NewsSite()
-    if root_name == "bench":
-        return BenchSite(pages, seed, lazy=lazy)
-    raise ValueError(f"Unknown root name: {root_name!r} (expected 'site' or 'bench')")
 
 
 _news_site: NewsSite | None = None
 
 
-def served_bytes(
-    path: str,
-    host: str | None = None,
-    *,
-    framed: bool = False,
-    root_name: str = "site",
-    pages: int = 1000,
-    seed: int = 0,
-) -> bytes:
+def served_bytes(path: str, host: str | None = None, *, framed: bool = False) -> bytes:
     """The body bytes the server sends for ``path``, as on the wire before any decoding.
 
     For ``/gzip`` and ``/bomb`` that is the gzip data; for ``/chunked`` the de-chunked payload, or
@@ -895,16 +493,12 @@ def served_bytes(
     ``/sitemap.xml`` embed the Host header: pass ``host="127.0.0.1:PORT"`` (``server.host``).
     """
     global _news_site
-    if root_name == "site":
-        if _news_site is None:
-            _news_site = NewsSite()
-        site: Site = _news_site
-    else:
-        site = BenchSite(pages, seed, lazy=True)
+    if _news_site is None:
+        _news_site = NewsSite()
     decoded = resource_path(path)
-    if root_name == "site" and decoded in NewsSite.HOST_DEPENDENT and host is None:
+    if decoded in NewsSite.HOST_DEPENDENT and host is None:
         raise ValueError(f"{decoded} embeds the Host header: pass host='127.0.0.1:PORT'")
-    response = site.respond(decoded, host or "")
+    response = _news_site.respond(decoded, host or "")
     if framed:
         if response.chunks is None:
             raise ValueError(f"{decoded} is not sent chunked")
@@ -912,223 +506,42 @@ def served_bytes(
     return response.payload
 
 
-class MockHTTPServer(ThreadingHTTPServer):
-    daemon_threads = True
-    # The default backlog of 5 drops SYNs when a crawler opens 16+ connections at once.
-    request_queue_size = 128
-
-    def __init__(self, address: tuple[str, int], site: Site) -> None:
-        super().__init__(address, MockRequestHandler)
-        self.site = site
-        self.hits: Counter[str] = Counter()
-        self.raw_hits: Counter[str] = Counter()
-        self.hits_lock = threading.Lock()
-
-    def handle_error(self, request: object, client_address: object) -> None:
-        # A client that hangs up mid-body (size caps, timeouts) is expected, not a server error.
-        if isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
-            return
-        super().handle_error(request, client_address)  # type: ignore[arg-type]
-
-
-class MockRequestHandler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    server_version = "newsarchive-mockserver/1.0"
-    sys_version = ""
-    disable_nagle_algorithm = True
-    timeout = 120  # reclaim threads of idle keep-alive connections
-    server: MockHTTPServer
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
-    def do_GET(self) -> None:
-        self._serve(head=False)
-
-    def do_HEAD(self) -> None:
-        self._serve(head=True)
-
-    def _serve(self, head: bool) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        if length:  # keep the connection in sync if a client sends a body anyway
-            self.rfile.read(length)
-        path = resource_path(self.path)
-        host = self.headers.get("Host") or "%s:%d" % self.server.server_address[:2]
-        if path in ("/__hits", "/__reset"):
-            response = self._control(path)
-        else:
-            with self.server.hits_lock:
-                self.server.hits[path] += 1
-                self.server.raw_hits[self.path] += 1
-            response = self.server.site.respond(path, host)
-        if response.delay:
-            time.sleep(response.delay)
-        self._write(response, head)
-
-    def _control(self, path: str) -> Response:
-        with self.server.hits_lock:
-            if path == "/__reset":
-                self.server.hits.clear()
-                self.server.raw_hits.clear()
-                data: dict[str, object] = {"reset": True}
-            elif "raw=1" in self.path:
-                data = dict(self.server.raw_hits)
-            else:
-                data = dict(self.server.hits)
-        body = json.dumps(data, ensure_ascii=False, sort_keys=True).encode("utf-8")
-        return Response(
-            200, body, "application/json; charset=utf-8", (("Cache-Control", "no-store"),)
-        )
-
-    def _write(self, response: Response, head: bool) -> None:
-        reason = response.reason or self.responses.get(response.status, ("",))[0]
-        lines = [
-            f"HTTP/1.1 {response.status} {reason}",
-            f"Server: {self.server_version}",
-            f"Date: {self.date_time_string()}",
-        ]
-        if response.content_type:
-            lines.append(f"Content-Type: {response.content_type}")
-        lines += [f"{name}: {value}" for name, value in response.headers]
-        chunked = response.chunks is not None
-        if chunked and self.request_version == "HTTP/1.0":
-            chunked = False  # HTTP/1.0 has no chunked coding: end the body by closing instead
-            self.close_connection = True
-        elif chunked:
-            lines.append("Transfer-Encoding: chunked")
-        else:
-            lines.append(f"Content-Length: {len(response.body)}")
-        if self.close_connection:
-            lines.append("Connection: close")
-        elif self.request_version == "HTTP/1.0":
-            lines.append("Connection: keep-alive")
-        header = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
-        if head:
-            body = b""
-        elif response.chunks is not None:
-            body = response.chunked_framing() if chunked else response.payload
-        else:
-            body = response.body
-        try:
-            if len(body) <= WRITE_SLICE:
-                self.wfile.write(header + body)  # one write: no Nagle/delayed-ACK stall
-            else:
-                self.wfile.write(header)
-                view = memoryview(body)
-                for start in range(0, len(body), WRITE_SLICE):
-                    self.wfile.write(view[start : start + WRITE_SLICE])
-        except (ConnectionError, TimeoutError):
-            self.close_connection = True
-
-
-def serve(port: int, site: Site) -> None:
-    server = MockHTTPServer(("127.0.0.1", port), site)
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    print(f"READY http://127.0.0.1:{server.server_address[1]}", flush=True)
-    try:
-        server.serve_forever(poll_interval=0.1)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
-    parser.add_argument("--root-name", choices=("site", "bench"), default="site")
-    parser.add_argument("--pages", type=int, default=1000, help="bench: number of pages")
-    parser.add_argument("--seed", type=int, default=0, help="bench: generation seed")
-    parser.add_argument("--lazy", action="store_true", help="bench: build pages on first request")
     args = parser.parse_args(argv)
-    serve(args.port, make_site(args.root_name, args.pages, args.seed, args.lazy))
+    serve(args.port, NewsSite(), name="newsarchive-mockserver/1.0")
     return 0
 
 
-class MockServer:
+class MockServer(ServerProcess):
     """Runs this module as a subprocess for the duration of a ``with`` block.
 
     ``MockServer()`` serves the hostile-inputs site; ``MockServer("bench", pages=500, seed=1)``
-    the benchmark site. ``url(path)`` and ``host`` give addresses on 127.0.0.1.
+    the benchmark site (bench/site.py). ``url(path)`` and ``host`` give addresses on 127.0.0.1.
     """
 
-    def __init__(
-        self,
-        root_name: str = "site",
-        *,
-        pages: int | None = None,
-        seed: int | None = None,
-        lazy: bool = False,
-        port: int = 0,
-        startup_timeout: float = 60.0,
-    ) -> None:
-        self.args = [sys.executable, "-u", str(Path(__file__).resolve()), "--port", str(port)]
-        self.args += ["--root-name", root_name]
+    def __init__(self, root_name: str = "site", *, pages: int | None = None, seed: int | None = None,
+                 lazy: bool = False, port: int = 0, startup_timeout: float = 60.0) -> None:
+        here = Path(__file__).resolve()
+        if root_name == "site":
+            script = here
+        elif root_name == "bench":
+            script = here.parent.parent / "bench" / "site.py"
+        else:
+            raise ValueError(f"Unknown root name: {root_name!r} (expected 'site' or 'bench')")
+        argv = [sys.executable, "-u", str(script), "--port", str(port)]
         if pages is not None:
-            self.args += ["--pages", str(pages)]
+            argv += ["--pages", str(pages)]
         if seed is not None:
-            self.args += ["--seed", str(seed)]
+            argv += ["--seed", str(seed)]
         if lazy:
-            self.args.append("--lazy")
-        self.startup_timeout = startup_timeout
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.base_url = ""
+            argv.append("--lazy")
+        super().__init__(argv, startup_timeout=startup_timeout)
 
     def __enter__(self) -> MockServer:
         self.start()
         return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    def start(self) -> None:
-        self.proc = subprocess.Popen(self.args, stdout=subprocess.PIPE)
-        assert self.proc.stdout is not None
-        deadline = time.monotonic() + self.startup_timeout
-        line = b""
-        while not line.endswith(b"\n"):
-            remaining = deadline - time.monotonic()
-            ready, _, _ = select.select([self.proc.stdout], [], [], max(remaining, 0))
-            chunk = self.proc.stdout.read1(256) if ready else b""  # type: ignore[attr-defined]
-            if not chunk:
-                self.stop()
-                raise RuntimeError(f"mock server did not print READY: {line!r}")
-            line += chunk
-        text = line.decode().strip()
-        if not text.startswith("READY http://127.0.0.1:"):
-            self.stop()
-            raise RuntimeError(f"unexpected mock server output: {text!r}")
-        self.base_url = text.split(" ", 1)[1]
-
-    def stop(self) -> None:
-        if self.proc is None:
-            return
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        if self.proc.stdout is not None:
-            self.proc.stdout.close()
-        self.proc = None
-
-    @property
-    def port(self) -> int:
-        return int(self.base_url.rsplit(":", 1)[1])
-
-    @property
-    def host(self) -> str:
-        """``127.0.0.1:PORT``, the Host header value the server sees."""
-        return f"127.0.0.1:{self.port}"
-
-    def url(self, path: str = "/") -> str:
-        return f"{self.base_url}/{path.lstrip('/')}"
 
 
 if __name__ == "__main__":

@@ -21,8 +21,8 @@ import argparse
 import gzip
 import threading
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import unquote
+
+from crawler.demo.httpd import Response, SiteServer
 
 DEFAULT_PORT = 8765
 ROBOTS_TXT = b"User-agent: *\nDisallow: /drafts/\n"
@@ -196,68 +196,32 @@ def feed_xml(host: str) -> bytes:
     ).encode("utf-8")
 
 
-HTML = "text/html; charset=utf-8"
+class DemoSite:
+    """The demo's pages by decoded path (served by crawler/demo/httpd.py)."""
+
+    def respond(self, path: str, host: str) -> Response:
+        if path == "/robots.txt":
+            return Response(200, ROBOTS_TXT, "text/plain")
+        if path == "/":
+            return Response(200, home_html())
+        if path == "/feed.xml":
+            return Response(200, feed_xml(host), "application/rss+xml; charset=utf-8")
+        if path == "/drafts/upcoming":
+            return Response(200, _page("Drafts", "<p>Not for crawlers.</p>"))
+        if path.startswith("/posts/") and path[len("/posts/") :] in POSTS_BY_SLUG:
+            slug = path[len("/posts/") :]
+            body = post_html(POSTS_BY_SLUG[slug], host)
+            if slug == GZIP_SLUG:
+                return Response(200, gzip.compress(body, mtime=0), headers=(("Content-Encoding", "gzip"),))
+            return Response(200, body)
+        return Response(404, _page("Not found", "<h1>404 Not Found</h1>"))
 
 
-def respond(path: str, host: str) -> tuple[int, str, bytes, list[tuple[str, str]]]:
-    """(status, content type, body, extra headers) for a decoded path."""
-    if path == "/robots.txt":
-        return 200, "text/plain", ROBOTS_TXT, []
-    if path == "/":
-        return 200, HTML, home_html(), []
-    if path == "/feed.xml":
-        return 200, "application/rss+xml; charset=utf-8", feed_xml(host), []
-    if path == "/drafts/upcoming":
-        return 200, HTML, _page("Drafts", "<p>Not for crawlers.</p>"), []
-    if path.startswith("/posts/") and path[len("/posts/") :] in POSTS_BY_SLUG:
-        slug = path[len("/posts/") :]
-        body = post_html(POSTS_BY_SLUG[slug], host)
-        if slug == GZIP_SLUG:
-            return 200, HTML, gzip.compress(body, mtime=0), [("Content-Encoding", "gzip")]
-        return 200, HTML, body, []
-    return 404, HTML, _page("Not found", "<h1>404 Not Found</h1>"), []
+def make_server(port: int = 0) -> SiteServer:
+    return SiteServer(("127.0.0.1", port), DemoSite(), name="newsarchive-demo/1.0")
 
 
-class DemoHandler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    server_version = "newsarchive-demo/1.0"
-    sys_version = ""
-    disable_nagle_algorithm = True
-    timeout = 120
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
-    def version_string(self) -> str:
-        return self.server_version
-
-    def do_GET(self) -> None:
-        self._serve(head=False)
-
-    def do_HEAD(self) -> None:
-        self._serve(head=True)
-
-    def _serve(self, head: bool) -> None:
-        path = unquote(self.path.split("?", 1)[0].split("#", 1)[0])
-        host = self.headers.get("Host") or "127.0.0.1:%d" % self.server.server_address[1]
-        status, content_type, body, headers = respond(path, host)
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        for name, value in headers:
-            self.send_header(name, value)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        if not head:
-            self.wfile.write(body)
-
-
-def make_server(port: int = 0) -> ThreadingHTTPServer:
-    server = ThreadingHTTPServer(("127.0.0.1", port), DemoHandler)
-    server.daemon_threads = True
-    return server
-
-
-def serve_in_thread(port: int = 0) -> tuple[ThreadingHTTPServer, str]:
+def serve_in_thread(port: int = 0) -> tuple[SiteServer, str]:
     """Serve in a daemon thread; stop with ``server.shutdown(); server.server_close()``."""
     server = make_server(port)
     thread = threading.Thread(target=server.serve_forever, name="demo-site", daemon=True)
