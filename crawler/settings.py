@@ -23,6 +23,7 @@ def project_root() -> Path:
     return Path(cfg).parent if cfg else Path.cwd()
 
 
+import crawler.urls as _urls  # lower-case: a module name is not a setting
 from crawler.items import EXPORT_FIELDS as _export_fields
 
 BOT_NAME = "newsarchive"
@@ -97,11 +98,8 @@ ACCEPT_ENCODINGS = ["gzip", "deflate", "br"]
 
 # -- Scope and traps -------------------------------------------------------------------------
 #: Query parameters dropped by URL canonicalisation (exact, case-insensitive) and by prefix.
-CANONICAL_DROP_PARAMS = [
-    "sessionid", "session_id", "sid", "phpsessid", "jsessionid", "aspsessionid", "cfid", "cftoken",
-    "fbclid", "gclid", "dclid", "msclkid", "yclid", "mc_cid", "mc_eid", "spm", "ref_src",
-]
-CANONICAL_DROP_PREFIXES = ["utm_"]
+CANONICAL_DROP_PARAMS = list(_urls.DEFAULT_DROP_PARAMS)  # session ids and click trackers (crawler/urls.py)
+CANONICAL_DROP_PREFIXES = list(_urls.DEFAULT_DROP_PREFIXES)
 #: Default link depth from a start URL when a source sets no max_depth (stat: traps/depth).
 TRAP_MAX_DEPTH = 5
 #: Scrapy's own depth limit stays off: sources may go deeper than the default above.

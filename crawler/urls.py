@@ -8,13 +8,16 @@ from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 from w3lib.url import safe_url_string
 
-#: Query parameters dropped before scheduling (exact names, case-insensitive) ...
-DEFAULT_DROP_PARAMS = (
-    "sessionid", "session_id", "sid", "phpsessid", "jsessionid", "aspsessionid", "cfid", "cftoken",
-    "fbclid", "gclid", "dclid", "msclkid", "yclid", "mc_cid", "mc_eid", "spm", "from", "ref_src",
-)
-#: ... and by prefix.
-DEFAULT_DROP_PREFIXES = ("utm_",)
+#: Query parameters that only say where a click came from (exact names, case-insensitive) ...
+TRACKING_PARAMS = ("fbclid", "gclid", "dclid", "msclkid", "yclid", "mc_cid", "mc_eid", "spm", "ref_src")
+#: ... and by prefix. The one list: the crawl's CANONICAL_DROP_* settings and the dedup's
+#: comparison of cited links (crawler/dedup/sourcelinks.py) both start from these.
+TRACKING_PREFIXES = ("utm_",)
+#: Session ids: a new one per visit, the same page.
+SESSION_PARAMS = ("sessionid", "session_id", "sid", "phpsessid", "jsessionid", "aspsessionid", "cfid", "cftoken")
+#: Dropped before scheduling. Not ``from``: on some sites it is an offset (``?from=20``).
+DEFAULT_DROP_PARAMS = SESSION_PARAMS + TRACKING_PARAMS
+DEFAULT_DROP_PREFIXES = TRACKING_PREFIXES
 
 _MATRIX_SESSION = re.compile(r";(jsessionid|phpsessid|sid)=[^/?#]*", re.IGNORECASE)
 _DEFAULT_PORTS = {"http": 80, "https": 443}

@@ -6,6 +6,7 @@ import re
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from crawler.dedup.normalize import SOURCE_LINE_MARKERS
+from crawler.urls import TRACKING_PARAMS, TRACKING_PREFIXES
 
 #: Markers that say "this article is a translation of" rather than "see also".
 TRANSLATION_MARKERS = ("本文翻译自", "翻译自", "编译自", "译自", "原文链接", "原文地址", "原文来自", "原文出处", "原文：", "原文:")
@@ -13,10 +14,17 @@ TRANSLATION_MARKERS = ("本文翻译自", "翻译自", "编译自", "译自", "�
 _URL_RE = re.compile(r"""(?:https?|hxxps?)(?::|\[:\])//[^\s<>"'，。）)\]\[]+""", re.IGNORECASE)
 _WWW_RE = re.compile(r"""(?<![/\w.])www\.[^\s<>"'，。）)\]\[]+""", re.IGNORECASE)
 
-# Query parameters that never change what a page is.
+# Query parameters that never change what a cited page is: the crawl's click trackers
+# (crawler/urls.py), plus what only comparing links can afford to drop (a crawl must not
+# guess that ``from`` or ``source`` mean nothing on every site).
+_CITATION_ONLY_PARAMS = ("ref", "source", "from", "wx_fmt", "scene", "srcid", "web_view", "amp",
+                         "_hsenc", "_hsmi", "igshid", "cmpid", "ncid", "sr_share")
+_CITATION_ONLY_PREFIXES = ("sharer_", "share_")
 _TRACKING_PARAMS = re.compile(
-    r"^(utm_\w+|fbclid|gclid|dclid|msclkid|mc_cid|mc_eid|ref|ref_src|source|spm|from|"
-    r"wx_fmt|scene|srcid|web_view|amp|sharer_\w+|share_\w+|_hsenc|_hsmi|igshid|cmpid|ncid|sr_share)$",
+    "^(?:"
+    + "|".join([*(re.escape(p) for p in TRACKING_PARAMS + _CITATION_ONLY_PARAMS),
+                *(re.escape(p) + r"\w+" for p in TRACKING_PREFIXES + _CITATION_ONLY_PREFIXES)])
+    + ")$",
     re.IGNORECASE,
 )
 

@@ -70,3 +70,9 @@ def test_a_dump_of_urls_is_not_a_list_of_sources():
     text = ("恶意软件的下载地址如下：\n" + ioc + "\n\nNew Malware Campaign Hits Developers Worldwide\n"
             "https://www.bleepingcomputer.com/news/security/new-malware-campaign/\n")
     assert links(text) == {"bleepingcomputer.com/news/security/new-malware-campaign": "translated_from"}
+
+
+def test_normalize_drops_the_crawls_click_trackers_too():
+    # the crawl's list (crawler/urls.py) plus what only a comparison of cited links may drop
+    url = "https://news.example/a?yclid=1&fbclid=2&utm_medium=x&from=timeline&share_id=3&id=7"
+    assert normalize_url(url) == "news.example/a?id=7"

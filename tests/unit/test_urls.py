@@ -25,3 +25,18 @@ def test_canonicalize_is_idempotent() -> None:
         once = canonicalize(url)
         assert canonicalize(once) == once
 
+
+
+def test_the_crawl_drops_the_one_list_of_session_and_tracking_parameters() -> None:
+    from crawler import settings
+    from crawler.urls import DEFAULT_DROP_PARAMS, DEFAULT_DROP_PREFIXES, TRACKING_PARAMS
+
+    assert settings.CANONICAL_DROP_PARAMS == list(DEFAULT_DROP_PARAMS)
+    assert settings.CANONICAL_DROP_PREFIXES == list(DEFAULT_DROP_PREFIXES)
+    assert set(TRACKING_PARAMS) <= set(DEFAULT_DROP_PARAMS)
+    # an offset on some sites, so never dropped by the crawl
+    assert canonicalize("http://example.com/list?from=20&yclid=1") == "http://example.com/list?from=20"
+
+
+def test_credentials_in_a_link_are_never_kept() -> None:
+    assert canonicalize("http://user:secret@Example.com:8080/a") == "http://example.com:8080/a"
