@@ -12,6 +12,8 @@ from __future__ import annotations
 import re
 from collections import Counter
 
+from crawler.dedup.normalize import TLD_ALTERNATION
+
 # --- ids --------------------------------------------------------------------------------
 # Boundaries are ASCII: Chinese writes ids against characters ("编号为CVE-2024-1709的漏洞"),
 # and CJK characters are \w to ``re``, so ``\b`` would miss them there.
@@ -23,7 +25,7 @@ _GHSA_RE = re.compile(_L + r"ghsa(?:-[23456789cfghjmpqrvwx]{4}){3}" + _R, re.I)
 _GROUP_RE = re.compile(_L + r"(apt|unc|ta|fin|temp|storm|dev|uat|sectorj?)[- ]?(\d{1,5})" + _R, re.I)
 _VERSION_RE = re.compile(r"(?<![\w.])v?(\d{1,4}(?:\.\d{1,5}){1,3})(?![\w.]*\d)", re.I)
 _DOMAIN_RE = re.compile(
-    r"(?<![A-Za-z0-9_@.-])((?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+(?:com|net|org|io|gov|cn|ru|uk|de|info|xyz|top|me|co|ai|dev|app|site|online))(?![A-Za-z0-9_-])",
+    r"(?<![A-Za-z0-9_@.-])((?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+" + TLD_ALTERNATION + r")(?![A-Za-z0-9_-])",
     re.I,
 )
 

@@ -85,14 +85,22 @@ _URL_RE = re.compile(
     r"""|\bwww\.[^\s<>"'，。）)\]]+""",
     re.IGNORECASE,
 )
+#: The TLDs that make a word a bare domain in article text (example.com, sub.example.co.uk):
+#: hand-picked from what the corpus's articles name, letters only, so versions (17.4.1) and file
+#: names (setup.exe) stay. Not the public suffix list: "in", "it" or "so" there would need words
+#: around them to tell a domain from prose. crawler/dedup/anchors.py uses the same list.
+TLDS = (
+    "com", "net", "org", "info", "io", "gov", "edu", "mil", "cn", "uk", "de", "fr", "ru", "jp", "kr", "in",
+    "us", "co", "me", "ly", "ai", "dev", "app", "xyz", "top", "site", "online", "news", "blog", "tech",
+    "security", "cc", "tv", "eu", "nl", "be", "ch", "au", "ca", "br", "it", "es", "pl", "se", "no", "fi",
+    "ir", "il", "ua", "tw", "hk", "sg", "gl", "gle", "to", "sh", "so", "biz",
+)
+TLD_ALTERNATION = "(?:" + "|".join(TLDS) + ")"
 # A bare domain with an optional path: example.com/path, sub.example.co.uk.
-# Needs a letter-only TLD of 2-12 letters, so versions (17.4.1) and file names with digits stay.
 _BARE_DOMAIN_RE = re.compile(
     r"(?<![\w@.-])(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+"
-    r"(?:com|net|org|info|io|gov|edu|mil|cn|uk|de|fr|ru|jp|kr|in|us|co|me|ly|ai|dev|app|xyz|"
-    r"top|site|online|news|blog|tech|security|cc|tv|eu|nl|be|ch|au|ca|br|it|es|pl|se|no|fi|"
-    r"ir|il|ua|tw|hk|sg|gl|gle|to|sh|so|biz)"
-    r"(?![\w-])(?:/[^\s<>\"'，。）)\]]*)?",
+    + TLD_ALTERNATION
+    + r"(?![\w-])(?:/[^\s<>\"'，。）)\]]*)?",
     re.IGNORECASE,
 )
 
@@ -109,12 +117,7 @@ _URL_ONLY_RE = re.compile(r"^[\s>*\-•·\d.、()\[\]（）:：]*$")
 
 # Cheap scans (a literal first character) that say whether the costly patterns can match:
 # _BARE_DOMAIN_RE tries every word start of a text, which was half the fingerprint's time.
-_TLD_HINT_RE = re.compile(
-    r"\.(?:com|net|org|info|io|gov|edu|mil|cn|uk|de|fr|ru|jp|kr|in|us|co|me|ly|ai|dev|app|xyz|"
-    r"top|site|online|news|blog|tech|security|cc|tv|eu|nl|be|ch|au|ca|br|it|es|pl|se|no|fi|"
-    r"ir|il|ua|tw|hk|sg|gl|gle|to|sh|so|biz)(?![\w-])",
-    re.IGNORECASE,
-)
+_TLD_HINT_RE = re.compile(r"\." + TLD_ALTERNATION + r"(?![\w-])", re.IGNORECASE)
 _URL_HINT_RE = re.compile(r"//|\[:\]|www\.", re.IGNORECASE)
 
 
