@@ -96,3 +96,13 @@ def site_crawl(mock_server: MockServer, tmp_path_factory: pytest.TempPathFactory
     run.hits = json.load(urllib.request.urlopen(mock_server.url("/__hits")))
     run.raw_hits = json.load(urllib.request.urlopen(mock_server.url("/__hits?raw=1")))
     return run
+
+
+_SLOW_DIRS = ("integration", "replay")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Whole crawls and pywb runs are `slow`: `pytest -m "not slow"` is the fast unit loop."""
+    for item in items:
+        if any(part in _SLOW_DIRS for part in item.path.relative_to(REPO / "tests").parts[:-1]):
+            item.add_marker(pytest.mark.slow)
