@@ -11,6 +11,7 @@ from __future__ import annotations
 import difflib
 import json
 import logging
+from collections.abc import Iterable
 from functools import cache
 from typing import Any
 
@@ -34,7 +35,7 @@ def defaults() -> dict[str, Any]:
     return known
 
 
-def did_you_mean(word: str, choices: list[str] | tuple[str, ...] | set[str]) -> str:
+def did_you_mean(word: str, choices: Iterable[str]) -> str:
     """`` (did you mean `X`?)`` for the closest choice, or nothing when none is close."""
     close = difflib.get_close_matches(word, sorted(choices), n=1)
     return f" (did you mean `{close[0]}`?)" if close else ""

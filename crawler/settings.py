@@ -122,7 +122,7 @@ DEDUP_ENABLED = True
 DEDUP_CATALOG = None
 #: Overrides of the frozen thresholds in crawler/dedup/defaults.py, e.g.
 #: {"story_min": 0.5, "young_catalog": 0}; an unknown name stops the crawl before it starts.
-DEDUP_THRESHOLDS = {}
+DEDUP_THRESHOLDS: dict[str, float] = {}
 
 # -- Component order ---------------------------------------------------------------------
 #: Adjusts Scrapy itself for newsarchive (offline public suffix list): crawler/addon.py.
