@@ -48,6 +48,7 @@ def test_profile_and_cache_dir_reach_every_command(seaweedfs, tmp_path: Path, mo
                        str(tmp_path / "stats.json"), cwd=tmp_path, env=child_env)
     finally:
         server.shutdown()
+        server.server_close()
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert json.loads((tmp_path / "stats.json").read_text())["dedup/articles"] == len(PAGES)
     catalogs = sorted(p.name for p in (tmp_path / "cache").rglob("*.sqlite3"))
