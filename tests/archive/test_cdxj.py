@@ -30,6 +30,7 @@ from crawler.archive.records import (
     sha1_digest,
     warcinfo_record,
 )
+from crawler.archive.warcscan import block_digest_if_needed
 
 DATE = datetime(2026, 11, 28, 12, 0, 0, 123456, tzinfo=timezone.utc)
 EX = Exchange(
@@ -105,7 +106,8 @@ def parsed(record: WarcRecord):
 ], ids=["response", "revisit", "metadata", "request", "warcinfo"])
 def test_the_writers_entry_equals_the_one_from_the_parsed_record(record: WarcRecord) -> None:
     from_writer = entry_for_record(record, 100, 200, "f.warc.gz")
-    from_parse = entry_for(parsed(record), 100, 200, "f.warc.gz")
+    read = parsed(record)  # as the index scan reads it: a record without a payload digest gets its block's
+    from_parse = entry_for(read, 100, 200, "f.warc.gz", block_digest_if_needed(read))
     assert from_writer == from_parse
     if record.rec_type in ("request", "warcinfo"):
         assert from_writer is None

@@ -121,9 +121,10 @@ def _pair(kind: str, rid: str, links: dict[str, str]):
         else:
             http = StatusAndHeaders("200 OK", [("Content-Type", "text/html"), ("Content-Length", "2")],
                                     protocol="HTTP/1.1")
-        return writer.create_warc_record("http://127.0.0.1:8/a", kind, payload=io.BytesIO(b"" if kind == "request"
-                                         else b"ok"), http_headers=http,
-                                         warc_headers_dict={"WARC-Record-ID": rid, **links})
+        body = b"" if kind == "request" else b"ok"
+        # a length given: without one warcio spools the record to a temporary file it never closes
+        return writer.create_warc_record("http://127.0.0.1:8/a", kind, payload=io.BytesIO(body), length=len(body),
+                                         http_headers=http, warc_headers_dict={"WARC-Record-ID": rid, **links})
     return build
 
 

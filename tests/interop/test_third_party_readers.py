@@ -336,7 +336,7 @@ def legacy_copy(wire: WireRun, root: Path) -> Path:
                 body = record.raw_stream.read()
                 h = record.rec_headers
                 old = writer.create_warc_record(
-                    json.loads(body)["url"], "metadata", payload=io.BytesIO(body),
+                    json.loads(body)["url"], "metadata", payload=io.BytesIO(body), length=len(body),
                     warc_content_type="application/json",
                     warc_headers_dict={"WARC-Record-ID": h.get_header("WARC-Record-ID"),
                                        "WARC-Date": h.get_header("WARC-Date"),

@@ -72,6 +72,7 @@ def _request(writer: WARCWriter, url: str, date: str, concurrent_to: str) -> Non
         url,
         "request",
         payload=io.BytesIO(b""),
+        length=0,
         http_headers=headers,
         warc_headers_dict={"WARC-Date": date, "WARC-Concurrent-To": concurrent_to},
     )
@@ -120,6 +121,7 @@ def build_archive(root: Path) -> Archive:
             PAGE,
             "response",
             payload=io.BytesIO(body),
+            length=len(body),
             http_headers=_page_headers(body),
             warc_headers_dict={"WARC-Date": PAGE_DATE, "WARC-IP-Address": "127.0.0.1"},
         )
@@ -132,6 +134,7 @@ def build_archive(root: Path) -> Archive:
             OLD,
             "response",
             payload=io.BytesIO(b""),
+            length=0,
             http_headers=StatusAndHeaders(
                 "301 Moved Permanently",
                 [("Location", "/page"), ("Content-Length", "0"), ("Content-Type", "text/html")],
