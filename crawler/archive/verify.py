@@ -10,6 +10,7 @@ the offset.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from warcio.archiveiterator import ArchiveIterator

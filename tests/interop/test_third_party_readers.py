@@ -24,7 +24,12 @@ from crawler.archive.archive import Archive
 from crawler.archive.records import METADATA_URI_PREFIX
 from tests.conftest import CrawlRun, crawl, run_cli
 from tests.interop.wire_site import (
-    ARTICLE_PATTERN, BODIES, BROTLI_BODY, ETAG_CASE_HEADERS, TITLES, WireSite,
+    ARTICLE_PATTERN,
+    BODIES,
+    BROTLI_BODY,
+    ETAG_CASE_HEADERS,
+    TITLES,
+    WireSite,
 )
 
 BIN = Path(sys.executable).parent
