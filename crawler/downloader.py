@@ -111,7 +111,7 @@ try:
             return d
 
     class _WireHeadClientFactory(_http11._LenientHTTP11ClientFactory):  # type: ignore[misc, valid-type]
-        def buildProtocol(self, addr):  # noqa: N802 - Twisted's name
+        def buildProtocol(self, _addr):  # noqa: N802 - Twisted's name
             return _WireHeadProtocol(self._quiescentCallback)
 
 except (ImportError, AttributeError):  # pragma: no cover - Scrapy moved its internals

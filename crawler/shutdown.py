@@ -80,7 +80,7 @@ class CrawlShutdown:
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+                 _tb: TracebackType | None) -> None:
         CrawlShutdown.current = None
         if self.exiting:
             # The process exits next: a signal now must neither raise (a KeyboardInterrupt during
@@ -122,7 +122,7 @@ class CrawlShutdown:
             raise Interrupted(self.message())
 
     # -- the handler (main thread, between two bytecodes: only flags and callFromThread here) ---
-    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
+    def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
         self.received.append(signum)
         now = time.monotonic()
         if self._late:

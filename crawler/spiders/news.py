@@ -59,11 +59,12 @@ class NewsSpider(Spider):
         sources = load_sources(path, only or None)
         spider = cls(
             sources,
+            *args,
             drop_params=s.getlist("CANONICAL_DROP_PARAMS"),
             drop_prefixes=s.getlist("CANONICAL_DROP_PREFIXES"),
             article_items=s.getbool("NEWSARCHIVE_ARTICLE_ITEMS"),
             job_name=kwargs.pop("job_name", None) or "+".join(sorted(x.name for x in sources)),
-            *args, **kwargs,
+            **kwargs,
         )
         spider._set_crawler(crawler)
         return spider
