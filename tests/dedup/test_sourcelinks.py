@@ -70,3 +70,26 @@ def test_a_dump_of_urls_is_not_a_list_of_sources():
     text = ("恶意软件的下载地址如下：\n" + ioc + "\n\nNew Malware Campaign Hits Developers Worldwide\n"
             "https://www.bleepingcomputer.com/news/security/new-malware-campaign/\n")
     assert links(text) == {"bleepingcomputer.com/news/security/new-malware-campaign": "translated_from"}
+
+
+# --- the line hints equal the per-line scan of the frozen reference ---------------------------
+
+from hypothesis import given, settings  # noqa: E402
+
+from tests.dedup.fragments import FRAGMENTS, texts  # noqa: E402
+from tests.dedup.reference import sourcelinks_v1  # noqa: E402
+
+
+@settings(max_examples=400, deadline=None)
+@given(texts)
+def test_equal_to_the_reference(text):
+    url = "https://news.example/a/1"
+    assert source_links(text, self_url=url) == sourcelinks_v1.source_links(text, self_url=url)
+
+
+def test_fragments_as_lines_equal_the_reference():
+    text = "\n".join(FRAGMENTS)
+    assert source_links(text) == sourcelinks_v1.source_links(text)
+    # "İ" lower-cases to two characters: the hints fall back to every line.
+    text = "İİ\n" + text
+    assert source_links(text) == sourcelinks_v1.source_links(text)
