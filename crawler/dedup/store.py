@@ -165,17 +165,20 @@ class ArticleStore:
         old = self.by_url(article.url)
         if old is not None:
             self.delete(old.id)
+        stored = signals.to_json()
         cur = self.conn.execute(
             "INSERT INTO articles (url, url_key, source, lang, title, published, published_ts, fetched_at,"
             " warc_record_id, simhash, content_hash, signals) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
             (
                 article.url, signals.url_key, article.source or "", article.lang, article.title or "",
                 article.published, parse_when(article.published), article.fetched_at, article.warc_record_id,
-                to_signed(signals.simhash), to_signed(signals.content_hash), json.dumps(signals.to_json(), ensure_ascii=False),
+                to_signed(signals.simhash), to_signed(signals.content_hash), json.dumps(stored, ensure_ascii=False),
             ),
         )
         assert cur.lastrowid is not None
         article_id = int(cur.lastrowid)
+        # The detector reads the new article back at once: keep what the JSON decodes to.
+        self._cache_signals(article_id, Signals.from_json(stored))
         self.conn.executemany(
             "INSERT OR REPLACE INTO links (url_key, article_id, kind) VALUES (?, ?, ?)",
             [(link["url"], article_id, link["kind"]) for link in signals.source_links],
@@ -201,9 +204,7 @@ class ArticleStore:
         sig = self._signals.get(article_id)
         if sig is None:
             sig = Signals.from_json(json.loads(signals_json))
-            self._signals[article_id] = sig
-            if len(self._signals) > SIGNALS_CACHE_SIZE:
-                self._signals.popitem(last=False)
+            self._cache_signals(article_id, sig)
         return StoredArticle(id=article_id, url=url, url_key=url_key, source=source, lang=lang, title=title,
                              published=published, published_ts=published_ts, fetched_at=fetched_at,
                              warc_record_id=warc_record_id, signals=sig)
@@ -211,6 +212,11 @@ class ArticleStore:
     def _one(self, where: str, value: object) -> StoredArticle | None:
         row = self.conn.execute(f"SELECT {_ARTICLE_COLS} FROM articles WHERE {where} = ?", (value,)).fetchone()
         return None if row is None else self._row(row)
+
+    def _cache_signals(self, article_id: int, sig: Signals) -> None:
+        self._signals[article_id] = sig
+        if len(self._signals) > SIGNALS_CACHE_SIZE:
+            self._signals.popitem(last=False)
 
     def get(self, article_id: int) -> StoredArticle | None:
         return self._one("id", article_id)

@@ -39,3 +39,18 @@ def test_short_article_is_unbounded():
     text = "Microsoft fixed CVE-2024-21412 in March.\n" * 10
     sig = compute_signals(Article(url="https://a.example/1", lang="en", text=text))
     assert sig.anchors["cve-2024-21412"] == 10
+
+
+def test_to_json_is_what_asdict_gives_in_fresh_containers():
+    from dataclasses import asdict
+
+    sig = compute_signals(Article(url="https://a.example/1", lang="en",
+                                  text="Microsoft fixed CVE-2024-21412.\n原文链接：https://b.example/x/y\n"))
+    d = sig.to_json()
+    ref = asdict(sig)
+    ref["simhash"], ref["content_hash"] = f"{sig.simhash:016x}", f"{sig.content_hash:016x}"
+    assert list(d.items()) == list(ref.items())
+    d["anchors"]["x"] = 1
+    d["source_links"][0]["kind"] = "x"
+    assert "x" not in sig.anchors and sig.source_links[0]["kind"] != "x"
+    assert features.Signals.from_json(sig.to_json()) == sig

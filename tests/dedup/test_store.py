@@ -31,3 +31,19 @@ def test_round_trip(tmp_path):
         store.delete(a)
         assert store.get(a) is None and store.flags_of(b) == []
         assert store.count() == 1
+
+
+def test_inserted_signals_read_back_as_stored(tmp_path):
+    store = ArticleStore(tmp_path / "c.sqlite3")
+    art = Article(url="https://a.example/1", lang="en", text="Microsoft fixed CVE-2024-21412 in March.")
+    sig = compute_signals(art)
+    i = store.insert(art, sig)
+    cached = store.get(i).signals
+    assert cached == sig and cached is not sig
+    sig.anchors["later"] = 1  # the caller's object is not the catalog's
+    assert "later" not in store.get(i).signals.anchors
+    store.commit()
+    store.close()
+    again = ArticleStore(tmp_path / "c.sqlite3")
+    assert again.get(i).signals == cached  # what the JSON decodes to
+    again.close()
