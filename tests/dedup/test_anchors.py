@@ -87,3 +87,23 @@ def test_word_cache_is_bounded(monkeypatch):
         anchors._count_words(out, [f"W{i}", "the"], anchors._en_name, cache)
         assert out == {f"w{i}": 1}
         assert len(cache) <= 52
+
+
+def test_lower_case_keeps_every_character_class_the_patterns_use():
+    # Group, domain and date patterns run case-sensitively on the lower-cased text: sound only
+    # if \w, \s and \d hold for a character exactly when they hold for its lower case, and
+    # lower() keeps the length (all but İ, which is a trap).
+    classes = [re.compile(p) for p in (r"\w", r"\s", r"\d")]
+    for ch in map(chr, range(sys.maxunicode + 1)):
+        low = ch.lower()
+        if len(low) != 1:
+            assert anchors._CASE_TRAPS_RE.fullmatch(ch)
+            continue
+        for cls in classes:
+            assert bool(cls.fullmatch(ch)) == bool(cls.fullmatch(low)), (hex(ord(ch)), cls.pattern)
+
+
+def test_a_trap_character_takes_the_case_insensitive_path():
+    text = "İ APT28 and Apt 29 hit Evil.COM on March 5; ſ"
+    assert items(extract_anchors(text, "en")) == items(anchors_v1.extract_anchors(text, "en"))
+    assert "apt28" in extract_anchors(text, "en") and "d:3-5" in extract_anchors(text, "en")
