@@ -10,7 +10,7 @@ from typing import Any
 import xxhash
 
 from crawler.dedup.anchors import extract_anchors
-from crawler.dedup.fingerprint import simhash_value, tokens
+from crawler.dedup.fingerprint import simhash_of_tokens, tokens
 from crawler.dedup.normalize import canonical, remove_urls
 from crawler.dedup.sourcelinks import normalize_url, source_links
 from crawler.dedup.terms import terms
@@ -111,7 +111,7 @@ def compute_signals(article: Article) -> Signals:
         head = body[:cut if cut > 0 else FEATURE_TEXT_MAX]
         head_folded = head.lower()
     return Signals(
-        simhash=simhash_value(folded, prepared=True),
+        simhash=simhash_of_tokens(toks),  # = simhash_value(folded, prepared=True), tokens counted once
         content_hash=xxhash.xxh3_64_intdigest(" ".join(toks).encode("utf-8")),
         anchors=dict(extract_anchors(head, article.lang)),
         terms=dict(terms(head_folded, article.lang)),
