@@ -1,15 +1,21 @@
 """Speed of the dedup fingerprint and Hamming index, with the simhash package measured in the same run.
 
     python bench/dedup_speed.py --corpus ../shared/corpus [--sizes 1000000,10000000] [--queries 2000] [--peer-size 1000000]
+    python bench/dedup_speed.py --corpus ../shared/corpus --only-e2e [--page-sizes 14,65,250] [--pages-per-size 60]
 
 1. Fingerprints of 3 KB texts (zh: corpus articles cut to 3,000 bytes of UTF-8; en: corpus
    teasers joined to 3,000 bytes): ``simhash.Simhash(text)`` defaults vs ours
    (``simhash_value``: folding, URL removal, shingles, hashing) and ours on prepared text.
-2. End to end per article, as the crawl pipeline runs it (one thread): every corpus text
-   rendered as a realistic article page (nav bar, sidebar of related links, comments
-   teaser, footer, scripts) -> ``extract`` (trafilatura) -> ``compute_signals`` ->
-   ``Detector.add`` (query: candidates and scoring; insert: catalog rows, postings, index),
-   into a fresh on-disk catalog, in publication order. Wall and CPU milliseconds.
+2. End to end per article, as the crawl pipeline runs it (one thread): corpus texts rendered
+   as realistic article pages (nav bar and mega menu, sidebar of related links, comments,
+   footer, scripts) -> ``extract`` (trafilatura) -> ``compute_signals`` -> ``Detector.add``
+   (query: candidates and scoring; insert: catalog rows, postings, index), in publication
+   order. CPU milliseconds per article and stage (``time.process_time``: the machine is
+   shared, wall time is noisy), p50 / p99: the corpus pages as they come (mean 14 KB, into a
+   fresh catalog) and pages of ``--page-sizes`` KB (default 14, 65, 250: the article's text
+   continued with the next articles of its language, drawn from every other corpus article,
+   into a catalog seeded with the other half: a page's own text is not in the catalog, its
+   translations and other reports of its stories may be, as in a crawl).
 3. ``NearDuplicateIndex`` (k=3) at each size: bulk build, p50/p99 query latency (half the
    queries near an entry, half random), inserts per second, bytes per entry;
    a numpy brute-force scan over the same fingerprints (which must give the same answers);
@@ -22,6 +28,7 @@ import argparse
 import html as html_lib
 import json
 import re
+import shutil
 import statistics
 import sys
 import tempfile
@@ -139,7 +146,7 @@ def article_page(a: dict, related: list[dict]) -> str:
 <div class="tags">{tags}</div>
 <div class="share"><a href="https://twitter.com/share">Tweet</a> <a href="https://facebook.com/share">Share</a> <a href="https://linkedin.com/share">LinkedIn</a></div>
 </article>
-<section class="comments"><h3>Comments</h3><p>Log in to comment. 0 comments.</p></section></main>
+<section class="comments">{_comments_html(lang)}<p>Log in to comment.</p></section></main>
 <aside class="sidebar"><h3>Related articles</h3><ul>{side}</ul>
 <div class="newsletter"><p>Subscribe to our newsletter for the latest security news.</p><input name="email"><button>Subscribe</button></div></aside>
 <footer><ul><li><a href="/about">About</a></li><li><a href="/contact">Contact</a></li><li><a href="/privacy">Privacy policy</a></li>
@@ -147,70 +154,163 @@ def article_page(a: dict, related: list[dict]) -> str:
 <script src="/app.js"></script></body></html>"""
 
 
-def bench_end_to_end(corpus: Path, limit: int) -> dict:
-    arts = [json.loads(line) for line in open(corpus / "articles.jsonl", encoding="utf-8")]
-    arts.sort(key=lambda a: (parse_when(a.get("published")) or 0.0, a["id"]))
-    arts = arts[:limit] if limit else arts
-    pages = [(f"https://news.example/{a['lang']}/{a['id']}", article_page(a, arts[max(0, n - 12):n][-10:]))
-             for n, a in enumerate(arts)]
-    stages = {"extract": [], "signals": [], "query": [], "insert": [], "total": []}
-    cpu = {"extract": 0.0, "signals": 0.0, "detect": 0.0}
-    failures = 0
-    with tempfile.TemporaryDirectory() as tmp:
-        store = ArticleStore(Path(tmp) / "dedup.sqlite3")
-        det = Detector(store)
-        relate = det._relate
-        spent = {"query": 0.0}
+_COMMENTS = {
+    "en": ("Patch now, this one is already being exploited.", "Does anyone know if the cloud version is affected too?",
+           "Third incident this year for this vendor. At some point the procurement people have to notice.",
+           "Good write-up, thanks for the IoCs.", "The advisory is vague about which builds are fixed."),
+    "zh": ("已经打补丁了，感谢提醒。", "云版本也受影响吗？有没有人测试过？", "这家厂商今年第三次出事了。",
+           "写得很清楚，感谢分享IoC。", "公告里没说清楚哪些版本已经修复。"),
+}
 
-        def timed_relate(new):
-            t = time.perf_counter()
+
+def _comments_html(lang: str) -> str:
+    items = "".join(f'<li class="comment"><span class="who">user{i}</span> <time>2024-03-0{i + 1}</time><p>{c}</p>'
+                    f'<a class="reply" href="#reply-{i}">Reply</a></li>' for i, c in enumerate(_COMMENTS[lang]))
+    return f'<h3>{len(_COMMENTS[lang])} comments</h3><ol class="comment-list">{items}</ol>'
+
+
+def sized_pages(arts: list[dict], kb: int, count: int) -> list[tuple[str, str]]:
+    """``count`` article pages of about ``kb`` KB of HTML each: an article's text, followed by the
+    next articles of its language (in publication order, wrapping) paragraph by paragraph until
+    the page has the size, or cut to it (English corpus texts are teasers: their 190 KB come
+    round again in a 250 KB page). Articles are taken evenly over the corpus."""
+    by_lang: dict[str, list[int]] = {}
+    for n, a in enumerate(arts):
+        by_lang.setdefault(a["lang"], []).append(n)
+    target = kb * 1024
+    pages = []
+    step = max(1, len(arts) // count)
+    for n in range(0, len(arts), step)[:count]:
+        a = arts[n]
+        related = arts[max(0, n - 12):n][-10:]
+        overhead = len(article_page({**a, "text": ""}, related).encode())
+        same = by_lang[a["lang"]]
+        at = same.index(n)
+        paras: list[str] = []
+        size = overhead
+        k = 0
+        while size < target and k < 3 * len(same):
+            for para in arts[same[(at + k) % len(same)]]["text"].split("\n"):
+                cost = len(_md_to_html(para).encode()) + 1
+                if size + cost > target:
+                    size = target
+                    break
+                paras.append(para)
+                size += cost
+            k += 1
+        page = article_page({**a, "text": "\n".join(paras)}, related)
+        pages.append((f"https://news.example/{a['lang']}/{a['id']}-{kb}k", page))
+    return pages
+
+
+def seeded_catalog(arts: list[dict], path: Path) -> None:
+    """A catalog holding every corpus article (from its plain text), as a long crawl has it."""
+    store = ArticleStore(path)
+    det = Detector(store)
+    for a in arts:
+        art = Article(url=f"https://seed.example/{a['lang']}/{a['id']}", lang=a["lang"], text=a["text"],
+                      title=a.get("title") or "", published=a.get("published"))
+        det.add(art)
+    store.commit()
+    store.close()
+
+
+STAGES = ("extract", "signals", "query", "insert", "total")
+
+
+def run_pages(pages: list[tuple[str, str]], catalog: Path) -> dict:
+    """Every page through extract -> compute_signals -> Detector.add (query, then insert) into
+    ``catalog``; CPU seconds (``time.process_time``: other processes on the machine do not
+    count) and wall seconds of each stage, per article."""
+    cpu = {k: [] for k in STAGES}
+    wall: list[float] = []
+    sizes, text_sizes = [], []
+    failures = 0
+    store = ArticleStore(catalog)
+    det = Detector(store)
+    spent = {"query": 0.0}
+    relate = getattr(det, "_relate", None)
+    if relate is not None:  # the query stage: candidates and pair scoring
+
+        def timed_relate(*a, **kw):
+            c = time.process_time()
             try:
-                return relate(new)
+                return relate(*a, **kw)
             finally:
-                spent["query"] = time.perf_counter() - t
+                spent["query"] = time.process_time() - c
 
         det._relate = timed_relate
-        extract(pages[0][1], pages[0][0])  # warm imports and caches
-        for url, html in pages:
-            t0, c0 = time.perf_counter(), time.process_time()
-            try:
-                ex = extract(html, url)
-            except ExtractionError:
-                failures += 1
-                continue
-            t1, c1 = time.perf_counter(), time.process_time()
-            art = Article(url=url, lang=ex.detected_lang or ex.lang or "en", text=ex.text, title=ex.title,
-                          published=ex.published, author=ex.author)
-            sig = compute_signals(art)
-            t2, c2 = time.perf_counter(), time.process_time()
-            det.add(art, sig)
-            store.commit()
-            t3, c3 = time.perf_counter(), time.process_time()
-            stages["extract"].append(t1 - t0)
-            stages["signals"].append(t2 - t1)
-            stages["query"].append(spent["query"])
-            stages["insert"].append(t3 - t2 - spent["query"])
-            stages["total"].append(t3 - t0)
-            cpu["extract"] += c1 - c0
-            cpu["signals"] += c2 - c1
-            cpu["detect"] += c3 - c2
-        store.close()
-    n = len(stages["total"])
-    out = {"articles": n, "extract_failures": failures, "html_kb_mean": statistics.mean(len(h.encode()) for _u, h in pages) / 1024}
-    for name, xs in stages.items():
+    extract(pages[0][1], pages[0][0])  # warm imports and caches
+    for url, html in pages:
+        spent["query"] = 0.0
+        t0, c0 = time.perf_counter(), time.process_time()
+        try:
+            ex = extract(html, url)
+        except ExtractionError:
+            failures += 1
+            continue
+        c1 = time.process_time()
+        art = Article(url=url, lang=ex.detected_lang or ex.lang or "en", text=ex.text, title=ex.title,
+                      published=ex.published, author=ex.author)
+        sig = compute_signals(art)
+        c2 = time.process_time()
+        det.add(art, sig)
+        store.commit()
+        c3, t3 = time.process_time(), time.perf_counter()
+        for k, v in (("extract", c1 - c0), ("signals", c2 - c1), ("query", spent["query"]),
+                     ("insert", c3 - c2 - spent["query"]), ("total", c3 - c0)):
+            cpu[k].append(v)
+        wall.append(t3 - t0)
+        sizes.append(len(html.encode()))
+        text_sizes.append(len(ex.text.encode()))
+    store.close()
+
+    def pct(xs: list[float], q: float) -> float:
         xs = sorted(xs)
-        out[name] = {"mean_ms": statistics.mean(xs) * 1e3, "p50_ms": xs[len(xs) // 2] * 1e3, "p99_ms": xs[int(len(xs) * 0.99)] * 1e3}
-    out["cpu_ms_per_article"] = {k: v / n * 1e3 for k, v in cpu.items()}
-    out["cpu_ms_per_article"]["total"] = sum(cpu.values()) / n * 1e3
-    print(f"end to end: {n} article pages (mean {out['html_kb_mean']:.0f} KB of HTML, {failures} extraction failures), "
-          f"ms per article mean / p50 / p99:")
-    for name in stages:
-        o = out[name]
-        print(f"  {name:<8} {o['mean_ms']:7.2f} {o['p50_ms']:7.2f} {o['p99_ms']:7.2f}")
-    c = out["cpu_ms_per_article"]
-    print(f"  CPU ms per article: extract {c['extract']:.2f} | signals {c['signals']:.2f} | query+insert {c['detect']:.2f} "
-          f"| total {c['total']:.2f}")
+        return xs[min(len(xs) - 1, int(len(xs) * q))] * 1e3
+
+    out = {"articles": len(wall), "extract_failures": failures,
+           "html_kb_p50": statistics.median(sizes) / 1024, "text_kb_p50": statistics.median(text_sizes) / 1024,
+           "wall_total_p50_ms": pct(wall, 0.5), "wall_total_p99_ms": pct(wall, 0.99)}
+    for k in STAGES:
+        out[k] = {"mean_ms": statistics.mean(cpu[k]) * 1e3, "p50_ms": pct(cpu[k], 0.5), "p99_ms": pct(cpu[k], 0.99)}
     return out
+
+
+def bench_end_to_end(corpus: Path, limit: int, sizes: list[int], per_size: int) -> dict:
+    """Per-article CPU of each stage on the corpus pages as they come (mean 14 KB; a fresh
+    catalog, as in a first crawl) and on pages of each size in ``sizes`` KB (``per_size``
+    pages each, built from the even-numbered articles, into a catalog seeded with the odd ones)."""
+    arts = [json.loads(line) for line in open(corpus / "articles.jsonl", encoding="utf-8")]
+    arts.sort(key=lambda a: (parse_when(a.get("published")) or 0.0, a["id"]))
+    subset = arts[:limit] if limit else arts
+    rows: dict[str, dict] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        pages = [(f"https://news.example/{a['lang']}/{a['id']}", article_page(a, subset[max(0, n - 12):n][-10:]))
+                 for n, a in enumerate(subset)]
+        rows["corpus"] = run_pages(pages, Path(tmp) / "fresh.sqlite3")
+        if sizes:
+            seed = Path(tmp) / "seed.sqlite3"
+            seeded_catalog(arts[1::2], seed)
+            for kb in sizes:
+                catalog = Path(tmp) / f"{kb}k.sqlite3"
+                shutil.copyfile(seed, catalog)
+                rows[f"{kb}k"] = run_pages(sized_pages(arts[0::2], kb, per_size), catalog)
+    print("end to end, CPU ms per article (time.process_time) p50 / p99; query = candidates and scoring:")
+    print(f"  {'pages':<16}{'n':>5}{'HTML KB':>9}{'text KB':>9}" + "".join(f"{k:>16}" for k in STAGES)
+          + f"{'wall total':>16}")
+    for name, r in rows.items():
+        label = f"corpus ({r['html_kb_p50']:.0f} KB)" if name == "corpus" else f"{name[:-1]} KB"
+        print(f"  {label:<16}{r['articles']:>5}{r['html_kb_p50']:>9.1f}{r['text_kb_p50']:>9.1f}"
+              + "".join(f"{r[k]['p50_ms']:>8.2f}{r[k]['p99_ms']:>8.2f}" for k in STAGES)
+              + f"{r['wall_total_p50_ms']:>8.2f}{r['wall_total_p99_ms']:>8.2f}")
+    sized = [(k, r) for k, r in rows.items() if k != "corpus"]
+    if len(sized) >= 2:
+        (k0, r0), (k1, r1) = sized[0], sized[-1]
+        growth = r1["total"]["p50_ms"] / r0["total"]["p50_ms"]
+        text = r1["text_kb_p50"] / r0["text_kb_p50"]
+        print(f"  {k0} -> {k1}: text x{text:.1f}, CPU p50 x{growth:.1f} ({'sublinear' if growth <= text else 'SUPERLINEAR'})")
+    return rows
 
 
 def make_queries(fps: np.ndarray, n: int, rng: np.random.Generator) -> list[int]:
@@ -312,15 +412,22 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--queries", type=int, default=2000)
     ap.add_argument("--peer-size", type=int, default=1_000_000, help="SimhashIndex size (0: skip)")
     ap.add_argument("--e2e-articles", type=int, default=0, help="end-to-end pages (0: the whole corpus; -1: skip)")
+    ap.add_argument("--page-sizes", default="14,65,250", help="KB of HTML of the sized article pages, comma separated")
+    ap.add_argument("--pages-per-size", type=int, default=60)
+    ap.add_argument("--only-e2e", action="store_true", help="skip the fingerprint and index benchmarks")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args(argv)
     if not (args.corpus / "articles.jsonl").is_file():
         print(f"error: no articles.jsonl in {args.corpus}", file=sys.stderr)
         return 2
     rng = np.random.default_rng(20240301)
-    report = {"fingerprint": bench_fingerprint(args.corpus), "end_to_end": None, "index": [], "peer": None}
+    report = {"fingerprint": None if args.only_e2e else bench_fingerprint(args.corpus), "end_to_end": None,
+              "index": [], "peer": None}
     if args.e2e_articles >= 0:
-        report["end_to_end"] = bench_end_to_end(args.corpus, args.e2e_articles)
+        sizes = [int(s) for s in args.page_sizes.split(",") if s]
+        report["end_to_end"] = bench_end_to_end(args.corpus, args.e2e_articles, sizes, args.pages_per_size)
+    if args.only_e2e:
+        args.sizes, args.peer_size = "", 0
     for size in (int(s) for s in args.sizes.split(",") if s):
         report["index"].append(bench_index(size, args.queries, rng))
     if args.peer_size:

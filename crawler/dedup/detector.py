@@ -11,6 +11,7 @@ the end of a crawl (see its docstring). The kinds are described in ``kinds.py``.
 
 from __future__ import annotations
 
+import heapq
 import math
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -81,6 +82,7 @@ class Detector:
                 index.bulk_load(ids, fps)
         self.index = index
         self.scorer = Scorer(store.features)
+        self._indexed_memo: tuple[Signals, int, list[str]] | None = None
 
     @property
     def settings(self) -> Thresholds:
@@ -105,7 +107,7 @@ class Detector:
         new = self.store.get(new_id)
         assert new is not None  # just inserted
         matches = self._relate(new)
-        self.store.features.add(new_id, self._indexed_features(sig))
+        self.store.features.add(new_id, self._indexed_features(new.signals))  # as _candidates had them
         self.index.insert(new_id, sig.simhash)
         return new_id, matches
 
@@ -147,10 +149,19 @@ class Detector:
 
     # --- candidates ---------------------------------------------------------------------
     def _indexed_features(self, sig: Signals) -> list[str]:
+        # add() needs them twice (candidates, then postings) with no frequency changed in
+        # between: 4.7 ms each on a 65 KB article. Reused while the frequencies stand.
+        memo = self._indexed_memo
+        generation = self.store.features.generation
+        if memo is not None and memo[0] is sig and memo[1] == generation:
+            return memo[2]
         idf = self.store.features.idf(feature_names(sig))
         term_weights = weights(sig.terms, idf, "t:")
-        top = sorted(term_weights, key=lambda t: (-term_weights[t], t))[: self.thresholds.indexed_terms]
-        return ["a:" + a for a in sig.anchors if not a.startswith("n:") or len(a) > 4] + ["t:" + t for t in top]
+        # = sorted(...)[:n] (heapq documents the equivalence), without sorting every word
+        top = heapq.nsmallest(self.thresholds.indexed_terms, term_weights, key=lambda t: (-term_weights[t], t))
+        out = ["a:" + a for a in sig.anchors if not a.startswith("n:") or len(a) > 4] + ["t:" + t for t in top]
+        self._indexed_memo = (sig, generation, out)
+        return out
 
     def _candidates(self, new: StoredArticle, among: set[int] | None = None) -> dict[int, set[Found]]:
         th, sig = self.thresholds, new.signals

@@ -39,6 +39,8 @@ class FeatureIndex:
         conn.executescript(SCHEMA)
         self._df_cache: dict[str, int] = {}
         self._total: int | None = None
+        #: Bumped whenever a frequency changes: what was computed from them may be reused until then.
+        self.generation = 0
 
     # --- document frequencies -------------------------------------------------------
     def total(self) -> int:
@@ -57,6 +59,7 @@ class FeatureIndex:
         for f in feats:
             self._df_cache.pop(f, None)
         self._total = None
+        self.generation += 1
 
     def df(self, features: Iterable[str]) -> dict[str, int]:
         feats = [f for f in set(features)]

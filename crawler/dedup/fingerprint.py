@@ -93,7 +93,12 @@ def simhash_value(text: str, *, prepared: bool = False) -> int:
     """The 64-bit simhash of ``text`` (folded and URLs removed first unless ``prepared``)."""
     if not prepared:
         text = fold(remove_urls(text))
-    h = shingle_hashes(tokens(text))
+    return simhash_of_tokens(tokens(text))
+
+
+def simhash_of_tokens(toks: list[str]) -> int:
+    """The 64-bit simhash of a folded text's :func:`tokens` (for a caller that has them)."""
+    h = shingle_hashes(toks)
     if h.size == 0:
         return 0
     # Weights = how often each shingle occurs, as the package's build_by_text counts them:

@@ -107,7 +107,8 @@ class Flag:
 
 
 SIGNALS_CACHE_SIZE = 50_000  # parsed signals kept in memory (a few KB each)
-_ARTICLE_COLS = "id, url, url_key, source, lang, title, published, published_ts, fetched_at, warc_record_id, signals"
+_ARTICLE_META_COLS = "id, url, url_key, source, lang, title, published, published_ts, fetched_at, warc_record_id"
+_ARTICLE_COLS = _ARTICLE_META_COLS + ", signals"
 
 
 class ArticleStore:
@@ -165,17 +166,20 @@ class ArticleStore:
         old = self.by_url(article.url)
         if old is not None:
             self.delete(old.id)
+        stored = signals.to_json()
         cur = self.conn.execute(
             "INSERT INTO articles (url, url_key, source, lang, title, published, published_ts, fetched_at,"
             " warc_record_id, simhash, content_hash, signals) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
             (
                 article.url, signals.url_key, article.source or "", article.lang, article.title or "",
                 article.published, parse_when(article.published), article.fetched_at, article.warc_record_id,
-                to_signed(signals.simhash), to_signed(signals.content_hash), json.dumps(signals.to_json(), ensure_ascii=False),
+                to_signed(signals.simhash), to_signed(signals.content_hash), json.dumps(stored, ensure_ascii=False),
             ),
         )
         assert cur.lastrowid is not None
         article_id = int(cur.lastrowid)
+        # The detector reads the new article back at once: keep what the JSON decodes to.
+        self._cache_signals(article_id, Signals.from_json(stored))
         self.conn.executemany(
             "INSERT OR REPLACE INTO links (url_key, article_id, kind) VALUES (?, ?, ?)",
             [(link["url"], article_id, link["kind"]) for link in signals.source_links],
@@ -195,15 +199,16 @@ class ArticleStore:
         self._signals.pop(article_id, None)
 
     def _row(self, row: tuple[Any, ...]) -> StoredArticle:
-        """A row of ``_ARTICLE_COLS``, in that order."""
+        """A row of ``_ARTICLE_COLS``, in that order, or of ``_ARTICLE_META_COLS`` for an
+        article whose signals are cached."""
         (article_id, url, url_key, source, lang, title, published, published_ts, fetched_at,
-         warc_record_id, signals_json) = row
+         warc_record_id) = row[:10]
+        signals_json = row[10] if len(row) > 10 else None
         sig = self._signals.get(article_id)
         if sig is None:
+            assert signals_json is not None, "a row without its signals is read only for a cached article"
             sig = Signals.from_json(json.loads(signals_json))
-            self._signals[article_id] = sig
-            if len(self._signals) > SIGNALS_CACHE_SIZE:
-                self._signals.popitem(last=False)
+            self._cache_signals(article_id, sig)
         return StoredArticle(id=article_id, url=url, url_key=url_key, source=source, lang=lang, title=title,
                              published=published, published_ts=published_ts, fetched_at=fetched_at,
                              warc_record_id=warc_record_id, signals=sig)
@@ -212,18 +217,30 @@ class ArticleStore:
         row = self.conn.execute(f"SELECT {_ARTICLE_COLS} FROM articles WHERE {where} = ?", (value,)).fetchone()
         return None if row is None else self._row(row)
 
+    def _cache_signals(self, article_id: int, sig: Signals) -> None:
+        self._signals[article_id] = sig
+        if len(self._signals) > SIGNALS_CACHE_SIZE:
+            self._signals.popitem(last=False)
+
     def get(self, article_id: int) -> StoredArticle | None:
         return self._one("id", article_id)
 
     def get_many(self, ids: list[int]) -> dict[int, StoredArticle]:
+        """The articles of ``ids`` that exist, by ascending id."""
         out: dict[int, StoredArticle] = {}
-        for i in range(0, len(ids), 500):
-            chunk = ids[i:i + 500]
-            for row in self.conn.execute(
-                f"SELECT {_ARTICLE_COLS} FROM articles WHERE id IN ({','.join('?' * len(chunk))})", chunk
-            ):
-                art = self._row(row)
-                out[art.id] = art
+        # Articles whose signals are cached are read without their JSON (most of a row's
+        # bytes): first, so that caching the others cannot evict them in between.
+        cached = [i for i in ids if i in self._signals]
+        for cols, part in ((_ARTICLE_META_COLS, cached), (_ARTICLE_COLS, [i for i in ids if i not in self._signals])):
+            for i in range(0, len(part), 500):
+                chunk = part[i:i + 500]
+                for row in self.conn.execute(
+                    f"SELECT {cols} FROM articles WHERE id IN ({','.join('?' * len(chunk))})", chunk
+                ):
+                    art = self._row(row)
+                    out[art.id] = art
+        if cached and len(cached) < len(ids):
+            out = dict(sorted(out.items()))
         return out
 
     def briefs(self, ids: list[int]) -> dict[int, ArticleBrief]:

@@ -222,3 +222,25 @@ def test_settle_leaves_a_grown_catalog_alone():
     store, det = _catalog_with_background()
     det.settings = Thresholds.from_mapping({"young_catalog": 1})
     assert det.settle() is False
+
+
+def test_indexed_features_reused_only_while_frequencies_stand(tmp_path):
+    from crawler.dedup.features import compute_signals
+
+    store = ArticleStore(tmp_path / "c.sqlite3")
+    det = Detector(store)
+    words = "hospital ransomware botnet phishing router browser stealer miner backdoor trojan".split()
+    for i, w in enumerate(words):
+        det.add(Article(url=f"https://a.example/{i}", lang="en", text=f"Microsoft {w} attack {w} {w} report {i}."))
+    sig = compute_signals(Article(url="https://a.example/new", lang="en",
+                                  text=" ".join(f"{w} {w}" for w in words) + " quasar quasar. Microsoft fixed it."))
+    det.settings = Thresholds.from_mapping({"indexed_terms": 3})
+    first = det._indexed_features(sig)
+    assert det._indexed_features(sig) is first  # reused
+    # Frequencies change: "quasar" (in no article yet) becomes common, no longer among the rarest.
+    for _ in range(30):
+        store.features.count_document(["t:quasar"])
+    again = det._indexed_features(sig)
+    assert again is not first and again == Detector(store, det.settings)._indexed_features(sig)
+    assert "t:quasar" in first and "t:quasar" not in again
+    store.close()

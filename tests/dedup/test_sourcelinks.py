@@ -76,3 +76,26 @@ def test_normalize_drops_the_crawls_click_trackers_too():
     # the crawl's list (crawler/urls.py) plus what only a comparison of cited links may drop
     url = "https://news.example/a?yclid=1&fbclid=2&utm_medium=x&from=timeline&share_id=3&id=7"
     assert normalize_url(url) == "news.example/a?id=7"
+
+
+# --- the line hints equal the per-line scan of the frozen reference ---------------------------
+
+from hypothesis import given, settings  # noqa: E402
+
+from tests.dedup.fragments import FRAGMENTS, texts  # noqa: E402
+from tests.dedup.reference import sourcelinks_v1  # noqa: E402
+
+
+@settings(max_examples=400, deadline=None)
+@given(texts)
+def test_equal_to_the_reference(text):
+    url = "https://news.example/a/1"
+    assert source_links(text, self_url=url) == sourcelinks_v1.source_links(text, self_url=url)
+
+
+def test_fragments_as_lines_equal_the_reference():
+    text = "\n".join(FRAGMENTS)
+    assert source_links(text) == sourcelinks_v1.source_links(text)
+    # "İ" lower-cases to two characters: the hints fall back to every line.
+    text = "İİ\n" + text
+    assert source_links(text) == sourcelinks_v1.source_links(text)

@@ -31,3 +31,37 @@ def test_round_trip(tmp_path):
         store.delete(a)
         assert store.get(a) is None and store.flags_of(b) == []
         assert store.count() == 1
+
+
+def test_inserted_signals_read_back_as_stored(tmp_path):
+    store = ArticleStore(tmp_path / "c.sqlite3")
+    art = Article(url="https://a.example/1", lang="en", text="Microsoft fixed CVE-2024-21412 in March.")
+    sig = compute_signals(art)
+    i = store.insert(art, sig)
+    cached = store.get(i).signals
+    assert cached == sig and cached is not sig
+    sig.anchors["later"] = 1  # the caller's object is not the catalog's
+    assert "later" not in store.get(i).signals.anchors
+    store.commit()
+    store.close()
+    again = ArticleStore(tmp_path / "c.sqlite3")
+    assert again.get(i).signals == cached  # what the JSON decodes to
+    again.close()
+
+
+def test_get_many_mixes_cached_and_uncached_articles(tmp_path):
+    store = ArticleStore(tmp_path / "c.sqlite3")
+    ids = []
+    for n in range(6):
+        art = Article(url=f"https://a.example/{n}", lang="en", title=f"T{n}", text=f"Microsoft fixed CVE-2024-{1000 + n}.")
+        ids.append(store.insert(art, compute_signals(art)))
+    store.commit()
+    store.close()
+    store = ArticleStore(tmp_path / "c.sqlite3")  # nothing cached
+    store.get(ids[4])
+    store.get(ids[1])  # two cached, read without their JSON
+    got = store.get_many([ids[0], ids[1], ids[3], ids[4], 999])
+    assert list(got) == [ids[0], ids[1], ids[3], ids[4]]
+    assert [a.title for a in got.values()] == ["T0", "T1", "T3", "T4"]
+    assert all(f"cve-2024-{1000 + n}" in got[ids[n]].signals.anchors for n in (0, 1, 3, 4))
+    store.close()

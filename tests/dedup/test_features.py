@@ -1,0 +1,56 @@
+"""Features of one article: the recommended-reading cut and the bound on the anchor and word passes."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+
+from crawler.dedup import features
+from crawler.dedup.features import Article, compute_signals, main_body
+from tests.dedup.fragments import texts
+from tests.dedup.reference import features_v1
+
+
+def test_main_body_cuts_a_trailing_list():
+    text = "\n".join(["正文第一段。"] * 5 + ["推荐阅读", "另一篇文章的标题"])
+    assert main_body(text) == "\n".join(["正文第一段。"] * 5)
+    assert main_body("Read more about it.\nBody.\nBody.") == "Read more about it.\nBody.\nBody."  # first 30%
+
+
+@settings(max_examples=300, deadline=None)
+@given(texts)
+def test_main_body_equal_to_the_reference(text):
+    assert main_body(text) == features_v1.main_body(text)
+
+
+def test_features_come_from_the_head_of_a_long_article(monkeypatch):
+    monkeypatch.setattr(features, "FEATURE_TEXT_MAX", 170)
+    head = "Microsoft fixed CVE-2024-21412 in March.\n" * 4  # 164 characters
+    tail = "Google fixed CVE-2023-1111 in May.\n" * 4
+    sig = compute_signals(Article(url="https://a.example/1", lang="en", text=head + tail))
+    assert "cve-2024-21412" in sig.anchors and "microsoft" in sig.anchors
+    assert "cve-2023-1111" not in sig.anchors and "google" not in sig.anchors
+    assert "googl" not in sig.terms and "microsoft" in sig.terms
+    # The fingerprint and length cover the whole text.
+    short = compute_signals(Article(url="https://a.example/2", lang="en", text=head))
+    assert sig.length > short.length and sig.simhash != short.simhash
+
+
+def test_short_article_is_unbounded():
+    text = "Microsoft fixed CVE-2024-21412 in March.\n" * 10
+    sig = compute_signals(Article(url="https://a.example/1", lang="en", text=text))
+    assert sig.anchors["cve-2024-21412"] == 10
+
+
+def test_to_json_is_what_asdict_gives_in_fresh_containers():
+    from dataclasses import asdict
+
+    sig = compute_signals(Article(url="https://a.example/1", lang="en",
+                                  text="Microsoft fixed CVE-2024-21412.\n原文链接：https://b.example/x/y\n"))
+    d = sig.to_json()
+    ref = asdict(sig)
+    ref["simhash"], ref["content_hash"] = f"{sig.simhash:016x}", f"{sig.content_hash:016x}"
+    assert list(d.items()) == list(ref.items())
+    d["anchors"]["x"] = 1
+    d["source_links"][0]["kind"] = "x"
+    assert "x" not in sig.anchors and sig.source_links[0]["kind"] != "x"
+    assert features.Signals.from_json(sig.to_json()) == sig
