@@ -88,10 +88,12 @@ class CrawlShutdown:
             # the exit cannot hang. The handlers and the watchdog stay.
             self._late = True
         else:
+            # The caller goes on (an in-process use, a test): restore its handlers, and disarm the
+            # watchdog, whose deadline was set for a process about to exit.
             for signum, handler in self._previous.items():
                 signal.signal(signum, handler)
-            # Interrupted: the watchdog stays, so that nothing can hold the exit past its deadline.
-            self._watching = bool(self.received)
+            self._watching = False
+            self._escalate_at = self._exit_at = None
         if exc_type is KeyboardInterrupt:
             raise Interrupted(self.message()) from None
 
@@ -223,8 +225,10 @@ def _engine_stopper(crawler: Any) -> Callable[[], Any]:
 
 
 def interruptible(command: _F) -> _F:
-    """Run a CLI command under a :class:`CrawlShutdown` policy; the process is expected to exit after it
-    (the handlers stay installed, so a signal during the exit cannot end it by a signal or hang it)."""
+    """Run a CLI command under a :class:`CrawlShutdown` policy; the process is expected to exit after it:
+    the handlers stay installed (a signal during the exit can neither end it by a signal nor hang it),
+    and the watchdog stays armed if a signal came. In-process callers (tests of ``main``) keep that
+    policy: a later Ctrl-C ends their process with exit 1 after FORCE_GRACE seconds."""
 
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:

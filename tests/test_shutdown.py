@@ -29,12 +29,15 @@ def wait_for_signal() -> None:
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
 def test_during_start_up_the_command_stops_with_interrupted(saved_handlers, signum: int) -> None:
     before = signal.getsignal(signum)
+    shutdown = CrawlShutdown()
     with pytest.raises(Interrupted, match=rf"^interrupted by {signal.Signals(signum).name}: ") as raised:
-        with CrawlShutdown():
+        with shutdown:
             os.kill(os.getpid(), signum)
             wait_for_signal()
     assert raised.value.exit_code == 1
     assert signal.getsignal(signum) is before  # restored
+    # and the watchdog disarmed: the caller goes on (its deadline was for a process about to exit)
+    assert shutdown._exit_at is None and not shutdown._watching
 
 
 def test_a_signal_swallowed_before_the_crawl_still_stops_it(saved_handlers) -> None:
