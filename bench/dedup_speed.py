@@ -43,10 +43,10 @@ from simhash import Simhash, SimhashIndex  # noqa: E402
 
 from crawler.dedup.detector import Detector  # noqa: E402
 from crawler.dedup.extract import ExtractionError, extract  # noqa: E402
+from crawler.dedup.features import Article, compute_signals, parse_when  # noqa: E402
 from crawler.dedup.fingerprint import simhash_value  # noqa: E402
 from crawler.dedup.near_index import NearDuplicateIndex  # noqa: E402
 from crawler.dedup.normalize import fold, remove_urls  # noqa: E402
-from crawler.dedup.features import Article, compute_signals, parse_when  # noqa: E402
 from crawler.dedup.store import ArticleStore  # noqa: E402
 
 

@@ -163,8 +163,7 @@ def _en_word_anchor(word: str) -> str | None:
 # re.IGNORECASE matches these with ASCII letters (İ ı ſ K) though ``lower()`` does not map them
 # to the same letter: a text that holds one is never judged by its lower-cased form.
 _CASE_TRAPS_RE = re.compile("[\u0130\u0131\u017f\u212a]")
-_DOMAIN_HINT_RE = re.compile(
-    r"\.(?:com|net|org|io|gov|cn|ru|uk|de|info|xyz|top|me|co|ai|dev|app|site|online)(?![A-Za-z0-9_-])", re.I)
+_DOMAIN_HINT_RE = re.compile(r"\." + TLD_ALTERNATION + r"(?![A-Za-z0-9_-])", re.I)  # the one TLD list
 _DOT_DIGIT_RE = re.compile(r"\.\d")
 # The same patterns without IGNORECASE, run on the lower-cased text (same length, same
 # positions, and \w \s \d hold for a character exactly when they hold for its lower case):
@@ -208,7 +207,7 @@ def _count_words(out: Counter[str], words: list[str], judge, cache: dict[str, st
         a = cache.get(w, cache)
         if a is cache:
             a = cache[w] = judge(w)
-        if a:
+        if isinstance(a, str) and a:  # (a str or None by now; says so to the type checker)
             out[a] += n
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 import sys
 
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from crawler.dedup import anchors
 from crawler.dedup.anchors import english_names, extract_anchors

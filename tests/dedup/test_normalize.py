@@ -7,7 +7,13 @@ import re
 from hypothesis import given, settings
 
 from crawler.dedup.normalize import (
-    _BARE_DOMAIN_RE, _MD_IMAGE_RE, _MD_LINK_RE, _TLD_HINT_RE, _URL_HINT_RE, _URL_RE, remove_urls,
+    _BARE_DOMAIN_RE,
+    _MD_IMAGE_RE,
+    _MD_LINK_RE,
+    _TLD_HINT_RE,
+    _URL_HINT_RE,
+    _URL_RE,
+    remove_urls,
 )
 from tests.dedup.fragments import texts
 

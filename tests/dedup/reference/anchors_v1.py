@@ -8,9 +8,26 @@ import re
 from collections import Counter
 
 from crawler.dedup.anchors import (  # noqa: F401
-    GLOSSARY_ZH, STOPWORDS_EN, _CVE_RE, _CWE_RE, _DATE_EN_RE, _DATE_ZH_RE, _DOMAIN_RE, _EN_ALIASES, _GENERIC_LATIN,
-    _GHSA_RE, _GLOSSARY_RE, _GLOSSARY_TARGETS, _GROUP_RE, _LATIN_WORD_RE, _MONTHS, _NUM_EN_RE, _NUM_ZH_RE, _SCALE_EN,
-    _SCALE_ZH, _VERSION_RE,
+    _CVE_RE,
+    _CWE_RE,
+    _DATE_EN_RE,
+    _DATE_ZH_RE,
+    _DOMAIN_RE,
+    _EN_ALIASES,
+    _GENERIC_LATIN,
+    _GHSA_RE,
+    _GLOSSARY_RE,
+    _GLOSSARY_TARGETS,
+    _GROUP_RE,
+    _LATIN_WORD_RE,
+    _MONTHS,
+    _NUM_EN_RE,
+    _NUM_ZH_RE,
+    _SCALE_EN,
+    _SCALE_ZH,
+    _VERSION_RE,
+    GLOSSARY_ZH,
+    STOPWORDS_EN,
 )
 
 

@@ -6,7 +6,13 @@ import re
 
 from crawler.dedup.normalize import SOURCE_LINE_MARKERS
 from crawler.dedup.sourcelinks import (  # noqa: F401
-    _HEADING_MARKERS, MAX_BARE_SOURCES, TRANSLATION_MARKERS, _latin_title, _note, find_urls, normalize_url,
+    _HEADING_MARKERS,
+    MAX_BARE_SOURCES,
+    TRANSLATION_MARKERS,
+    _latin_title,
+    _note,
+    find_urls,
+    normalize_url,
 )
 
 
