@@ -62,6 +62,13 @@ class Thresholds:
     story_min: float = 0.45
     story_window_days: float = 4.0
 
+    # --- incident identity ---------------------------------------------------------
+    #: Two articles that both name CVE ids, none shared, are two incidents (``rules.
+    #: conflicting_incidents``): never a translation, sibling or same story by content (a
+    #: source link still stands). At permissive thresholds on the corpus it removed 7 false
+    #: flags and no true pair; see the README's quality table for the cross-validated effect.
+    incident_ids: bool = True
+
     # --- candidate search ------------------------------------------------------------
     #: Features (anchors, top terms) held by more than this share of the catalog are not
     #: used to find candidates (they still count in the similarity).

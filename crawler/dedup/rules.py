@@ -84,6 +84,23 @@ def has_anchors(a: StoredArticle, b: StoredArticle, least: int = 3) -> bool:
     return len(a.signals.anchors) >= least and len(b.signals.anchors) >= least
 
 
+def incident_ids(art: StoredArticle) -> frozenset[str]:
+    """The ids that name one incident: CVE ids (and GHSA advisories)."""
+    return frozenset(a for a in art.signals.anchors if a.startswith(("cve-", "ghsa-")))
+
+
+def conflicting_incidents(a: StoredArticle, b: StoredArticle) -> tuple[frozenset[str], frozenset[str]] | None:
+    """Both articles name vulnerabilities by id and not one is shared: two incidents of one
+    product or vendor (two CVEs, two advisories from one template, two patch rounds), related
+    but not the same story. Returns the two id sets, or None when they do not conflict.
+    Versions were measured too and dropped: translations and reports of one story cite
+    different affected and fixed versions (2 true pairs of the corpus, 1 false flag)."""
+    ia, ib = incident_ids(a), incident_ids(b)
+    if ia and ib and not (ia & ib):
+        return ia, ib
+    return None
+
+
 def link_relation(new: StoredArticle, other: StoredArticle, found: set[Found], new_links: dict[str, str]) -> Kind | None:
     """The relation the source links alone support, if any."""
     same_lang = new.lang == other.lang
@@ -110,6 +127,8 @@ def classify(new: StoredArticle, other: StoredArticle, s: PairScore, th: Thresho
     same_lang = new.lang == other.lang
     if same_lang and (s.hamming <= th.repost_hamming or s.terms >= th.repost_cosine) and new.signals.length > 0:
         return Relation(Kind.REPOST, max(1.0 - s.hamming / 64.0, s.terms))
+    if th.incident_ids and conflicting_incidents(new, other):
+        return None  # related, not the same incident: the content's likeness is the product's
     if not same_lang:
         lo, hi = th.translation_window_days
         if s.anchors >= th.translation_min and lo <= translation_days(new, other, s) <= hi:
