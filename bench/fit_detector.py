@@ -55,6 +55,8 @@ GRID: dict[str, list[dict[str, Any]]] = {
                        for m in (0.10, 0.12, 0.15, 0.18, 0.21) for r in (0.5, 0.6, 0.7)],
     "same_source_translation": [{"sibling_min": v} for v in (0.45, 0.49, 0.53, 0.57, 0.61)],
     "same_story": [{"story_min": v} for v in (0.39, 0.42, 0.45, 0.48, 0.51)],
+    ZH_STORY: [{"zh_story_min": m, "zh_story_window_days": w} for w in (7.0, 14.0)
+               for m in (0.14, 0.16, 0.18, 0.20, 0.22)],
 }
 
 
@@ -259,8 +261,8 @@ def fit(articles: list[dict], groups: list[dict], k: int = 1, base: Thresholds =
         table[rel] = []
         for setting in settings:
             run = detect(prep, replace(base, **setting))
-            per_fold = count(labels, run.flagged, amb, owner, max(k, 1))
-            whole = count(labels, run.flagged, amb, {a: 0 for a in owner}, 1)[0]
+            per_fold = count(labels, run.flagged, amb, owner, max(k, 1), run.kinds)
+            whole = count(labels, run.flagged, amb, {a: 0 for a in owner}, 1, run.kinds)[0]
             table[rel].append((setting, per_fold, whole))
             log(f"  fit {rel:<24} {json.dumps(setting):<48} F1 {prf(whole[rel])[2]:.3f}")
     per_held: list[Thresholds] = []

@@ -54,6 +54,10 @@ class Thresholds:
     #: 0.91 / 0.94. The cosine used before peaked at 0.90 on the full corpus.
     sibling_min: float = 0.53
     sibling_window_days: float = 60.0
+    #: zh-zh reports of one incident from different originals (not siblings): the mean of
+    #: anchor and word cosine (``PairScore.mixed``) within ``zh_story_window_days``.
+    zh_story_min: float = 0.18
+    zh_story_window_days: float = 14.0
     #: en-en pairs (reports of one incident by different outlets): the mean of anchor cosine,
     #: word cosine and headline cosine (``PairScore.story``), pairs from one outlet excluded.
     #: same_story F1 (full / even / odd): 0.43 0.938 / 0.946 / 0.979; 0.45 0.945 / 0.954 /

@@ -198,7 +198,8 @@ class Detector:
     def _in_window(self, new: StoredArticle, found: dict[int, set[Found]]) -> dict[int, StoredArticle]:
         """The candidates, less those found only by content and dated outside every window."""
         th = self.thresholds
-        widest = max(th.sibling_window_days, th.story_window_days, *map(abs, th.translation_window_days)) * DAY
+        widest = max(th.sibling_window_days, th.story_window_days, th.zh_story_window_days,
+                     *map(abs, th.translation_window_days)) * DAY
         others = self.store.get_many(sorted(found))
         for oid in list(others):
             o = others[oid]

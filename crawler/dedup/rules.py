@@ -143,14 +143,18 @@ def _same_language(new: StoredArticle, other: StoredArticle, s: PairScore, th: T
     relation = None
     if new.lang == "zh":
         other_sources = sources(other)
-        if new_sources and other_sources and not (new_sources & other_sources):
-            # Each names where it comes from, and they differ: two translations of two reports,
-            # related through their originals (an en same_story), not siblings. (English
-            # reports cite references freely: not applied there.)
-            return None
-        if s.sibling >= th.sibling_min and days <= th.sibling_window_days:
+        # Each names where it comes from, and they differ: two translations of two reports,
+        # related through their originals (an en same_story), not siblings; they may still
+        # report one incident. (English reports cite references freely: not applied there.)
+        different_originals = bool(new_sources and other_sources and not (new_sources & other_sources))
+        if not different_originals and s.sibling >= th.sibling_min and days <= th.sibling_window_days:
             translated = new.signals.translated or other.signals.translated
             relation = Relation(Kind.TRANSLATION_SIBLING if translated else Kind.SAME_STORY, s.sibling)
+        elif s.mixed >= th.zh_story_min and days <= th.zh_story_window_days:
+            # Chinese outlets reporting one incident from different originals: their wording
+            # shares little (each translates another report), their names and figures and the
+            # words of the incident do, within days.
+            relation = Relation(Kind.SAME_STORY, s.mixed)
     elif s.story >= th.story_min and days <= th.story_window_days:
         relation = Relation(Kind.SAME_STORY, s.story)
     if relation is not None and relation.kind == Kind.SAME_STORY and new.source and new.source == other.source:
