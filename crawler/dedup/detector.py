@@ -40,9 +40,26 @@ class Match:
     detail: dict[str, Any] = field(default_factory=dict)
 
     def as_item(self) -> dict[str, Any]:
-        """The flag as an item's ``duplicates`` entry."""
-        return {"url": self.url, "captured": self.captured, "kind": str(self.kind), "score": round(self.score, 4),
+        """The flag as an item's ``duplicates`` entry, with its evidence when known."""
+        item = {"url": self.url, "captured": self.captured, "kind": str(self.kind), "score": round(self.score, 4),
                 "basis": str(self.basis)}
+        if self.detail.get("evidence"):
+            item["evidence"] = self.detail["evidence"]
+        return item
+
+    def explain(self) -> str:
+        """One line on why: the anchors both name, the incident ids only one names, the source link."""
+        ev = self.detail.get("evidence") or {}
+        parts = []
+        if ev.get("shared"):
+            parts.append("shared " + ", ".join(ev["shared"]))
+        if ev.get("conflicting"):
+            parts.append("conflicting " + ", ".join(ev["conflicting"]))
+        if ev.get("source"):
+            parts.append("source " + ev["source"])
+        if self.detail.get("via"):
+            parts.append("via " + self.detail["via"])
+        return "; ".join(parts)
 
 
 @dataclass
@@ -276,7 +293,8 @@ class Detector:
         best = originals.first_copy(self.store, new, best, lambda other: self.score(new, other, idf), self.thresholds)
         at = next((n for n, d in enumerate(decided) if d.other.id == best.article.id), None)
         if at is None:
-            detail = {"anchors": round(best.pair.anchors, 4), "hamming": best.pair.hamming}
+            detail = {"anchors": round(best.pair.anchors, 4), "hamming": best.pair.hamming,
+                      "evidence": rules.evidence(new, best.article)}
             decided.append(Decision(best.article, Kind.TRANSLATION, best.score, Basis.CONTENT, detail))
         elif decided[at].kind == Kind.TRANSLATION and decided[at].basis == Basis.LINK:
             decided[at] = replace(decided[at], basis=Basis.CONTENT_LINK)

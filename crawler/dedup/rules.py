@@ -124,11 +124,13 @@ def classify(new: StoredArticle, other: StoredArticle, s: PairScore, th: Thresho
     whichever side translates; the caller decides whether it stands (one original per translation)."""
     if new.signals.content_hash == other.signals.content_hash and new.signals.length > 0:
         return Relation(Kind.EXACT, 1.0)
+    if th.incident_ids and conflicting_incidents(new, other):
+        # Related, not the same incident: the likeness is the product's or the template's
+        # (two advisories written from one CERT template are reposts by their words).
+        return None
     same_lang = new.lang == other.lang
     if same_lang and (s.hamming <= th.repost_hamming or s.terms >= th.repost_cosine) and new.signals.length > 0:
         return Relation(Kind.REPOST, max(1.0 - s.hamming / 64.0, s.terms))
-    if th.incident_ids and conflicting_incidents(new, other):
-        return None  # related, not the same incident: the content's likeness is the product's
     if not same_lang:
         lo, hi = th.translation_window_days
         if s.anchors >= th.translation_min and lo <= translation_days(new, other, s) <= hi:
@@ -162,11 +164,44 @@ def _same_language(new: StoredArticle, other: StoredArticle, s: PairScore, th: T
     return relation
 
 
+#: Shared anchors listed as a flag's evidence, at most.
+EVIDENCE_ANCHORS = 12
+
+
+def evidence(new: StoredArticle, other: StoredArticle) -> dict[str, Any]:
+    """Why an editor should believe a flag: the anchors both name (ids first), the incident ids
+    only one names, and the source link that joins them, if any."""
+    a, b = new.signals.anchors, other.signals.anchors
+    shared = sorted(set(a) & set(b), key=lambda x: (not x.startswith(("cve-", "ghsa-")), ":" in x, x))
+    out: dict[str, Any] = {"shared": shared[:EVIDENCE_ANCHORS]}
+    ia, ib = incident_ids(new), incident_ids(other)
+    if (ia ^ ib) and ia and ib:
+        out["conflicting"] = sorted(ia ^ ib)[:EVIDENCE_ANCHORS]
+    link = _joining_link(new, other)
+    if link:
+        out["source"] = link
+    return out
+
+
+def _joining_link(new: StoredArticle, other: StoredArticle) -> str | None:
+    """The page one names that is the other, or that both name."""
+    new_links, other_links = sources(new), sources(other)
+    if other.url_key and other.url_key.split("?", 1)[0] in new_links:
+        return other.url
+    if new.url_key and new.url_key.split("?", 1)[0] in other_links:
+        return new.url
+    both = sorted(new_links & other_links)
+    return both[0] if both else None
+
+
 def decide(new: StoredArticle, other: StoredArticle, s: PairScore, relation: Relation | None,
            link: Kind | None, th: Thresholds) -> tuple[Decision | None, bool]:
     """The flag for the pair, from the content's relation and the link's; and whether it rests
     on a link the content does not confirm (a weak link, dropped if the content matches elsewhere)."""
-    detail = {"anchors": round(s.anchors, 4), "terms": round(s.terms, 4), "hamming": s.hamming}
+    if relation is None and link is None:
+        return None, False
+    detail = {"anchors": round(s.anchors, 4), "terms": round(s.terms, 4), "hamming": s.hamming,
+              "evidence": evidence(new, other)}
     if relation is not None:
         basis = Basis.CONTENT if link is None else Basis.CONTENT_LINK
         return Decision(other, relation.kind, relation.score, basis, detail), False
