@@ -300,9 +300,9 @@ def cmd_dups(args: argparse.Namespace) -> int:
     if not dups:
         raise NewsarchiveError(f"no duplicates known for {args.url}")
     for m in dups:
-        print(f"{m.kind:20} {m.score:.3f} {m.basis:13} {m.captured or '-'} {m.url}")
+        print(f"{m.kind:20} {m.score:.3f} {m.captured or '-'} {m.url}")
         if m.explain():
-            print(f"{'':20} {m.explain()}")
+            print(f"    {m.basis}: {m.explain()}")
     return EXIT_OK
 
 
