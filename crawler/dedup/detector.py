@@ -321,16 +321,25 @@ class Detector:
 
     def _inherit_siblings(self, new: StoredArticle, decided: list[Decision]) -> None:
         """Two translations of one original are siblings, however differently they are worded."""
-        have = {d.other.id for d in decided}
+        have = {d.other.id: n for n, d in enumerate(decided)}
         for original in [d.other for d in decided if d.kind == Kind.TRANSLATION and is_translation_side(new, d.other)]:
             for f in self.store.flags_of(original.id):
-                if f.kind != Kind.TRANSLATION or f.other in have or f.other == new.id:
+                if f.kind != Kind.TRANSLATION or f.other == new.id:
+                    continue
+                at = have.get(f.other)
+                if at is not None and decided[at].kind != Kind.SAME_STORY:
                     continue
                 third = self.store.get(f.other)
                 if third is None or third.lang != new.lang or not is_translation_side(third, original):
                     continue
-                have.add(third.id)
-                decided.append(Decision(third, Kind.TRANSLATION_SIBLING, f.score, Basis.INHERITED, {"via": original.url}))
+                # Two reports of one story that translate one original: siblings, the closer fact.
+                sibling = Decision(third, Kind.TRANSLATION_SIBLING, f.score, Basis.INHERITED,
+                                   {"via": original.url, "evidence": rules.evidence(new, third)})
+                if at is None:
+                    have[third.id] = len(decided)
+                    decided.append(sibling)
+                else:
+                    decided[at] = sibling
 
     def _persist(self, new: StoredArticle, decided: list[Decision]) -> list[Match]:
         """Store each decision both ways (with who came first and, for a translation, which side
