@@ -86,7 +86,14 @@ def has_anchors(a: StoredArticle, b: StoredArticle, least: int = 3) -> bool:
 
 def incident_ids(art: StoredArticle) -> frozenset[str]:
     """The ids that name one incident: CVE ids (and GHSA advisories)."""
-    return frozenset(a for a in art.signals.anchors if a.startswith(("cve-", "ghsa-")))
+    sig = art.signals
+    # Asked for every candidate pair; the store keeps one Signals object per cached article,
+    # and signals never change once stored, so the answer is kept on it (not a field: not stored).
+    ids = sig.__dict__.get("_incident_ids")
+    if ids is None:
+        ids = frozenset(a for a in sig.anchors if a.startswith(("cve-", "ghsa-")))
+        sig.__dict__["_incident_ids"] = ids
+    return ids
 
 
 def conflicting_incidents(a: StoredArticle, b: StoredArticle) -> tuple[frozenset[str], frozenset[str]] | None:
