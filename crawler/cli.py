@@ -301,6 +301,8 @@ def cmd_dups(args: argparse.Namespace) -> int:
         raise NewsarchiveError(f"no duplicates known for {args.url}")
     for m in dups:
         print(f"{m.kind:20} {m.score:.3f} {m.captured or '-'} {m.url}")
+        if m.explain():
+            print(f"    {m.basis}: {m.explain()}")
     return EXIT_OK
 
 

@@ -40,9 +40,26 @@ class Match:
     detail: dict[str, Any] = field(default_factory=dict)
 
     def as_item(self) -> dict[str, Any]:
-        """The flag as an item's ``duplicates`` entry."""
-        return {"url": self.url, "captured": self.captured, "kind": str(self.kind), "score": round(self.score, 4),
+        """The flag as an item's ``duplicates`` entry, with its evidence when known."""
+        item = {"url": self.url, "captured": self.captured, "kind": str(self.kind), "score": round(self.score, 4),
                 "basis": str(self.basis)}
+        if self.detail.get("evidence"):
+            item["evidence"] = self.detail["evidence"]
+        return item
+
+    def explain(self) -> str:
+        """One line on why: the anchors both name, the incident ids only one names, the source link."""
+        ev = self.detail.get("evidence") or {}
+        parts = []
+        if ev.get("shared"):
+            parts.append("shared " + ", ".join(ev["shared"]))
+        if ev.get("conflicting"):
+            parts.append("conflicting " + ", ".join(ev["conflicting"]))
+        if ev.get("source"):
+            parts.append("source " + ev["source"])
+        if self.detail.get("via"):
+            parts.append("via " + self.detail["via"])
+        return "; ".join(parts)
 
 
 @dataclass
@@ -198,7 +215,8 @@ class Detector:
     def _in_window(self, new: StoredArticle, found: dict[int, set[Found]]) -> dict[int, StoredArticle]:
         """The candidates, less those found only by content and dated outside every window."""
         th = self.thresholds
-        widest = max(th.sibling_window_days, th.story_window_days, *map(abs, th.translation_window_days)) * DAY
+        widest = max(th.sibling_window_days, th.story_window_days, th.zh_story_window_days,
+                     *map(abs, th.translation_window_days)) * DAY
         others = self.store.get_many(sorted(found))
         for oid in list(others):
             o = others[oid]
@@ -275,7 +293,8 @@ class Detector:
         best = originals.first_copy(self.store, new, best, lambda other: self.score(new, other, idf), self.thresholds)
         at = next((n for n, d in enumerate(decided) if d.other.id == best.article.id), None)
         if at is None:
-            detail = {"anchors": round(best.pair.anchors, 4), "hamming": best.pair.hamming}
+            detail = {"anchors": round(best.pair.anchors, 4), "hamming": best.pair.hamming,
+                      "evidence": rules.evidence(new, best.article)}
             decided.append(Decision(best.article, Kind.TRANSLATION, best.score, Basis.CONTENT, detail))
         elif decided[at].kind == Kind.TRANSLATION and decided[at].basis == Basis.LINK:
             decided[at] = replace(decided[at], basis=Basis.CONTENT_LINK)
@@ -302,16 +321,25 @@ class Detector:
 
     def _inherit_siblings(self, new: StoredArticle, decided: list[Decision]) -> None:
         """Two translations of one original are siblings, however differently they are worded."""
-        have = {d.other.id for d in decided}
+        have = {d.other.id: n for n, d in enumerate(decided)}
         for original in [d.other for d in decided if d.kind == Kind.TRANSLATION and is_translation_side(new, d.other)]:
             for f in self.store.flags_of(original.id):
-                if f.kind != Kind.TRANSLATION or f.other in have or f.other == new.id:
+                if f.kind != Kind.TRANSLATION or f.other == new.id:
+                    continue
+                at = have.get(f.other)
+                if at is not None and decided[at].kind != Kind.SAME_STORY:
                     continue
                 third = self.store.get(f.other)
                 if third is None or third.lang != new.lang or not is_translation_side(third, original):
                     continue
-                have.add(third.id)
-                decided.append(Decision(third, Kind.TRANSLATION_SIBLING, f.score, Basis.INHERITED, {"via": original.url}))
+                # Two reports of one story that translate one original: siblings, the closer fact.
+                sibling = Decision(third, Kind.TRANSLATION_SIBLING, f.score, Basis.INHERITED,
+                                   {"via": original.url, "evidence": rules.evidence(new, third)})
+                if at is None:
+                    have[third.id] = len(decided)
+                    decided.append(sibling)
+                else:
+                    decided[at] = sibling
 
     def _persist(self, new: StoredArticle, decided: list[Decision]) -> list[Match]:
         """Store each decision both ways (with who came first and, for a translation, which side

@@ -24,7 +24,10 @@ class Kind(StrEnum):
     #: different sources are not siblings.
     TRANSLATION_SIBLING = "translation_sibling"
     #: Same language, one incident reported by two outlets within a few days (anchors, words and
-    #: headline agree); an outlet's own follow-ups are not flagged.
+    #: headline agree); an outlet's own follow-ups are not flagged. Between Chinese articles: two
+    #: reports of one incident that translate different originals (anchor and word cosine,
+    #: ``zh_story_min``), which editors want grouped ("which stories did several outlets cover").
+    #: Articles naming different CVE ids, none shared, are two incidents: never flagged by content.
     SAME_STORY = "same_story"
     #: One names the other as its source but the content does not confirm a closer relation.
     ATTRIBUTED = "attributed"

@@ -84,6 +84,30 @@ def has_anchors(a: StoredArticle, b: StoredArticle, least: int = 3) -> bool:
     return len(a.signals.anchors) >= least and len(b.signals.anchors) >= least
 
 
+def incident_ids(art: StoredArticle) -> frozenset[str]:
+    """The ids that name one incident: CVE ids (and GHSA advisories)."""
+    sig = art.signals
+    # Asked for every candidate pair; the store keeps one Signals object per cached article,
+    # and signals never change once stored, so the answer is kept on it (not a field: not stored).
+    ids = sig.__dict__.get("_incident_ids")
+    if ids is None:
+        ids = frozenset(a for a in sig.anchors if a.startswith(("cve-", "ghsa-")))
+        sig.__dict__["_incident_ids"] = ids
+    return ids
+
+
+def conflicting_incidents(a: StoredArticle, b: StoredArticle) -> tuple[frozenset[str], frozenset[str]] | None:
+    """Both articles name vulnerabilities by id and not one is shared: two incidents of one
+    product or vendor (two CVEs, two advisories from one template, two patch rounds), related
+    but not the same story. Returns the two id sets, or None when they do not conflict.
+    Versions were measured too and dropped: translations and reports of one story cite
+    different affected and fixed versions (2 true pairs of the corpus, 1 false flag)."""
+    ia, ib = incident_ids(a), incident_ids(b)
+    if ia and ib and not (ia & ib):
+        return ia, ib
+    return None
+
+
 def link_relation(new: StoredArticle, other: StoredArticle, found: set[Found], new_links: dict[str, str]) -> Kind | None:
     """The relation the source links alone support, if any."""
     same_lang = new.lang == other.lang
@@ -107,6 +131,10 @@ def classify(new: StoredArticle, other: StoredArticle, s: PairScore, th: Thresho
     whichever side translates; the caller decides whether it stands (one original per translation)."""
     if new.signals.content_hash == other.signals.content_hash and new.signals.length > 0:
         return Relation(Kind.EXACT, 1.0)
+    if th.incident_ids and conflicting_incidents(new, other):
+        # Related, not the same incident: the likeness is the product's or the template's
+        # (two advisories written from one CERT template are reposts by their words).
+        return None
     same_lang = new.lang == other.lang
     if same_lang and (s.hamming <= th.repost_hamming or s.terms >= th.repost_cosine) and new.signals.length > 0:
         return Relation(Kind.REPOST, max(1.0 - s.hamming / 64.0, s.terms))
@@ -124,14 +152,18 @@ def _same_language(new: StoredArticle, other: StoredArticle, s: PairScore, th: T
     relation = None
     if new.lang == "zh":
         other_sources = sources(other)
-        if new_sources and other_sources and not (new_sources & other_sources):
-            # Each names where it comes from, and they differ: two translations of two reports,
-            # related through their originals (an en same_story), not siblings. (English
-            # reports cite references freely: not applied there.)
-            return None
-        if s.sibling >= th.sibling_min and days <= th.sibling_window_days:
+        # Each names where it comes from, and they differ: two translations of two reports,
+        # related through their originals (an en same_story), not siblings; they may still
+        # report one incident. (English reports cite references freely: not applied there.)
+        different_originals = bool(new_sources and other_sources and not (new_sources & other_sources))
+        if not different_originals and s.sibling >= th.sibling_min and days <= th.sibling_window_days:
             translated = new.signals.translated or other.signals.translated
             relation = Relation(Kind.TRANSLATION_SIBLING if translated else Kind.SAME_STORY, s.sibling)
+        elif s.mixed >= th.zh_story_min and days <= th.zh_story_window_days:
+            # Chinese outlets reporting one incident from different originals: their wording
+            # shares little (each translates another report), their names and figures and the
+            # words of the incident do, within days.
+            relation = Relation(Kind.SAME_STORY, s.mixed)
     elif s.story >= th.story_min and days <= th.story_window_days:
         relation = Relation(Kind.SAME_STORY, s.story)
     if relation is not None and relation.kind == Kind.SAME_STORY and new.source and new.source == other.source:
@@ -139,11 +171,44 @@ def _same_language(new: StoredArticle, other: StoredArticle, s: PairScore, th: T
     return relation
 
 
+#: Shared anchors listed as a flag's evidence, at most.
+EVIDENCE_ANCHORS = 12
+
+
+def evidence(new: StoredArticle, other: StoredArticle) -> dict[str, Any]:
+    """Why an editor should believe a flag: the anchors both name (ids first), the incident ids
+    only one names, and the source link that joins them, if any."""
+    a, b = new.signals.anchors, other.signals.anchors
+    shared = sorted(set(a) & set(b), key=lambda x: (not x.startswith(("cve-", "ghsa-")), ":" in x, x))
+    out: dict[str, Any] = {"shared": shared[:EVIDENCE_ANCHORS]}
+    ia, ib = incident_ids(new), incident_ids(other)
+    if (ia ^ ib) and ia and ib:
+        out["conflicting"] = sorted(ia ^ ib)[:EVIDENCE_ANCHORS]
+    link = _joining_link(new, other)
+    if link:
+        out["source"] = link
+    return out
+
+
+def _joining_link(new: StoredArticle, other: StoredArticle) -> str | None:
+    """The page one names that is the other, or that both name."""
+    new_links, other_links = sources(new), sources(other)
+    if other.url_key and other.url_key.split("?", 1)[0] in new_links:
+        return other.url
+    if new.url_key and new.url_key.split("?", 1)[0] in other_links:
+        return new.url
+    both = sorted(new_links & other_links)
+    return both[0] if both else None
+
+
 def decide(new: StoredArticle, other: StoredArticle, s: PairScore, relation: Relation | None,
            link: Kind | None, th: Thresholds) -> tuple[Decision | None, bool]:
     """The flag for the pair, from the content's relation and the link's; and whether it rests
     on a link the content does not confirm (a weak link, dropped if the content matches elsewhere)."""
-    detail = {"anchors": round(s.anchors, 4), "terms": round(s.terms, 4), "hamming": s.hamming}
+    if relation is None and link is None:
+        return None, False
+    detail = {"anchors": round(s.anchors, 4), "terms": round(s.terms, 4), "hamming": s.hamming,
+              "evidence": evidence(new, other)}
     if relation is not None:
         basis = Basis.CONTENT if link is None else Basis.CONTENT_LINK
         return Decision(other, relation.kind, relation.score, basis, detail), False

@@ -120,14 +120,14 @@ def test_wrong_source_link_is_refuted_by_content():
     assert [(m.url, m.kind) for m in matches] == [("https://first.example/a", "translation")]
 
 
-@pytest.mark.parametrize("second_source,related", [
-    ("https://www.securityweek.com/lockbit-st-olaf/", False),  # another outlet's report of the incident
-    ("https://www.bleepingcomputer.com/news/security/lockbit-st-olaf/?web_view=true", True),
-    ("", True),  # names none: the content decides
+@pytest.mark.parametrize("second_source,kind", [
+    ("https://www.securityweek.com/lockbit-st-olaf/", "same_story"),  # another outlet's report of the incident
+    ("https://www.bleepingcomputer.com/news/security/lockbit-st-olaf/?web_view=true", "translation_sibling"),
+    ("", "translation_sibling"),  # names none: the content decides
 ])
-def test_reports_naming_different_originals_are_not_siblings(second_source, related):
+def test_reports_naming_different_originals_are_not_siblings(second_source, kind):
     """Two Chinese reports of one incident are siblings when they name one original; when
-    each names a different one they relate only through their originals (en same_story)."""
+    each names a different one they are not siblings but reports of one story (zh same_story)."""
     store = ArticleStore(":memory:")
     det = Detector(store)
     first = "\n".join(dedup_site.ZH_TRANSLATION) + "\n\n原文链接：https://www.bleepingcomputer.com/news/security/lockbit-st-olaf/"
@@ -138,7 +138,7 @@ def test_reports_naming_different_originals_are_not_siblings(second_source, rela
     det.add(Article(url="https://zh.example/1", lang="zh", text=first, published="2024-03-02T09:00:00+08:00"))
     _id, matches = det.add(Article(url="https://zh2.example/2", lang="zh", text=second,
                                    published="2024-03-03T10:30:00+08:00"))
-    assert [(m.url, m.kind) for m in matches] == ([("https://zh.example/1", "translation_sibling")] if related else [])
+    assert [(m.url, m.kind) for m in matches] == [("https://zh.example/1", kind)]
 
 
 def _catalog_with_background() -> tuple[ArticleStore, Detector]:

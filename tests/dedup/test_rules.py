@@ -91,7 +91,8 @@ def test_same_story_is_between_outlets() -> None:
 def test_decide_lays_the_link_over_the_content() -> None:
     a, b = art(1, "zh"), art(2, "en")
     s = score(a, b, anchors=0.3, terms=0.0, hamming=30)
-    detail = {"anchors": 0.3, "terms": 0.0, "hamming": 30}
+    detail = {"anchors": 0.3, "terms": 0.0, "hamming": 30,
+              "evidence": {"shared": ["a0", "a1", "a2", "a3", "a4"]}}
     assert rules.decide(a, b, s, None, None, DEFAULTS) == (None, False)
     rel = Relation(Kind.TRANSLATION, 0.3)
     assert rules.decide(a, b, s, rel, None, DEFAULTS) == (Decision(b, Kind.TRANSLATION, 0.3, Basis.CONTENT, detail), False)
@@ -131,3 +132,62 @@ def test_refute_links() -> None:
     assert rules.refute_links([d_wrong, d_other], {2}, True, named, [], ["by content"]) == ([d_other], ["by content"])
     # nothing else matches: the link stands
     assert rules.refute_links([d_wrong], {2}, False, named, [], ["by content"]) == ([d_wrong], [])
+
+
+def with_ids(a: StoredArticle, *ids: str) -> StoredArticle:
+    a.signals.anchors.update({i: 1 for i in ids})
+    return a
+
+
+@pytest.mark.parametrize("ids_a,ids_b,conflict", [
+    (("cve-2023-35081",), ("cve-2023-35082",), True),  # one product, two vulnerabilities
+    (("cve-2023-35081", "cve-2023-35082"), ("cve-2023-35082",), False),  # one shared
+    (("cve-2023-35081",), (), False),  # only one names an id: nothing disagrees
+    ((), (), False),
+])
+def test_conflicting_incident_ids(ids_a: tuple[str, ...], ids_b: tuple[str, ...], conflict: bool) -> None:
+    a, b = with_ids(art(1), *ids_a), with_ids(art(2), *ids_b)
+    assert bool(rules.conflicting_incidents(a, b)) is conflict
+
+
+def test_different_incidents_are_never_related_by_content_but_exact_copies_and_links_stand() -> None:
+    a, b = with_ids(art(1), "cve-2023-35081"), with_ids(art(2, day=1.0), "cve-2023-35082")
+    strong = score(a, b, anchors=0.9, terms=0.9, headline=0.9, hamming=40)
+    assert classify(a, b, strong) is None
+    zh1, zh2 = with_ids(art(3, "zh"), "cve-2024-1"), with_ids(art(4, "zh", day=1.0), "cve-2024-2")
+    assert classify(zh1, zh2, score(zh1, zh2, anchors_contained=0.9, terms_contained=0.9, anchors=0.9)) is None
+    en, zh = with_ids(art(5, "en"), "cve-2024-1"), with_ids(art(6, "zh", day=1.0), "cve-2024-2")
+    assert classify(zh, en, score(zh, en, anchors=0.9)) is None
+    # Two advisories from one template: alike word for word, about two vulnerabilities.
+    assert classify(a, b, score(a, b, terms=0.95, hamming=5)) is None
+    # The same text is the same text; a link still decides (rules.decide).
+    same = with_ids(art(7, content_hash=1), "cve-2023-35081"), with_ids(art(8, content_hash=1), "cve-2023-1")
+    assert classify(*same, score(*same)).kind == Kind.EXACT
+    decision, _weak = rules.decide(a, b, strong, None, Kind.ATTRIBUTED, DEFAULTS)
+    assert decision is not None and decision.basis == Basis.LINK
+
+
+@pytest.mark.parametrize("mixed,day,source,kind", [
+    (0.30, 3.0, "", Kind.SAME_STORY),  # another outlet, within days
+    (0.30, 15.0, "", None),  # outside the window
+    (0.10, 1.0, "", None),  # too little in common
+    (0.30, 1.0, "same", None),  # one outlet's follow-up
+])
+def test_zh_reports_of_one_story_from_different_originals(mixed: float, day: float, source: str,
+                                                          kind: Kind | None) -> None:
+    a = art(1, "zh", source=source, links=[("bleepingcomputer.com/x", "translated_from")])
+    b = art(2, "zh", day=day, source=source, links=[("securityweek.com/y", "translated_from")])
+    # Siblings by content, but they name different originals: not siblings; one story if alike.
+    s = score(a, b, anchors=mixed, terms=mixed, anchors_contained=0.9, terms_contained=0.9)
+    got = classify(a, b, s)
+    assert (got.kind if got else None) == kind
+
+
+def test_evidence_names_shared_ids_first_the_conflicting_ids_and_the_joining_link() -> None:
+    a = with_ids(art(1, "zh", links=[("x.example/2", "translated_from")]), "cve-2024-1", "cve-2024-2", "n:1200")
+    b = with_ids(art(2), "cve-2024-1", "cve-2024-3", "n:1200")
+    ev = rules.evidence(a, b)
+    assert ev["shared"][0] == "cve-2024-1" and "n:1200" in ev["shared"]
+    assert ev["conflicting"] == ["cve-2024-2", "cve-2024-3"]
+    assert ev["source"] == "https://x.example/2"
+    assert "source" not in rules.evidence(art(3), art(4))

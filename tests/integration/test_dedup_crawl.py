@@ -105,6 +105,7 @@ def test_crawl_flags_every_pair_and_no_negative(tmp_path: Path, variant: str) ->
     assert after == before
     dups = run_cli("dups", base + "/en/lockbit-hospital", "--archive", str(archive))
     assert dups.returncode == 0 and b"/zh/lockbit-hospital" in dups.stdout
+    assert b"shared " in dups.stdout, "a flag names its evidence"
 
 
 def dups_of(archive: Path, url: str, capsys: pytest.CaptureFixture[str]) -> list[tuple[str, float, str, str]]:
@@ -112,7 +113,9 @@ def dups_of(archive: Path, url: str, capsys: pytest.CaptureFixture[str]) -> list
     code = main(["dups", url, "--archive", str(archive)])
     out = capsys.readouterr().out
     assert code in (0, 1)
-    rows = [line.split() for line in out.splitlines()] if code == 0 else []
+    # Indented lines explain the flag above them (basis and evidence).
+    rows = [line.split() for line in out.splitlines() if not line.startswith(" ")] if code == 0 else []
+    assert all(line.startswith("    ") for line in out.splitlines() if line.startswith(" "))
     return [(kind, float(score), captured, other) for kind, score, captured, other in rows]
 
 

@@ -1,0 +1,51 @@
+"""The cross-validation of bench/fit_detector.py: folds keep stories whole; a held-out fold's
+pairs and its training pairs never overlap; counts add up."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
+
+import fit_detector as fitting  # noqa: E402
+
+
+def corpus() -> tuple[list[dict], list[dict]]:
+    articles = [{"id": f"x-{i:02x}", "lang": "zh" if i % 3 == 0 else "en"} for i in range(40)]
+    groups = [{"article_ids": ["x-00", "x-01"], "relation": "translation_of"},
+              {"article_ids": ["x-01", "x-02", "x-04"], "relation": "same_story"},
+              {"article_ids": ["x-03", "x-06"], "relation": "same_source_translation"},
+              {"article_ids": ["x-09", "x-0c"], "relation": "ambiguous"}]
+    return articles, groups
+
+
+def test_folds_keep_every_labelled_story_whole_and_use_every_fold() -> None:
+    articles, groups = corpus()
+    owner = fitting.folds(articles, groups, 5)
+    for g in groups:
+        assert len({owner[i] for i in g["article_ids"]}) == 1
+    assert set(owner.values()) == set(range(5))
+    assert owner == fitting.folds(list(reversed(articles)), groups, 5)  # order does not matter
+
+
+def test_held_out_and_training_counts_partition_the_pairs() -> None:
+    articles, groups = corpus()
+    labels = fitting.Labels.of(articles, groups)
+    amb = labels.ambiguous(groups)
+    owner = fitting.folds(articles, groups, 3)
+    # One true translation, one false en-en flag across folds, the ambiguous pair (never counted).
+    cross = next((a["id"], b["id"]) for a in articles for b in articles
+                 if a["lang"] == b["lang"] == "en" and owner[a["id"]] != owner[b["id"]])
+    flagged = {frozenset(("x-00", "x-01")), frozenset(cross), frozenset(("x-09", "x-0c"))}
+    per_fold = fitting.count(labels, flagged, amb, owner, 3)
+    whole = fitting.count(labels, flagged, amb, {a: 0 for a in owner}, 1)[0]
+    assert whole["translation_of"] == {"tp": 1, "fp": 0, "fn": 0}
+    assert whole["same_story"]["fp"] == 1 and whole["same_story"]["fn"] == 3
+    assert whole["same_source_translation"] == {"tp": 0, "fp": 0, "fn": 1}
+    # The cross-fold false flag is held out in both its folds and trains neither.
+    held = [f["same_story"]["fp"] for f in per_fold]
+    assert sorted(held) == sorted([1 if i in (owner[cross[0]], owner[cross[1]]) else 0 for i in range(3)])
+    for k in range(3):
+        train = fitting.training(per_fold, whole, k, "same_story")
+        assert train["fp"] == (0 if per_fold[k]["same_story"]["fp"] else 1)
