@@ -45,6 +45,12 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--allow-partial", action="store_true",
                    help="exit 0 even if some source fetched nothing but errors (a site down)")
 
+    sc = command("schedule", "run every source on its schedule (cron syntax in sources.toml) until SIGTERM")
+    sc.add_argument("--sources", default=None, help="sources file (default: the project's settings/sources.toml)")
+    sc.add_argument("--source", action="append", default=[], metavar="NAME", help="only this source (repeatable)")
+    st = command("status", "per source: last run, next run, pages, articles, bytes, errors")
+    st.add_argument("--sources", default=None, help="sources file (default: the project's settings/sources.toml)")
+
     l = command("list", "list every capture of a URL")
     l.add_argument("url")
 
@@ -156,6 +162,21 @@ def cmd_crawl(args: argparse.Namespace) -> int:
     print(result.summary())
     if not result.ok:
         raise NewsarchiveError(result.problem)
+    return EXIT_OK
+
+
+def cmd_schedule(args: argparse.Namespace) -> int:
+    from crawler.schedule import run_schedule
+
+    logging.getLogger("crawler.schedule").setLevel(logging.INFO)
+    return run_schedule(_settings(args, sources=args.sources, only=args.source), profile=args.profile,
+                        overrides=args.set)
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from crawler.schedule import status_lines
+
+    print("\n".join(status_lines(_settings(args, sources=args.sources))))
     return EXIT_OK
 
 
@@ -357,6 +378,8 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 COMMANDS = {
     "crawl": cmd_crawl,
+    "schedule": cmd_schedule,
+    "status": cmd_status,
     "list": cmd_list,
     "get": cmd_get,
     "index": cmd_index,

@@ -38,6 +38,8 @@ NEWSARCHIVE_SOURCES = str(project_root() / "settings" / "sources.toml")
 NEWSARCHIVE_SOURCE_NAMES: list[str] = []
 #: Yield an item for every article page (for the dedup pipeline and feed exports).
 NEWSARCHIVE_ARTICLE_ITEMS = True
+#: `newsarchive schedule`: when a source without its own `schedule` key is crawled (cron syntax).
+SCHEDULE_DEFAULT = "*/30 * * * *"
 
 # -- Archive -----------------------------------------------------------------------------
 #: Where WARCs and indexes go: a folder, or s3://bucket/prefix. ARCHIVE_URI in the environment.
