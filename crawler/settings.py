@@ -40,6 +40,9 @@ NEWSARCHIVE_SOURCE_NAMES: list[str] = []
 NEWSARCHIVE_ARTICLE_ITEMS = True
 #: `newsarchive schedule`: when a source without its own `schedule` key is crawled (cron syntax).
 SCHEDULE_DEFAULT = "*/30 * * * *"
+#: Incremental crawls: an article already in the archive is not fetched again until its source's
+#: `recrawl_after` (sources.toml) has passed; feeds, sitemaps and listings are fetched every run.
+INCREMENTAL_ENABLED = True
 
 # -- Archive -----------------------------------------------------------------------------
 #: Where WARCs and indexes go: a folder, or s3://bucket/prefix. ARCHIVE_URI in the environment.
@@ -137,6 +140,8 @@ SPIDER_MIDDLEWARES = {
 DOWNLOADER_MIDDLEWARES = {
     "scrapy.downloadermiddlewares.offsite.OffsiteMiddleware": None,
     "crawler.middlewares.scope.SourceScopeMiddleware": 50,
+    # after scope, before the stats: an archived article dropped here is no page and no error
+    "crawler.middlewares.incremental.IncrementalMiddleware": 55,
     # below RetryMiddleware (550) and the redirects (600): counts each request's final outcome
     "crawler.middlewares.sourcestats.SourceStatsMiddleware": 60,
     # before HttpCompressionMiddleware (590) sets its own Accept-Encoding
