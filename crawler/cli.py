@@ -42,6 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("-O", "--output", default=None, help="write article items to this feed (e.g. articles.jsonl)")
     c.add_argument("--log-level", default=None, help="CRITICAL, ERROR, WARNING, INFO or DEBUG")
     c.add_argument("--stats-out", default=None, metavar="FILE", help="write the crawl's stats as JSON")
+    c.add_argument("--resume", action="store_true",
+                   help="continue the interrupted crawl of these sources: what it archived is not fetched again")
     c.add_argument("--allow-partial", action="store_true",
                    help="exit 0 even if some source fetched nothing but errors (a site down)")
 
@@ -152,11 +154,15 @@ def _output_file(path: str | None, option: str) -> Path | None:
 # -- commands ------------------------------------------------------------------------------
 @interruptible  # SIGINT/SIGTERM at any moment: exit 1, "newsarchive: interrupted ..."
 def cmd_crawl(args: argparse.Namespace) -> int:
+    from crawler import resume
     from crawler.runner import run_crawl
 
     stats_out = _output_file(args.stats_out, "--stats-out")
     settings = _settings(args, sources=args.sources, only=args.source, output=args.output, log_level=args.log_level)
+    job = resume.start(settings, resume=args.resume)
     result = run_crawl(settings, allow_partial=args.allow_partial)
+    if resume.ended(result.stats):
+        resume.finish(job)
     if stats_out is not None:
         stats_out.write_text(json.dumps(result.stats, default=str, indent=1, sort_keys=True))
     print(result.summary())

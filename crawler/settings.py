@@ -43,6 +43,9 @@ SCHEDULE_DEFAULT = "*/30 * * * *"
 #: Incremental crawls: an article already in the archive is not fetched again until its source's
 #: `recrawl_after` (sources.toml) has passed; feeds, sitemaps and listings are fetched every run.
 INCREMENTAL_ENABLED = True
+#: Set by `newsarchive crawl --resume` (crawler/resume.py): pages archived since this WARC date are
+#: served from the archive, not fetched again.
+NEWSARCHIVE_RESUME_SINCE: str | None = None
 
 # -- Archive -----------------------------------------------------------------------------
 #: Where WARCs and indexes go: a folder, or s3://bucket/prefix. ARCHIVE_URI in the environment.
@@ -142,6 +145,8 @@ DOWNLOADER_MIDDLEWARES = {
     "crawler.middlewares.scope.SourceScopeMiddleware": 50,
     # after scope, before the stats: an archived article dropped here is no page and no error
     "crawler.middlewares.incremental.IncrementalMiddleware": 55,
+    # before the incremental check: a resumed job's archived pages come from the archive
+    "crawler.middlewares.resume.ResumeMiddleware": 53,
     # below RetryMiddleware (550) and the redirects (600): counts each request's final outcome
     "crawler.middlewares.sourcestats.SourceStatsMiddleware": 60,
     # before HttpCompressionMiddleware (590) sets its own Accept-Encoding
