@@ -59,6 +59,7 @@ class _Running:
     process: subprocess.Popen[bytes]
     stats_path: Path
     log_file: object  # the open log file of the child's output
+    signalled: bool = False  # the scheduler passed a stop signal on to it
 
 
 class Scheduler:
@@ -80,7 +81,7 @@ class Scheduler:
         self.next_at = {job.source: next_run(job.cron, now) for job in self.jobs}
 
     # -- signals -----------------------------------------------------------------------------
-    def request_stop(self, signum: int = signal.SIGTERM, frame: FrameType | None = None) -> None:
+    def request_stop(self, signum: int = signal.SIGTERM, _frame: FrameType | None = None) -> None:
         self.stop_requests += 1
         logger.info("schedule: signal %(sig)s: %(n)d crawl(s) running, stopping them cleanly",
                     {"sig": signum, "n": len(self.running)})
@@ -88,6 +89,7 @@ class Scheduler:
             if run.process.poll() is None:
                 logger.info("schedule: passing the signal on to the crawl of %(source)s", {"source": name})
                 run.process.send_signal(signal.SIGTERM)
+                run.signalled = True
 
     def install_signal_handlers(self) -> None:
         signal.signal(signal.SIGTERM, self.request_stop)
@@ -153,8 +155,8 @@ class Scheduler:
                 counts = RunCounts.from_stats(name, stats)
             except (OSError, ValueError):
                 pass
-            if code < 0 or stats.get("finish_reason") == "shutdown":
-                outcome, detail = "interrupted", f"signal {-code}" if code < 0 else "shutdown"
+            if code < 0 or stats.get("finish_reason") == "shutdown" or (code and run.signalled):
+                outcome, detail = "interrupted", f"signal {-code}" if code < 0 else "stopped by the scheduler's signal"
             elif code == 0:
                 outcome, detail = "ok", str(stats.get("finish_reason", ""))
             else:

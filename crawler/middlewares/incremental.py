@@ -26,6 +26,7 @@ from scrapy.http import Response
 from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.internet.threads import deferToThread
 
+from crawler.meta import INCREMENTAL_META_KEY, SOURCE_META_KEY
 from crawler.sources import Source, load_sources
 
 if TYPE_CHECKING:
@@ -34,10 +35,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-#: Request meta: the record id of the capture a conditional refetch is checked against. Set it to
-#: False on a request to fetch it whatever the archive holds.
-INCREMENTAL_META_KEY = "incremental"
-SOURCE_META_KEY = "source"
 
 #: Validators taken from the last capture's response head -> the conditional request header.
 _VALIDATORS = (("ETag", "If-None-Match"), ("Last-Modified", "If-Modified-Since"))

@@ -18,9 +18,10 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from bench.site import BENCH_PER_LIST
 from crawler.archive.catalog import CaptureCatalog
 from tests.conftest import REPO, cli_env, run_cli, write_sources
-from tests.mockserver import BENCH_PER_LIST, MockServer
+from tests.mockserver import MockServer
 
 PAGES = 150
 PROFILE = str(REPO / "settings" / "profiles" / "test.toml")
