@@ -43,6 +43,8 @@ SCHEDULE_DEFAULT = "*/30 * * * *"
 #: Incremental crawls: an article already in the archive is not fetched again until its source's
 #: `recrawl_after` (sources.toml) has passed; feeds, sitemaps and listings are fetched every run.
 INCREMENTAL_ENABLED = True
+#: Seconds between the crawl's progress lines (pages/s, archived, queued, errors, bytes); 0: none.
+PROGRESS_INTERVAL = 30.0
 #: Set by `newsarchive crawl --resume` (crawler/resume.py): pages archived since this WARC date are
 #: served from the archive, not fetched again.
 NEWSARCHIVE_RESUME_SINCE: str | None = None
@@ -158,6 +160,7 @@ EXTENSIONS = {
     "crawler.extensions.archive.WarcArchiveExtension": 100,
     # rewrites exported items' duplicates from the settled dedup catalog after the crawl
     "crawler.extensions.settled_feeds.SettledFeedsExtension": 500,
+    "crawler.extensions.progress.ProgressExtension": 510,
 }
 ITEM_PIPELINES = {
     "crawler.pipelines.dedup.DedupPipeline": 300,

@@ -62,3 +62,15 @@ def test_schedule_runs_skips_overruns_and_stops_cleanly(mock_server: MockServer,
     assert status.returncode == 0, status.stderr
     line = next(l for l in status.stdout.decode().splitlines() if l.startswith("slowsite"))
     assert "interrupted" in line and "skipped)" in line
+
+
+def test_long_crawl_logs_progress_lines(mock_server: MockServer, tmp_path: Path) -> None:
+    from tests.conftest import crawl
+
+    sources = write_sources(tmp_path / "sources.toml", mock_server, name="slowsite", start="/slow", feeds=False,
+                            sitemaps=False)
+    run = crawl(tmp_path, sources, tmp_path / "archive", "-s", "ITEM_PIPELINES={}", "-s", "PROGRESS_INTERVAL=0.5")
+    assert run.proc.returncode == 0, run.log[-3000:]
+    lines = [line for line in run.log.splitlines() if "progress: " in line]
+    assert len(lines) >= 3, run.log[-3000:]  # /slow takes 3 s
+    assert " pages (" in lines[-1] and " archived, " in lines[-1] and " queued, " in lines[-1]
