@@ -159,10 +159,11 @@ def cmd_crawl(args: argparse.Namespace) -> int:
 
     stats_out = _output_file(args.stats_out, "--stats-out")
     settings = _settings(args, sources=args.sources, only=args.source, output=args.output, log_level=args.log_level)
-    job = resume.start(settings, resume=args.resume)
-    result = run_crawl(settings, allow_partial=args.allow_partial)
-    if resume.ended(result.stats):
-        resume.finish(job)
+    jobs: list[resume.Job] = []
+    result = run_crawl(settings, allow_partial=args.allow_partial,
+                       after_preflight=lambda: jobs.append(resume.start(settings, resume=args.resume)))
+    if jobs and resume.ended(result.stats):
+        resume.finish(jobs[0])
     if stats_out is not None:
         stats_out.write_text(json.dumps(result.stats, default=str, indent=1, sort_keys=True))
     print(result.summary())
