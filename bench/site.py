@@ -157,8 +157,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pages", type=int, default=1000, help="number of pages")
     parser.add_argument("--seed", type=int, default=0, help="generation seed")
     parser.add_argument("--lazy", action="store_true", help="build pages on first request")
+    parser.add_argument("--validators", action="store_true", help="ETag/Last-Modified on 200s; 304 to a match")
     args = parser.parse_args(argv)
-    serve(args.port, BenchSite(args.pages, args.seed, lazy=args.lazy), name="newsarchive-bench/1.0")
+    serve(args.port, BenchSite(args.pages, args.seed, lazy=args.lazy), name="newsarchive-bench/1.0",
+          validators=args.validators)
     return 0
 
 

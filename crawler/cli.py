@@ -42,8 +42,16 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("-O", "--output", default=None, help="write article items to this feed (e.g. articles.jsonl)")
     c.add_argument("--log-level", default=None, help="CRITICAL, ERROR, WARNING, INFO or DEBUG")
     c.add_argument("--stats-out", default=None, metavar="FILE", help="write the crawl's stats as JSON")
+    c.add_argument("--resume", action="store_true",
+                   help="continue the interrupted crawl of these sources: what it archived is not fetched again")
     c.add_argument("--allow-partial", action="store_true",
                    help="exit 0 even if some source fetched nothing but errors (a site down)")
+
+    sc = command("schedule", "run every source on its schedule (cron syntax in sources.toml) until SIGTERM")
+    sc.add_argument("--sources", default=None, help="sources file (default: the project's settings/sources.toml)")
+    sc.add_argument("--source", action="append", default=[], metavar="NAME", help="only this source (repeatable)")
+    st = command("status", "per source: last run, next run, pages, articles, bytes, errors")
+    st.add_argument("--sources", default=None, help="sources file (default: the project's settings/sources.toml)")
 
     l = command("list", "list every capture of a URL")
     l.add_argument("url")
@@ -146,16 +154,36 @@ def _output_file(path: str | None, option: str) -> Path | None:
 # -- commands ------------------------------------------------------------------------------
 @interruptible  # SIGINT/SIGTERM at any moment: exit 1, "newsarchive: interrupted ..."
 def cmd_crawl(args: argparse.Namespace) -> int:
+    from crawler import resume
     from crawler.runner import run_crawl
 
     stats_out = _output_file(args.stats_out, "--stats-out")
     settings = _settings(args, sources=args.sources, only=args.source, output=args.output, log_level=args.log_level)
-    result = run_crawl(settings, allow_partial=args.allow_partial)
+    jobs: list[resume.Job] = []
+    result = run_crawl(settings, allow_partial=args.allow_partial,
+                       after_preflight=lambda: jobs.append(resume.start(settings, resume=args.resume)))
+    if jobs and resume.ended(result.stats):
+        resume.finish(jobs[0])
     if stats_out is not None:
         stats_out.write_text(json.dumps(result.stats, default=str, indent=1, sort_keys=True))
     print(result.summary())
     if not result.ok:
         raise NewsarchiveError(result.problem)
+    return EXIT_OK
+
+
+def cmd_schedule(args: argparse.Namespace) -> int:
+    from crawler.schedule import run_schedule
+
+    logging.getLogger("crawler.schedule").setLevel(logging.INFO)
+    return run_schedule(_settings(args, sources=args.sources, only=args.source), profile=args.profile,
+                        overrides=args.set)
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from crawler.schedule import status_lines
+
+    print("\n".join(status_lines(_settings(args, sources=args.sources))))
     return EXIT_OK
 
 
@@ -359,6 +387,8 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 COMMANDS = {
     "crawl": cmd_crawl,
+    "schedule": cmd_schedule,
+    "status": cmd_status,
     "list": cmd_list,
     "get": cmd_get,
     "index": cmd_index,

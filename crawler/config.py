@@ -212,6 +212,13 @@ def dedup_catalog_path(settings: BaseSettings) -> Path:
     return local_state_dir(archive_uri(settings), settings.get("ARCHIVE_CACHE_DIR")) / DEDUP_CATALOG_NAME
 
 
+def runlog_path(settings: BaseSettings) -> Path:
+    """The run log of `newsarchive schedule` (read by `status`), in the archive's local state folder."""
+    from crawler.archive.archive import local_state_dir
+
+    return local_state_dir(archive_uri(settings), settings.get("ARCHIVE_CACHE_DIR")) / "runs.sqlite3"
+
+
 def existing_dedup_catalog(settings: BaseSettings) -> Path:
     """The dedup catalog, which must exist; else `CatalogMissing` saying how to build it."""
     path = dedup_catalog_path(settings)

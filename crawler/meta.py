@@ -31,3 +31,8 @@ WIRE_META_KEY = "wire_head"
 RESPONSE_ID_META_KEY = "warc_response_id"
 #: Its WARC-Date, ``YYYY-MM-DDTHH:MM:SS.ffffffZ``.
 WARC_DATE_META_KEY = "warc_date"
+
+# -- Set by the incremental check (crawler/middlewares/incremental.py) ----------------------
+#: On a refetch of an archived article: the record id of the capture it is checked against. Set it
+#: to False on a request to fetch it whatever the archive holds.
+INCREMENTAL_META_KEY = "incremental"

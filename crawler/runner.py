@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from scrapy.settings import Settings
@@ -83,11 +84,15 @@ def preflight(settings: Settings) -> list[str]:
     return [s.name for s in sources]
 
 
-def run_crawl(settings: Settings, *, allow_partial: bool = False) -> CrawlResult:
+def run_crawl(settings: Settings, *, allow_partial: bool = False,
+              after_preflight: Callable[[], object] | None = None) -> CrawlResult:
     """Crawl with ``settings`` (from `crawler.config.load_settings`). The result's ``problem`` says
     why the crawl failed: it stopped early, records were lost, nothing was fetched, or (unless
-    ``allow_partial``) a source fetched nothing."""
+    ``allow_partial``) a source fetched nothing. ``after_preflight`` runs once the checks passed
+    (the resume job record is written there, never into an archive that failed them)."""
     names = preflight(settings)
+    if after_preflight is not None:
+        after_preflight()
     from scrapy.crawler import CrawlerProcess
 
     process = CrawlerProcess(settings)

@@ -38,6 +38,16 @@ NEWSARCHIVE_SOURCES = str(project_root() / "settings" / "sources.toml")
 NEWSARCHIVE_SOURCE_NAMES: list[str] = []
 #: Yield an item for every article page (for the dedup pipeline and feed exports).
 NEWSARCHIVE_ARTICLE_ITEMS = True
+#: `newsarchive schedule`: when a source without its own `schedule` key is crawled (cron syntax).
+SCHEDULE_DEFAULT = "*/30 * * * *"
+#: Incremental crawls: an article already in the archive is not fetched again until its source's
+#: `recrawl_after` (sources.toml) has passed; feeds, sitemaps and listings are fetched every run.
+INCREMENTAL_ENABLED = True
+#: Seconds between the crawl's progress lines (pages/s, archived, queued, errors, bytes); 0: none.
+PROGRESS_INTERVAL = 30.0
+#: Set by `newsarchive crawl --resume` (crawler/resume.py): pages archived since this WARC date are
+#: served from the archive, not fetched again.
+NEWSARCHIVE_RESUME_SINCE: str | None = None
 
 # -- Archive -----------------------------------------------------------------------------
 #: Where WARCs and indexes go: a folder, or s3://bucket/prefix. ARCHIVE_URI in the environment.
@@ -135,6 +145,10 @@ SPIDER_MIDDLEWARES = {
 DOWNLOADER_MIDDLEWARES = {
     "scrapy.downloadermiddlewares.offsite.OffsiteMiddleware": None,
     "crawler.middlewares.scope.SourceScopeMiddleware": 50,
+    # after scope, before the stats: an archived article dropped here is no page and no error
+    "crawler.middlewares.incremental.IncrementalMiddleware": 55,
+    # before the incremental check: a resumed job's archived pages come from the archive
+    "crawler.middlewares.resume.ResumeMiddleware": 53,
     # below RetryMiddleware (550) and the redirects (600): counts each request's final outcome
     "crawler.middlewares.sourcestats.SourceStatsMiddleware": 60,
     # before HttpCompressionMiddleware (590) sets its own Accept-Encoding
@@ -146,6 +160,7 @@ EXTENSIONS = {
     "crawler.extensions.archive.WarcArchiveExtension": 100,
     # rewrites exported items' duplicates from the settled dedup catalog after the crawl
     "crawler.extensions.settled_feeds.SettledFeedsExtension": 500,
+    "crawler.extensions.progress.ProgressExtension": 510,
 }
 ITEM_PIPELINES = {
     "crawler.pipelines.dedup.DedupPipeline": 300,

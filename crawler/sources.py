@@ -5,9 +5,11 @@ from __future__ import annotations
 import re
 import tomllib
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from crawler.cron import is_valid_cron, parse_duration
 from crawler.errors import ConfigError
 from crawler.known_settings import did_you_mean
 
@@ -15,7 +17,8 @@ NAME_RE = re.compile(r"^[a-z0-9_-]+$")
 LANGS = ("zh", "en")
 _URL_LISTS = ("start_urls", "feeds", "sitemaps")
 #: Every key a [[source]] table may have; any other is a mistake, named with the closest of these.
-KEYS = ("name", "lang", *_URL_LISTS, "allowed_domains", "article_pattern", "follow_pattern", "max_depth", "max_pages")
+KEYS = ("name", "lang", *_URL_LISTS, "allowed_domains", "article_pattern", "follow_pattern", "max_depth", "max_pages",
+        "schedule", "recrawl_after")
 
 
 class SourcesError(ConfigError, ValueError):
@@ -34,6 +37,10 @@ class Source:
     follow_pattern: re.Pattern[str] | None = None
     max_depth: int | None = None
     max_pages: int | None = None
+    #: cron expression of `newsarchive schedule` (None: the SCHEDULE_DEFAULT setting)
+    schedule: str | None = None
+    #: an archived article is fetched again once its last capture is this old (None: never)
+    recrawl_after: timedelta | None = None
 
     def allows(self, url: str) -> bool:
         """Is this URL's host (or host:port) one of the source's allowed domains?"""
@@ -160,8 +167,21 @@ def _parse_source(path: Path, index: int, table: object) -> Source:
         ints[key] = value
     article_pattern = patterns["article_pattern"]
     assert article_pattern is not None  # a missing one was refused above
+    schedule = table.get("schedule")
+    if schedule is not None and (not isinstance(schedule, str) or not is_valid_cron(schedule)):
+        raise fail("schedule", "a cron expression such as '*/30 * * * *'")
+    recrawl_after = None
+    if "recrawl_after" in table:
+        value = table["recrawl_after"]
+        try:
+            recrawl_after = parse_duration(value) if isinstance(value, str) else None
+        except ValueError:
+            pass
+        if recrawl_after is None:
+            raise fail("recrawl_after", "a duration such as '7d', '12h' or '1d12h'")
     return Source(
         name=name, lang=lang, start_urls=lists["start_urls"], allowed_domains=lists["allowed_domains"],
         article_pattern=article_pattern, feeds=lists["feeds"], sitemaps=lists["sitemaps"],
         follow_pattern=patterns["follow_pattern"], max_depth=ints["max_depth"], max_pages=ints["max_pages"],
+        schedule=schedule, recrawl_after=recrawl_after,
     )

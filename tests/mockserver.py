@@ -509,8 +509,9 @@ def served_bytes(path: str, host: str | None = None, *, framed: bool = False) ->
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    parser.add_argument("--validators", action="store_true", help="ETag/Last-Modified on 200s; 304 to a match")
     args = parser.parse_args(argv)
-    serve(args.port, NewsSite(), name="newsarchive-mockserver/1.0")
+    serve(args.port, NewsSite(), name="newsarchive-mockserver/1.0", validators=args.validators)
     return 0
 
 
@@ -522,7 +523,8 @@ class MockServer(ServerProcess):
     """
 
     def __init__(self, root_name: str = "site", *, pages: int | None = None, seed: int | None = None,
-                 lazy: bool = False, port: int = 0, startup_timeout: float = 60.0) -> None:
+                 lazy: bool = False, validators: bool = False, port: int = 0,
+                 startup_timeout: float = 60.0) -> None:
         here = Path(__file__).resolve()
         if root_name == "site":
             script = here
@@ -537,6 +539,8 @@ class MockServer(ServerProcess):
             argv += ["--seed", str(seed)]
         if lazy:
             argv.append("--lazy")
+        if validators:
+            argv.append("--validators")
         super().__init__(argv, startup_timeout=startup_timeout)
 
     def __enter__(self) -> MockServer:

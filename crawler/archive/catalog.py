@@ -123,6 +123,30 @@ class CaptureCatalog:
         ).fetchone()
         return CaptureEntry(*row) if row else None
 
+    def latest(self, url: str) -> CaptureEntry | None:
+        """The newest capture of ``url`` (a response or a revisit): what an incremental crawl asks first."""
+        row = self._conn().execute(
+            f"SELECT {_COLUMNS} FROM captures WHERE urlkey = ? AND rec_type IN ('response', 'revisit') "
+            "ORDER BY timestamp DESC, warc_date DESC LIMIT 1",
+            (surt_key(url),),
+        ).fetchone()
+        return CaptureEntry(*row) if row else None
+
+    def latest_payload(self, url: str) -> CaptureEntry | None:
+        """The full response holding the newest 2xx payload of ``url`` (through an identical-payload
+        revisit to its original): what a ``304 Not Modified`` says is still current."""
+        row = self._conn().execute(
+            f"SELECT {_COLUMNS} FROM captures WHERE urlkey = ? AND rec_type IN ('response', 'revisit') "
+            "AND status LIKE '2%' ORDER BY timestamp DESC, warc_date DESC LIMIT 1",
+            (surt_key(url),),
+        ).fetchone()
+        if row is None:
+            return None
+        entry = CaptureEntry(*row)
+        if entry.rec_type == "response":
+            return entry
+        return self.original_of(url, entry.digest) if entry.digest else None
+
     def iter_all(self) -> Iterator[CaptureEntry]:
         for row in self._conn().execute(f"SELECT {_COLUMNS} FROM captures ORDER BY filename, offset"):
             yield CaptureEntry(*row)

@@ -26,6 +26,8 @@ from warcio.timeutils import datetime_to_iso_date
 
 WARC_VERSION = "WARC/1.1"
 REVISIT_PROFILE = "http://netpreserve.org/warc/1.1/revisit/identical-payload-digest"
+#: A conditional refetch answered ``304 Not Modified``: the payload is the one referred to.
+NOT_MODIFIED_PROFILE = "http://netpreserve.org/warc/1.1/revisit/server-not-modified"
 
 #: Hop-by-hop and framing headers that Twisted consumes. The stored body is de-chunked,
 #: so the record states its real length instead (Browsertrix keeps originals as X-Orig-*).
@@ -263,12 +265,14 @@ def response_record(exchange: Exchange, payload_digest: str) -> WarcRecord:
 
 
 def revisit_record(exchange: Exchange, payload_digest: str, refers_to_uri: str, refers_to_date: str,
-                   refers_to_id: str | None) -> WarcRecord:
-    """Identical-payload-digest revisit: the response headers, no body, pointing at the original."""
+                   refers_to_id: str | None, profile: str = REVISIT_PROFILE) -> WarcRecord:
+    """A revisit: the response headers, no body, pointing at the original. Identical-payload-digest
+    (the default), or server-not-modified for a 304 (the digest is then the original's payload's,
+    which the server said is unchanged)."""
     fields = _common("revisit", exchange.response_id, exchange.date, exchange.url)
     if exchange.ip_address:
         fields.append(("WARC-IP-Address", exchange.ip_address))
-    fields += [("WARC-Profile", REVISIT_PROFILE), ("WARC-Refers-To-Target-URI", refers_to_uri),
+    fields += [("WARC-Profile", profile), ("WARC-Refers-To-Target-URI", refers_to_uri),
                ("WARC-Refers-To-Date", refers_to_date)]
     if refers_to_id:
         fields.append(("WARC-Refers-To", refers_to_id))

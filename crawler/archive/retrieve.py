@@ -21,6 +21,7 @@ from warcio.timeutils import timestamp_to_datetime
 
 from crawler.archive.archive import WARCS, Archive
 from crawler.archive.cdxj import CaptureEntry
+from crawler.archive.records import NOT_MODIFIED_PROFILE
 from crawler.archive.warcscan import PARSE_ERRORS, UnreadableWarc
 from crawler.errors import NewsarchiveError
 
@@ -145,7 +146,11 @@ def get_capture(archive: Archive, url: str, at: str | None = None) -> Capture:
     payload_entry = entry
     if record.rec_type == "revisit":
         payload_entry = _original_for(archive, record, entry)
-        _orig_record, payload = load_record(archive, payload_entry)
+        orig_record, payload = load_record(archive, payload_entry)
+        if record.rec_headers.get_header("WARC-Profile") == NOT_MODIFIED_PROFILE:
+            # a 304 confirms the original representation: its status and headers (Content-Encoding
+            # among them) describe the payload; the 304's own head stays in the revisit record
+            http = orig_record.http_headers
     status_line = f"{http.protocol} {http.statusline}" if http is not None else ""
     headers = list(http.headers) if http is not None else []
     return Capture(entry, status_line, headers, payload, payload_entry)

@@ -163,6 +163,7 @@ class ArchiveWorker:
                                           backoff_max=self.upload_backoff_max)
             self.writer = RollingWarcWriter(
                 self.archive.spool_dir, self._publish, revisit_lookup=self.archive.catalog.original_of,
+                not_modified_lookup=self.archive.catalog.latest_payload,
                 prefix=self.options.prefix, max_size=self.options.max_size,
                 compress_level=self.options.compress_level, warcinfo=self.options.warcinfo,
             )

@@ -20,6 +20,7 @@ from typing import BinaryIO, Callable, Mapping
 
 from crawler.archive.cdxj import CaptureEntry, entry_for_record, surt_key
 from crawler.archive.records import (
+    NOT_MODIFIED_PROFILE,
     Exchange,
     WarcRecord,
     metadata_record,
@@ -84,6 +85,7 @@ class RollingWarcWriter:
         max_size: int = 1024**3,
         warcinfo: Mapping[str, str] | None = None,
         revisit_lookup: RevisitLookup | None = None,
+        not_modified_lookup: Callable[[str], CaptureEntry | None] | None = None,
         compress_level: int = DEFAULT_COMPRESS_LEVEL,
         clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
         hostname: str | None = None,
@@ -96,6 +98,8 @@ class RollingWarcWriter:
         self.max_size = max_size
         self.warcinfo_fields = dict(warcinfo or {})
         self.revisit_lookup = revisit_lookup
+        # url -> the capture whose payload a 304 Not Modified confirms (CaptureCatalog.latest_payload)
+        self.not_modified_lookup = not_modified_lookup
         self.compress_level = compress_level
         self.clock = clock
         self.hostname = sanitize_host(hostname or socket.gethostname())
@@ -148,7 +152,12 @@ class RollingWarcWriter:
             self._open()
         digest = sha1_digest(exchange.body)
         original = self._find_original(exchange.url, digest) if exchange.body else None
-        if original is not None:
+        confirmed = self._not_modified(exchange) if original is None else None
+        if confirmed is not None and confirmed.digest:
+            original = confirmed
+            record = revisit_record(exchange, confirmed.digest, confirmed.url, confirmed.warc_date,
+                                    confirmed.record_id or None, profile=NOT_MODIFIED_PROFILE)
+        elif original is not None:
             record = revisit_record(exchange, digest, original.url, original.warc_date, original.record_id or None)
         else:
             record = response_record(exchange, digest)
@@ -166,6 +175,11 @@ class RollingWarcWriter:
         written = self._write(metadata_record(url, refers_to, payload, content_type, self.clock()))
         self._maybe_roll()
         return written
+
+    def _not_modified(self, exchange: Exchange) -> CaptureEntry | None:
+        if exchange.status != 304 or self.not_modified_lookup is None:
+            return None
+        return self.not_modified_lookup(exchange.url)
 
     def _find_original(self, url: str, digest: str) -> CaptureEntry | None:
         pending = self._pending.get((surt_key(url), digest))

@@ -9,6 +9,7 @@ runs such a script as a subprocess for the length of a ``with`` block. Standard 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import select
 import signal
@@ -16,7 +17,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from threading import Lock
 from typing import Protocol
@@ -25,6 +26,8 @@ from urllib.parse import unquote_to_bytes, urlsplit
 HTML = "text/html; charset=utf-8"
 #: Whole-body writes above this size go out in slices so the server never copies 15 MB at once.
 WRITE_SLICE = 64 * 1024
+#: With validators on: the Last-Modified of every 200 (these sites never change).
+VALIDATOR_LAST_MODIFIED = "Mon, 30 Nov 2026 00:00:00 GMT"
 
 
 @dataclass(frozen=True)
@@ -89,10 +92,12 @@ class SiteServer(ThreadingHTTPServer):
     # The default backlog of 5 drops SYNs when a crawler opens 16+ connections at once.
     request_queue_size = 128
 
-    def __init__(self, address: tuple[str, int], site: Site, name: str = "newsarchive-site/1.0") -> None:
+    def __init__(self, address: tuple[str, int], site: Site, name: str = "newsarchive-site/1.0",
+                 validators: bool = False) -> None:
         super().__init__(address, SiteRequestHandler)
         self.site = site
         self.name = name
+        self.validators = validators
         self.hits: Counter[str] = Counter()
         self.raw_hits: Counter[str] = Counter()
         self.hits_lock = Lock()
@@ -133,9 +138,25 @@ class SiteRequestHandler(BaseHTTPRequestHandler):
                 self.server.hits[path] += 1
                 self.server.raw_hits[self.path] += 1
             response = self.server.site.respond(path, host)
+            if self.server.validators:
+                response = self._conditional(response)
         if response.delay:
             time.sleep(response.delay)
         self._write(response, head)
+
+    def _conditional(self, response: Response) -> Response:
+        """Validators on: a 200 carries an ETag (of its payload) and a fixed Last-Modified, and a
+        conditional GET that matches is answered 304 Not Modified (RFC 9110 13.1: If-None-Match first)."""
+        if response.status != 200:
+            return response
+        etag = '"%s"' % hashlib.blake2b(response.payload, digest_size=8).hexdigest()
+        validators = (("ETag", etag), ("Last-Modified", VALIDATOR_LAST_MODIFIED))
+        inm = self.headers.get("If-None-Match")
+        ims = self.headers.get("If-Modified-Since")
+        if (inm is not None and etag in [t.strip() for t in inm.split(",")]) or \
+                (inm is None and ims == VALIDATOR_LAST_MODIFIED):
+            return Response(304, b"", None, validators)
+        return replace(response, headers=(*response.headers, *validators))
 
     def _control(self, path: str) -> Response:
         with self.server.hits_lock:
@@ -191,9 +212,10 @@ class SiteRequestHandler(BaseHTTPRequestHandler):
             self.close_connection = True
 
 
-def serve(port: int, site: Site, name: str = "newsarchive-site/1.0") -> None:
-    """Serve ``site`` on 127.0.0.1 until SIGTERM or Ctrl-C, after printing the READY line."""
-    server = SiteServer(("127.0.0.1", port), site, name)
+def serve(port: int, site: Site, name: str = "newsarchive-site/1.0", validators: bool = False) -> None:
+    """Serve ``site`` on 127.0.0.1 until SIGTERM or Ctrl-C, after printing the READY line
+    (``validators``: ETag/Last-Modified on every 200, 304 to a matching conditional GET)."""
+    server = SiteServer(("127.0.0.1", port), site, name, validators)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     print(f"READY http://127.0.0.1:{server.server_address[1]}", flush=True)
     try:

@@ -1,4 +1,8 @@
-"""A second run over unchanged pages: revisit records, not new copies; pywb replays both runs."""
+"""A second full run over unchanged pages: revisit records, not new copies; pywb replays both runs.
+
+Incremental crawls are off here (INCREMENTAL_ENABLED=false: every URL fetched again, as when every
+article's `recrawl_after` has passed on a server without validators); tests/integration/test_incremental.py
+covers the incremental default."""
 
 from __future__ import annotations
 
@@ -20,9 +24,10 @@ def two_runs(mock_server, tmp_path_factory) -> tuple[CrawlRun, CrawlRun]:
     sources = write_sources(tmp / "sources.toml", mock_server, start="/basic", feeds=False, sitemaps=False,
                             more_starts=("/redirect/301",),
                             extra="follow_pattern = '/(basic|redirect/301)$'\n")
-    first = crawl(tmp, sources, tmp / "archive", "-s", "ITEM_PIPELINES={}")
+    full = ("-s", "ITEM_PIPELINES={}", "-s", "INCREMENTAL_ENABLED=false")
+    first = crawl(tmp, sources, tmp / "archive", *full)
     assert first.proc.returncode == 0, first.log[-3000:]
-    second = crawl(tmp, sources, tmp / "archive", "-s", "ITEM_PIPELINES={}")
+    second = crawl(tmp, sources, tmp / "archive", *full)
     assert second.proc.returncode == 0, second.log[-3000:]
     return first, second
 

@@ -58,7 +58,7 @@ def wire(tmp_path_factory: pytest.TempPathFactory) -> WireRun:
             'feeds = []\nsitemaps = []\n', encoding="utf-8")
         runs = []
         for _ in range(2):
-            run = crawl(tmp, sources, tmp / "archive")
+            run = crawl(tmp, sources, tmp / "archive", "-s", "INCREMENTAL_ENABLED=false")  # a full second crawl
             assert run.proc.returncode == 0, run.log[-3000:]
             runs.append(run)
     return WireRun(site, tmp / "archive", runs, dict(site.requests))
