@@ -43,13 +43,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import fit_detector as fitting  # noqa: E402
+
 from crawler.dedup.defaults import DEFAULTS  # noqa: E402
 from crawler.dedup.detector import Detector  # noqa: E402
 from crawler.dedup.features import Article, compute_signals, parse_when  # noqa: E402
 from crawler.dedup.normalize import strip_links  # noqa: E402
 from crawler.dedup.store import ArticleStore, feature_names  # noqa: E402
-
-import fit_detector as fitting  # noqa: E402
 
 RELATION_OF_COMBO = {
     ("en", "zh"): "translation_of",

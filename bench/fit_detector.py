@@ -25,7 +25,7 @@ import json
 import sys
 import tempfile
 from collections import defaultdict
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
