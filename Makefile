@@ -5,7 +5,7 @@ PYWB_VENV ?= .venv-pywb
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: setup pywb crawl test lint demo bench clean
+.PHONY: setup pywb system-deps crawl test lint demo bench clean
 
 setup: $(VENV)/.installed
 
@@ -18,10 +18,14 @@ $(VENV)/.installed: pyproject.toml
 pywb:
 	PYWB_VENV=$(PYWB_VENV) bash .ci/pywb-venv.sh
 
+# chromium + a CJK font for the browser tests (apt-get, when root and missing)
+system-deps:
+	bash .ci/system-deps.sh
+
 crawl: setup
 	$(BIN)/newsarchive crawl --sources settings/sources.toml --archive ./archive
 
-test: setup pywb
+test: setup pywb system-deps
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # ruff, mypy, import-linter contracts, vulture (configured in pyproject.toml): CI fails on any.
