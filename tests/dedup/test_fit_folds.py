@@ -3,12 +3,17 @@ pairs and its training pairs never overlap; counts add up."""
 
 from __future__ import annotations
 
+import importlib.util
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
-
-import fit_detector as fitting  # noqa: E402
+# Loaded by path: putting bench/ on sys.path would let its scripts shadow installed packages.
+_spec = importlib.util.spec_from_file_location(
+    "fit_detector", Path(__file__).resolve().parents[2] / "bench" / "fit_detector.py")
+assert _spec and _spec.loader
+fitting = importlib.util.module_from_spec(_spec)
+sys.modules["fit_detector"] = fitting  # dataclasses look their module up
+_spec.loader.exec_module(fitting)
 
 
 def corpus() -> tuple[list[dict], list[dict]]:

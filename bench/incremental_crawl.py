@@ -1,4 +1,4 @@
-"""Incremental crawls, measured: ``python bench/incremental.py [--pages 500]``.
+"""Incremental crawls, measured: ``python bench/incremental_crawl.py [--pages 500]``.
 
 Starts the mock server's ``bench`` site (tests/mockserver.py: a home page, listings of 50 articles,
 N articles of 40-80 KB; ``--validators``: ETag/Last-Modified, 304 to a conditional GET) and crawls
