@@ -214,73 +214,13 @@ def _count_words(out: Counter[str], words: list[str], judge, cache: dict[str, st
 def extract_anchors(text: str, lang: str) -> Counter[str]:
     """Anchors with their counts. ``text`` is folded (NFKC, Simplified, any case)."""
     out: Counter[str] = Counter()
+    # The lower-cased text lets the case-insensitive scans run case-sensitively (faster), except
+    # where lower-casing changes lengths (İ, ı, ſ): then every scan reads ``text`` itself.
     low = None if _CASE_TRAPS_RE.search(text) else text.lower()
-
-    def may(literal: str) -> bool:
-        return low is None or literal in low
-
-    rest = text
-    # Each ``sub`` below runs only if its pattern matched: removing one kind of id (a span
-    # from a letter to a letter or digit, with ASCII boundaries on both sides) never makes
-    # another kind match where it did not (tests/dedup/test_anchors.py checks the rewrite).
-    found = {"cve": False, "cwe": False, "ghsa": False, "dom": False}
-    if may("cve"):
-        for m in _CVE_RE.finditer(rest):
-            out[f"cve-{m.group(1)}-{m.group(2)}"] += 1
-            found["cve"] = True
-    if may("cwe"):
-        for m in _CWE_RE.finditer(rest):
-            out[f"cwe-{m.group(1)}"] += 1
-            found["cwe"] = True
-    if may("ghsa"):
-        for m in _GHSA_RE.finditer(rest):
-            out[m.group(0).lower()] += 1
-            found["ghsa"] = True
-    for m in _GROUP_RE.finditer(rest) if low is None else _GROUP_LOW_RE.finditer(low):
-        out[f"{m.group(1).lower()}{m.group(2)}"] += 1
-    if _DOMAIN_HINT_RE.search(rest):
-        for m in _DOMAIN_RE.finditer(rest) if low is None else _DOMAIN_LOW_RE.finditer(low):
-            out["dom:" + m.group(1).lower()] += 1
-            found["dom"] = True
-    # Remove ids before the number and word passes so their digits don't count twice.
-    if found["cve"]:
-        rest = _CVE_RE.sub(" ", rest)
-    if found["cwe"]:
-        rest = _CWE_RE.sub(" ", rest)
-    if found["ghsa"]:
-        rest = _GHSA_RE.sub(" ", rest)
-    if found["dom"]:
-        rest = _DOMAIN_RE.sub(" ", rest)
-    for m in _DATE_EN_RE.finditer(rest) if low is None else _DATE_EN_LOW_RE.finditer(rest.lower()):
-        month = _MONTHS.get(m.group(1).lower().rstrip("."))
-        day = int(m.group(2))
-        if month and 1 <= day <= 31:
-            out[f"d:{month}-{day}"] += 1
-    if "月" in rest:
-        zh_dates = False
-        for m in _DATE_ZH_RE.finditer(rest):
-            zh_dates = True
-            month, day = int(m.group(1)), int(m.group(2))
-            if 1 <= month <= 12 and 1 <= day <= 31:
-                out[f"d:{month}-{day}"] += 1
-        if zh_dates:
-            rest = _DATE_ZH_RE.sub(" ", rest)
-    if _DOT_DIGIT_RE.search(rest):
-        versions = False
-        for m in _VERSION_RE.finditer(rest):
-            versions = True
-            v = m.group(1)
-            if v.count(".") >= 2 or m.group(0)[0] in "vV":
-                out["v:" + v] += 1
-        if versions:  # a three-part version is a version match too
-            rest = _VERSION_3_RE.sub(" ", rest)
-    num_re = _NUM_ZH_RE if lang == "zh" else _NUM_EN_RE
-    for m in num_re.finditer(rest):
-        unit = m.group(2)
-        scale = (_SCALE_ZH if lang == "zh" else _SCALE_EN).get(unit.lower()) if unit else None
-        n = _number(m.group(1), scale)
-        if n is not None:
-            out[f"n:{n}"] += 1
+    rest = _count_ids(text, low, out)
+    rest = _count_dates(rest, low, out)
+    rest = _count_versions(rest, out)
+    _count_numbers(rest, lang, out)
     # Names: any Latin word in a Chinese text; in English, words that look like names.
     if lang == "zh":
         _count_words(out, _LATIN_WORD_RE.findall(rest), _zh_latin, _zh_word_cache)
@@ -289,6 +229,87 @@ def extract_anchors(text: str, lang: str) -> Counter[str]:
     else:
         _count_words(out, _LATIN_WORD_RE.findall(rest), _en_name, _en_name_cache)
     return out
+
+
+def _count_ids(text: str, low: str | None, out: Counter[str]) -> str:
+    """CVE/CWE/GHSA ids, threat groups and domains; returns the text with the ids and domains
+    removed, so that their digits don't count again as numbers or versions.
+
+    Each ``sub`` runs only if its pattern matched: removing one kind of id (a span from a letter
+    to a letter or digit, with ASCII boundaries on both sides) never makes another kind match
+    where it did not (tests/dedup/test_anchors.py checks the rewrite against the reference).
+    """
+
+    def may(literal: str) -> bool:
+        return low is None or literal in low
+
+    found = {"cve": False, "cwe": False, "ghsa": False, "dom": False}
+    if may("cve"):
+        for m in _CVE_RE.finditer(text):
+            out[f"cve-{m.group(1)}-{m.group(2)}"] += 1
+            found["cve"] = True
+    if may("cwe"):
+        for m in _CWE_RE.finditer(text):
+            out[f"cwe-{m.group(1)}"] += 1
+            found["cwe"] = True
+    if may("ghsa"):
+        for m in _GHSA_RE.finditer(text):
+            out[m.group(0).lower()] += 1
+            found["ghsa"] = True
+    for m in _GROUP_RE.finditer(text) if low is None else _GROUP_LOW_RE.finditer(low):
+        out[f"{m.group(1).lower()}{m.group(2)}"] += 1
+    if _DOMAIN_HINT_RE.search(text):
+        for m in _DOMAIN_RE.finditer(text) if low is None else _DOMAIN_LOW_RE.finditer(low):
+            out["dom:" + m.group(1).lower()] += 1
+            found["dom"] = True
+    rest = text
+    for kind, pattern in (("cve", _CVE_RE), ("cwe", _CWE_RE), ("ghsa", _GHSA_RE), ("dom", _DOMAIN_RE)):
+        if found[kind]:
+            rest = pattern.sub(" ", rest)
+    return rest
+
+
+def _count_dates(rest: str, low: str | None, out: Counter[str]) -> str:
+    """English and Chinese month-day dates; returns the text without the Chinese ones."""
+    for m in _DATE_EN_RE.finditer(rest) if low is None else _DATE_EN_LOW_RE.finditer(rest.lower()):
+        month = _MONTHS.get(m.group(1).lower().rstrip("."))
+        day = int(m.group(2))
+        if month and 1 <= day <= 31:
+            out[f"d:{month}-{day}"] += 1
+    if "月" not in rest:
+        return rest
+    zh_dates = False
+    for m in _DATE_ZH_RE.finditer(rest):
+        zh_dates = True
+        month, day = int(m.group(1)), int(m.group(2))
+        if 1 <= month <= 12 and 1 <= day <= 31:
+            out[f"d:{month}-{day}"] += 1
+    return _DATE_ZH_RE.sub(" ", rest) if zh_dates else rest
+
+
+def _count_versions(rest: str, out: Counter[str]) -> str:
+    """Version strings (three parts, or ``v`` and two); returns the text without them."""
+    if not _DOT_DIGIT_RE.search(rest):
+        return rest
+    versions = False
+    for m in _VERSION_RE.finditer(rest):
+        versions = True
+        v = m.group(1)
+        if v.count(".") >= 2 or m.group(0)[0] in "vV":
+            out["v:" + v] += 1
+    # a three-part version is a version match too
+    return _VERSION_3_RE.sub(" ", rest) if versions else rest
+
+
+def _count_numbers(rest: str, lang: str, out: Counter[str]) -> None:
+    """Figures, normalised across 万/亿 and million/billion."""
+    num_re = _NUM_ZH_RE if lang == "zh" else _NUM_EN_RE
+    scales = _SCALE_ZH if lang == "zh" else _SCALE_EN
+    for m in num_re.finditer(rest):
+        unit = m.group(2)
+        n = _number(m.group(1), scales.get(unit.lower()) if unit else None)
+        if n is not None:
+            out[f"n:{n}"] += 1
 
 
 def english_names(text: str) -> list[str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 import os
+import signal
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -76,8 +77,21 @@ def run_serve(args: Any, archive: Any, catalog_path: Path, *, replay_env: dict[s
             + " (Ctrl-C stops)",
             flush=True,
         )
-        uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+        # uvicorn re-raises SIGTERM/SIGINT once it has shut down; with the default SIGTERM action the
+        # process would die there and leave pywb running. Raised as SystemExit, the stack unwinds and
+        # stops pywb first.
+        previous = signal.signal(signal.SIGTERM, _exit_on_sigterm)
+        try:
+            uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+        except (KeyboardInterrupt, SystemExit):
+            pass
+        finally:
+            signal.signal(signal.SIGTERM, previous)
     return 0
+
+
+def _exit_on_sigterm(_signum: int, _frame: object) -> None:
+    raise SystemExit(0)
 
 
 @contextmanager

@@ -388,6 +388,17 @@ def test_serve_with_replay_links_to_pywb(site, browser):
         page.close()
     finally:
         _stop(proc)
+    # Stopping the app stops its pywb too (uvicorn re-raises SIGTERM; pywb must not be orphaned).
+    pywb_port = int(replay.split("/")[2].rsplit(":", 1)[1])
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", pywb_port), timeout=0.5).close()
+        except OSError:
+            break
+        time.sleep(0.2)
+    else:
+        raise AssertionError(f"pywb still answers on port {pywb_port} after serve stopped")
 
 
 def test_the_app_catches_up_with_new_warcs(site, tmp_path):
