@@ -358,7 +358,8 @@ def cmd_report(args: argparse.Namespace) -> int:
     output = _output_file(args.output, "-o")
     settings = _settings(args)
     catalog = _dedup_catalog(settings)
-    return run_report(args, output, _archive(settings, sync=False), catalog)
+    return run_report(args, output, _archive(settings, sync=False), catalog,
+                      replay_url=settings.get("NEWSARCHIVE_REPLAY_URL"))
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -367,7 +368,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     archive = _archive(settings, sync=False)
-    return run_serve(args, archive, dedup_catalog_path(settings), replay_env=aws_environment(settings))
+    return run_serve(args, archive, dedup_catalog_path(settings), replay_env=aws_environment(settings),
+                     token=settings.get("NEWSARCHIVE_TOKEN"), replay_url=settings.get("NEWSARCHIVE_REPLAY_URL"))
 
 
 def cmd_export(args: argparse.Namespace) -> int:

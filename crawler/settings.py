@@ -175,6 +175,12 @@ DOWNLOAD_HANDLERS = {
 TELNETCONSOLE_ENABLED = False
 #: LOG_LEVEL in the environment.
 LOG_LEVEL = "INFO"
+#: Access token `newsarchive serve` requires on every request when bound beyond loopback (16+
+#: characters; never logged). NEWSARCHIVE_TOKEN in the environment; `--token` overrides.
+NEWSARCHIVE_TOKEN = None
+#: A running pywb the report and the app link archived copies to. NEWSARCHIVE_REPLAY_URL in the
+#: environment; `--replay-url` overrides.
+NEWSARCHIVE_REPLAY_URL = None
 FEED_EXPORT_ENCODING = "utf-8"
 #: The article item's fields a feed export writes (crawler/items.py: everything but the page's html).
 FEED_EXPORT_FIELDS = _export_fields
@@ -187,7 +193,7 @@ MEMUSAGE_WARNING_MB = 1024
 # Read here and nowhere else. `environment()` reads it again at call time, so every command of
 # one process (and every test) sees the environment as it is now.
 _from_environment = ("NEWSARCHIVE_SOURCES", "ARCHIVE_URI", "ARCHIVE_SPOOL", "ARCHIVE_CACHE_DIR", "WARC_OPERATOR",
-                     "LOG_LEVEL")
+                     "LOG_LEVEL", "NEWSARCHIVE_TOKEN", "NEWSARCHIVE_REPLAY_URL")
 _defaults = {name: globals()[name] for name in _from_environment}
 
 

@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 from typing import Any
 
 from crawler.dedup.kinds import Kind
 
-#: A running replay to link archived copies to, when --replay-url is not given.
-REPLAY_URL_ENV = "NEWSARCHIVE_REPLAY_URL"
 KIND_CHOICES = tuple(str(k) for k in Kind)
 
 
@@ -61,7 +58,8 @@ def add_serve_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--pywb-venv", default=None, help="pywb's venv (default $PYWB_VENV or ./.venv-pywb)")
 
 
-def run_report(args: argparse.Namespace, output: Path, archive: Any, catalog: Path) -> int:
+def run_report(args: argparse.Namespace, output: Path, archive: Any, catalog: Path, *,
+               replay_url: str | None = None) -> int:
     """Write the report of ``catalog`` (the archive's dedup catalog) to ``output``."""
     from crawler.report.build import format_for, make_filters, write_report
     from crawler.report.texts import open_text_index
@@ -77,7 +75,7 @@ def run_report(args: argparse.Namespace, output: Path, archive: Any, catalog: Pa
             filters,
             texts=texts,
             archive_label=archive.storage.uri,
-            replay_base=args.replay_url or os.environ.get(REPLAY_URL_ENV) or None,
+            replay_base=args.replay_url or replay_url or None,
         )
     finally:
         if texts is not None:

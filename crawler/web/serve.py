@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import ipaddress
 import logging
-import os
 import signal
 import sys
 import tempfile
@@ -57,16 +56,15 @@ def build_app(
     return create_app(cfg)
 
 
-def run_serve(args: Any, archive: Any, catalog_path: Path, *, replay_env: dict[str, str] | None = None) -> int:
+def run_serve(args: Any, archive: Any, catalog_path: Path, *, replay_env: dict[str, str] | None = None,
+              token: str | None = None, replay_url: str | None = None) -> int:
     """Serve the app until Ctrl-C; with ``--replay``, pywb beside it (``replay_env``: its S3 settings)."""
     import uvicorn
 
-    from crawler.report.cli import REPLAY_URL_ENV
-
-    token = args.token or os.environ.get(TOKEN_ENV) or None
+    token = args.token or token or None
     check_bind(args.host, token)
     archive.sync_catalog()
-    replay_base = args.replay_url or os.environ.get(REPLAY_URL_ENV) or None
+    replay_base = args.replay_url or replay_url or None
     with ExitStack() as stack:
         if args.replay and not replay_base:
             replay_base = stack.enter_context(_pywb(archive, args.pywb_venv, replay_env)).url
