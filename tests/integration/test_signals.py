@@ -40,7 +40,10 @@ class Crawl:
     def __init__(self, sources: Path, archive: Path, cwd: Path, *extra: str) -> None:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "crawler", "crawl", "--sources", str(sources), "--archive", str(archive),
-             "--profile", str(REPO / "settings" / "profiles" / "test.toml"), "--log-level", "DEBUG", *extra],
+             "--profile", str(REPO / "settings" / "profiles" / "test.toml"), "--log-level", "DEBUG",
+             # every run fetches the whole site again, so each moment (mid-crawl too) is reached;
+             # skipping archived articles is tests/integration/test_incremental.py's subject
+             "-s", "INCREMENTAL_ENABLED=false", *extra],
             cwd=cwd, env=cli_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         self.lines: list[str] = []
         self._cond = threading.Condition()
