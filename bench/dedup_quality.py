@@ -71,21 +71,8 @@ def half(articles: list[dict], groups: list[dict], which: str) -> tuple[list[dic
     together (a hidden half drawn from the same sources keeps its translations with their
     originals); the half is the parity of the smallest id's hex suffix in each cluster."""
     want = 0 if which == "even" else 1
-    parent = {a["id"]: a["id"] for a in articles}
-
-    def root(x: str) -> str:
-        while parent[x] != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
-
-    for g in groups:
-        ids = [i for i in g["article_ids"] if i in parent]
-        for other in ids[1:]:
-            ra, rb = root(ids[0]), root(other)
-            if ra != rb:
-                parent[max(ra, rb)] = min(ra, rb)
-    keep = [a for a in articles if int(root(a["id"]).rsplit("-", 1)[-1], 16) % 2 == want]
+    story = fitting.stories(articles, groups)
+    keep = [a for a in articles if int(story[a["id"]].rsplit("-", 1)[-1], 16) % 2 == want]
     ids = {a["id"] for a in keep}
     out = [g for g in groups if all(i in ids for i in g["article_ids"])]
     return keep, out
