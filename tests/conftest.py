@@ -106,3 +106,14 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if any(part in _SLOW_DIRS for part in item.path.relative_to(REPO / "tests").parts[:-1]):
             item.add_marker(pytest.mark.slow)
+
+
+def pywb_missing() -> str | None:
+    """Why pywb's venv cannot be used (None when it can): the reason a pywb test is skipped."""
+    from crawler.replay import PywbNotFound, find_pywb_venv
+
+    try:
+        find_pywb_venv()
+    except PywbNotFound as e:
+        return str(e)
+    return None

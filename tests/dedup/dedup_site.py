@@ -8,6 +8,9 @@ an edited reprint and hard negatives (same ransomware family, other victims).
 
 from __future__ import annotations
 
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
 HTML = "text/html; charset=utf-8"
 
 
@@ -144,3 +147,34 @@ NEGATIVES: list[tuple[str, str]] = [
     ("/zh/lockbit-logistics", "/zh/lockbit-hospital-2"),
     ("/zh/lockbit-logistics", "/en/lockbit-hospital"),
 ]
+
+
+def serve(pages: dict[str, tuple[str, str]]) -> ThreadingHTTPServer:
+    """Serve ``pages`` (path -> (content type, html with ``{base}`` for the own address)) on
+    127.0.0.1, with a root page linking them all and a robots.txt allowing everything."""
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - http.server's name
+            base = f"http://{self.headers['Host']}"
+            if self.path == "/robots.txt":
+                body, ctype = b"User-agent: *\nAllow: /\n", "text/plain"
+            elif self.path == "/":
+                links = "".join(f'<a href="{p}">{p}</a>\n' for p in pages)
+                body, ctype = f"<html><body>{links}</body></html>".encode(), "text/html; charset=utf-8"
+            elif self.path in pages:
+                ctype, html = pages[self.path]
+                body = html.replace("{base}", base).encode("utf-8")
+            else:
+                self.send_error(404)
+                return
+            self.send_response(200)
+            self.send_header("Content-Type", ctype)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server

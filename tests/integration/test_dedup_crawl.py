@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -14,7 +12,7 @@ from crawler.cli import main
 from crawler.dedup.detector import find_related
 from crawler.dedup.store import ArticleStore
 from tests.conftest import crawl, run_cli
-from tests.dedup.dedup_site import EXPECTED, NEGATIVES, PAGES, ZH_SOURCE_LINE
+from tests.dedup.dedup_site import EXPECTED, NEGATIVES, PAGES, ZH_SOURCE_LINE, serve
 
 TRANSLATION_KINDS = {"translation", "attributed"}
 
@@ -22,35 +20,6 @@ TRANSLATION_KINDS = {"translation", "attributed"}
 def find_duplicates(catalog: Path, url: str) -> list[dict]:
     with ArticleStore.open_existing(catalog) as store:
         return [m.as_item() for m in find_related(store, url)]
-
-
-def serve(pages: dict[str, tuple[str, str]]):
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 - http.server's name
-            base = f"http://{self.headers['Host']}"
-            if self.path == "/robots.txt":
-                body, ctype = b"User-agent: *\nAllow: /\n", "text/plain"
-            elif self.path == "/":
-                links = "".join(f'<a href="{p}">{p}</a>\n' for p in pages)
-                body, ctype = f"<html><body>{links}</body></html>".encode(), "text/html; charset=utf-8"
-            elif self.path in pages:
-                ctype, html = pages[self.path]
-                body = html.replace("{base}", base).encode("utf-8")
-            else:
-                self.send_error(404)
-                return
-            self.send_response(200)
-            self.send_header("Content-Type", ctype)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server
 
 
 def crawl_site(tmp: Path, pages) -> tuple[Path, str, dict]:

@@ -22,7 +22,7 @@ from warcio.warcwriter import WARCWriter
 
 from crawler.archive.archive import Archive
 from crawler.archive.records import METADATA_URI_PREFIX
-from tests.conftest import CrawlRun, crawl, run_cli
+from tests.conftest import CrawlRun, crawl, pywb_missing, run_cli
 from tests.interop.wire_site import (
     ARTICLE_PATTERN,
     BODIES,
@@ -369,18 +369,8 @@ def test_old_archives_rebuild_reindex_and_export_in_the_current_form(wire: WireR
 
 
 # -- pywb ------------------------------------------------------------------------------------------
-def _pywb_missing() -> str | None:
-    from crawler.replay import PywbNotFound, find_pywb_venv
-
-    try:
-        find_pywb_venv()
-    except PywbNotFound as e:
-        return str(e)
-    return None
-
-
 @pytest.mark.pywb
-@pytest.mark.skipif(_pywb_missing() is not None, reason="pywb venv missing (make pywb)")
+@pytest.mark.skipif(pywb_missing() is not None, reason="pywb venv missing (make pywb)")
 def test_pywb_replays_the_latest_capture_of_each_article_as_the_article(wire: WireRun, tmp_path: Path) -> None:
     from crawler.replay import prepare_collection, start_pywb
 

@@ -24,6 +24,7 @@ from warcio.warcwriter import WARCWriter
 from crawler.archive.storage.local import LocalStorage
 from crawler.replay import COLLECTION, PywbNotFound, ReplayError, find_pywb_venv, prepare_collection, start_pywb
 from crawler.replay.pywb import MERGED_INDEX_NAME, check_first_capture, merge_cdxj, read_collection_paths
+from tests.conftest import pywb_missing
 
 PAGE = "http://127.0.0.1:8/page"
 OLD = "http://127.0.0.1:8/old"
@@ -36,15 +37,7 @@ OLD_DATE, OLD_TS = "2024-01-02T03:04:06.000001Z", "20240102030406"
 REVISIT_DATE, REVISIT_TS = "2024-03-04T05:06:07.654321Z", "20240304050607"
 
 
-def _pywb_missing() -> str | None:
-    try:
-        find_pywb_venv()
-    except PywbNotFound as e:
-        return str(e)
-    return None
-
-
-_PYWB_MISSING = _pywb_missing()
+_PYWB_MISSING = pywb_missing()
 needs_pywb = [
     pytest.mark.pywb,
     pytest.mark.skipif(_PYWB_MISSING is not None, reason=f"pywb venv missing: {_PYWB_MISSING}"),

@@ -11,8 +11,6 @@ quotes; the page's own markup tries the same (it must never run in the report or
 from __future__ import annotations
 
 import html
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from tests.conftest import crawl
@@ -126,35 +124,6 @@ EXPECTED = [
 ]
 
 
-def _server(pages: dict[str, tuple[str, str]]) -> ThreadingHTTPServer:
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 - http.server's name
-            base = f"http://{self.headers['Host']}"
-            if self.path == "/robots.txt":
-                body, ctype = b"User-agent: *\nAllow: /\n", "text/plain"
-            elif self.path == "/":
-                links = "".join(f'<a href="{p}">{p}</a>\n' for p in pages)
-                body, ctype = f"<html><body>{links}</body></html>".encode(), "text/html; charset=utf-8"
-            elif self.path in pages:
-                ctype, page = pages[self.path]
-                body = page.replace("{base}", base).encode("utf-8")
-            else:
-                self.send_error(404)
-                return
-            self.send_response(200)
-            self.send_header("Content-Type", ctype)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server
-
-
 def crawl_outlets(tmp: Path) -> tuple[Path, dict[str, str]]:
     """Crawl every outlet into ``tmp/archive``; returns the archive and each outlet's base URL.
 
@@ -162,7 +131,7 @@ def crawl_outlets(tmp: Path) -> tuple[Path, dict[str, str]]:
     ``{base}`` to the English outlet's address so the source link points at the real original.
     """
     served = {name: dict(pages) for name, (_lang, pages) in OUTLETS.items()}
-    servers = {name: _server(pages) for name, pages in served.items()}
+    servers = {name: d.serve(pages) for name, pages in served.items()}
     bases = {name: f"http://127.0.0.1:{s.server_address[1]}" for name, s in servers.items()}
     en_base = bases["bleepingnews"]
     for pages in served.values():

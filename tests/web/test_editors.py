@@ -23,7 +23,7 @@ from urllib.parse import quote
 
 import pytest
 
-from tests.conftest import REPO, cli_env, run_cli
+from tests.conftest import REPO, cli_env, pywb_missing, run_cli
 from tests.report.editors_site import EXPECTED, HOSTILE_TITLE, crawl_outlets
 
 CHROMIUM = "/usr/bin/chromium"
@@ -358,18 +358,8 @@ def test_token_in_the_address_once_sets_a_cookie(site):
         _stop(proc)
 
 
-def _pywb_missing() -> str | None:
-    from crawler.replay import PywbNotFound, find_pywb_venv
-
-    try:
-        find_pywb_venv()
-    except PywbNotFound as e:
-        return str(e)
-    return None
-
-
 @pytest.mark.pywb
-@pytest.mark.skipif(_pywb_missing() is not None, reason="pywb venv missing (make pywb)")
+@pytest.mark.skipif(pywb_missing() is not None, reason="pywb venv missing (make pywb)")
 def test_serve_with_replay_links_to_pywb(site, browser):
     archive, bases, _names, tmp = site
     proc, base = _serve(archive, "--replay")
