@@ -15,10 +15,11 @@ from twisted.internet import defer
 
 from crawler.config import dedup_catalog_path, thresholds
 from crawler.daemons import DaemonWorker
+from crawler.dedup.analysis import analyse_page
 from crawler.dedup.defaults import Thresholds
 from crawler.dedup.detector import Detector, Match
-from crawler.dedup.extract import ExtractionError, extract
-from crawler.dedup.features import Article, Signals, compute_signals
+from crawler.dedup.extract import ExtractionError
+from crawler.dedup.features import Article, Signals
 from crawler.dedup.payload import build_payload, encode
 from crawler.dedup.store import ArticleStore
 from crawler.signals import dedup_catalog_closed, stop_requested, warc_metadata
@@ -149,22 +150,9 @@ class DedupPipeline:
 
     def _analyse(self, fields: dict[str, Any]) -> tuple[Article, Signals, list[Match]]:
         """Runs on the worker thread: extraction, signals, catalog."""
-        url = fields["url"]
-        ex = extract(fields["html"], url)
-        article = Article(
-            url=url,
-            # The text's own language wins over the source's declared one: a site declared
-            # "en" may carry Chinese posts, and the detector compares by language.
-            lang=ex.detected_lang or fields.get("lang") or ex.lang or "en",
-            text=ex.text,
-            title=ex.title,
-            source=fields.get("source") or "",
-            published=ex.published,
-            fetched_at=fields.get("fetched_at"),
-            warc_record_id=fields.get("warc_record_id"),
-            author=ex.author,
-        )
-        signals = compute_signals(article)
+        article, signals = analyse_page(
+            fields["html"], fields["url"], lang=fields.get("lang"), source=fields.get("source") or "",
+            fetched_at=fields.get("fetched_at"), warc_record_id=fields.get("warc_record_id"))
         with self._lock:
             if self.detector is None:
                 raise RuntimeError("dedup catalog is closed")
