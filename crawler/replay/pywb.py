@@ -3,7 +3,9 @@
 pywb is not imported here: it runs in a venv of its own (``.ci/pywb-venv.sh``) because it pins old
 libraries (``redis==2.10.6``, which the ``[distributed]`` extra's scrapy-redis cannot use), it
 monkeypatches the standard library with gevent when served, and a crash in it must not take the
-caller down. This module only talks to it through files (``config.yaml``, CDXJ) and HTTP.
+caller down. This module only talks to it through files (``config.yaml``, CDXJ) and HTTP. The
+child is pywb's ``wayback`` run through ``pywb_plugin.py`` (by that venv's interpreter), which
+replays server-not-modified revisits (stored 304s) as the capture they confirm.
 
 Replay URLs, with ``COLLECTION = "archive"``::
 
@@ -55,6 +57,8 @@ STARTUP_TIMEOUT = 30.0
 #: How often to poll a starting pywb, and how long it gets to stop on SIGTERM before SIGKILL.
 POLL_INTERVAL = 0.1
 STOP_TIMEOUT = 5.0
+#: pywb's ``wayback`` with server-not-modified revisits resolved; run by the pywb venv's interpreter.
+PLUGIN_PATH = Path(__file__).with_name("pywb_plugin.py")
 #: Environment variables of our own venv that would make pywb's interpreter import the wrong packages.
 _ENV_LEAKS = ("PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP", "VIRTUAL_ENV")
 
@@ -86,6 +90,12 @@ def _wayback_in(venv: Path) -> Path:
     if os.name == "nt":  # pragma: no cover - we deploy on Linux; kept so the message stays right
         return venv / "Scripts" / "wayback.exe"
     return venv / "bin" / "wayback"
+
+
+def _python_in(venv: Path) -> Path:
+    if os.name == "nt":  # pragma: no cover - as above
+        return venv / "Scripts" / "python.exe"
+    return venv / "bin" / "python"
 
 
 def find_pywb_venv(venv: str | os.PathLike[str] | None = None) -> Path:
@@ -313,8 +323,8 @@ def start_pywb(
     log_path: str | os.PathLike[str] | None = None,
     startup_timeout: float = STARTUP_TIMEOUT,
 ) -> ReplayServer:
-    """Run ``wayback -p PORT -b HOST`` in ``config_dir`` (or the folder of a given ``config.yaml``)
-    and return once it answers HTTP.
+    """Run pywb's ``wayback -p PORT -b HOST`` (through ``pywb_plugin.py``) in ``config_dir`` (or the
+    folder of a given ``config.yaml``) and return once it answers HTTP.
 
     ``port=0`` picks a free port. ``env`` is added to this process's environment (a ``None``
     value removes a variable): that is how S3 endpoint and credentials reach pywb, never argv.
@@ -327,7 +337,8 @@ def start_pywb(
         config_dir = config_dir.parent
     if not (config_dir / "config.yaml").is_file():
         raise ReplayError(f"no config.yaml in {config_dir}: call prepare_collection first")
-    wayback = _wayback_in(find_pywb_venv(venv))
+    # -I: isolated, so neither this folder (it holds pywb.py) nor PYTHON* variables shadow pywb.
+    command = [str(_python_in(find_pywb_venv(venv))), "-I", str(PLUGIN_PATH)]
 
     child_env = {k: v for k, v in os.environ.items() if k not in _ENV_LEAKS}
     for key, value in (env or {}).items():
@@ -344,7 +355,7 @@ def start_pywb(
         bind_port = port or _free_port(host)
         log_file = open(log_path, "ab")
         # -t: gevent greenlets, not OS threads; the default 4 is too few for a page's many resources.
-        argv = [str(wayback), "-p", str(bind_port), "-b", host, "-t", "16"]
+        argv = [*command, "-p", str(bind_port), "-b", host, "-t", "16"]
         logger.debug("starting %(argv)s in %(cwd)s", {"argv": argv, "cwd": config_dir})
         # A session of its own: Ctrl-C in a terminal reaches only us, and we stop pywb in order
         # (otherwise pywb may exit first and replay would report it as a crash).

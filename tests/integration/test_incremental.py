@@ -8,6 +8,8 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from datetime import datetime, timezone
+from email.utils import format_datetime
 from pathlib import Path
 
 import pytest
@@ -153,9 +155,6 @@ def test_not_modified_revisits_resolve_in_get_and_pass_checks(recrawl, server: M
         assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
-@pytest.mark.xfail(strict=True, reason="known gap: pywb replays a revisit whose stored head is 3xx as that head "
-                   "(resolvingloader: status.startswith('3') -> no payload lookup), so a server-not-modified "
-                   "revisit replays as an empty 304; `get` resolves it")
 def test_pywb_replays_not_modified_revisits(recrawl, server: MockServer, tmp_path: Path) -> None:
     replay = pytest.importorskip("crawler.replay")
     try:
@@ -174,3 +173,6 @@ def test_pywb_replays_not_modified_revisits(recrawl, server: MockServer, tmp_pat
             page = fetch(pywb.replay_url(url, ts, "id_"))
             assert page.status == 200, (ts, page.status)
             assert page.body == served_bytes("/articles/1")
+            # each capture is served as itself: the revisit with its own date, the original's payload
+            assert page.headers["Memento-Datetime"] == format_datetime(
+                datetime.strptime(ts, "%Y%m%d%H%M%S").replace(tzinfo=timezone.utc), usegmt=True)

@@ -14,6 +14,7 @@ import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from email.message import Message
 from pathlib import Path
 
@@ -21,6 +22,8 @@ import pytest
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
+from crawler.archive.cdxj import entry_for_record
+from crawler.archive.records import NOT_MODIFIED_PROFILE, Exchange, WarcRecord, request_record, revisit_record
 from crawler.archive.storage.local import LocalStorage
 from crawler.replay import COLLECTION, PywbNotFound, ReplayError, find_pywb_venv, prepare_collection, start_pywb
 from crawler.replay.pywb import MERGED_INDEX_NAME, check_first_capture, merge_cdxj, read_collection_paths
@@ -35,6 +38,11 @@ HTML = f"<!doctype html><html><head><title>t</title></head><body><p>{PHRASE}</p>
 PAGE_DATE, PAGE_TS = "2024-01-02T03:04:05.123456Z", "20240102030405"
 OLD_DATE, OLD_TS = "2024-01-02T03:04:06.000001Z", "20240102030406"
 REVISIT_DATE, REVISIT_TS = "2024-03-04T05:06:07.654321Z", "20240304050607"
+# A conditional refetch of /page answered 304, stored by the crawler's own record writer.
+NOT_MODIFIED_AT, NOT_MODIFIED_TS = datetime(2024, 5, 6, 7, 8, 9, 2, tzinfo=timezone.utc), "20240506070809"
+OLD_REVISIT_DATE, OLD_REVISIT_TS = "2024-05-06T07:08:10.000001Z", "20240506070810"
+# A 304 revisit whose original is in no WARC of the archive.
+ORPHAN = "http://127.0.0.1:8/orphan"
 
 
 _PYWB_MISSING = pywb_missing()
@@ -88,6 +96,7 @@ def _page_headers(body: bytes) -> StatusAndHeaders:
 class Archive:
     root: Path
     page_digest: str
+    not_modified_line: str  # our own CDXJ line for the 304 revisit (crawler/archive/cdxj.py)
 
 
 def _index(warc: Path, index_dir: Path) -> Path:
@@ -151,9 +160,50 @@ def build_archive(root: Path) -> Archive:
         _request(writer, PAGE, REVISIT_DATE, revisit.rec_headers.get_header("WARC-Record-ID"))
         _write(writer, revisit)
 
+        # An identical-payload revisit of the redirect: pywb replays its own 3xx head, as before.
+        old_revisit = writer.create_revisit_record(
+            OLD,
+            digest=redirect.rec_headers.get_header("WARC-Payload-Digest"),
+            refers_to_uri=OLD,
+            refers_to_date=OLD_DATE,
+            http_headers=redirect.http_headers,
+            warc_headers_dict={"WARC-Date": OLD_REVISIT_DATE},
+        )
+        _request(writer, OLD, OLD_REVISIT_DATE, old_revisit.rec_headers.get_header("WARC-Record-ID"))
+        _write(writer, old_revisit)
+
+    with open(warcs / "crawl-00002.warc.gz", "wb") as f:
+        exchange = _not_modified(PAGE)
+        _write_ours(f, request_record(exchange))
+        record = revisit_record(exchange, page_digest, PAGE, PAGE_DATE, page_id, profile=NOT_MODIFIED_PROFILE)
+        offset, length = _write_ours(f, record)
+        entry = entry_for_record(record, offset, length, "crawl-00002.warc.gz")
+        assert entry is not None
+        orphan = _not_modified(ORPHAN)
+        _write_ours(f, request_record(orphan))
+        _write_ours(f, revisit_record(orphan, page_digest, ORPHAN, PAGE_DATE, None, profile=NOT_MODIFIED_PROFILE))
+
     for warc in sorted(warcs.iterdir()):
         _index(warc, indexes)
-    return Archive(root, page_digest)
+    return Archive(root, page_digest, entry.cdxj_line())
+
+
+def _not_modified(url: str) -> Exchange:
+    """A conditional GET answered ``304 Not Modified``, as the crawler's download handler hands it over."""
+    return Exchange(
+        url=url, method="GET", request_body=b"", status=304, reason="Not Modified", protocol="HTTP/1.1", body=b"",
+        request_headers=[(b"Host", b"127.0.0.1:8"), (b"If-None-Match", b'"v1"')],
+        response_headers=[(b"Date", b"Mon, 06 May 2024 07:08:09 GMT"), (b"ETag", b'"v1"')],
+        date=NOT_MODIFIED_AT, ip_address="127.0.0.1",
+    )
+
+
+def _write_ours(f: io.BufferedWriter, record: WarcRecord) -> tuple[int, int]:
+    """One record of ours as its own gzip member, as RollingWarcWriter stores it: (offset, length)."""
+    offset = f.tell()
+    member = gzip.compress(b"".join(record.serialize()), mtime=0)
+    f.write(member)
+    return offset, len(member)
 
 
 @pytest.fixture(scope="module")
@@ -211,6 +261,15 @@ def test_built_index_matches_crawler_layout(archive: Archive) -> None:
     assert revisit[0]["filename"] == "crawl-00001.warc.gz"
 
 
+def test_not_modified_revisit_is_indexed_as_cdxj_indexer_does(archive: Archive) -> None:
+    """The 304 revisit keeps its 304 head and the original's payload digest; cdxj-indexer's line for it
+    is the line our writer puts in the sidecar index, and names the original's digest."""
+    lines = (archive.root / "indexes" / "crawl-00002.cdxj").read_text().splitlines()
+    assert archive.not_modified_line in lines
+    fields = json.loads(archive.not_modified_line.split(" ", 2)[2])
+    assert (fields["mime"], fields["status"], fields["digest"]) == ("warc/revisit", "304", archive.page_digest)
+
+
 # -- pywb ----------------------------------------------------------------------------------------
 
 
@@ -238,6 +297,29 @@ class TestPywbReplay:
         assert PHRASE.encode() in got.body
         # The revisit itself was served (its date), with the payload of the first capture.
         assert got.headers["Memento-Datetime"] == "Mon, 04 Mar 2024 05:06:07 GMT"
+
+    def test_not_modified_revisit_replays_the_capture_it_confirms(self, replay) -> None:
+        got = fetch(replay.replay_url(PAGE, NOT_MODIFIED_TS, "id_"))
+        # The original's status, headers and payload, not the empty 304 the record stores ...
+        assert got.status == 200
+        assert got.headers["Content-Type"] == "text/html; charset=utf-8"
+        assert got.headers["Content-Encoding"] == "gzip"
+        assert got.body == HTML
+        # ... served as the revisit (its date), as `newsarchive get` resolves it.
+        assert got.headers["Memento-Datetime"] == "Mon, 06 May 2024 07:08:09 GMT"
+        page = fetch(replay.replay_url(PAGE, NOT_MODIFIED_TS, "mp_"))
+        assert page.status == 200
+        assert PHRASE.encode() in page.body
+
+    def test_not_modified_revisit_without_its_original_is_not_an_empty_304(self, replay) -> None:
+        # pywb's answer for any revisit whose original cannot be loaded (and no other capture can).
+        assert fetch(replay.replay_url(ORPHAN, NOT_MODIFIED_TS, "id_")).status == 503
+
+    def test_revisit_of_a_redirect_replays_as_3xx(self, replay) -> None:
+        got = fetch(replay.replay_url(OLD, OLD_REVISIT_TS, "id_"))
+        assert got.status == 301
+        assert got.headers["Location"] == "/page"
+        assert got.headers["Memento-Datetime"] == "Mon, 06 May 2024 07:08:10 GMT"
 
     def test_redirect_replays_as_3xx(self, replay) -> None:
         raw = fetch(replay.replay_url(OLD, OLD_TS, "id_"))
