@@ -43,6 +43,8 @@ NOT_MODIFIED_AT, NOT_MODIFIED_TS = datetime(2024, 5, 6, 7, 8, 9, 2, tzinfo=timez
 OLD_REVISIT_DATE, OLD_REVISIT_TS = "2024-05-06T07:08:10.000001Z", "20240506070810"
 # A 304 revisit whose original is in no WARC of the archive.
 ORPHAN = "http://127.0.0.1:8/orphan"
+# A 304 revisit as Heritrix writes it: WARC/1.0, no block, no WARC-Refers-To-Target-URI.
+HERITRIX_DATE, HERITRIX_TS = "2024-06-07T08:09:10Z", "20240607080910"
 
 
 _PYWB_MISSING = pywb_missing()
@@ -183,6 +185,17 @@ def build_archive(root: Path) -> Archive:
         _write_ours(f, request_record(orphan))
         _write_ours(f, revisit_record(orphan, page_digest, ORPHAN, PAGE_DATE, None, profile=NOT_MODIFIED_PROFILE))
 
+    with open(warcs / "crawl-00003.warc.gz", "wb") as f:
+        writer = WARCWriter(f, gzip=True, warc_version="1.0")
+        heritrix = writer.create_revisit_record(PAGE, digest=page_digest, refers_to_uri=PAGE, refers_to_date=PAGE_DATE,
+                                                warc_headers_dict={"WARC-Date": HERITRIX_DATE})
+        heritrix.rec_headers.replace_header("WARC-Profile", "http://netpreserve.org/warc/1.0/revisit/server-not-modified")
+        heritrix.rec_headers.remove_header("WARC-Refers-To-Target-URI")
+        heritrix.rec_headers.add_header("WARC-Refers-To", page_id)
+        heritrix.rec_headers.add_header("WARC-Truncated", "length")
+        heritrix.rec_headers.add_header("WARC-Etag", '"v1"')
+        _write(writer, heritrix)
+
     for warc in sorted(warcs.iterdir()):
         _index(warc, indexes)
     return Archive(root, page_digest, entry.cdxj_line())
@@ -310,6 +323,12 @@ class TestPywbReplay:
         page = fetch(replay.replay_url(PAGE, NOT_MODIFIED_TS, "mp_"))
         assert page.status == 200
         assert PHRASE.encode() in page.body
+
+    def test_heritrix_not_modified_revisit_replays_the_capture_it_confirms(self, replay) -> None:
+        got = fetch(replay.replay_url(PAGE, HERITRIX_TS, "id_"))
+        assert (got.status, got.body) == (200, HTML)
+        # the revisit itself, not a neighbouring capture pywb fell back to
+        assert got.headers["Memento-Datetime"] == "Fri, 07 Jun 2024 08:09:10 GMT"
 
     def test_not_modified_revisit_without_its_original_is_not_an_empty_304(self, replay) -> None:
         # pywb's answer for any revisit whose original cannot be loaded (and no other capture can).
