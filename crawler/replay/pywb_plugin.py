@@ -14,15 +14,16 @@ WARC-Payload-Digest). pywb 2.x (``pywb/warcserver/resource/resolvingloader.py``,
 3xx replays as that head with an empty body ("if redirect, don't load payload record"), and any
 other revisit with a head replays its own head over the original payload. Right for
 identical-payload revisits of redirects, wrong for a 304: the browser gets an empty 304 to a
-request that had no validators. Heritrix writes such revisits with an empty block, which pywb
-replays with the original's head (when WARC-Refers-To-Target-URI is there); Browsertrix never
-stores 304s and warcprox stores them as plain responses, so pywb has no path for a 304 head.
+request that had no validators. Heritrix writes such revisits with an empty block and no
+WARC-Refers-To-Target-URI, which pywb cannot resolve; Browsertrix never stores 304s and warcprox
+writes no server-not-modified revisits, so pywb has no path for a stored 304 head.
 
 What changes: for a server-not-modified revisit only, the original is looked up as pywb looks up
-the original of any revisit (same URL, closest to WARC-Refers-To-Date, same digest, not a revisit)
-and replayed with its own status and headers, dated by the revisit (Memento-Datetime), exactly as
-``newsarchive get`` resolves it. Every other record takes pywb's own path, unchanged. The WARC
-and the CDXJ line (what cdxj-indexer writes) stay as they are.
+the original of any revisit (WARC-Refers-To-Target-URI, else the record's own URL; closest to
+WARC-Refers-To-Date; same digest; not a revisit) and replayed with its own status and headers,
+dated by the revisit (Memento-Datetime), as ``newsarchive get`` resolves it. Every other record
+takes pywb's own path, unchanged. The WARC and the CDXJ line (what cdxj-indexer writes) stay as
+they are.
 """
 
 from __future__ import annotations
@@ -38,15 +39,15 @@ from pywb.warcserver.resource.resolvingloader import ResolvingLoader  # type: ig
 from warcio.recordloader import ArchiveLoadFailed
 from warcio.timeutils import iso_date_to_timestamp
 
-#: WARC-Profile values of a server-not-modified revisit: WARC 1.1, WARC 1.0, and the 1.0
-#: standard's own annex example (without "revisit/"), which some writers copied.
+#: WARC-Profile values of a server-not-modified revisit: WARC 1.1, WARC 1.0, and the spelling of
+#: the standard's own annex example (without "revisit/").
 NOT_MODIFIED_PROFILES = frozenset({
     "http://netpreserve.org/warc/1.1/revisit/server-not-modified",
     "http://netpreserve.org/warc/1.0/revisit/server-not-modified",
     "http://netpreserve.org/warc/1.0/server-not-modified",
 })
 
-#: The pywb internals this relies on (pywb 2.9 and 2.10); checked at start, not at the first 304.
+#: The pywb internals this relies on (as in pywb 2.10); checked at start, not at the first 304.
 _NEEDED = ("load_headers_and_payload", "_load_different_url_payload", "_resolve_path_load", "load_cdx_for_dupe")
 
 
