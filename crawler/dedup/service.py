@@ -1,0 +1,347 @@
+"""DedupService: the crawl's dedup work in one child process that owns the catalog, behind a byte-bounded backlog.
+
+The child is a fresh interpreter (``python -c``; never a fork: the crawl has threads). For each
+page it runs ``analyse_page`` -> ``Detector.add`` -> commit -> the encoded metadata payload and
+answers with plain values (:class:`PageAnalysis`). The crawl process only pickles the page and
+reads the answer on two daemon threads of this module: extraction and detection no longer hold the
+crawl's GIL against its reactor.
+
+Not ``multiprocessing.Process``: its spawn runs the parent's ``__main__`` script again in the child
+(the ``newsarchive`` and ``scrapy`` console scripts import Scrapy and the whole CLI), starts a
+resource-tracker process beside it, and at exit SIGTERMs and joins its children. A plain subprocess
+with two pipes has none of that; ``multiprocessing.connection`` still frames the messages.
+
+Bounded: the pickled pages sent and not yet answered never exceed ``max_bytes``; a page beyond it is
+refused (``analyse`` returns None) and the caller archives it unanalysed. The crawl never waits.
+
+Lifetime: the child reads its requests from a pipe only this process holds the write end of. When
+this process ends in any way (even SIGKILL), the child reads end-of-file and exits after the page in
+hand. It ignores SIGINT: a Ctrl-C at a terminal reaches the whole process group, and the crawl
+decides (settle and close, or ``kill``: the child's uncommitted SQLite transaction rolls back).
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import logging
+import os
+import pickle
+import queue
+import signal
+import subprocess
+import sys
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+from crawler.dedup.defaults import Thresholds
+
+logger = logging.getLogger(__name__)
+
+#: The folder holding the ``crawler`` package: put on the child's path, whatever the crawl's cwd.
+_PACKAGE_PARENT = Path(__file__).resolve().parent.parent.parent
+#: How long the reader waits for a child that closed its pipe to be reaped before killing it.
+_REAP_TIMEOUT = 5.0
+
+
+class DedupUnavailable(Exception):
+    """The dedup child is not running (died, killed, closed) or went before it answered."""
+
+
+class NoMainText(Exception):
+    """The child found no main text in the page (``crawler.dedup.extract.ExtractionError``)."""
+
+
+class ChildError(Exception):
+    """The child failed on a request; the message is its traceback."""
+
+
+@dataclass(frozen=True)
+class PageAnalysis:
+    """The child's answer for one page, plain values only."""
+
+    #: The child's process id (the work ran there, not in the crawl).
+    pid: int
+    #: url, lang, title, published, text, warc_record_id
+    article: dict[str, Any]
+    #: ``Signals.to_json()``
+    signals: dict[str, Any]
+    #: ``Match.as_item()`` of each flag, and its kind
+    duplicates: list[dict[str, Any]]
+    kinds: list[str]
+    #: The WARC metadata record's block (crawler/dedup/payload.py)
+    payload: bytes
+
+
+class DedupService:
+    """The parent's handle on the dedup child: ``start``, ``analyse`` pages, ``settle``, ``close`` or ``kill``.
+
+    Thread-safe. Futures are resolved on the reader thread; ``on_death(returncode)`` is called there
+    once if the child ends without being asked to."""
+
+    def __init__(self, catalog: Path, thresholds: Thresholds, *, max_bytes: int,
+                 on_death: Callable[[int | None], None] | None = None) -> None:
+        self.catalog = Path(catalog)
+        self.thresholds = thresholds
+        self.max_bytes = max_bytes
+        self.on_death = on_death
+        self._lock = threading.Lock()
+        self._pending: dict[int, tuple[concurrent.futures.Future[Any], int]] = {}
+        self._in_flight = 0
+        self._seq = 0
+        self._state = "new"  # -> running -> closing | stopping -> gone
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._outbox: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
+        self.opened: concurrent.futures.Future[Any] = concurrent.futures.Future()
+
+    # -- the parent's side ----------------------------------------------------------------------
+    def start(self) -> None:
+        requests_r, requests_w = os.pipe()
+        replies_r, replies_w = os.pipe()
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(_PACKAGE_PARENT), env.get("PYTHONPATH")) if p)
+        try:
+            self._proc = subprocess.Popen(
+                [sys.executable, "-c", f"from crawler.dedup.service import serve; serve({requests_r}, {replies_w})"],
+                pass_fds=(requests_r, replies_w), stdin=subprocess.DEVNULL, env=env)
+        except BaseException:
+            for fd in (requests_r, requests_w, replies_r, replies_w):
+                os.close(fd)
+            raise
+        os.close(requests_r)  # only the child holds these ends now: its end-of-file is our exit
+        os.close(replies_w)
+        self._requests = Connection(requests_w, readable=False)
+        self._replies = Connection(replies_r, writable=False)
+        self._state = "running"
+        self._send_request("open", {"catalog": str(self.catalog), "thresholds": self.thresholds},
+                           bounded=False, future=self.opened)
+        threading.Thread(target=self._send_loop, name="dedup-send", daemon=True).start()
+        threading.Thread(target=self._read_loop, name="dedup-read", daemon=True).start()
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc is not None else None
+
+    @property
+    def running(self) -> bool:
+        return self._state == "running"
+
+    @property
+    def in_flight_bytes(self) -> int:
+        return self._in_flight
+
+    def analyse(self, fields: dict[str, Any]) -> concurrent.futures.Future[PageAnalysis] | None:
+        """Send one page (``html``, ``url``, ``lang``, ``source``, ``fetched_at``, ``warc_record_id``,
+        ``status``); None when it does not fit in the backlog or the child is not running. The future
+        fails with :class:`NoMainText`, :class:`ChildError` or :class:`DedupUnavailable`."""
+        return self._send_request("page", fields, bounded=True)
+
+    def settle(self) -> concurrent.futures.Future[int]:
+        """Decide a young catalog's flags again (``Detector.settle``): the number of articles settled, 0 if none."""
+        return self._send_request("settle", None, bounded=False) or _failed("dedup child is not running")
+
+    def close(self, timeout: float) -> None:
+        """Ask the child to close the catalog and exit; wait up to ``timeout`` s, then kill it. Raises
+        :class:`DedupUnavailable` if it was not running, ``TimeoutError`` if it had to be killed."""
+        deadline = time.monotonic() + timeout
+        answered = self._send_request("close", None, bounded=False, closing=True)
+        if answered is None:
+            self.kill()
+            raise DedupUnavailable("dedup child is not running")
+        try:
+            answered.result(max(0.0, deadline - time.monotonic()))
+            assert self._proc is not None
+            self._proc.wait(max(0.0, deadline - time.monotonic()))
+        except (concurrent.futures.TimeoutError, subprocess.TimeoutExpired):
+            self.kill()
+            raise TimeoutError(f"dedup child did not close in {timeout:g} s; killed") from None
+
+    def kill(self) -> None:
+        """End the child now (SIGKILL); requests not answered fail with :class:`DedupUnavailable`."""
+        with self._lock:
+            if self._state in ("running", "closing"):
+                self._state = "stopping"
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.kill()
+
+    def wait(self, timeout: float | None = None) -> int | None:
+        """The child's exit code once it has exited (None if still running after ``timeout``)."""
+        if self._proc is None:
+            return None
+        try:
+            return self._proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def _send_request(self, kind: str, body: Any, *, bounded: bool, closing: bool = False,
+                      future: concurrent.futures.Future[Any] | None = None) -> concurrent.futures.Future[Any] | None:
+        with self._lock:
+            self._seq += 1
+            seq = self._seq
+        blob = pickle.dumps((kind, seq, body), protocol=pickle.HIGHEST_PROTOCOL)
+        with self._lock:
+            if self._state != "running" or (bounded and self._in_flight + len(blob) > self.max_bytes):
+                return None
+            fut = future if future is not None else concurrent.futures.Future()
+            self._pending[seq] = (fut, len(blob))
+            self._in_flight += len(blob)
+            if closing:
+                self._state = "closing"
+            self._outbox.put(blob)
+        return fut
+
+    def _send_loop(self) -> None:
+        while (blob := self._outbox.get()) is not None:
+            try:
+                self._requests.send_bytes(blob)
+            except OSError:  # the child is gone: the reader sees its end-of-file and fails what is pending
+                break
+        self._requests.close()
+
+    def _read_loop(self) -> None:
+        while True:
+            try:
+                seq, status, value = self._replies.recv()
+            except (EOFError, OSError):
+                break
+            except Exception:  # an answer that cannot be unpickled: the child is broken, stop it
+                logger.warning("dedup: unreadable answer from the dedup process", exc_info=True)
+                self.kill()
+                break
+            with self._lock:
+                fut, size = self._pending.pop(seq, (None, 0))
+                self._in_flight -= size
+            if fut is not None:
+                _resolve(fut, status, value)
+        self._replies.close()
+        assert self._proc is not None
+        try:
+            returncode: int | None = self._proc.wait(_REAP_TIMEOUT)
+        except subprocess.TimeoutExpired:  # closed its pipe but lingers: it can do nothing more for us
+            self._proc.kill()
+            returncode = self._proc.wait()
+        with self._lock:
+            was, self._state = self._state, "gone"
+            pending = list(self._pending.values())
+            self._pending.clear()
+            self._in_flight = 0
+        self._outbox.put(None)
+        for fut, _size in pending:
+            if not fut.done():
+                fut.set_exception(DedupUnavailable(f"dedup process ended (exit code {returncode})"))
+        if was == "running" and self.on_death is not None:
+            self.on_death(returncode)
+
+
+def _resolve(fut: concurrent.futures.Future[Any], status: str, value: Any) -> None:
+    if fut.done():
+        return
+    if status == "ok":
+        fut.set_result(value)
+    elif status == "no_text":
+        fut.set_exception(NoMainText(value))
+    else:
+        fut.set_exception(ChildError(value))
+
+
+def _failed(message: str) -> concurrent.futures.Future[Any]:
+    fut: concurrent.futures.Future[Any] = concurrent.futures.Future()
+    fut.set_exception(DedupUnavailable(message))
+    return fut
+
+
+# -- the child's side ---------------------------------------------------------------------------
+class _Analyst:
+    """The child's state: the catalog and its detector."""
+
+    def __init__(self, catalog: str, thresholds: Thresholds) -> None:
+        from crawler.dedup.detector import Detector
+        from crawler.dedup.store import ArticleStore
+
+        self.store = ArticleStore(catalog)
+        self.detector = Detector(self.store, thresholds)
+
+    def page(self, fields: dict[str, Any]) -> PageAnalysis:
+        from crawler.dedup.analysis import analyse_page
+        from crawler.dedup.payload import build_payload, encode
+
+        article, signals = analyse_page(
+            fields["html"], fields["url"], lang=fields.get("lang"), source=fields.get("source") or "",
+            fetched_at=fields.get("fetched_at"), warc_record_id=fields.get("warc_record_id"))
+        _id, matches = self.detector.add(article, signals)
+        self.store.commit()
+        return PageAnalysis(
+            pid=os.getpid(),
+            article={"url": article.url, "lang": article.lang, "title": article.title,
+                     "published": article.published, "text": article.text,
+                     "warc_record_id": article.warc_record_id},
+            signals=signals.to_json(),
+            duplicates=[m.as_item() for m in matches],
+            kinds=[str(m.kind) for m in matches],
+            # The record carries the detector's inputs, not these flags: they change as the catalog
+            # grows and settles, and a rebuild derives them again (crawler/dedup/payload.py).
+            payload=encode(build_payload(article, signals, status=fields.get("status"))),
+        )
+
+    def settle(self) -> int:
+        if not self.detector.settle():
+            return 0
+        self.store.commit()
+        return self.store.count()
+
+    def close(self) -> None:
+        self.store.close()
+
+
+def serve(requests_fd: int, replies_fd: int) -> None:
+    """The child's main loop: answer each request in order until ``close`` or end-of-file."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    logging.basicConfig(level=logging.WARNING,
+                        format="%(asctime)s [dedup process %(process)d] %(name)s %(levelname)s: %(message)s")
+    from crawler.dedup.extract import ExtractionError
+
+    requests = Connection(requests_fd, writable=False)
+    replies = Connection(replies_fd, readable=False)
+    analyst: _Analyst | None = None
+    try:
+        while True:
+            try:
+                kind, seq, body = requests.recv()
+            except EOFError:  # the crawl is gone
+                return
+            try:
+                if kind == "open":
+                    analyst = _Analyst(body["catalog"], body["thresholds"])
+                    value: Any = os.getpid()
+                elif analyst is None:
+                    raise RuntimeError("the dedup catalog is not open")
+                elif kind == "page":
+                    value = analyst.page(body)
+                elif kind == "settle":
+                    value = analyst.settle()
+                elif kind == "close":
+                    analyst.close()
+                    analyst = None
+                    value = None
+                else:
+                    raise ValueError(f"unknown request {kind!r}")
+            except ExtractionError as e:
+                answer: tuple[int, str, Any] = (seq, "no_text", str(e))
+            except Exception:
+                answer = (seq, "error", traceback.format_exc())
+            else:
+                answer = (seq, "ok", value)
+            try:
+                replies.send(answer)
+            except OSError:  # the crawl is gone
+                return
+            if kind == "close" or (kind == "open" and analyst is None):
+                return
+    finally:
+        if analyst is not None:
+            analyst.close()

@@ -1,0 +1,143 @@
+"""DedupService: one child process owns the catalog; its backlog is bounded in bytes; it never outlives the crawl."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import psutil
+import pytest
+
+from crawler.dedup.defaults import Thresholds
+from crawler.dedup.service import DedupService, DedupUnavailable, NoMainText
+from tests.conftest import REPO, cli_env
+from tests.dedup import dedup_site
+
+BASE = "http://127.0.0.1:8123"
+
+
+def page(path: str) -> dict:
+    _ctype, html = dedup_site.PAGES[path]
+    return {"url": BASE + path, "html": html.replace("{base}", BASE), "lang": path.split("/")[1], "source": "t",
+            "status": 200, "warc_record_id": "<urn:uuid:00000000-0000-0000-0000-000000000001>"}
+
+
+@pytest.fixture
+def started(tmp_path):
+    services = []
+
+    def start(**kw) -> DedupService:
+        service = DedupService(tmp_path / "d.sqlite3", Thresholds(), **{"max_bytes": 10_000_000, **kw})
+        service.start()
+        services.append(service)
+        return service
+
+    yield start
+    for service in services:
+        service.kill()
+        assert service.wait(10) is not None
+
+
+def gone(pid: int, timeout: float = 20) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
+                return True
+        except psutil.NoSuchProcess:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_answers_come_from_the_child_in_order(started):
+    service = started()
+    answers = [service.analyse(page(p)) for p in ("/en/lockbit-hospital", "/zh/lockbit-hospital", "/en/lockbit-school")]
+    results = [a.result(60) for a in answers]
+    assert {r.pid for r in results} == {service.pid} and service.pid != os.getpid()
+    assert [r.kinds for r in results] == [[], ["translation"], []]
+    assert results[1].duplicates[0]["url"] == BASE + "/en/lockbit-hospital"
+    assert service.in_flight_bytes == 0
+    with pytest.raises(NoMainText):
+        service.analyse({**page("/en/lockbit-school"), "html": "<html></html>"}).result(60)
+    assert service.settle().result(60) == 3
+    service.close(30)
+    assert service.wait(0) == 0 and not service.running
+    assert service.analyse(page("/en/lockbit-school")) is None
+
+
+def test_backlog_is_bounded_in_bytes(started):
+    one = len(page("/en/lockbit-hospital")["html"].encode())
+    service = started(max_bytes=int(one * 1.5))
+    service.opened.result(60)
+    first = service.analyse(page("/en/lockbit-hospital"))
+    assert first is not None and one < service.in_flight_bytes <= service.max_bytes
+    assert service.analyse(page("/en/lockbit-hospital")) is None  # refused: the crawl does not wait
+    first.result(60)
+    assert service.in_flight_bytes == 0
+    assert service.analyse(page("/en/lockbit-school")) is not None  # room again once answered
+
+
+def test_a_killed_child_is_reported_once_and_fails_what_it_had(started):
+    died = []
+    service = started(on_death=died.append)
+    service.opened.result(60)
+    answers = [service.analyse(page("/en/lockbit-hospital")) for _ in range(3)]
+    os.kill(service.pid, signal.SIGKILL)
+    for a in answers:
+        try:
+            a.result(30)
+        except DedupUnavailable:
+            pass
+    deadline = time.monotonic() + 10
+    while not died and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert died == [-signal.SIGKILL] and not service.running and service.in_flight_bytes == 0
+    assert service.analyse(page("/en/lockbit-school")) is None
+
+
+def test_kill_is_not_a_death(started):
+    died = []
+    service = started(on_death=died.append)
+    service.opened.result(60)
+    service.kill()
+    assert service.wait(10) == -signal.SIGKILL
+    time.sleep(0.2)
+    assert died == []
+
+
+def test_the_child_ignores_sigint(started):
+    """A Ctrl-C at the terminal reaches the whole process group: the crawl decides, not the child."""
+    service = started()
+    service.opened.result(60)
+    os.kill(service.pid, signal.SIGINT)
+    assert service.analyse(page("/en/lockbit-hospital")).result(60).pid == service.pid
+
+
+@pytest.mark.parametrize("how", ["sigkill", "exit"])
+def test_the_child_never_outlives_its_parent(tmp_path, how):
+    """However the crawl process ends (SIGKILL, os._exit with work queued), its dedup child exits."""
+    script = textwrap.dedent(f"""\
+        import os, signal, sys
+        from pathlib import Path
+        from crawler.dedup.defaults import Thresholds
+        from crawler.dedup.service import DedupService
+        s = DedupService(Path({str(tmp_path / "d.sqlite3")!r}), Thresholds(), max_bytes=10**8)
+        s.start()
+        s.opened.result(60)
+        for n in range(20):
+            s.analyse({{"url": f"http://x/{{n}}", "html": "<html><body><article>" + "<p>word salad here</p>" * 500
+                                                      + "</article></body></html>"}})
+        print(s.pid, flush=True)
+        if {how!r} == "sigkill":
+            os.kill(os.getpid(), signal.SIGKILL)
+        os._exit(3)
+        """)
+    proc = subprocess.run([sys.executable, "-c", script], cwd=REPO, env=cli_env(), capture_output=True, timeout=120)
+    child = int(proc.stdout.split()[0])
+    assert proc.returncode == (-signal.SIGKILL if how == "sigkill" else 3)
+    assert gone(child), f"dedup child {child} outlived its parent"
