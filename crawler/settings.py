@@ -133,6 +133,12 @@ DEDUP_CATALOG = None
 #: Overrides of the frozen thresholds in crawler/dedup/defaults.py, e.g.
 #: {"story_min": 0.5, "young_catalog": 0}; an unknown name stops the crawl before it starts.
 DEDUP_THRESHOLDS: dict[str, float] = {}
+#: Bytes of pages sent to the dedup process and not yet analysed; a page beyond it is archived
+#: unanalysed (stat dedup/deferred) so the crawl never waits for dedup. Kept below Scrapy's
+#: SCRAPER_SLOT_MAX_ACTIVE_SIZE (5,000,000): a waiting item holds its response in the scraper slot,
+#: and past that size Scrapy stops downloading. 2 MB is 25-50 news pages, about 2 s of the dedup
+#: process's work (1 MB/s at 40-80 KB pages): enough to ride out bursts, little to drain at close.
+DEDUP_QUEUE_BYTES = 2_000_000
 
 # -- Component order ---------------------------------------------------------------------
 #: Adjusts Scrapy itself for newsarchive (offline public suffix list): crawler/addon.py.

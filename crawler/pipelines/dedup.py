@@ -1,9 +1,9 @@
-"""DedupPipeline: extract each article page, flag near-duplicates and translations, log a WARC metadata record."""
+"""DedupPipeline: send each article page to the dedup process, put its flags on the item, log a WARC metadata record."""
 
 from __future__ import annotations
 
+import concurrent.futures
 import logging
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -11,17 +11,13 @@ from itemadapter import ItemAdapter
 from scrapy import signals
 from scrapy.exceptions import NotConfigured
 from scrapy.utils.defer import maybe_deferred_to_future
-from twisted.internet import defer
+from twisted.internet.defer import Deferred
+from twisted.python.failure import Failure
 
 from crawler.config import dedup_catalog_path, thresholds
-from crawler.daemons import DaemonWorker
-from crawler.dedup.analysis import analyse_page
+from crawler.daemons import in_daemon_thread
 from crawler.dedup.defaults import Thresholds
-from crawler.dedup.detector import Detector, Match
-from crawler.dedup.extract import ExtractionError
-from crawler.dedup.features import Article, Signals
-from crawler.dedup.payload import build_payload, encode
-from crawler.dedup.store import ArticleStore
+from crawler.dedup.service import DedupService, DedupUnavailable, NoMainText, PageAnalysis
 from crawler.signals import dedup_catalog_closed, stop_requested, warc_metadata
 
 try:
@@ -33,31 +29,34 @@ logger = logging.getLogger(__name__)
 
 
 class DedupPipeline:
-    """For items with ``html``: extract, detect, add ``duplicates`` and the extracted fields,
-    drop ``html``, and ask the archive for a WARC metadata record.
+    """For items with ``html``: analyse in the dedup process, add ``duplicates`` and the extracted
+    fields, drop ``html``, and ask the archive for a WARC metadata record.
 
-    The per-item work (extraction, signals, catalog) is pure Python that holds the GIL for
-    tens of milliseconds; it runs on ONE dedicated thread, not Twisted's shared pool. Ten
-    pool threads doing it at once starved the reactor (35 -> 3.8 pages/s in the crawl
-    benchmark); with one, the reactor competes with at most one Python thread, and items
-    wait in the thread's queue (the ``CONCURRENT_ITEMS`` bound applies).
+    Extraction, signals and the catalog are pure Python that holds a GIL for tens of milliseconds
+    per page; they run in ONE child process (crawler.dedup.service), so the crawl's reactor never
+    waits for them. On a thread of the crawl process they cost the crawl 80% of its speed.
 
-    The thread is a daemon (crawler.daemons), stopped at close_spider, at engine_stopped and at
-    once on a second Ctrl-C: it can never keep the process alive. Lost mid-item at exit, it loses
-    that item's uncommitted catalog transaction (SQLite rolls it back), nothing else."""
+    The crawl never waits for dedup either: pages sent and not yet answered are bounded by
+    ``DEDUP_QUEUE_BYTES``; a page beyond it, or any page once the child has died, is archived
+    unanalysed (``dedup/deferred``; the item gets no ``duplicates``) for a catch-up from the archive.
+    Items waiting for their answer keep their response in Scrapy's scraper slot, so the bound stays
+    below ``SCRAPER_SLOT_MAX_ACTIVE_SIZE``, past which Scrapy stops downloading.
 
-    #: How long close_spider waits for the item in progress before settling without it.
+    close_spider settles the catalog in the child and closes it; a second Ctrl-C
+    (``stop_requested(force=True)``) or the engine stopping kills the child. The child also exits
+    by itself when this process ends, however it ends (crawler.dedup.service)."""
+
+    #: How long close_spider waits for the child to settle and close the catalog before killing it.
     close_timeout = 30.0
 
-    def __init__(self, crawler, *, catalog: Path, settings: Thresholds) -> None:
+    def __init__(self, crawler, *, catalog: Path, settings: Thresholds, queue_bytes: int) -> None:
         self.crawler = crawler
         self.catalog = Path(catalog)
         self.settings = settings
-        self.store: ArticleStore | None = None
-        self.detector: Detector | None = None
-        self._lock = threading.Lock()
-        self._pool: DaemonWorker | None = None
-        crawler.signals.connect(self._stop_thread, signal=signals.engine_stopped)
+        self.queue_bytes = queue_bytes
+        self.service: DedupService | None = None
+        self._deferred_reasons: set[str] = set()
+        crawler.signals.connect(self._kill, signal=signals.engine_stopped)
         crawler.signals.connect(self._stop_requested, signal=stop_requested)
 
     @classmethod
@@ -65,97 +64,149 @@ class DedupPipeline:
         s = crawler.settings
         if not s.getbool("DEDUP_ENABLED", True):
             raise NotConfigured("DEDUP_ENABLED is False")
+        queue_bytes = s.getint("DEDUP_QUEUE_BYTES")
+        if queue_bytes >= s.getint("SCRAPER_SLOT_MAX_ACTIVE_SIZE"):
+            logger.warning("DEDUP_QUEUE_BYTES (%(q)d) >= SCRAPER_SLOT_MAX_ACTIVE_SIZE (%(s)d): when dedup falls "
+                           "behind, Scrapy stops downloading before pages are deferred",
+                           {"q": queue_bytes, "s": s.getint("SCRAPER_SLOT_MAX_ACTIVE_SIZE")})
         # A typo in a threshold must stop the crawl, not switch dedup off (`newsarchive crawl`
         # checks this before starting and exits 2; `scrapy crawl` fails here).
-        return cls(crawler, catalog=dedup_catalog_path(s), settings=thresholds(s))
+        return cls(crawler, catalog=dedup_catalog_path(s), settings=thresholds(s), queue_bytes=queue_bytes)
 
     def open_spider(self) -> None:
-        self.store = ArticleStore(self.catalog)
-        self.detector = Detector(self.store, self.settings)
-        self._pool = DaemonWorker(name="dedup")
+        self.service = DedupService(self.catalog, self.settings, max_bytes=self.queue_bytes,
+                                    on_death=self._died_in_thread)
+        self.service.start()
+        self.service.opened.add_done_callback(self._opened)
+        logger.info("dedup: analysing in process %(pid)d (catalog %(catalog)s)",
+                    {"pid": self.service.pid, "catalog": self.catalog})
 
-    def close_spider(self) -> None:
-        self._stop_thread(timeout=self.close_timeout)  # waits for the item in progress
-        if self.store is not None:
-            with self._lock:
-                # Once, at shutdown, while no item is in flight: a young catalog (at most a few
-                # hundred articles, 0.6 s at 200) has its flags decided again with its final statistics.
-                if self.detector is not None and self.detector.settle():
-                    self.store.commit()
-                    settled = self.store.count()
-                    self.crawler.stats.set_value("dedup/settled", settled)
-                    logger.info("dedup: flags of the young catalog (%(n)d articles) decided again in publication order",
-                                {"n": settled})
-                self.store.close()
-            self.store = self.detector = None
-            self.crawler.signals.send_catch_log(signal=dedup_catalog_closed, catalog=self.catalog)
+    async def close_spider(self) -> None:
+        service = self.service
+        if service is None:
+            return
+        try:
+            settled = await maybe_deferred_to_future(
+                in_daemon_thread(self._settle_and_close, service, name="dedup-close"))
+        except Exception as e:
+            logger.warning("dedup: the catalog was not settled and closed cleanly (%(error)s); it keeps "
+                           "what was committed", {"error": e})
+        else:
+            if settled:
+                self.crawler.stats.set_value("dedup/settled", settled)
+                logger.info("dedup: flags of the young catalog (%(n)d articles) decided again in publication order",
+                            {"n": settled})
+        finally:
+            service.kill()  # a no-op once it has exited
+            self.service = None
+        deferred = self.crawler.stats.get_value("dedup/deferred", 0)
+        if deferred:
+            logger.warning("dedup: %(n)d pages were archived unanalysed (dedup/deferred); a catch-up from the "
+                           "archive analyses them", {"n": deferred})
+        self.crawler.signals.send_catch_log(signal=dedup_catalog_closed, catalog=self.catalog)
+
+    def _settle_and_close(self, service: DedupService) -> int:
+        """On a daemon thread: blocking waits for the child, never on the reactor."""
+        settled = service.settle().result(self.close_timeout)
+        service.close(self.close_timeout)
+        return settled
 
     async def process_item(self, item: Any) -> Any:
         adapter = ItemAdapter(item)
         if "html" not in adapter or not adapter.get("html"):
             return item
         stats = self.crawler.stats
+        fields = {k: adapter.get(k) for k in ("html", "url", "lang", "source", "fetched_at", "warc_record_id",
+                                               "status")}
+        answer = self.service.analyse(fields) if self.service is not None else None
+        if answer is None:
+            self._defer(adapter, "backlog_full" if self.service is not None and self.service.running else "no_process")
+            return item
         try:
-            article, signals, matches = await maybe_deferred_to_future(self._in_worker(self._analyse, dict(adapter)))
-        except ExtractionError as e:
+            result: PageAnalysis = await maybe_deferred_to_future(self._deferred(answer))
+        except NoMainText as e:
             stats.inc_value("dedup/extract_failures")
             logger.warning("dedup: no main text in %(url)s: %(error)s", {"url": adapter.get("url"), "error": e})
             del adapter["html"]
             return item
-        except Exception:
+        except DedupUnavailable:
+            self._defer(adapter, "no_process")
+            return item
+        except Exception as e:
             stats.inc_value("dedup/errors")
-            logger.warning("dedup: failed on %(url)s", {"url": adapter.get("url")}, exc_info=True)
+            logger.warning("dedup: failed on %(url)s: %(error)s", {"url": adapter.get("url"), "error": e})
             del adapter["html"]
             return item
         stats.inc_value("dedup/articles")
-        if matches:
+        if result.duplicates:
             stats.inc_value("dedup/near_duplicates")
-        for m in matches:
-            stats.inc_value(f"dedup/flags/{m.kind}")
-        adapter["duplicates"] = [m.as_item() for m in matches]
-        if adapter.get("lang") != article.lang:
+        for kind in result.kinds:
+            stats.inc_value(f"dedup/flags/{kind}")
+        article = result.article
+        adapter["duplicates"] = result.duplicates
+        if adapter.get("lang") != article["lang"]:
             stats.inc_value("dedup/lang_overridden")
         adapter["source_lang"] = adapter.get("lang")
-        adapter["lang"] = article.lang
-        adapter["title"] = article.title
-        adapter["published"] = article.published
-        adapter["text"] = article.text
-        adapter["signals"] = signals.to_json()
+        for key in ("lang", "title", "published", "text"):
+            adapter[key] = article[key]
+        adapter["signals"] = result.signals
         del adapter["html"]
-        # The record carries the detector's inputs, not these flags: they change as the catalog
-        # grows and settles, and a rebuild derives them again (crawler/dedup/payload.py).
         self.crawler.signals.send_catch_log(
             signal=warc_metadata,
-            url=article.url,
-            refers_to=article.warc_record_id,
-            payload=encode(build_payload(article, signals, status=adapter.get("status"))),
+            url=article["url"],
+            refers_to=article["warc_record_id"],
+            payload=result.payload,
             content_type="application/json",
         )
         return item
 
-    def _in_worker(self, f, *args: Any) -> defer.Deferred:
-        """``f(*args)`` on the pipeline's own thread."""
-        if self._pool is None:
-            return defer.fail(RuntimeError("dedup pipeline is not open"))
-        return self._pool.submit(f, *args)
+    def _deferred(self, answer: concurrent.futures.Future[PageAnalysis]) -> Deferred[PageAnalysis]:
+        """The child's answer as a Deferred fired on the reactor thread."""
+        from twisted.internet import reactor
 
-    def _stop_thread(self, timeout: float | None = 0) -> None:
-        pool, self._pool = self._pool, None
-        if pool is not None:
-            pool.stop(timeout)
+        d: Deferred[PageAnalysis] = Deferred()
+
+        def fire(done: concurrent.futures.Future[PageAnalysis]) -> None:
+            error = done.exception()
+            if error is None:
+                d.callback(done.result())
+            else:
+                d.errback(Failure(error))
+
+        answer.add_done_callback(lambda done: reactor.callFromThread(fire, done))
+        return d
+
+    def _defer(self, adapter: ItemAdapter, reason: str) -> None:
+        """Archive the page unanalysed: counted, logged once per reason."""
+        self.crawler.stats.inc_value("dedup/deferred")
+        if reason not in self._deferred_reasons:
+            self._deferred_reasons.add(reason)
+            why = (f"more than DEDUP_QUEUE_BYTES ({self.queue_bytes}) of pages wait for the dedup process"
+                   if reason == "backlog_full" else "the dedup process is not running")
+            logger.warning("dedup: %(why)s: %(url)s and later pages like it are archived unanalysed "
+                           "(counted in dedup/deferred)", {"why": why, "url": adapter.get("url")})
+        del adapter["html"]
+
+    def _opened(self, opened: concurrent.futures.Future[Any]) -> None:
+        error = opened.exception()
+        if error is not None:  # the child exits; _died counts it
+            logger.error("dedup: the dedup process could not open the catalog %(catalog)s: %(error)s",
+                         {"catalog": self.catalog, "error": error})
+
+    def _died_in_thread(self, returncode: int | None) -> None:
+        from twisted.internet import reactor
+
+        reactor.callFromThread(self._died, returncode)
+
+    def _died(self, returncode: int | None) -> None:
+        self.crawler.stats.inc_value("dedup/worker_died")
+        logger.error("dedup: the dedup process ended unexpectedly (exit code %(code)s); later pages are archived "
+                     "unanalysed", {"code": returncode})
+
+    def _kill(self) -> None:
+        if self.service is not None:
+            self.service.kill()
 
     def _stop_requested(self, force: bool = False) -> None:
-        if force:  # a second Ctrl-C: items still queued are dropped, the catalog keeps what committed
-            self._stop_thread()
-
-    def _analyse(self, fields: dict[str, Any]) -> tuple[Article, Signals, list[Match]]:
-        """Runs on the worker thread: extraction, signals, catalog."""
-        article, signals = analyse_page(
-            fields["html"], fields["url"], lang=fields.get("lang"), source=fields.get("source") or "",
-            fetched_at=fields.get("fetched_at"), warc_record_id=fields.get("warc_record_id"))
-        with self._lock:
-            if self.detector is None:
-                raise RuntimeError("dedup catalog is closed")
-            _id, matches = self.detector.add(article, signals)
-            self.store.commit()
-        return article, signals, matches
+        if force:  # a second Ctrl-C: the catalog keeps what committed; pages not answered are deferred
+            self._kill()

@@ -1,8 +1,11 @@
-"""DedupPipeline built as Scrapy builds it: items get duplicates, html goes, a metadata record is asked for."""
+"""DedupPipeline built as Scrapy builds it: items get duplicates, html goes, a metadata record is asked for;
+the work runs in the dedup process, never the crawl's."""
 
 from __future__ import annotations
 
 import json
+import os
+import signal
 
 import pytest
 from scrapy import Spider
@@ -11,6 +14,7 @@ from scrapy.utils.misc import build_from_crawler
 from scrapy.utils.test import get_crawler
 from twisted.internet import defer
 
+from crawler.dedup.service import DedupUnavailable
 from crawler.pipelines.dedup import DedupPipeline
 from crawler.signals import dedup_catalog_closed, warc_metadata
 from tests.dedup import dedup_site
@@ -19,7 +23,9 @@ BASE = "http://127.0.0.1:8123"
 
 
 def make_pipeline(settings):
-    crawler = get_crawler(Spider, settings)
+    from crawler import settings as project
+
+    crawler = get_crawler(Spider, {"DEDUP_QUEUE_BYTES": project.DEDUP_QUEUE_BYTES, **settings})
     crawler.stats.open_spider()
     return crawler, build_from_crawler(DedupPipeline, crawler)
 
@@ -51,18 +57,24 @@ def test_default_catalog_beside_the_capture_catalog(tmp_path):
 
 
 def run(coro):
-    """Drive the pipeline's coroutine: with the thread hop made synchronous it never suspends."""
+    """Drive one of the pipeline's coroutines: with the reactor hops made blocking it never suspends."""
     try:
         coro.send(None)
     except StopIteration as stop:
         return stop.value
-    raise AssertionError("process_item suspended")
+    raise AssertionError("the coroutine suspended")
 
 
-def test_process_items(tmp_path, monkeypatch):
-    # The pipeline's thread hop, run inline: the test needs no running reactor.
-    monkeypatch.setattr(DedupPipeline, "_in_worker", lambda self, f, *a: defer.maybeDeferred(f, *a))
+@pytest.fixture
+def inline(monkeypatch):
+    """The pipeline's hops back to the reactor, made blocking: the test needs no running reactor. The
+    dedup process is real: these tests wait for its answers."""
+    monkeypatch.setattr(DedupPipeline, "_deferred", lambda self, answer: defer.maybeDeferred(answer.result, 60))
+    monkeypatch.setattr("crawler.pipelines.dedup.in_daemon_thread", lambda f, *a, name: defer.maybeDeferred(f, *a))
     monkeypatch.setattr("crawler.pipelines.dedup.maybe_deferred_to_future", lambda d: d)
+
+
+def test_process_items(tmp_path, inline):
     crawler, pipe = make_pipeline({"DEDUP_CATALOG": str(tmp_path / "d.sqlite3")})
     sent = []
     def on_metadata(**kw):
@@ -78,8 +90,10 @@ def test_process_items(tmp_path, monkeypatch):
     broken = run(pipe.process_item({**item_for("/en/lockbit-school", 9), "url": BASE + "/empty", "html": "<html></html>"}))
     passthrough = run(pipe.process_item({"url": BASE + "/feed"}))
     assert closed == []
-    pipe.close_spider()
+    child = pipe.service
+    run(pipe.close_spider())
     assert closed == [tmp_path / "d.sqlite3"]  # announced once settled and closed (the feeds are rewritten from it)
+    assert child.wait(0) == 0, "the dedup process closed the catalog and exited"
 
     assert all("html" not in it for it in out) and "html" not in broken and passthrough == {"url": BASE + "/feed"}
     zh = out[1]
@@ -97,57 +111,89 @@ def test_process_items(tmp_path, monkeypatch):
     stats = crawler.stats.get_stats()
     assert stats["dedup/articles"] == 3 and stats["dedup/extract_failures"] == 1
     assert stats["dedup/flags/translation"] == 1 and stats["dedup/near_duplicates"] == 1
+    assert stats["dedup/settled"] == 3 and "dedup/deferred" not in stats and "dedup/worker_died" not in stats
 
 
-def test_language_from_text_overrides_declared(tmp_path, monkeypatch):
+def test_language_from_text_overrides_declared(tmp_path, inline):
     """A site declared "en" with a Chinese post: the item's lang is the text's, source_lang the site's."""
-    monkeypatch.setattr(DedupPipeline, "_in_worker", lambda self, f, *a: defer.maybeDeferred(f, *a))
-    monkeypatch.setattr("crawler.pipelines.dedup.maybe_deferred_to_future", lambda d: d)
     crawler, pipe = make_pipeline({"DEDUP_CATALOG": str(tmp_path / "d.sqlite3")})
     pipe.open_spider()
     zh = run(pipe.process_item({**item_for("/zh/lockbit-logistics", 1), "lang": "en"}))
     en = run(pipe.process_item(item_for("/en/lockbit-school", 2)))
-    pipe.close_spider()
+    run(pipe.close_spider())
     assert (zh["lang"], zh["source_lang"]) == ("zh", "en")
     assert (en["lang"], en["source_lang"]) == ("en", "en")
     assert crawler.stats.get_value("dedup/lang_overridden") == 1
 
 
-def test_work_runs_on_one_dedicated_thread(tmp_path):
-    """Extraction and detection never run on the reactor's shared pool: one thread of its own, a
-    daemon (it can never keep the process alive), stopped when the spider closes."""
+def test_analysis_runs_in_the_dedup_process(tmp_path, inline):
+    """Extraction and detection never run in the crawl's process: the child that answers has its own pid,
+    its parent is the crawl, and it holds the catalog."""
+    import psutil
+
     _crawler, pipe = make_pipeline({"DEDUP_CATALOG": str(tmp_path / "d.sqlite3")})
     pipe.open_spider()
-    thread = pipe._pool.thread
     try:
-        assert thread.name == "dedup" and thread.daemon and thread.is_alive()
+        answer = pipe.service.analyse(item_for("/en/lockbit-hospital", 1)).result(60)
+        assert answer.pid == pipe.service.pid != os.getpid()
+        child = psutil.Process(answer.pid)
+        assert child.ppid() == os.getpid() and "crawler.dedup.service" in " ".join(child.cmdline())
+        assert str(tmp_path / "d.sqlite3") in {f.path for f in child.open_files()}
     finally:
-        pipe.close_spider()
-    assert pipe._pool is None and not thread.is_alive()
+        run(pipe.close_spider())
+
+
+def test_a_full_backlog_defers_the_page(tmp_path, inline):
+    """DEDUP_QUEUE_BYTES smaller than a page: it is archived unanalysed, counted, and the crawl goes on."""
+    crawler, pipe = make_pipeline({"DEDUP_CATALOG": str(tmp_path / "d.sqlite3"), "DEDUP_QUEUE_BYTES": 1000})
+    sent = []
+    crawler.signals.connect(lambda **kw: sent.append(kw), signal=warc_metadata, weak=False)
+    pipe.open_spider()
+    items = [run(pipe.process_item(item_for(p, n))) for n, p in enumerate(["/en/lockbit-hospital", "/en/lockbit-school"])]
+    run(pipe.close_spider())
+    assert all("html" not in it and "duplicates" not in it for it in items)
+    assert sent == [] and crawler.stats.get_value("dedup/deferred") == 2
+    assert crawler.stats.get_value("dedup/articles") is None
+
+
+def test_a_dead_dedup_process_defers_later_pages(tmp_path, inline):
+    crawler, pipe = make_pipeline({"DEDUP_CATALOG": str(tmp_path / "d.sqlite3")})
+    pipe.open_spider()
+    first = run(pipe.process_item(item_for("/en/lockbit-hospital", 1)))
+    child = pipe.service
+    os.kill(child.pid, signal.SIGKILL)
+    assert child.wait(10) == -signal.SIGKILL
+    later = run(pipe.process_item(item_for("/zh/lockbit-hospital", 2)))
+    run(pipe.close_spider())  # no settle, no hang; the catalog is still announced
+    assert "duplicates" in first and "duplicates" not in later and "html" not in later
+    assert crawler.stats.get_value("dedup/deferred") == 1 and crawler.stats.get_value("dedup/articles") == 1
 
 
 @pytest.mark.parametrize("signal_name, kwargs", [("engine_stopped", {}), ("stop_requested", {"force": True})])
-def test_thread_stops_without_close_spider(tmp_path, signal_name, kwargs):
-    """Ctrl-C while the spider opens: close_spider never runs, the engine stop (or a second Ctrl-C) ends the thread."""
+def test_process_ends_without_close_spider(tmp_path, inline, signal_name, kwargs):
+    """Ctrl-C while the spider opens: close_spider never runs, the engine stop (or a second Ctrl-C) kills the child."""
     from scrapy import signals
 
     from crawler import signals as na_signals
 
     crawler, pipe = make_pipeline({"DEDUP_CATALOG": str(tmp_path / "d.sqlite3")})
     pipe.open_spider()
-    thread = pipe._pool.thread
+    child = pipe.service
     signal = getattr(signals, signal_name, None) or getattr(na_signals, signal_name)
     crawler.signals.send_catch_log(signal, **kwargs)
-    thread.join(5)
-    assert not thread.is_alive() and pipe._pool is None
-    pipe.close_spider()  # still safe afterwards: settles and closes the catalog
+    assert child.wait(10) is not None and not child.running
+    with pytest.raises(DedupUnavailable):
+        child.settle().result(1)
+    run(pipe.close_spider())  # still safe afterwards
 
 
-def test_a_first_ctrl_c_keeps_the_thread_for_the_items_in_flight(tmp_path):
+def test_a_first_ctrl_c_keeps_the_process_for_the_items_in_flight(tmp_path, inline):
     from crawler import signals as na_signals
 
     crawler, pipe = make_pipeline({"DEDUP_CATALOG": str(tmp_path / "d.sqlite3")})
     pipe.open_spider()
     crawler.signals.send_catch_log(na_signals.stop_requested, force=False)
-    assert pipe._pool is not None and pipe._pool.thread.is_alive()
-    pipe.close_spider()
+    assert pipe.service.running and pipe.service.wait(0.5) is None
+    item = run(pipe.process_item(item_for("/en/lockbit-hospital", 1)))
+    assert "duplicates" in item
+    run(pipe.close_spider())

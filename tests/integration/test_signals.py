@@ -105,12 +105,28 @@ class Crawl:
         self.stdout = self.proc.stdout.read().decode("utf-8", "replace")
         self.proc.stdout.close()
         self.proc.stderr.close()
-        return time.monotonic() - t0
+        waited = time.monotonic() - t0
+        # the crawl's dedup process (crawler/dedup/service.py) never outlives it, however it ended
+        for pid in map(int, re.findall(r"dedup: analysing in process (\d+)", self.log)):
+            assert process_gone(pid), f"dedup process {pid} outlived the crawl"
+        return waited
 
     @property
     def log(self) -> str:
         with self._cond:
             return "".join(self.lines)
+
+
+def process_gone(pid: int, timeout: float = 10) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if "\nState:\tZ" in Path(f"/proc/{pid}/status").read_text():
+                return True
+        except OSError:
+            return True
+        time.sleep(0.05)
+    return False
 
 
 def finished_before(crawl: Crawl) -> bool:
