@@ -10,7 +10,6 @@ rolls back a catalog transaction that did not commit).
 
 from __future__ import annotations
 
-import queue
 import threading
 from typing import Any, Callable
 
@@ -34,48 +33,3 @@ def in_daemon_thread(f: Callable[..., Any], *args: Any, name: str) -> Deferred[A
     d: Deferred[Any] = Deferred()
     threading.Thread(target=_reply, args=(d, f, args), name=name, daemon=True).start()
     return d
-
-
-class _Stop:
-    pass
-
-
-class DaemonWorker:
-    """One daemon thread that runs submitted calls in order (a one-thread pool that never blocks exit)."""
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-        self._calls: queue.SimpleQueue[tuple[Deferred[Any], Callable[..., Any], tuple[Any, ...]] | _Stop] = (
-            queue.SimpleQueue())
-        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
-        self._stopped = False
-        self._thread.start()
-
-    @property
-    def thread(self) -> threading.Thread:
-        return self._thread
-
-    def submit(self, f: Callable[..., Any], *args: Any) -> Deferred[Any]:
-        """``f(*args)`` after the calls already submitted; fails at once once the worker is stopped."""
-        d: Deferred[Any] = Deferred()
-        if self._stopped:
-            d.errback(RuntimeError(f"{self.name} worker is stopped"))
-            return d
-        self._calls.put((d, f, args))
-        return d
-
-    def stop(self, timeout: float | None = None) -> bool:
-        """Take no more calls; wait up to ``timeout`` (None: for ever, 0: not at all) for the thread to
-        finish the calls queued. Returns whether it has finished."""
-        self._stopped = True
-        self._calls.put(_Stop())
-        if timeout != 0 and self._thread is not threading.current_thread():
-            self._thread.join(timeout)
-        return not self._thread.is_alive()
-
-    def _run(self) -> None:
-        while True:
-            call = self._calls.get()
-            if isinstance(call, _Stop):
-                return
-            _reply(*call)

@@ -8,7 +8,6 @@ import time
 
 import pytest
 
-from crawler.daemons import DaemonWorker
 from crawler.errors import Interrupted
 from crawler.shutdown import CrawlShutdown
 
@@ -70,12 +69,3 @@ def test_once_the_command_returned_a_signal_neither_raises_nor_kills(saved_handl
     assert shutdown.received == [signal.SIGINT] and shutdown._exit_at is not None
     shutdown._late = False
     shutdown._exit_at = None  # let the watchdog end
-
-
-def test_daemon_worker_threads_never_hold_the_exit() -> None:
-    worker = DaemonWorker("t")
-    assert worker.thread.daemon and worker.thread.is_alive()
-    assert worker.stop(timeout=5) and not worker.thread.is_alive()
-    failed = []
-    worker.submit(lambda: None).addErrback(failed.append)
-    assert failed and "stopped" in str(failed[0].value)
