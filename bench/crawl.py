@@ -217,6 +217,11 @@ def run_scrapy(mode: Mode, ctx: Context) -> Result:
             result.problem = f"exit {run.returncode}, finish_reason {stats.get('finish_reason')}"
         if mode.archives:
             verify_archive(archive, stats, result)
+        if "dedup/articles" in stats or "dedup/deferred" in stats:
+            # the crawl never waits for the dedup process: what it analysed vs left to a catch-up
+            result.checks.append(f"dedup: {stats.get('dedup/articles', 0)} articles analysed during the crawl, "
+                                 f"{stats.get('dedup/deferred', 0)} deferred, "
+                                 f"{stats.get('dedup/extract_failures', 0)} without main text")
         return result
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -17,7 +17,8 @@ refused (``analyse`` returns None) and the caller archives it unanalysed. The cr
 Lifetime: the child reads its requests from a pipe only this process holds the write end of. When
 this process ends in any way (even SIGKILL), the child reads end-of-file and exits after the page in
 hand. It ignores SIGINT: a Ctrl-C at a terminal reaches the whole process group, and the crawl
-decides (settle and close, or ``kill``: the child's uncommitted SQLite transaction rolls back).
+decides (settle and close, or ``kill``: the child's uncommitted SQLite transaction rolls back). It
+runs at a lower CPU priority than the crawl (``CHILD_NICENESS``): the crawl comes first.
 """
 
 from __future__ import annotations
@@ -47,6 +48,9 @@ logger = logging.getLogger(__name__)
 _PACKAGE_PARENT = Path(__file__).resolve().parent.parent.parent
 #: How long the reader waits for a child that closed its pipe to be reaped before killing it.
 _REAP_TIMEOUT = 5.0
+#: Added to the child's nice value: on a busy machine the crawl gets the CPU first and dedup falls
+#: behind (pages deferred, caught up from the archive later); on an idle one the child still has a core.
+CHILD_NICENESS = 10
 
 
 class DedupUnavailable(Exception):
@@ -301,6 +305,10 @@ class _Analyst:
 def serve(requests_fd: int, replies_fd: int) -> None:
     """The child's main loop: answer each request in order until ``close`` or end-of-file."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        os.nice(CHILD_NICENESS)
+    except OSError:  # not permitted here: same priority as the crawl
+        pass
     logging.basicConfig(level=logging.WARNING,
                         format="%(asctime)s [dedup process %(process)d] %(name)s %(levelname)s: %(message)s")
     from crawler.dedup.extract import ExtractionError

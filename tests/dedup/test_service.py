@@ -13,7 +13,7 @@ import psutil
 import pytest
 
 from crawler.dedup.defaults import Thresholds
-from crawler.dedup.service import DedupService, DedupUnavailable, NoMainText
+from crawler.dedup.service import CHILD_NICENESS, DedupService, DedupUnavailable, NoMainText
 from tests.conftest import REPO, cli_env
 from tests.dedup import dedup_site
 
@@ -59,6 +59,7 @@ def test_answers_come_from_the_child_in_order(started):
     answers = [service.analyse(page(p)) for p in ("/en/lockbit-hospital", "/zh/lockbit-hospital", "/en/lockbit-school")]
     results = [a.result(60) for a in answers]
     assert {r.pid for r in results} == {service.pid} and service.pid != os.getpid()
+    assert psutil.Process(service.pid).nice() == min(19, psutil.Process().nice() + CHILD_NICENESS)  # the crawl first
     assert [r.kinds for r in results] == [[], ["translation"], []]
     assert results[1].duplicates[0]["url"] == BASE + "/en/lockbit-hospital"
     assert service.in_flight_bytes == 0
