@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import signal
-import urllib.parse
 import subprocess
 import sys
 import time
@@ -83,6 +82,7 @@ def test_a_crawl_killed_by_sigkill_is_resumed_by_its_next_run(tmp_path: Path) ->
     archive; the run after that starts afresh."""
     import json
     import os
+    import urllib.parse
     import urllib.request
 
     from bench.site import BENCH_PER_LIST
