@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from crawler.archive.catalog import CaptureCatalog
 from tests.conftest import REPO, run_cli, write_sources
 from tests.mockserver import MockServer
 from tests.seaweed import free_ports
@@ -114,9 +115,14 @@ def test_deploy_schedule_and_archive_with_scrapyd(scrapyd: str, mock_server: Moc
     assert "Spider closed (finished)" in text, text[-3000:]
     assert "Traceback" not in text, text[-3000:]
     assert "'source/mock/articles'" in text and "'archive/files_published': 1" in text, text[-3000:]
-    for path in ("/basic", "/articles/1", "/articles/5", "/gzip", "/gbk"):
-        listed = run_cli("list", mock_server.url(path), "--archive", str(archive))
-        assert listed.returncode == 0 and b" 200 response " in listed.stdout, (path, listed.stderr)
+    catalog = CaptureCatalog(archive / "index.sqlite3")
+    try:
+        archived = {urllib.parse.urlsplit(e.url).path for e in catalog.iter_all() if e.rec_type == "response"}
+    finally:
+        catalog.close()
+    assert {"/basic", *(f"/articles/{i}" for i in range(1, 6)), "/gzip", "/chunked", "/gbk"} <= archived, archived
+    listed = run_cli("list", mock_server.url("/articles/1"), "--archive", str(archive))
+    assert listed.returncode == 0 and b" 200 response " in listed.stdout, listed.stderr
     verified = run_cli("verify", "--archive", str(archive))
     assert verified.returncode == 0, verified.stdout.decode()[-2000:]
     assert b" 0 problems" in verified.stdout
