@@ -20,6 +20,8 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
+from crawler.summary import human_bytes
+
 #: C0 and C1 control characters (but tab) shown as ``\x1b`` etc.: text from the web or from a
 #: sources file never reaches the terminal as a control sequence.
 _CONTROLS = {c: f"\\x{c:02x}" for c in (*range(0x20), 0x7F, *range(0x80, 0xA0)) if c != 0x09}
@@ -41,14 +43,6 @@ class ProgressRow:
     errors: int
     bytes: int
     rate: float  # pages/s over the last few seconds
-
-
-def human_bytes(n: float) -> str:
-    for unit in ("B", "kB", "MB", "GB"):
-        if abs(n) < 1000 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1000
-    return f"{n:.1f} TB"  # pragma: no cover
 
 
 def progress_table(rows: list[ProgressRow], total: ProgressRow) -> Table:

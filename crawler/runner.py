@@ -77,7 +77,7 @@ def preflight(settings: Settings) -> list[str]:
     from crawler.sources import load_sources
 
     sources = load_sources(settings.get("NEWSARCHIVE_SOURCES"), settings.getlist("NEWSARCHIVE_SOURCE_NAMES") or None)
-    quiet_terminal_for_live_display(settings)
+    live_display_log_level(settings)
     if settings.getbool("DEDUP_ENABLED"):
         thresholds(settings)
     if settings.getbool("ARCHIVE_ENABLED"):
@@ -103,9 +103,10 @@ def archive_location(settings: Settings) -> str:
     return where
 
 
-def quiet_terminal_for_live_display(settings: Settings) -> None:
-    """In a terminal the live progress table replaces Scrapy's INFO lines: the terminal's log level
-    becomes PROGRESS_LIVE_LOG_LEVEL, unless a log file is set or the user chose a level (--log-level, -s)."""
+def live_display_log_level(settings: Settings) -> None:
+    """Checks PROGRESS_DISPLAY and PROGRESS_LIVE_LOG_LEVEL. In a terminal the live progress table replaces
+    Scrapy's INFO lines: the log level becomes PROGRESS_LIVE_LOG_LEVEL, unless a log file is set or the
+    user chose a level (--log-level, -s LOG_LEVEL)."""
     import sys
 
     from scrapy.settings import SETTINGS_PRIORITIES

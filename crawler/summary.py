@@ -25,8 +25,12 @@ def duration(seconds: float) -> str:
     return f"{hours}h {minutes:02d}m {secs:02d}s" if hours else f"{minutes}m {secs:02d}s"
 
 
-def megabytes(n: int) -> str:
-    return f"{n / 1e6:.1f} MB"
+def human_bytes(n: float) -> str:
+    for unit in ("B", "kB", "MB", "GB"):
+        if abs(n) < 1000 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000
+    return f"{n:.1f} TB"  # pragma: no cover
 
 
 def errors_by_kind(stats: Mapping[str, Any]) -> Counter[str]:
@@ -69,7 +73,7 @@ def crawl_summary(stats: Mapping[str, Any], source_lines: Sequence[str], *, arch
         f"  articles: {max(0, articles - refetched)} new, {refetched} refetched "
         f"({int(s.get('incremental/not_modified', 0))} not modified), {skipped} already archived (not fetched)",
         f"  archived: {int(s.get('archive/responses', 0))} responses, {int(s.get('archive/revisits', 0))} revisits, "
-        f"{int(s.get('archive/metadata', 0))} metadata records; {megabytes(int(s.get('storage/bytes_stored', 0)))} "
+        f"{int(s.get('archive/metadata', 0))} metadata records; {human_bytes(int(s.get('storage/bytes_stored', 0)))} "
         f"stored in {stored_files} WARC files"
         + (f" ({finished_files - stored_files} still in the spool)" if finished_files > stored_files else ""),
         f"  flags: {_count_list(flags, ' ')}" if dedup else "  flags: dedup off",
@@ -84,6 +88,6 @@ def crawl_summary(stats: Mapping[str, Any], source_lines: Sequence[str], *, arch
     if finished_files > stored_files:
         nxt.insert(0, f"newsarchive upload {where}")
     if interrupted or ended == "stopped":
-        nxt.insert(0, f"newsarchive crawl --resume {where}  (and this crawl's --source, --profile, -s)")
+        nxt.insert(0, f"newsarchive crawl --resume {where}  (with the same --sources and --source)")
     lines.append("next: " + "\n      ".join(nxt) + "\n      (add the crawl's --profile and -s, if any)")
     return "\n".join(lines)

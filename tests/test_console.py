@@ -7,7 +7,8 @@ import logging
 
 import pytest
 
-from crawler.console import LiveProgress, ProgressRow, framed, human_bytes, live_wanted, progress_table
+from crawler.console import LiveProgress, ProgressRow, framed, live_wanted, progress_table
+from crawler.summary import human_bytes
 
 
 class _Tty(io.StringIO):
