@@ -161,7 +161,8 @@ def cmd_crawl(args: argparse.Namespace) -> int:
     settings = _settings(args, sources=args.sources, only=args.source, output=args.output, log_level=args.log_level)
     jobs: list[resume.Job] = []
     result = run_crawl(settings, allow_partial=args.allow_partial,
-                       after_preflight=lambda: jobs.append(resume.start(settings, resume=args.resume)))
+                       after_preflight=lambda: jobs.append(resume.start(settings, resume=args.resume)),
+                       on_interrupted=lambda partial: print(partial.summary(), flush=True))
     if jobs and resume.ended(result.stats):
         resume.finish(jobs[0])
     if stats_out is not None:

@@ -71,13 +71,26 @@ def load_job(path: Path) -> Job | None:
         return None
 
 
-def begin(settings: BaseSettings, sources: Sequence[str], *, resume: bool, now: datetime | None = None) -> Job:
-    """Start a job (or, with ``resume``, take up the unfinished one) and tell the crawl where it resumes."""
+def settings_job_dir(settings: BaseSettings, sources: Sequence[str]) -> Path:
+    """The job folder of these sources in the archive the settings name."""
     from crawler.archive.archive import local_state_dir
-    from crawler.archive.records import warc_date
     from crawler.config import archive_uri
 
-    path = job_dir(local_state_dir(archive_uri(settings), settings.get("ARCHIVE_CACHE_DIR")), sources)
+    return job_dir(local_state_dir(archive_uri(settings), settings.get("ARCHIVE_CACHE_DIR")), sources)
+
+
+def unfinished(settings: BaseSettings, sources: Sequence[str]) -> Job | None:
+    """The job of these sources that was started and did not run to its end (killed, crashed,
+    stopped): what ``newsarchive crawl --resume`` would continue. None when there is none."""
+    job = load_job(settings_job_dir(settings, sources))
+    return job if job is not None and not job.finished else None
+
+
+def begin(settings: BaseSettings, sources: Sequence[str], *, resume: bool, now: datetime | None = None) -> Job:
+    """Start a job (or, with ``resume``, take up the unfinished one) and tell the crawl where it resumes."""
+    from crawler.archive.records import warc_date
+
+    path = settings_job_dir(settings, sources)
     if resume:
         job = load_job(path)
         if job is None:

@@ -23,15 +23,21 @@ CREATE TABLE IF NOT EXISTS runs (
     articles INTEGER NOT NULL DEFAULT 0,
     bytes INTEGER NOT NULL DEFAULT 0,
     errors INTEGER NOT NULL DEFAULT 0,
-    detail TEXT NOT NULL DEFAULT ''
+    detail TEXT NOT NULL DEFAULT '',
+    resumed INTEGER NOT NULL DEFAULT 0,
+    pid INTEGER
 );
 CREATE INDEX IF NOT EXISTS runs_by_source ON runs (source, id);
 """
 
+#: Columns added after the first run logs were written: (name, definition), added when missing.
+_ADDED_COLUMNS = (("resumed", "INTEGER NOT NULL DEFAULT 0"), ("pid", "INTEGER"))
+
 #: Outcomes of a run: still going, ran to its end, exited non-zero, stopped by a signal, or not started.
 OUTCOMES = ("running", "ok", "failed", "interrupted", "skipped")
 
-_FIELDS = "id, source, planned, started, finished, outcome, exit_code, pages, articles, bytes, errors, detail"
+_FIELDS = ("id, source, planned, started, finished, outcome, exit_code, pages, articles, bytes, errors, detail, "
+           "resumed, pid")
 
 
 @dataclass(frozen=True)
@@ -48,6 +54,10 @@ class Run:
     bytes: int
     errors: int
     detail: str
+    #: The run continued its source's interrupted crawl (``newsarchive crawl --resume``).
+    resumed: bool = False
+    #: The crawl's process id while it runs.
+    pid: int | None = None
 
 
 @dataclass(frozen=True)
@@ -77,6 +87,10 @@ class RunLog:
         self._conn = sqlite3.connect(self.path, timeout=30)
         with self._conn:
             self._conn.executescript(SCHEMA)
+            have = {row[1] for row in self._conn.execute("PRAGMA table_info(runs)")}
+            for name, definition in _ADDED_COLUMNS:
+                if name not in have:
+                    self._conn.execute(f"ALTER TABLE runs ADD COLUMN {name} {definition}")
 
     @classmethod
     def open_existing(cls, path: Path | str) -> Self | None:
@@ -91,11 +105,22 @@ class RunLog:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def start(self, source: str, *, started: str, planned: str | None = None) -> int:
+    def start(self, source: str, *, started: str, planned: str | None = None, resumed: bool = False) -> int:
         with self._conn:
-            cur = self._conn.execute("INSERT INTO runs (source, planned, started, outcome) VALUES (?, ?, ?, 'running')",
-                                     (source, planned, started))
+            cur = self._conn.execute("INSERT INTO runs (source, planned, started, outcome, resumed) "
+                                     "VALUES (?, ?, ?, 'running', ?)", (source, planned, started, int(resumed)))
         return int(cur.lastrowid or 0)
+
+    def started(self, run_id: int, pid: int) -> None:
+        """The run's crawl process is up (its pid, shown while it runs)."""
+        with self._conn:
+            self._conn.execute("UPDATE runs SET pid = ? WHERE id = ?", (pid, run_id))
+
+    def abandon(self, run_id: int, *, at: str, detail: str) -> None:
+        """A run still marked ``running`` that no scheduler follows any more (it was killed): interrupted."""
+        with self._conn:
+            self._conn.execute("UPDATE runs SET finished = ?, outcome = 'interrupted', detail = ? "
+                               "WHERE id = ? AND outcome = 'running'", (at, detail, run_id))
 
     def finish(self, run_id: int, *, finished: str, outcome: str, exit_code: int | None,
                counts: RunCounts = RunCounts(), detail: str = "") -> None:
@@ -120,10 +145,16 @@ class RunLog:
             rows = self._conn.execute(f"SELECT {_FIELDS} FROM runs ORDER BY id")
         else:
             rows = self._conn.execute(f"SELECT {_FIELDS} FROM runs WHERE source = ? ORDER BY id", (source,))
-        return [Run(*row) for row in rows]
+        return [_run(row) for row in rows]
 
     def last(self, source: str, *, include_skipped: bool = False) -> Run | None:
         skip = "" if include_skipped else "AND outcome != 'skipped'"
         row = self._conn.execute(f"SELECT {_FIELDS} FROM runs WHERE source = ? {skip} ORDER BY id DESC LIMIT 1",
                                  (source,)).fetchone()
-        return Run(*row) if row else None
+        return _run(row) if row else None
+
+
+def _run(row: tuple[Any, ...]) -> Run:
+    values = dict(zip(_FIELDS.replace(" ", "").split(","), row))
+    values["resumed"] = bool(values["resumed"])
+    return Run(**values)

@@ -5,16 +5,15 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from scrapy.settings import Settings
 
 from crawler import shutdown
-from crawler.errors import ConfigError
+from crawler.errors import ConfigError, Interrupted
+from crawler.summary import FINISHED, crawl_summary
 
 logger = logging.getLogger(__name__)
-
-#: Finish reasons of a crawl that ran to its end (a page, item or time limit is an end too).
-_FINISHED = ("finished", "closespider_pagecount", "closespider_itemcount", "closespider_timeout")
 
 
 class CrawlConfigError(ConfigError, ValueError):
@@ -53,6 +52,10 @@ class CrawlResult:
     stats: dict = field(default_factory=dict)
     sources: list[str] = field(default_factory=list)
     problem: str = ""
+    #: Where the archive is, and what the suggested next commands need to find it.
+    archive: str = ""
+    dedup: bool = True
+    interrupted: bool = False
 
     @property
     def ok(self) -> bool:
@@ -62,11 +65,9 @@ class CrawlResult:
         return [SourceSummary.from_stats(name, self.stats) for name in self.sources]
 
     def summary(self) -> str:
-        s = self.stats
-        head = (f"crawl finished ({s.get('finish_reason', '?')}): {s.get('response_received_count', 0)} responses, "
-                f"{s.get('archive/responses', 0)} archived, {s.get('archive/revisits', 0)} revisits, "
-                f"{s.get('archive/files_published', 0)} WARC files")
-        return "\n".join([head, *(src.line() for src in self.per_source())])
+        """The one-screen end-of-run summary (`crawler.summary`)."""
+        return crawl_summary(self.stats, [src.line() for src in self.per_source()], archive=self.archive,
+                             interrupted=self.interrupted, dedup=self.dedup)
 
 
 def preflight(settings: Settings) -> list[str]:
@@ -76,6 +77,7 @@ def preflight(settings: Settings) -> list[str]:
     from crawler.sources import load_sources
 
     sources = load_sources(settings.get("NEWSARCHIVE_SOURCES"), settings.getlist("NEWSARCHIVE_SOURCE_NAMES") or None)
+    live_display_log_level(settings)
     if settings.getbool("DEDUP_ENABLED"):
         thresholds(settings)
     if settings.getbool("ARCHIVE_ENABLED"):
@@ -84,12 +86,51 @@ def preflight(settings: Settings) -> list[str]:
     return [s.name for s in sources]
 
 
+def dedup_on(settings: Settings) -> bool:
+    """The crawl flags near-duplicates: DEDUP_ENABLED, and the dedup pipeline not switched off."""
+    pipelines = settings.getwithbase("ITEM_PIPELINES")
+    return settings.getbool("DEDUP_ENABLED") and any(
+        str(name).endswith("DedupPipeline") and order is not None for name, order in pipelines.items())
+
+
+def archive_location(settings: Settings) -> str:
+    """Where the archive is: an absolute path, or its s3:// URI."""
+    from crawler.archive.storage import is_remote
+    from crawler.config import archive_uri
+
+    uri = archive_uri(settings)
+    where = uri if is_remote(uri) else str(Path(uri.removeprefix("file://")).absolute())
+    return where
+
+
+def live_display_log_level(settings: Settings) -> None:
+    """Checks PROGRESS_DISPLAY and PROGRESS_LIVE_LOG_LEVEL. In a terminal the live progress table replaces
+    Scrapy's INFO lines: the log level becomes PROGRESS_LIVE_LOG_LEVEL, unless a log file is set or the
+    user chose a level (--log-level, -s LOG_LEVEL)."""
+    import sys
+
+    from scrapy.settings import SETTINGS_PRIORITIES
+
+    from crawler.console import live_wanted
+    from crawler.known_settings import check_log_level
+
+    try:
+        live = live_wanted(str(settings.get("PROGRESS_DISPLAY")), sys.stderr)
+    except ValueError as e:
+        raise CrawlConfigError(str(e)) from None
+    level = check_log_level(str(settings.get("PROGRESS_LIVE_LOG_LEVEL")), "PROGRESS_LIVE_LOG_LEVEL")
+    if live and not settings.get("LOG_FILE") and settings.getpriority("LOG_LEVEL") < SETTINGS_PRIORITIES["cmdline"]:
+        settings.set("LOG_LEVEL", level, priority="cmdline")
+
+
 def run_crawl(settings: Settings, *, allow_partial: bool = False,
-              after_preflight: Callable[[], object] | None = None) -> CrawlResult:
+              after_preflight: Callable[[], object] | None = None,
+              on_interrupted: Callable[[CrawlResult], object] | None = None) -> CrawlResult:
     """Crawl with ``settings`` (from `crawler.config.load_settings`). The result's ``problem`` says
     why the crawl failed: it stopped early, records were lost, nothing was fetched, or (unless
     ``allow_partial``) a source fetched nothing. ``after_preflight`` runs once the checks passed
-    (the resume job record is written there, never into an archive that failed them)."""
+    (the resume job record is written there, never into an archive that failed them);
+    ``on_interrupted`` gets what a crawl stopped by a signal did, before `Interrupted` is raised."""
     names = preflight(settings)
     if after_preflight is not None:
         after_preflight()
@@ -97,9 +138,15 @@ def run_crawl(settings: Settings, *, allow_partial: bool = False,
 
     process = CrawlerProcess(settings)
     crawler = process.create_crawler("news")
-    shutdown.run(process, crawler)  # SIGINT/SIGTERM: Interrupted, exit 1 (crawler/shutdown.py)
-    stats = crawler.stats.get_stats() if crawler.stats else {}
-    result = CrawlResult(stats=stats, sources=names)
+    result = CrawlResult(sources=names, archive=archive_location(settings), dedup=dedup_on(settings))
+    try:
+        shutdown.run(process, crawler)  # SIGINT/SIGTERM: Interrupted, exit 1 (crawler/shutdown.py)
+    except Interrupted:
+        if on_interrupted is not None:
+            result.stats, result.interrupted = crawler.stats.get_stats() if crawler.stats else {}, True
+            on_interrupted(result)
+        raise
+    result.stats = crawler.stats.get_stats() if crawler.stats else {}
     result.problem = _problem(result, allow_partial)
     return result
 
@@ -109,7 +156,7 @@ def _problem(result: CrawlResult, allow_partial: bool) -> str:
     reason = stats.get("finish_reason")
     if stats.get("archive/write_errors"):
         return f"{stats['archive/write_errors']} WARC records could not be written (see the log)"
-    if reason not in _FINISHED:
+    if reason not in FINISHED:
         return f"the crawl stopped: {reason or 'it did not start'}"
     if not stats.get("response_received_count") and not stats.get("downloader/response_count"):
         errors = {k.rsplit("/", 1)[-1].rsplit(".", 1)[-1]: v for k, v in stats.items()

@@ -4,6 +4,10 @@ A subprocess per run keeps each crawl's reactor, memory and signals its own. Rul
 - no two runs of one source overlap: a run that is due while the last one still runs is skipped
   (logged, and recorded in the run log as ``skipped``);
 - a missed fire time is not made up: the next one is computed from the time the check ran;
+- a source whose last crawl was interrupted (killed, crashed: its job record in the archive is not
+  finished, `crawler.resume`) has its next run started with ``--resume``: what that crawl archived
+  is not fetched again; the run log marks the run ``resumed``;
+- runs a killed scheduler left marked ``running`` are marked ``interrupted`` when it starts again;
 - the first SIGTERM/SIGINT stops starting runs and passes the signal on to the running crawls, which
   stop cleanly (WARCs closed and stored), then the scheduler exits; a second one is passed on too
   (a crawl's second signal stops it at once).
@@ -14,6 +18,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import signal
 import subprocess
 import sys
@@ -29,6 +34,7 @@ from scrapy.settings import BaseSettings
 from crawler.config import archive_uri, runlog_path
 from crawler.cron import is_valid_cron, next_run
 from crawler.errors import ConfigError
+from crawler.resume import unfinished
 from crawler.runlog import RunCounts, RunLog
 
 logger = logging.getLogger(__name__)
@@ -62,12 +68,17 @@ class _Running:
     signalled: bool = False  # the scheduler passed a stop signal on to it
 
 
-class Scheduler:
-    """Runs ``command(source, stats_path)`` for each job on its cron schedule (see the module docstring)."""
+#: ``command(source, stats_path, resume)``: the argv of one run.
+Command = Callable[[str, Path, bool], list[str]]
 
-    def __init__(self, jobs: Sequence[Job], runlog: RunLog, command: Callable[[str, Path], list[str]], *,
+
+class Scheduler:
+    """Runs ``command(source, stats_path, resume)`` for each job on its cron schedule (see the module
+    docstring); ``needs_resume(source)`` says whether the source's last crawl was interrupted."""
+
+    def __init__(self, jobs: Sequence[Job], runlog: RunLog, command: Command, *,
                  runs_dir: Path, clock: Callable[[], datetime] = utcnow, env: dict[str, str] | None = None,
-                 poll: float = POLL_INTERVAL) -> None:
+                 poll: float = POLL_INTERVAL, needs_resume: Callable[[str], bool] = lambda source: False) -> None:
         self.jobs = list(jobs)
         self.runlog = runlog
         self.command = command
@@ -75,10 +86,21 @@ class Scheduler:
         self.clock = clock
         self.env = env
         self.poll = poll
+        self.needs_resume = needs_resume
         self.running: dict[str, _Running] = {}
         self.stop_requests = 0
         now = clock()
         self.next_at = {job.source: next_run(job.cron, now) for job in self.jobs}
+        self._abandon_orphans(iso(now))
+
+    def _abandon_orphans(self, at: str) -> None:
+        """Runs of these sources a killed scheduler left marked ``running`` whose crawl has gone too."""
+        for job in self.jobs:
+            for run in self.runlog.runs(job.source):
+                if run.outcome == "running" and not _alive(run.pid):
+                    logger.warning("schedule: %(source)s: run %(id)d was left running by a scheduler that stopped; "
+                                   "marked interrupted", {"source": job.source, "id": run.id})
+                    self.runlog.abandon(run.id, at=at, detail="the scheduler stopped while this run was going")
 
     # -- signals -----------------------------------------------------------------------------
     def request_stop(self, signum: int = signal.SIGTERM, _frame: FrameType | None = None) -> None:
@@ -129,17 +151,20 @@ class Scheduler:
 
     def launch(self, job: Job, planned: datetime) -> None:
         started = self.clock()
-        run_id = self.runlog.start(job.source, started=iso(started), planned=iso(planned))
+        resume = self.needs_resume(job.source)
+        run_id = self.runlog.start(job.source, started=iso(started), planned=iso(planned), resumed=resume)
         self.runs_dir.mkdir(parents=True, exist_ok=True)
         stem = self.runs_dir / f"{job.source}-{run_id}"
         stats_path = stem.with_suffix(".json")
+        argv = self.command(job.source, stats_path, resume)
         log_file = open(stem.with_suffix(".log"), "wb")  # noqa: SIM115 - closed in reap()
-        argv = self.command(job.source, stats_path)
-        logger.info("schedule: %(source)s: run %(id)d started (log %(log)s)",
-                    {"source": job.source, "id": run_id, "log": log_file.name})
+        logger.info("schedule: %(source)s: run %(id)d started%(resume)s (log %(log)s)",
+                    {"source": job.source, "id": run_id, "log": log_file.name,
+                     "resume": ", resuming the interrupted crawl" if resume else ""})
         # A session of its own: a Ctrl-C in the scheduler's terminal reaches the crawl once, through us.
         process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT,
                                    env=self.env, start_new_session=True)
+        self.runlog.started(run_id, process.pid)
         self.running[job.source] = _Running(run_id, process, stats_path, log_file)
 
     def reap(self) -> None:
@@ -168,6 +193,18 @@ class Scheduler:
                          "articles": counts.articles})
 
 
+def _alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 # -- composition: settings -> jobs, run log, crawl command ------------------------------------
 def jobs_from_settings(settings: BaseSettings) -> list[Job]:
     from crawler.sources import load_sources
@@ -180,7 +217,7 @@ def jobs_from_settings(settings: BaseSettings) -> list[Job]:
 
 
 def crawl_command(settings: BaseSettings, *, profile: str | None, overrides: Sequence[str],
-                  extra: Sequence[str] = ()) -> Callable[[str, Path], list[str]]:
+                  extra: Sequence[str] = ()) -> Command:
     """``newsarchive crawl`` for one source, with the scheduler's own archive, sources, profile and ``-s``."""
     base = [sys.executable, "-m", "crawler", "crawl", "--sources", str(Path(settings.get("NEWSARCHIVE_SOURCES"))
                                                                         .absolute()),
@@ -190,8 +227,8 @@ def crawl_command(settings: BaseSettings, *, profile: str | None, overrides: Seq
     for item in overrides:
         base += ["-s", item]
 
-    def command(source: str, stats_path: Path) -> list[str]:
-        return [*base, "--source", source, "--stats-out", str(stats_path), *extra]
+    def command(source: str, stats_path: Path, resume: bool) -> list[str]:
+        return [*base, "--source", source, "--stats-out", str(stats_path), *(["--resume"] if resume else []), *extra]
 
     return command
 
@@ -202,7 +239,8 @@ def run_schedule(settings: BaseSettings, *, profile: str | None, overrides: Sequ
     jobs = jobs_from_settings(settings)
     with RunLog(runlog_path(settings)) as runlog:
         scheduler = Scheduler(jobs, runlog, crawl_command(settings, profile=profile, overrides=overrides, extra=extra),
-                              runs_dir=runlog_path(settings).parent / "runs")
+                              runs_dir=runlog_path(settings).parent / "runs",
+                              needs_resume=lambda source: unfinished(settings, [source]) is not None)
         scheduler.install_signal_handlers()
         for job in jobs:
             logger.info("schedule: %(source)s on %(cron)r, next run %(next)s",
@@ -212,7 +250,8 @@ def run_schedule(settings: BaseSettings, *, profile: str | None, overrides: Sequ
 
 
 def status_lines(settings: BaseSettings, *, now: datetime | None = None) -> list[str]:
-    """One line per source: last run (outcome, when, pages, articles, bytes, errors) and next run."""
+    """One line per source: last run (outcome, when, pages, articles, bytes, errors) and next run. A
+    resumed run's outcome reads ``ok+resumed``; a next run that will resume says ``(resumes)``."""
     jobs = jobs_from_settings(settings)
     now = now or utcnow()
     runlog = RunLog.open_existing(runlog_path(settings))
@@ -223,10 +262,13 @@ def status_lines(settings: BaseSettings, *, now: datetime | None = None) -> list
             last = runlog.last(job.source) if runlog else None
             skipped = [r for r in (runlog.runs(job.source) if runlog else []) if r.outcome == "skipped"]
             nxt = iso(next_run(job.cron, now))
+            if (last is None or last.outcome != "running") and unfinished(settings, [job.source]) is not None:
+                nxt += " (resumes)"
             if last is None:
                 lines.append(f"{job.source:16} {'never':25} {'-':11} {'-':>6} {'-':>8} {'-':>10} {'-':>6}  {nxt}")
                 continue
-            lines.append(f"{job.source:16} {last.started:25} {last.outcome:11} {last.pages:>6} {last.articles:>8} "
+            outcome = last.outcome + ("+resumed" if last.resumed else "")
+            lines.append(f"{job.source:16} {last.started:25} {outcome:11} {last.pages:>6} {last.articles:>8} "
                          f"{last.bytes:>10} {last.errors:>6}  {nxt}"
                          + (f"  ({len(skipped)} skipped)" if skipped else ""))
     finally:

@@ -45,6 +45,14 @@ SCHEDULE_DEFAULT = "*/30 * * * *"
 INCREMENTAL_ENABLED = True
 #: Seconds between the crawl's progress lines (pages/s, archived, queued, errors, bytes); 0: none.
 PROGRESS_INTERVAL = 30.0
+#: The live progress table (per source: pages, articles, queued, errors, bytes, pages/s): "auto" shows
+#: it when stderr is a terminal, "live" always, "lines" never (the progress lines above only).
+PROGRESS_DISPLAY = "auto"
+#: Seconds between two redraws of the live table.
+PROGRESS_REFRESH = 1.0
+#: While the live table is up, log records below this level stay out of the terminal (a LOG_FILE
+#: still gets them all); warnings and errors print above the table.
+PROGRESS_LIVE_LOG_LEVEL = "WARNING"
 #: Set by `newsarchive crawl --resume` (crawler/resume.py): pages archived since this WARC date are
 #: served from the archive, not fetched again.
 NEWSARCHIVE_RESUME_SINCE: str | None = None
@@ -150,6 +158,8 @@ SPIDER_MIDDLEWARES = {
 # Downloader side (lower numbers nearer the engine)
 DOWNLOADER_MIDDLEWARES = {
     "scrapy.downloadermiddlewares.offsite.OffsiteMiddleware": None,
+    # first of all: a request meeting it has left the scheduler (source/<name>/queued, the progress table)
+    "crawler.middlewares.queued.QueuedPerSourceMiddleware": 10,
     "crawler.middlewares.scope.SourceScopeMiddleware": 50,
     # after scope, before the stats: an archived article dropped here is no page and no error
     "crawler.middlewares.incremental.IncrementalMiddleware": 55,

@@ -124,6 +124,7 @@ class SpoolUploader:
                 self._jobs.popleft()
                 self._pending_bytes -= job.size
             self._inc("storage/files_stored", 1)
+            self._inc("storage/bytes_stored", job.size)
 
     def _pause(self, delay: float) -> None:
         if self._sleep is not None:
