@@ -86,6 +86,7 @@ def run_workers(k: int, *, server: BenchServer, redis: RedisServer, weed: Seawee
     sampler = HitSampler(server)
     sampler.start()
     procs = []
+    prefix = f"bench{k}-{uuid.uuid4().hex[:6]}"  # one fresh shared crawl for these k workers
     t0 = time.monotonic()
     for i in range(k):
         env = {**_base_env(), **weed.env("admin"), "REDIS_URL": redis.url,
@@ -95,7 +96,7 @@ def run_workers(k: int, *, server: BenchServer, redis: RedisServer, weed: Seawee
              "--profile", str(PROFILE), "--stats-out", str(tmp / f"stats-{k}-{i}.json"),
              "-s", "ITEM_PIPELINES={}", "-s", "LOG_LEVEL=WARNING", "-s", f"CONCURRENT_REQUESTS={concurrency}",
              "-s", f"CONCURRENT_REQUESTS_PER_DOMAIN={concurrency}", "-s", f"WORKER_IDLE_TIMEOUT={IDLE_TIMEOUT}",
-             "-s", f"WORKER_KEY_PREFIX=bench{k}-{uuid.uuid4().hex[:6]}"],
+             "-s", f"WORKER_KEY_PREFIX={prefix}"],
             cwd=tmp, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE))
     errors = [p.communicate()[1] for p in procs]
     wall = time.monotonic() - t0
@@ -114,8 +115,8 @@ def run_workers(k: int, *, server: BenchServer, redis: RedisServer, weed: Seawee
     problems = []
     if twice:
         problems.append(f"{len(twice)} pages fetched more than once")
-    if archived != pages:
-        problems.append(f"{archived} response records for {pages} pages")
+    if archived != pages + k:  # and each worker's own robots.txt
+        problems.append(f"{archived} response records for {pages} pages and {k} robots.txt")
     if len(writers) != k:
         problems.append(f"WARCs from {len(writers)} of {k} workers")
     window = (sampler.last or t0) - (sampler.first or t0)

@@ -76,11 +76,13 @@ class Membership:
 class SharedCrawl:
     """The Redis side of one shared crawl: joining, heartbeats, what the other workers are doing."""
 
-    def __init__(self, client: redis.Redis, base: str, *, heartbeat: float) -> None:
+    def __init__(self, client: redis.Redis, base: str, *, heartbeat: float, host: str, pid: int,
+                 membership: Membership | None = None) -> None:
         self.client = client
         self.base = base
         self.heartbeat = heartbeat
-        self.membership: Membership | None = None
+        self.host, self.pid = host, pid
+        self.membership = membership  # set by join(), or given by a process that joined already
 
     # -- keys -------------------------------------------------------------------------------
     @property
@@ -97,7 +99,7 @@ class SharedCrawl:
         return f"{self.base}:{crawl}:workers"
 
     # -- joining ------------------------------------------------------------------------------
-    def join(self, host: str, pid: int) -> Membership:
+    def join(self) -> Membership:
         """Join the live generation, or start the next one (atomically: two workers starting at once
         end up in the same generation)."""
         import redis
@@ -112,19 +114,19 @@ class SharedCrawl:
                         pipe.watch(self.workers_key(current))
                     live = bool(current) and self._live(pipe, current)
                     crawl = current if live else current + 1
+                    now = self._now(pipe)
                     pipe.multi()
                     if not live:
                         pipe.set(self.current_key, crawl)
                         if current:  # the finished generation's keys: nobody reads them again
                             pipe.delete(self.requests_key(current), self.dupefilter_key(current),
                                         self.workers_key(current))
-                    pipe.hset(self.workers_key(crawl), str(worker), self._beat_value(host, pid, busy=True, at=None))
+                    pipe.hset(self.workers_key(crawl), str(worker), self._beat_value(busy=True, at=now))
                     pipe.execute()
                     break
                 except redis.WatchError:
                     continue
         self.membership = Membership(crawl, worker, started=not live)
-        self._host, self._pid = host, pid
         return self.membership
 
     def _live(self, client: Any, crawl: int) -> bool:
@@ -137,8 +139,8 @@ class SharedCrawl:
         for worker, raw in beats.items():
             try:
                 beat = json.loads(raw)
-                at = float(beat.get("at") or now)  # a worker that joined this instant has no time yet
-            except (TypeError, ValueError):
+                at = float(beat["at"])
+            except (TypeError, ValueError, KeyError):
                 continue
             if now - at <= DEAD_AFTER_BEATS * self.heartbeat:
                 alive[int(worker)] = beat
@@ -149,32 +151,32 @@ class SharedCrawl:
         seconds, micros = client.time()
         return seconds + micros / 1e6
 
-    def _beat_value(self, host: str, pid: int, *, busy: bool, at: float | None) -> str:
-        return json.dumps({"host": host, "pid": pid, "busy": busy, "at": at})
+    def _beat_value(self, *, busy: bool, at: float) -> str:
+        return json.dumps({"host": self.host, "pid": self.pid, "busy": busy, "at": at})
 
     # -- while crawling -------------------------------------------------------------------------
-    def _member(self) -> Membership:
+    def member(self) -> Membership:
         if self.membership is None:
             raise RuntimeError("join() first")
         return self.membership
 
     def beat(self, *, busy: bool) -> None:
         """Say this worker is alive, and whether it has requests in flight."""
-        m = self._member()
-        value = self._beat_value(self._host, self._pid, busy=busy, at=self._now(self.client))
+        m = self.member()
+        value = self._beat_value(busy=busy, at=self._now(self.client))
         self.client.hset(self.workers_key(m.crawl), str(m.worker), value)
 
     def leave(self) -> None:
-        m = self._member()
+        m = self.member()
         self.client.hdel(self.workers_key(m.crawl), str(m.worker))
 
     def queued(self) -> int:
         """Requests waiting in the shared frontier."""
-        return int(self.client.zcard(self.requests_key(self._member().crawl)))
+        return int(self.client.zcard(self.requests_key(self.member().crawl)))
 
     def others_busy(self) -> list[int]:
         """The other live workers that have requests in flight (they may still find new links)."""
-        m = self._member()
+        m = self.member()
         alive = self._alive(self.client.hgetall(self.workers_key(m.crawl)), self._now(self.client))
         return sorted(w for w, beat in alive.items() if w != m.worker and beat.get("busy"))
 
@@ -202,9 +204,9 @@ def join_shared_crawl(settings: BaseSettings, job: str, *, host: str, pid: int) 
     if not url:
         raise ConfigError("--worker needs a Redis server: set REDIS_URL (e.g. redis://127.0.0.1:6379/0)")
     shared = SharedCrawl(redis_client(url), key_base(settings.get("WORKER_KEY_PREFIX"), job),
-                         heartbeat=settings.getfloat("WORKER_HEARTBEAT"))
+                         heartbeat=settings.getfloat("WORKER_HEARTBEAT"), host=host, pid=pid)
     try:
-        m = shared.join(host, pid)
+        m = shared.join()
     except redis.RedisError as e:
         raise RedisUnavailable(f"Redis at {redacted(url)}: {type(e).__name__}: {_no_secret(str(e), url)}") from None
     for name, value in {

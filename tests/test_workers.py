@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 
 import pytest
 
@@ -14,8 +15,8 @@ from tests.redis_server import RedisServer
 from tests.seaweed import closed_port
 
 
-def shared(server: RedisServer, heartbeat: float = 1.0) -> SharedCrawl:
-    return SharedCrawl(server.client(), key_base("test", "a+b"), heartbeat=heartbeat)
+def shared(server: RedisServer, heartbeat: float = 1.0, pid: int = 1) -> SharedCrawl:
+    return SharedCrawl(server.client(), key_base("test", "a+b"), heartbeat=heartbeat, host="host", pid=pid)
 
 
 def test_redacted_hides_the_password_only() -> None:
@@ -32,7 +33,7 @@ def test_workers_starting_together_share_one_generation(redis_server: RedisServe
     results = []
 
     def join(i: int) -> None:
-        results.append(shared(redis_server).join("host", i))
+        results.append(shared(redis_server, pid=i).join())
 
     threads = [threading.Thread(target=join, args=(i,)) for i in range(8)]
     for t in threads:
@@ -46,35 +47,40 @@ def test_workers_starting_together_share_one_generation(redis_server: RedisServe
 
 def test_a_finished_crawl_is_followed_by_a_fresh_generation(redis_server: RedisServer) -> None:
     a = shared(redis_server)
-    first = a.join("host", 1)
+    first = a.join()
     client = redis_server.client()
     client.sadd(a.dupefilter_key(first.crawl), "seen-fingerprint")
     a.leave()  # frontier empty, nobody left: the crawl is over
     b = shared(redis_server)
-    second = b.join("host", 2)
+    second = b.join()
     assert second.crawl == first.crawl + 1 and second.started
     assert not client.exists(a.dupefilter_key(first.crawl)), "the old seen-set would hide every seed"
 
 
 def test_queued_requests_of_dead_workers_are_continued(redis_server: RedisServer) -> None:
     a = shared(redis_server, heartbeat=0.01)
-    first = a.join("host", 1)
+    first = a.join()
     a.beat(busy=True)
     client = redis_server.client()
     client.zadd(a.requests_key(first.crawl), {"a-request": 0})
     # the worker dies (no leave): its heartbeat ages out, but the frontier still holds work
     b = shared(redis_server, heartbeat=0.01)
-    import time
-
     time.sleep(0.1)
-    assert b.join("host", 2).crawl == first.crawl
+    assert b.join().crawl == first.crawl
     assert b.others_busy() == [], "a dead worker is not busy"
+
+
+def test_a_worker_dead_before_its_first_heartbeat_ages_out(redis_server: RedisServer) -> None:
+    first = shared(redis_server, heartbeat=0.01).join()  # joined, then killed at once
+    time.sleep(0.1)
+    second = shared(redis_server, heartbeat=0.01).join()
+    assert second.crawl == first.crawl + 1, "a worker that never beat must not keep its crawl alive"
 
 
 def test_others_busy_sees_live_busy_workers(redis_server: RedisServer) -> None:
     a, b = shared(redis_server), shared(redis_server)
-    a.join("host", 1)
-    mb = b.join("host", 2)
+    a.join()
+    mb = b.join()
     b.beat(busy=True)
     assert a.others_busy() == [mb.worker]
     b.beat(busy=False)

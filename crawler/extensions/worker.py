@@ -46,16 +46,16 @@ class SharedCrawlExtension:
         joined = s.getdict("WORKER_MEMBERSHIP")
         if not s.getbool("NEWSARCHIVE_WORKER") or not joined:
             raise NotConfigured("not a worker of a shared crawl (newsarchive crawl --worker)")
-        shared = SharedCrawl(redis_client(s.get("REDIS_URL")), joined["base"], heartbeat=s.getfloat("WORKER_HEARTBEAT"))
-        shared.membership = Membership(int(joined["crawl"]), int(joined["worker"]), bool(joined["started"]))
-        shared._host, shared._pid = socket.gethostname(), os.getpid()
+        membership = Membership(int(joined["crawl"]), int(joined["worker"]), bool(joined["started"]))
+        shared = SharedCrawl(redis_client(s.get("REDIS_URL")), joined["base"], heartbeat=s.getfloat("WORKER_HEARTBEAT"),
+                             host=socket.gethostname(), pid=os.getpid(), membership=membership)
         return cls(crawler, shared, idle_timeout=s.getfloat("WORKER_IDLE_TIMEOUT"),
                    poll_interval=s.getfloat("WORKER_POLL_INTERVAL"), redis_url=s.get("REDIS_URL"))
 
     def spider_opened(self) -> None:
         from twisted.internet import task
 
-        m = self.shared._member()
+        m = self.shared.member()
         logger.info("Worker %(worker)d of shared crawl %(crawl)d (%(how)s) on Redis %(url)s, %(queued)d requests queued",
                     {"worker": m.worker, "crawl": m.crawl, "how": "started it" if m.started else "joined",
                      "url": redacted(self.redis_url), "queued": self.shared.queued()})
