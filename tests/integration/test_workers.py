@@ -184,7 +184,7 @@ def test_a_killed_worker_loses_only_what_it_held(tmp_path: Path, redis_server: R
             time.sleep(0.02)
         assert doomed.poll() is None, "the crawl ended before the kill"
         doomed.kill()
-        doomed.wait()
+        doomed.communicate()
         log = _finish(survivor)
         assert survivor.returncode == 0, log[-3000:]
         first = _article_hits(site)
