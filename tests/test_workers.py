@@ -110,3 +110,27 @@ def test_unreachable_redis_is_named_without_its_password() -> None:
     with pytest.raises(RedisUnavailable) as e:
         join_shared_crawl(load_settings(overrides={"REDIS_URL": url}), "mock", host="h", pid=1)
     assert "topsecret" not in str(e.value) and ":***@" in str(e.value)
+
+
+def _sources(tmp_path) -> str:
+    path = tmp_path / "sources.toml"
+    path.write_text('[[source]]\nname = "s"\nlang = "en"\nstart_urls = ["http://127.0.0.1:9/"]\n'
+                    'allowed_domains = ["127.0.0.1"]\narticle_pattern = "/a/"\n', encoding="utf-8")
+    return str(path)
+
+
+def test_crawl_worker_without_redis_url_is_one_line(tmp_path, capsys, monkeypatch) -> None:
+    from crawler.cli import main
+
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    code = main(["crawl", "--worker", "--sources", _sources(tmp_path), "--archive", str(tmp_path / "archive")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and "REDIS_URL" in err[0], err
+
+
+def test_crawl_worker_and_resume_refused(tmp_path, capsys) -> None:
+    from crawler.cli import main
+
+    code = main(["crawl", "--worker", "--resume", "--sources", _sources(tmp_path), "--archive", str(tmp_path / "a")])
+    err = capsys.readouterr().err
+    assert code == 2 and "--worker and --resume" in err
