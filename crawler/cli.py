@@ -166,7 +166,8 @@ def cmd_crawl(args: argparse.Namespace) -> int:
             raise ConfigError("--worker and --resume: a worker continues the shared crawl in Redis by itself")
         settings.set("NEWSARCHIVE_WORKER", True, priority="cmdline")
     jobs: list[resume.Job] = []
-    result = run_crawl(settings, allow_partial=args.allow_partial,
+    # a worker's stats are its share: a source the other workers fetched is not a dead source here
+    result = run_crawl(settings, allow_partial=args.allow_partial or args.worker,
                        after_preflight=lambda: jobs.append(resume.start(settings, resume=args.resume)))
     if jobs and resume.ended(result.stats):
         resume.finish(jobs[0])
