@@ -8,7 +8,8 @@ as a subprocess (a crawl in the same process would compete with it for the GIL).
 its 50 pages; ``/p/i`` links to ``/p/i+1`` .. ``/p/i+10`` (mod N), its listing and ``/``. Every
 fourth page (``i % 4 == 3``) is sent gzip-encoded. ``/robots.txt`` allows all. Bodies are
 generated before READY (``--lazy``: on first request) and hold no timestamps. ``/__hits`` counts
-requests (crawler/demo/httpd.py).
+requests (crawler/demo/httpd.py). ``--latency S`` waits S seconds before every answer (a remote
+site's round trip, for bench/distributed.py).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import random
 import re
 import sys
 import threading
+from dataclasses import replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -55,10 +57,11 @@ BENCH_LINKS_PER_PAGE = 10
 class BenchSite:
     """A generated site of N interlinked 40-80 KB pages; every fourth one gzip-encoded."""
 
-    def __init__(self, pages: int, seed: int, lazy: bool = False) -> None:
+    def __init__(self, pages: int, seed: int, lazy: bool = False, latency: float = 0.0) -> None:
         if pages < 1:
             raise ValueError(f"pages must be at least 1, got {pages}")
         self.pages, self.seed = pages, seed
+        self.latency = latency  # seconds before every answer: a remote site's round trip
         self.lists = math.ceil(pages / BENCH_PER_LIST)
         rng = random.Random(seed)
         self._sentences = [self._sentence(rng) for _ in range(4000)]
@@ -81,6 +84,10 @@ class BenchSite:
         return " ".join(words).capitalize() + "."
 
     def respond(self, path: str, host: str) -> Response:
+        response = self._cached(path)
+        return replace(response, delay=self.latency) if self.latency else response
+
+    def _cached(self, path: str) -> Response:
         cached = self._cache.get(path)
         if cached is not None:
             return cached
@@ -158,8 +165,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0, help="generation seed")
     parser.add_argument("--lazy", action="store_true", help="build pages on first request")
     parser.add_argument("--validators", action="store_true", help="ETag/Last-Modified on 200s; 304 to a match")
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds to wait before each answer")
     args = parser.parse_args(argv)
-    serve(args.port, BenchSite(args.pages, args.seed, lazy=args.lazy), name="newsarchive-bench/1.0",
+    serve(args.port, BenchSite(args.pages, args.seed, lazy=args.lazy, latency=args.latency),
+          name="newsarchive-bench/1.0",
           validators=args.validators)
     return 0
 
@@ -168,8 +177,10 @@ class BenchServer(ServerProcess):
     """This site in a subprocess for a ``with`` block."""
 
     def __init__(self, *, pages: int | None = None, seed: int | None = None, lazy: bool = False,
-                 port: int = 0, startup_timeout: float = 60.0) -> None:
+                 port: int = 0, latency: float = 0.0, startup_timeout: float = 60.0) -> None:
         argv = [sys.executable, "-u", str(Path(__file__).resolve()), "--port", str(port)]
+        if latency:
+            argv += ["--latency", str(latency)]
         if pages is not None:
             argv += ["--pages", str(pages)]
         if seed is not None:

@@ -44,6 +44,8 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--stats-out", default=None, metavar="FILE", help="write the crawl's stats as JSON")
     c.add_argument("--resume", action="store_true",
                    help="continue the interrupted crawl of these sources: what it archived is not fetched again")
+    c.add_argument("--worker", action="store_true",
+                   help="one worker of a crawl shared through Redis (REDIS_URL): run it on each machine")
     c.add_argument("--allow-partial", action="store_true",
                    help="exit 0 even if some source fetched nothing but errors (a site down)")
 
@@ -159,8 +161,13 @@ def cmd_crawl(args: argparse.Namespace) -> int:
 
     stats_out = _output_file(args.stats_out, "--stats-out")
     settings = _settings(args, sources=args.sources, only=args.source, output=args.output, log_level=args.log_level)
+    if args.worker:  # crawler/workers.py: the frontier is in Redis, which is also how a worker resumes
+        if args.resume:
+            raise ConfigError("--worker and --resume: a worker continues the shared crawl in Redis by itself")
+        settings.set("NEWSARCHIVE_WORKER", True, priority="cmdline")
     jobs: list[resume.Job] = []
-    result = run_crawl(settings, allow_partial=args.allow_partial,
+    # a worker's stats are its share: a source the other workers fetched is not a dead source here
+    result = run_crawl(settings, allow_partial=args.allow_partial or args.worker,
                        after_preflight=lambda: jobs.append(resume.start(settings, resume=args.resume)),
                        on_interrupted=lambda partial: print(partial.summary(), flush=True))
     if jobs and resume.ended(result.stats):

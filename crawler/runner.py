@@ -83,7 +83,16 @@ def preflight(settings: Settings) -> list[str]:
     if settings.getbool("ARCHIVE_ENABLED"):
         storage_from_settings(settings).check()
         settings.set("ARCHIVE_STORAGE_CHECK", False, priority="cmdline")  # probed just now
-    return [s.name for s in sources]
+    names = [s.name for s in sources]
+    if settings.getbool("NEWSARCHIVE_WORKER"):  # last: joins the shared crawl once every check passed
+        import os
+        import socket
+
+        from crawler.resume import job_name
+        from crawler.workers import join_shared_crawl
+
+        join_shared_crawl(settings, job_name(names), host=socket.gethostname(), pid=os.getpid())
+    return names
 
 
 def dedup_on(settings: Settings) -> bool:

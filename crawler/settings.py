@@ -92,6 +92,23 @@ ARCHIVE_UPLOAD_BACKOFF_MAX = 30
 #: before Scrapy starts and switches this off, so the probe runs once per crawl.
 ARCHIVE_STORAGE_CHECK = True
 
+# -- Several workers, one crawl (scrapy-redis; crawler/workers.py) ---------------------------
+#: A Redis (or Valkey) server that several `newsarchive crawl --worker` processes share: the frontier
+#: and the seen-set of the crawl live there. REDIS_URL in the environment (its password is never logged).
+REDIS_URL: str | None = None
+#: Set by `newsarchive crawl --worker`: this process is one worker of a shared crawl (needs REDIS_URL).
+NEWSARCHIVE_WORKER = False
+#: A worker stops once the shared frontier has stayed empty, with no other worker busy, this many seconds.
+WORKER_IDLE_TIMEOUT = 30.0
+#: Seconds between a worker's heartbeats in Redis; a worker silent for 5 heartbeats counts as dead.
+WORKER_HEARTBEAT = 2.0
+#: Seconds between an idle worker's looks at the shared frontier (Scrapy's own engine looks every 5 s).
+WORKER_POLL_INTERVAL = 0.5
+#: Set by `newsarchive crawl --worker` once it joined: {base, crawl, worker, started} (crawler/workers.py).
+WORKER_MEMBERSHIP: dict | None = None
+#: Prefix of every Redis key of newsarchive: {prefix}:{source set}:... (crawler/workers.py lists them).
+WORKER_KEY_PREFIX = "newsarchive"
+
 # -- Politeness --------------------------------------------------------------------------
 ROBOTSTXT_OBEY = True
 USER_AGENT = "newsarchive/0.1 (+https://github.com/newsarchive/newsarchive; web archiving)"
@@ -177,6 +194,8 @@ EXTENSIONS = {
     # rewrites exported items' duplicates from the settled dedup catalog after the crawl
     "crawler.extensions.settled_feeds.SettledFeedsExtension": 500,
     "crawler.extensions.progress.ProgressExtension": 510,
+    # `newsarchive crawl --worker` only: heartbeats in Redis, waits for the other workers before closing
+    "crawler.extensions.worker.SharedCrawlExtension": 520,
 }
 ITEM_PIPELINES = {
     "crawler.pipelines.dedup.DedupPipeline": 300,
@@ -209,7 +228,7 @@ MEMUSAGE_WARNING_MB = 1024
 # Read here and nowhere else. `environment()` reads it again at call time, so every command of
 # one process (and every test) sees the environment as it is now.
 _from_environment = ("NEWSARCHIVE_SOURCES", "ARCHIVE_URI", "ARCHIVE_SPOOL", "ARCHIVE_CACHE_DIR", "WARC_OPERATOR",
-                     "LOG_LEVEL", "NEWSARCHIVE_TOKEN", "NEWSARCHIVE_REPLAY_URL")
+                     "LOG_LEVEL", "NEWSARCHIVE_TOKEN", "NEWSARCHIVE_REPLAY_URL", "REDIS_URL")
 _defaults = {name: globals()[name] for name in _from_environment}
 
 

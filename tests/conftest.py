@@ -15,6 +15,7 @@ from typing import Iterator
 import pytest
 
 from tests.mockserver import MockServer
+from tests.redis_server import RedisServer
 
 pytest_plugins = ["tests.conftest_s3"]
 
@@ -96,6 +97,17 @@ def site_crawl(mock_server: MockServer, tmp_path_factory: pytest.TempPathFactory
     run.hits = json.load(urllib.request.urlopen(mock_server.url("/__hits")))
     run.raw_hits = json.load(urllib.request.urlopen(mock_server.url("/__hits?raw=1")))
     return run
+
+
+@pytest.fixture
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """A real redis-server of this test's own (free port, a password), killed after it."""
+    from tests.redis_server import find_redis_server
+
+    if find_redis_server() is None:
+        pytest.skip("redis-server not installed (apt-get install redis-server: .ci/system-deps.sh)")
+    with RedisServer(tmp_path_factory.mktemp("redis")) as server:
+        yield server
 
 
 _SLOW_DIRS = ("integration", "replay")

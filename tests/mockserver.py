@@ -523,7 +523,7 @@ class MockServer(ServerProcess):
     """
 
     def __init__(self, root_name: str = "site", *, pages: int | None = None, seed: int | None = None,
-                 lazy: bool = False, validators: bool = False, port: int = 0,
+                 lazy: bool = False, validators: bool = False, port: int = 0, latency: float = 0.0,
                  startup_timeout: float = 60.0) -> None:
         here = Path(__file__).resolve()
         if root_name == "site":
@@ -541,6 +541,10 @@ class MockServer(ServerProcess):
             argv.append("--lazy")
         if validators:
             argv.append("--validators")
+        if latency:  # seconds before every answer (the bench site only)
+            if root_name != "bench":
+                raise ValueError("latency is a knob of the bench site")
+            argv += ["--latency", str(latency)]
         super().__init__(argv, startup_timeout=startup_timeout)
 
     def __enter__(self) -> MockServer:
