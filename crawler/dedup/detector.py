@@ -48,13 +48,21 @@ class Match:
         return item
 
     def explain(self) -> str:
-        """One line on why: the anchors both name, the incident ids only one names, the source link."""
+        """One line on why: how alike the content is, the anchors both name, what disagrees
+        (incident ids, the products of one outlet's template), the source link, the article a
+        flag is inherited through."""
         ev = self.detail.get("evidence") or {}
         parts = []
+        alike = [f"{name} {self.detail[key]:.2f}" for key, name in (("anchors", "anchors"), ("terms", "words"))
+                 if isinstance(self.detail.get(key), (int, float)) and self.detail[key]]
+        if alike:
+            parts.append(", ".join(alike))
         if ev.get("shared"):
             parts.append("shared " + ", ".join(ev["shared"]))
         if ev.get("conflicting"):
             parts.append("conflicting " + ", ".join(ev["conflicting"]))
+        if ev.get("conflicting_products"):
+            parts.append("different products " + ", ".join(ev["conflicting_products"]))
         if ev.get("source"):
             parts.append("source " + ev["source"])
         if self.detail.get("via"):
@@ -317,7 +325,8 @@ class Detector:
                     if any(d.kind == Kind.TRANSLATION and is_translation_side(new, d.other) for d in decided):
                         continue  # one original per translation
                 have.add(third.id)
-                decided.append(Decision(third, f.kind, f.score, Basis.INHERITED, {"via": copied.url}))
+                decided.append(Decision(third, f.kind, f.score, Basis.INHERITED,
+                                        {"via": copied.url, "evidence": rules.evidence(new, third)}))
 
     def _inherit_siblings(self, new: StoredArticle, decided: list[Decision]) -> None:
         """Two translations of one original are siblings, however differently they are worded."""
@@ -376,7 +385,7 @@ class Detector:
                 if related.get(b.id) in closer or a.lang != b.lang:
                     continue
                 self.store.add_flag(a.id, b.id, Kind.TRANSLATION_SIBLING, float(min(sa, sb)), Basis.INHERITED,
-                                    {"via": new.url})
+                                    {"via": new.url, "evidence": rules.evidence(a, b)})
 
 
 def find_related(store: ArticleStore, url: str) -> list[Match]:
