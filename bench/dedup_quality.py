@@ -113,6 +113,8 @@ def run_detector(articles: list[dict], *, strip: bool, catalog: Path, scores: di
     for aid, _art in items:
         store.features.count_document(feature_names(signals[aid]))
     det = Detector(store, DEFAULTS, update_frequencies=False)
+    for aid, art in items:  # per-outlet templates over the whole collection, like the IDF
+        det.templates.count(art.source, feature_names(signals[aid]))
     id_of_row: dict[int, str] = {}
     for aid, art in items:
         row, _matches = det.add(art, signals[aid])

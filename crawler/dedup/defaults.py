@@ -100,6 +100,17 @@ class Thresholds:
     #: negative ones do).
     template_products: bool = True
 
+    # --- outlet templates ---------------------------------------------------------------
+    #: A feature held by at least ``template_min_share`` of an outlet's articles and at least
+    #: ``template_min_lift`` times as common there as in the catalog is the outlet's template
+    #: (name, footer, RSS tail, advisory boilerplate): it carries no weight in the similarity of
+    #: the outlet's articles (``templates.py``). Needs ``template_min_articles`` of the outlet.
+    #: Round values, not fitted; the effect is in the README's quality table.
+    source_templates: bool = True
+    template_min_articles: int = 5
+    template_min_share: float = 0.5
+    template_min_lift: float = 2.0
+
     # --- candidate search ------------------------------------------------------------
     #: Features (anchors, top terms) held by more than this share of the catalog are not
     #: used to find candidates (they still count in the similarity).

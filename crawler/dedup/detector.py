@@ -25,6 +25,7 @@ from crawler.dedup.originals import Candidate
 from crawler.dedup.rules import Decision, Found, is_translation_side
 from crawler.dedup.scoring import DAY, PairScore, Scorer, weights
 from crawler.dedup.store import ArticleStore, StoredArticle, feature_names
+from crawler.dedup.templates import SourceTemplates
 
 
 @dataclass
@@ -106,7 +107,12 @@ class Detector:
             if len(ids):
                 index.bulk_load(ids, fps)
         self.index = index
-        self.scorer = Scorer(store.features)
+        self.templates = SourceTemplates(min_articles=thresholds.template_min_articles,
+                                         min_share=thresholds.template_min_share,
+                                         min_lift=thresholds.template_min_lift)
+        for art in store.iter_articles() if thresholds.source_templates else ():
+            self.templates.count(art.source, feature_names(art.signals))
+        self.scorer = Scorer(store.features, self.templates if thresholds.source_templates else None)
         self._indexed_memo: tuple[Signals, int, list[str]] | None = None
 
     @property
@@ -128,6 +134,7 @@ class Detector:
         feats = feature_names(sig)
         if self.update_frequencies:
             self.store.features.count_document(feats)
+            self.templates.count(article.source, feats)
         new_id = self.store.insert(article, sig)
         new = self.store.get(new_id)
         assert new is not None  # just inserted
