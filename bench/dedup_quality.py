@@ -45,6 +45,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import fit_detector as fitting  # noqa: E402
 
+from crawler.dedup import rules  # noqa: E402
 from crawler.dedup.defaults import DEFAULTS  # noqa: E402
 from crawler.dedup.detector import Detector  # noqa: E402
 from crawler.dedup.features import Article, compute_signals, parse_when  # noqa: E402
@@ -82,9 +83,12 @@ def article_url(a: dict) -> str:
     return a.get("url") or f"https://corpus.invalid/{a['lang']}/{a['id']}"
 
 
-def run_detector(articles: list[dict], *, strip: bool, catalog: Path,
-                 scores: dict | None = None) -> tuple[set[frozenset[str]], dict, float]:
-    """Feed the corpus through the detector; returns the flagged id pairs, kinds, seconds."""
+def run_detector(articles: list[dict], *, strip: bool, catalog: Path, scores: dict | None = None,
+                 why: dict | None = None, explain: set[frozenset[str]] | None = None
+                 ) -> tuple[set[frozenset[str]], dict, float]:
+    """Feed the corpus through the detector; returns the flagged id pairs, kinds, seconds.
+    ``why`` receives, for every flagged pair and every pair of ``explain``, the pair's scores
+    and the evidence (shared and conflicting anchors) as the detector saw them at the end."""
     items = []
     for a in articles:
         text = strip_links(a["text"]) if strip else a["text"]
@@ -109,6 +113,8 @@ def run_detector(articles: list[dict], *, strip: bool, catalog: Path,
     for aid, _art in items:
         store.features.count_document(feature_names(signals[aid]))
     det = Detector(store, DEFAULTS, update_frequencies=False)
+    for aid, art in items:  # per-outlet templates over the whole collection, like the IDF
+        det.templates.count(art.source, feature_names(signals[aid]))
     id_of_row: dict[int, str] = {}
     for aid, art in items:
         row, _matches = det.add(art, signals[aid])
@@ -123,8 +129,27 @@ def run_detector(articles: list[dict], *, strip: bool, catalog: Path,
         kinds[pair] = f"{kind}/{basis}"
         if scores is not None:
             scores[pair] = score_
+    if why is not None:
+        row_of = {aid: row for row, aid in id_of_row.items()}
+        for pair in flagged | (explain or set()):
+            x, y = sorted(pair)
+            why[pair] = _why(det, store.get(row_of[x]), store.get(row_of[y]))
     store.close()
     return flagged, kinds, time.perf_counter() - t0
+
+
+def _why(det: Detector, a, b) -> str:
+    """A pair's scores and evidence, one line: what decided (or failed to decide) it."""
+    s = det.score(a, b)
+    ev = rules.evidence(a, b)
+    days = f"{s.days:+.1f}d" if s.days is not None else "?d"
+    parts = [f"anch {s.anchors:.2f} terms {s.terms:.2f} head {s.headline:.2f} sib {s.sibling:.2f} "
+             f"mixed {s.mixed:.2f} story {s.story:.2f} ham {s.hamming} {days}"]
+    if ev.get("shared"):
+        parts.append("shared " + ",".join(ev["shared"][:8]))
+    if ev.get("conflicting"):
+        parts.append("CONFLICT " + ",".join(ev["conflicting"][:8]))
+    return "; ".join(parts)
 
 
 def char_containment(a: str, b: str, n: int = 5) -> float:
@@ -221,8 +246,10 @@ def main(argv: list[str] | None = None) -> int:
     for mode in modes:
         with tempfile.TemporaryDirectory() as tmp:
             pair_scores: dict = {}
+            why: dict | None = {} if args.errors else None
+            positives = {frozenset(p) for g in groups for p in itertools.combinations(g["article_ids"], 2)}
             flagged, kinds, secs = run_detector(articles, strip=mode == "stripped", catalog=Path(tmp) / "catalog.sqlite3",
-                                                scores=pair_scores)
+                                                scores=pair_scores, why=why, explain=positives)
         if args.pairs_out:
             out = args.pairs_out
             if len(modes) > 1 and mode == "stripped":
@@ -250,7 +277,7 @@ def main(argv: list[str] | None = None) -> int:
         v = res["verbatim_reposts"]
         print(f"verbatim reposts: {v['pairs']} pairs, recall {v['recall']:.3f} (as exact/repost {v['recall_as_repost']:.3f})")
         if args.errors:
-            _print_errors(articles, groups, flagged, kinds)
+            _print_errors(articles, groups, flagged, kinds, why or {})
     if args.json:
         args.json.write_text(json.dumps(report, indent=2))
     return 0
@@ -330,8 +357,10 @@ def _print_folds(per_fold: list[dict], brief: bool = False) -> None:
               f"P {rows[worst][0]:.3f} R {rows[worst][1]:.3f} F1 {rows[worst][2]:.3f}")
 
 
-def _print_errors(articles, groups, flagged, kinds) -> None:
+def _print_errors(articles, groups, flagged, kinds, why) -> None:
+    """False positives and misses: both titles, the fold, and the deciding evidence."""
     by = {a["id"]: a for a in articles}
+    fold = fitting.folds(articles, groups, 5)
     positive = defaultdict(set)
     for g in groups:
         for x, y in itertools.combinations(g["article_ids"], 2):
@@ -339,11 +368,13 @@ def _print_errors(articles, groups, flagged, kinds) -> None:
     for pair in sorted(flagged, key=sorted):
         if not positive.get(pair):
             x, y = sorted(pair)
-            print(f"  FP {kinds[pair]:<28} {by[x]['lang']}:{by[x]['title'][:50]!r} | {by[y]['lang']}:{by[y]['title'][:50]!r}")
+            print(f"  FP {kinds[pair]:<28} f{fold[x]} {by[x]['lang']}:{by[x]['title'][:50]!r} | "
+                  f"{by[y]['lang']}:{by[y]['title'][:50]!r}\n       {why.get(pair, '')}")
     for pair, rels in sorted(positive.items(), key=lambda kv: sorted(kv[0])):
         if pair not in flagged:
             x, y = sorted(pair)
-            print(f"  FN {','.join(sorted(rels)):<28} {by[x]['lang']}:{by[x]['title'][:50]!r} | {by[y]['lang']}:{by[y]['title'][:50]!r}")
+            print(f"  FN {','.join(sorted(rels)):<28} f{fold[x]} {by[x]['lang']}:{by[x]['title'][:50]!r} | "
+                  f"{by[y]['lang']}:{by[y]['title'][:50]!r}\n       {why.get(pair, '')}")
 
 
 if __name__ == "__main__":

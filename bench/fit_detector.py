@@ -213,6 +213,8 @@ def detect(prep: Prepared, th: Thresholds) -> Run:
         for aid, _art in prep.items:
             store.features.count_document(feature_names(prep.signals[aid]))
         det = Detector(store, th, update_frequencies=False)
+        for _aid, art in prep.items:  # per-outlet templates over the whole collection, like the IDF
+            det.templates.count(art.source, feature_names(prep.signals[_aid]))
         id_of_row: dict[int, str] = {}
         for aid, art in prep.items:
             row, _matches = det.add(art, prep.signals[aid])

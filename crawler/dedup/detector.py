@@ -25,6 +25,7 @@ from crawler.dedup.originals import Candidate
 from crawler.dedup.rules import Decision, Found, is_translation_side
 from crawler.dedup.scoring import DAY, PairScore, Scorer, weights
 from crawler.dedup.store import ArticleStore, StoredArticle, feature_names
+from crawler.dedup.templates import SourceTemplates
 
 
 @dataclass
@@ -48,13 +49,21 @@ class Match:
         return item
 
     def explain(self) -> str:
-        """One line on why: the anchors both name, the incident ids only one names, the source link."""
+        """One line on why: how alike the content is, the anchors both name, what disagrees
+        (incident ids, the products of one outlet's template), the source link, the article a
+        flag is inherited through."""
         ev = self.detail.get("evidence") or {}
         parts = []
+        alike = [f"{name} {self.detail[key]:.2f}" for key, name in (("anchors", "anchors"), ("terms", "words"))
+                 if isinstance(self.detail.get(key), (int, float)) and self.detail[key]]
+        if alike:
+            parts.append(", ".join(alike))
         if ev.get("shared"):
             parts.append("shared " + ", ".join(ev["shared"]))
         if ev.get("conflicting"):
             parts.append("conflicting " + ", ".join(ev["conflicting"]))
+        if ev.get("conflicting_products"):
+            parts.append("different products " + ", ".join(ev["conflicting_products"]))
         if ev.get("source"):
             parts.append("source " + ev["source"])
         if self.detail.get("via"):
@@ -98,7 +107,12 @@ class Detector:
             if len(ids):
                 index.bulk_load(ids, fps)
         self.index = index
-        self.scorer = Scorer(store.features)
+        self.templates = SourceTemplates(min_articles=thresholds.template_min_articles,
+                                         min_share=thresholds.template_min_share,
+                                         min_lift=thresholds.template_min_lift)
+        for art in store.iter_articles() if thresholds.source_templates else ():
+            self.templates.count(art.source, feature_names(art.signals))
+        self.scorer = Scorer(store.features, self.templates if thresholds.source_templates else None)
         self._indexed_memo: tuple[Signals, int, list[str]] | None = None
 
     @property
@@ -120,6 +134,7 @@ class Detector:
         feats = feature_names(sig)
         if self.update_frequencies:
             self.store.features.count_document(feats)
+            self.templates.count(article.source, feats)
         new_id = self.store.insert(article, sig)
         new = self.store.get(new_id)
         assert new is not None  # just inserted
@@ -317,7 +332,8 @@ class Detector:
                     if any(d.kind == Kind.TRANSLATION and is_translation_side(new, d.other) for d in decided):
                         continue  # one original per translation
                 have.add(third.id)
-                decided.append(Decision(third, f.kind, f.score, Basis.INHERITED, {"via": copied.url}))
+                decided.append(Decision(third, f.kind, f.score, Basis.INHERITED,
+                                        {"via": copied.url, "evidence": rules.evidence(new, third)}))
 
     def _inherit_siblings(self, new: StoredArticle, decided: list[Decision]) -> None:
         """Two translations of one original are siblings, however differently they are worded."""
@@ -376,7 +392,7 @@ class Detector:
                 if related.get(b.id) in closer or a.lang != b.lang:
                     continue
                 self.store.add_flag(a.id, b.id, Kind.TRANSLATION_SIBLING, float(min(sa, sb)), Basis.INHERITED,
-                                    {"via": new.url})
+                                    {"via": new.url, "evidence": rules.evidence(a, b)})
 
 
 def find_related(store: ArticleStore, url: str) -> list[Match]:

@@ -13,12 +13,16 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, TypeVar
 
-from crawler.dedup.defaults import Thresholds
+from crawler.dedup.anchors import extract_anchors
+from crawler.dedup.defaults import DEFAULTS, Thresholds
 from crawler.dedup.kinds import Basis, Kind
 from crawler.dedup.scoring import PairScore
 from crawler.dedup.store import StoredArticle
 
 C = TypeVar("C")
+
+#: Anchor prefixes of ids that name one vulnerability.
+INCIDENT_ID_PREFIXES = ("cve-", "ghsa-")
 
 
 class Found(StrEnum):
@@ -84,27 +88,62 @@ def has_anchors(a: StoredArticle, b: StoredArticle, least: int = 3) -> bool:
     return len(a.signals.anchors) >= least and len(b.signals.anchors) >= least
 
 
-def incident_ids(art: StoredArticle) -> frozenset[str]:
-    """The ids that name one incident: CVE ids (and GHSA advisories)."""
-    sig = art.signals
+def _memo(art: StoredArticle, key: str, compute):
     # Asked for every candidate pair; the store keeps one Signals object per cached article,
     # and signals never change once stored, so the answer is kept on it (not a field: not stored).
-    ids = sig.__dict__.get("_incident_ids")
-    if ids is None:
-        ids = frozenset(a for a in sig.anchors if a.startswith(("cve-", "ghsa-")))
-        sig.__dict__["_incident_ids"] = ids
-    return ids
+    d = art.signals.__dict__
+    if key not in d:
+        d[key] = compute()
+    return d[key]
 
 
-def conflicting_incidents(a: StoredArticle, b: StoredArticle) -> tuple[frozenset[str], frozenset[str]] | None:
-    """Both articles name vulnerabilities by id and not one is shared: two incidents of one
-    product or vendor (two CVEs, two advisories from one template, two patch rounds), related
-    but not the same story. Returns the two id sets, or None when they do not conflict.
+def incident_ids(art: StoredArticle) -> frozenset[str]:
+    """The ids that name one incident: CVE ids (and GHSA advisories)."""
+    return _memo(art, "_incident_ids",
+                 lambda: frozenset(a for a in art.signals.anchors if a.startswith(INCIDENT_ID_PREFIXES)))
+
+
+def principal_ids(art: StoredArticle) -> frozenset[str]:
+    """The incident ids an article names most often: its subject. The others are context (the
+    product's earlier bug, the flaw chained with it, the rest of a patch round)."""
+    def compute() -> frozenset[str]:
+        counts = {a: n for a, n in art.signals.anchors.items() if a.startswith(INCIDENT_ID_PREFIXES)}
+        top = max(counts.values(), default=0)
+        return frozenset(a for a, n in counts.items() if n == top)
+    return _memo(art, "_principal_ids", compute)
+
+
+def headline_names(art: StoredArticle) -> frozenset[str]:
+    """What a headline names: its anchors less figures and dates (products, vendors, ids)."""
+    return _memo(art, "_headline_names", lambda: frozenset(
+        a for a in extract_anchors(art.title, art.lang) if not a.startswith(("n:", "d:"))) if art.title else frozenset())
+
+
+def conflicting_incidents(a: StoredArticle, b: StoredArticle, th: Thresholds = DEFAULTS) -> dict[str, list[str]] | None:
+    """Whether the two name different incidents: related (one product, one vendor, one template)
+    but not the same story. Returns what disagrees (``ids``, ``products``), or None:
+
+    - both name vulnerabilities by id and not one is shared (two CVEs of one product, two
+      advisories from one template, two patch rounds);
+    - (``th.principal_ids``) both name ids, but what each names most is absent from the other:
+      two incidents that cite each other's flaw in passing;
+    - (``th.template_products``) one outlet, one language, and the headlines name products and
+      share none: two items written from the outlet's template (CERT advisories) about two
+      products. Reports of one story by one outlet name its product in every headline.
+
     Versions were measured too and dropped: translations and reports of one story cite
     different affected and fixed versions (2 true pairs of the corpus, 1 false flag)."""
     ia, ib = incident_ids(a), incident_ids(b)
-    if ia and ib and not (ia & ib):
-        return ia, ib
+    if ia and ib:
+        if not (ia & ib):
+            return {"ids": sorted(ia ^ ib)}
+        pa, pb = principal_ids(a), principal_ids(b)
+        if th.principal_ids and not (pa & ib) and not (pb & ia):
+            return {"ids": sorted(pa | pb)}
+    if th.template_products and a.source and a.source == b.source and a.lang == b.lang:
+        ha, hb = headline_names(a), headline_names(b)
+        if ha and hb and not (ha & hb):
+            return {"products": sorted(ha ^ hb)}
     return None
 
 
@@ -131,7 +170,7 @@ def classify(new: StoredArticle, other: StoredArticle, s: PairScore, th: Thresho
     whichever side translates; the caller decides whether it stands (one original per translation)."""
     if new.signals.content_hash == other.signals.content_hash and new.signals.length > 0:
         return Relation(Kind.EXACT, 1.0)
-    if th.incident_ids and conflicting_incidents(new, other):
+    if th.incident_ids and conflicting_incidents(new, other, th):
         # Related, not the same incident: the likeness is the product's or the template's
         # (two advisories written from one CERT template are reposts by their words).
         return None
@@ -179,11 +218,14 @@ def evidence(new: StoredArticle, other: StoredArticle) -> dict[str, Any]:
     """Why an editor should believe a flag: the anchors both name (ids first), the incident ids
     only one names, and the source link that joins them, if any."""
     a, b = new.signals.anchors, other.signals.anchors
-    shared = sorted(set(a) & set(b), key=lambda x: (not x.startswith(("cve-", "ghsa-")), ":" in x, x))
+    shared = sorted(set(a) & set(b), key=lambda x: (not x.startswith(INCIDENT_ID_PREFIXES), ":" in x, x))
     out: dict[str, Any] = {"shared": shared[:EVIDENCE_ANCHORS]}
     ia, ib = incident_ids(new), incident_ids(other)
     if (ia ^ ib) and ia and ib:
         out["conflicting"] = sorted(ia ^ ib)[:EVIDENCE_ANCHORS]
+    conflict = conflicting_incidents(new, other)
+    if conflict and conflict.get("products"):
+        out["conflicting_products"] = conflict["products"][:EVIDENCE_ANCHORS]
     link = _joining_link(new, other)
     if link:
         out["source"] = link

@@ -10,6 +10,7 @@ from functools import lru_cache
 from crawler.dedup.feature_index import FeatureIndex
 from crawler.dedup.normalize import fold
 from crawler.dedup.store import StoredArticle, feature_names
+from crawler.dedup.templates import SourceTemplates
 from crawler.dedup.terms import terms
 
 DAY = 86400.0
@@ -25,8 +26,13 @@ def _headline(title: str, lang: str) -> dict[str, int]:
     return dict(terms(fold(title), lang)) if title else {}
 
 
-def weights(counts: dict[str, int], idf: dict[str, float], prefix: str) -> dict[str, float]:
-    """Log-scaled counts times IDF; ``prefix`` is the feature namespace (``a:`` or ``t:``)."""
+def weights(counts: dict[str, int], idf: dict[str, float], prefix: str,
+            drop: frozenset[str] = frozenset()) -> dict[str, float]:
+    """Log-scaled counts times IDF; ``prefix`` is the feature namespace (``a:`` or ``t:``);
+    features in ``drop`` (an outlet's template) carry no weight."""
+    if drop:
+        return {k: (1.0 + math.log(v)) * idf.get(prefix + k, 0.0) for k, v in counts.items()
+                if v > 0 and prefix + k not in drop}
     return {k: (1.0 + math.log(v)) * idf.get(prefix + k, 0.0) for k, v in counts.items() if v > 0}
 
 
@@ -89,10 +95,12 @@ class Scorer:
     """Scores pairs of stored articles against one feature index's frequencies.
 
     An article's vectors are cached by id while the number of documents moves less than 1%
-    (the weights barely change); ``forget`` an article whose features change."""
+    (the weights barely change); ``forget`` an article whose features change. With ``templates``,
+    the features of an article's outlet template carry no weight in its vectors."""
 
-    def __init__(self, features: FeatureIndex) -> None:
+    def __init__(self, features: FeatureIndex, templates: SourceTemplates | None = None) -> None:
         self.features = features
+        self.templates = templates
         self._cache: dict[int, tuple[int, Vector, Vector, Vector]] = {}
 
     def cached(self, article_id: int) -> bool:
@@ -135,8 +143,10 @@ class Scorer:
             missing = [f for f in names if f not in idf]
             if missing:
                 idf = {**idf, **self.features.idf(missing)}
-        va = Vector(weights(art.signals.anchors, idf, "a:"))
-        vt = Vector(weights(art.signals.terms, idf, "t:"))
+        drop = self.templates.template(art.source, self.features.df, total) if self.templates is not None \
+            else frozenset()
+        va = Vector(weights(art.signals.anchors, idf, "a:", drop))
+        vt = Vector(weights(art.signals.terms, idf, "t:", drop))
         vh = Vector(weights(headline, idf, "t:"))
         if len(self._cache) > VECTOR_CACHE_SIZE:
             self._cache.clear()

@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 
 from crawler.dedup.defaults import Thresholds
-from crawler.dedup.detector import Detector
+from crawler.dedup.detector import Detector, Match
 from crawler.dedup.extract import extract
 from crawler.dedup.features import Article
+from crawler.dedup.kinds import Basis, Kind
 from crawler.dedup.store import ArticleStore
 from tests.dedup import dedup_site
 
@@ -244,3 +245,21 @@ def test_indexed_features_reused_only_while_frequencies_stand(tmp_path):
     assert again is not first and again == Detector(store, det.settings)._indexed_features(sig)
     assert "t:quasar" in first and "t:quasar" not in again
     store.close()
+
+
+def test_a_flag_explains_itself():
+    """``dups`` prints ``Match.explain``: how alike, the shared anchors, what disagrees, the source
+    link and, for an inherited flag, the article it comes through."""
+    articles = site_articles()
+    store = ArticleStore(":memory:")
+    det = Detector(store)
+    det.add(articles["/en/lockbit-hospital"])
+    _id, matches = det.add(articles["/zh/lockbit-hospital"])
+    (m,) = [m for m in matches if m.url == BASE + "/en/lockbit-hospital"]
+    why = m.explain()
+    assert why.startswith("anchors ") and "shared " in why, why
+    assert m.as_item()["evidence"]["shared"], m.as_item()
+    inherited = Match(1, "u", None, Kind.TRANSLATION_SIBLING, 0.5, Basis.INHERITED,
+                      {"via": "https://x.example/en", "evidence": {"shared": ["cve-2024-1"],
+                                                                  "conflicting_products": ["a", "b"]}})
+    assert inherited.explain() == "shared cve-2024-1; different products a, b; via https://x.example/en"

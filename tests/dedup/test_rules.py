@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
@@ -191,3 +192,51 @@ def test_evidence_names_shared_ids_first_the_conflicting_ids_and_the_joining_lin
     assert ev["conflicting"] == ["cve-2024-2", "cve-2024-3"]
     assert ev["source"] == "https://x.example/2"
     assert "source" not in rules.evidence(art(3), art(4))
+
+
+def counted_ids(a: StoredArticle, **counts: int) -> StoredArticle:
+    a.signals.anchors.update({k.replace("_", "-"): n for k, n in counts.items()})
+    return a
+
+
+def test_principal_ids_are_what_an_article_names_most() -> None:
+    a = counted_ids(art(1), cve_2024_1=3, cve_2024_2=1)
+    assert rules.principal_ids(a) == {"cve-2024-1"}
+    assert rules.principal_ids(art(2)) == frozenset()
+
+
+@pytest.mark.parametrize("ids_b,conflict", [
+    ({"cve_2024_3": 3, "cve_2024_2": 1}, True),  # each mentions the other's context flaw, subjects differ
+    ({"cve_2024_2": 2}, False),  # b's subject is named by a: one may be a's story told from its sequel
+    ({"cve_2024_1": 1, "cve_2024_3": 3}, False),  # a's subject is named by b
+])
+def test_two_incidents_that_mention_one_flaw_in_passing(ids_b: dict[str, int], conflict: bool) -> None:
+    a = counted_ids(art(1), cve_2024_1=3, cve_2024_2=1)
+    b = counted_ids(art(2, day=1.0), **ids_b)
+    got = rules.conflicting_incidents(a, b)
+    assert bool(got) is conflict
+    if conflict:
+        assert got == {"ids": ["cve-2024-1", "cve-2024-3"]}
+    off = replace(DEFAULTS, principal_ids=False)
+    assert not rules.conflicting_incidents(a, b, off)
+
+
+def titled(a: StoredArticle, title: str) -> StoredArticle:
+    return replace(a, title=title)
+
+
+def test_one_outlets_template_about_two_products_is_two_items() -> None:
+    a = titled(art(1, "zh", source="CERT"), "【漏洞通告】Apache Tomcat 远程代码执行漏洞安全风险通告")
+    b = titled(art(2, "zh", day=1.0, source="CERT"), "【漏洞通告】Fortinet FortiOS 远程代码执行漏洞安全风险通告")
+    template = score(a, b, terms=0.95, hamming=5, anchors_contained=0.8, terms_contained=0.95)
+    assert rules.conflicting_incidents(a, b) == {"products": ["apache", "fortinet", "fortios", "tomcat"]}
+    assert classify(a, b, template) is None
+    assert rules.evidence(a, b)["conflicting_products"] == ["apache", "fortinet", "fortios", "tomcat"]
+    # The same product twice, another outlet, or a headline naming nothing: not a conflict.
+    again = titled(art(3, "zh", day=1.0, source="CERT"), "【漏洞通告】Apache Tomcat 漏洞更新")
+    other_outlet = titled(art(4, "zh", day=1.0, source="FreeBuf"), b.title)
+    plain = titled(art(5, "zh", day=1.0, source="CERT"), "【漏洞通告】远程代码执行漏洞安全风险通告")
+    for other in (again, other_outlet, plain):
+        assert rules.conflicting_incidents(a, other) is None
+    assert classify(a, again, template).kind == Kind.REPOST
+    assert not rules.conflicting_incidents(a, b, replace(DEFAULTS, template_products=False))
