@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
+from copy import copy
 from dataclasses import dataclass
+from functools import cache
 from typing import TYPE_CHECKING
 
 from crawler.dedup.normalize import SOURCE_LINE_MARKERS
@@ -11,6 +13,7 @@ from crawler.dedup.sourcelinks import TRANSLATION_MARKERS
 
 if TYPE_CHECKING:
     from lxml.html import HtmlElement
+    from trafilatura.settings import Extractor
 
 
 class ExtractionError(Exception):
@@ -32,6 +35,31 @@ _URL_RE = re.compile(r"https?://\S+")
 _MARKERS = tuple(dict.fromkeys(m.strip() for m in SOURCE_LINE_MARKERS + TRANSLATION_MARKERS))
 # One regex over every text node finds the few that hold a marker; only their blocks are read.
 _MARKER_RE = re.compile("|".join(re.escape(m) for m in _MARKERS), re.IGNORECASE)
+# The same test, case-sensitive on the lower-cased text: 5-10x faster (IGNORECASE turns off the
+# regex engine's first-character scan; a 65 KB page spent 8 ms in these searches). Exact unless
+# the text holds one of the letters IGNORECASE folds to an ASCII one that ``lower()`` does not
+# map to it (İ ı ſ K): then the original pattern decides.
+_MARKER_LOW_RE = re.compile("|".join(re.escape(m.lower()) for m in _MARKERS))
+_CASE_TRAPS_RE = re.compile("[\u0130\u0131\u017f\u212a]")
+
+
+def _has_marker(text: str, traps: bool) -> bool:
+    """``_MARKER_RE.search(text)``; ``traps``: whether ``text`` may hold one of İ ı ſ K."""
+    if traps:
+        return _MARKER_RE.search(text) is not None
+    return _MARKER_LOW_RE.search(text.lower()) is not None
+
+
+@cache
+def _extractor_options() -> Extractor:
+    """trafilatura's options for every page, built once (building them reads its config: a
+    few hundred microseconds a page); each call gets a copy with its own URL."""
+    from trafilatura.settings import Extractor
+
+    return Extractor(output_format="markdown", fast=True, comments=False, links=True, images=False, tables=True,
+                     dedup=False)
+
+
 _CJK_RE = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff\uac00-\ud7af]")
 _LATIN_RE = re.compile(r"[A-Za-z]")
 
@@ -54,8 +82,12 @@ def _source_lines(tree: HtmlElement) -> list[str]:
     paragraphs as boilerplate, and a source line is exactly that."""
     out: list[str] = []
     seen: set[HtmlElement] = set()
+    page_text = tree.text_content()
+    traps = _CASE_TRAPS_RE.search(page_text) is not None
+    if not _has_marker(page_text, traps):
+        return out  # no text node can hold one (most English pages): one scan of the page's text
     for node in tree.xpath("//text()"):
-        if not _MARKER_RE.search(node):
+        if not _has_marker(node, traps):
             continue
         el = node.getparent()
         while el is not None:
@@ -150,17 +182,10 @@ def extract(html: str, url: str | None = None) -> Extracted:
         published = _published(tree, url)
         author = _author(tree)
         html_lang = tree.get("lang") or ""
-        text = trafilatura.extract(
-            tree,
-            url=url,
-            fast=True,
-            output_format="markdown",
-            include_links=True,
-            include_comments=False,
-            include_tables=True,
-            include_images=False,
-            deduplicate=False,
-        )
+        options = copy(_extractor_options())
+        options.url = url
+        options.source = url and url.encode("utf-8", "replace").decode("utf-8")  # as Extractor(url=url) sets it
+        text = trafilatura.extract(tree, options=options)
     except (ValueError, TypeError, AttributeError, lxml.etree.ParserError) as e:
         raise ExtractionError(f"trafilatura failed: {e}") from e
     if not text or not text.strip():
