@@ -41,6 +41,8 @@ class FeatureIndex:
         self._total: int | None = None
         #: Bumped whenever a frequency changes: what was computed from them may be reused until then.
         self.generation = 0
+        self._idf_cache: dict[str, float] = {}
+        self._idf_generation = 0
 
     # --- document frequencies -------------------------------------------------------
     def total(self) -> int:
@@ -56,9 +58,14 @@ class FeatureIndex:
             [(f, sign) for f in feats],
         )
         self.conn.execute("UPDATE df_total SET n = n + ? WHERE id = 0", (sign,))
+        # The cached frequencies move with the table (as the upsert moved them) instead of being
+        # dropped: dropping them made every new article look all its features up again.
+        cache = self._df_cache
         for f in feats:
-            self._df_cache.pop(f, None)
-        self._total = None
+            if f in cache:
+                cache[f] += sign
+        if self._total is not None:
+            self._total += sign
         self.generation += 1
 
     def df(self, features: Iterable[str]) -> dict[str, int]:
@@ -78,9 +85,23 @@ class FeatureIndex:
         return {f: self._df_cache[f] for f in feats}
 
     def idf(self, features: Iterable[str]) -> dict[str, float]:
-        """Smoothed IDF, ``log((N + 1) / (df + 0.5))``; a feature never seen counts as df 0."""
-        n = self.total()
-        return {f: math.log((n + 1) / (d + 0.5)) for f, d in self.df(features).items()}
+        """Smoothed IDF, ``log((N + 1) / (df + 0.5))``; a feature never seen counts as df 0.
+
+        Kept while no frequency changes (``generation``): one new article asks for its own
+        features three times (indexed features, candidates, pair scores), and the candidates'
+        features again and again."""
+        if self._idf_generation != self.generation or len(self._idf_cache) > 200_000:
+            self._idf_cache = {}
+            self._idf_generation = self.generation
+        cache = self._idf_cache
+        feats = set(features)
+        missing = [f for f in feats if f not in cache]
+        if missing:
+            n = self.total()
+            log = math.log
+            for f, d in self.df(missing).items():
+                cache[f] = log((n + 1) / (d + 0.5))
+        return {f: cache[f] for f in feats}
 
     # --- postings ---------------------------------------------------------------------
     def add(self, article_id: int, features: Iterable[str]) -> None:
