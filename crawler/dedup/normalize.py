@@ -127,11 +127,36 @@ def remove_urls(text: str) -> str:
         # A template, not a function: no Python call per link (hundreds on a long page).
         text = _MD_IMAGE_RE.sub(r"\1", text)
         text = _MD_LINK_RE.sub(r"\1", text)
-    if _URL_HINT_RE.search(text):
-        text = _URL_RE.sub(" ", text)
-    if _TLD_HINT_RE.search(text):
-        text = _BARE_DOMAIN_RE.sub(" ", text)
-    return text
+    text = _blank_on_hinted_lines(_URL_RE, _URL_HINT_RE, text)
+    return _blank_on_hinted_lines(_BARE_DOMAIN_RE, _TLD_HINT_RE, text)
+
+
+def _blank_on_hinted_lines(pattern: re.Pattern[str], hint: re.Pattern[str], text: str) -> str:
+    """``pattern.sub(" ", text)``, with ``pattern`` run only on the lines where ``hint`` occurs.
+
+    Exact for the URL and bare-domain patterns: each of their matches holds a match of its hint
+    and none spans a line break (no whitespace inside), and ``finditer`` between a line's
+    bounds sees the characters around them as ``sub`` over the whole text does. A case-
+    insensitive pattern with a leading look-behind tries every position of a text: on a 250 KB
+    page each ``sub`` took 11-13 ms, most of it on lines that cannot hold a match."""
+    parts: list[str] = []
+    done = 0  # text[:done] is in parts
+    line_end = -1
+    for h in hint.finditer(text):
+        if h.start() < line_end:
+            continue  # this line is done
+        line_start = text.rfind("\n", 0, h.start()) + 1
+        line_end = text.find("\n", h.end())
+        if line_end < 0:
+            line_end = len(text)
+        for m in pattern.finditer(text, line_start, line_end):
+            parts.append(text[done:m.start()])
+            parts.append(" ")
+            done = m.end()
+    if not parts:
+        return text
+    parts.append(text[done:])
+    return "".join(parts)
 
 
 def _is_source_line(line: str) -> bool:
