@@ -82,11 +82,18 @@ class Signals:
 
 
 _RECOMMENDED_HINT_RE = re.compile(_RECOMMENDED_RE.pattern.split("(", 1)[1].rsplit(")", 1)[0], re.IGNORECASE)
+# The same search, case-sensitive over the lower-cased text (4x faster: IGNORECASE turns off the
+# engine's first-character scan; 8 ms of a 250 KB page), unless the text holds a letter that
+# IGNORECASE folds to an ASCII one and lower() does not (İ ı ſ K).
+_RECOMMENDED_HINT_LOW_RE = re.compile(_RECOMMENDED_HINT_RE.pattern.lower())
+_CASE_TRAPS_RE = re.compile("[\u0130\u0131\u017f\u212a]")
 
 
 def main_body(text: str) -> str:
     """The text without a trailing "recommended reading" list."""
-    if not _RECOMMENDED_HINT_RE.search(text):
+    hint = _RECOMMENDED_HINT_RE.search(text) if _CASE_TRAPS_RE.search(text) else \
+        _RECOMMENDED_HINT_LOW_RE.search(text.lower())
+    if not hint:
         return text  # no heading of such a list anywhere: one scan instead of a match per line
     lines = text.split("\n")
     cut = len(lines)

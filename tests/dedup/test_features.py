@@ -16,6 +16,14 @@ def test_main_body_cuts_a_trailing_list():
     assert main_body("Read more about it.\nBody.\nBody.") == "Read more about it.\nBody.\nBody."  # first 30%
 
 
+def test_main_body_finds_the_heading_in_any_case():
+    # The heading is looked for in the lower-cased text unless a letter that case-insensitive
+    # matching folds differently (İ ı ſ K) is in it.
+    body = ["Body paragraph."] * 5
+    for heading in ("RELATED ARTICLES", "Read More", "you may alſo like", "Related artİcles", "READ MORE İstanbul"):
+        assert main_body("\n".join([*body, heading, "Another story"])) == "\n".join(body), heading
+
+
 @settings(max_examples=300, deadline=None)
 @given(texts)
 def test_main_body_equal_to_the_reference(text):
