@@ -127,6 +127,9 @@ class ArticleStore:
         #: the detector's time (about 80 candidates per article). Signals never change once
         #: stored; an entry goes when its article is deleted.
         self._signals: OrderedDict[int, Signals] = OrderedDict()
+        #: The articles of cached signals, as read (rows never change once stored): get_many
+        #: of ~30 candidates an article read them from SQLite each time.
+        self._articles: dict[int, StoredArticle] = {}
         self.conn.execute("BEGIN")
         row = self.conn.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
         if row is None:
@@ -197,6 +200,7 @@ class ArticleStore:
         self.conn.execute("DELETE FROM flags WHERE a = ? OR b = ?", (article_id, article_id))
         self.conn.execute("DELETE FROM articles WHERE id = ?", (article_id,))
         self._signals.pop(article_id, None)
+        self._articles.pop(article_id, None)
 
     def _row(self, row: tuple[Any, ...]) -> StoredArticle:
         """A row of ``_ARTICLE_COLS``, in that order, or of ``_ARTICLE_META_COLS`` for an
@@ -209,9 +213,11 @@ class ArticleStore:
             assert signals_json is not None, "a row without its signals is read only for a cached article"
             sig = Signals.from_json(json.loads(signals_json))
             self._cache_signals(article_id, sig)
-        return StoredArticle(id=article_id, url=url, url_key=url_key, source=source, lang=lang, title=title,
-                             published=published, published_ts=published_ts, fetched_at=fetched_at,
-                             warc_record_id=warc_record_id, signals=sig)
+        art = StoredArticle(id=article_id, url=url, url_key=url_key, source=source, lang=lang, title=title,
+                            published=published, published_ts=published_ts, fetched_at=fetched_at,
+                            warc_record_id=warc_record_id, signals=sig)
+        self._articles[article_id] = art
+        return art
 
     def _one(self, where: str, value: object) -> StoredArticle | None:
         row = self.conn.execute(f"SELECT {_ARTICLE_COLS} FROM articles WHERE {where} = ?", (value,)).fetchone()
@@ -220,18 +226,21 @@ class ArticleStore:
     def _cache_signals(self, article_id: int, sig: Signals) -> None:
         self._signals[article_id] = sig
         if len(self._signals) > SIGNALS_CACHE_SIZE:
-            self._signals.popitem(last=False)
+            evicted, _ = self._signals.popitem(last=False)
+            self._articles.pop(evicted, None)
 
     def get(self, article_id: int) -> StoredArticle | None:
         return self._one("id", article_id)
 
     def get_many(self, ids: list[int]) -> dict[int, StoredArticle]:
         """The articles of ``ids`` that exist, by ascending id."""
-        out: dict[int, StoredArticle] = {}
+        known = self._articles
+        out: dict[int, StoredArticle] = {i: known[i] for i in ids if i in known}
         # Articles whose signals are cached are read without their JSON (most of a row's
         # bytes): first, so that caching the others cannot evict them in between.
-        cached = [i for i in ids if i in self._signals]
-        for cols, part in ((_ARTICLE_META_COLS, cached), (_ARTICLE_COLS, [i for i in ids if i not in self._signals])):
+        cached = [i for i in ids if i in self._signals and i not in out]
+        rest = [i for i in ids if i not in self._signals and i not in out]
+        for cols, part in ((_ARTICLE_META_COLS, cached), (_ARTICLE_COLS, rest)):
             for i in range(0, len(part), 500):
                 chunk = part[i:i + 500]
                 for row in self.conn.execute(
@@ -239,9 +248,7 @@ class ArticleStore:
                 ):
                     art = self._row(row)
                     out[art.id] = art
-        if cached and len(cached) < len(ids):
-            out = dict(sorted(out.items()))
-        return out
+        return dict(sorted(out.items()))
 
     def briefs(self, ids: list[int]) -> dict[int, ArticleBrief]:
         """What a report shows of each article, without decoding its whole signals (only the
