@@ -36,7 +36,7 @@ demo: setup
 	$(BIN)/python -m crawler.demo.run ./demo-archive
 
 bench: setup pywb
-	$(BIN)/python bench/crawl.py
+	$(BIN)/python bench/crawl.py --corpus ../shared/corpus
 	$(BIN)/python bench/storage.py
 	$(BIN)/python bench/dedup_quality.py --corpus ../shared/corpus
 	$(BIN)/python bench/dedup_speed.py --corpus ../shared/corpus

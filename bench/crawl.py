@@ -1,35 +1,52 @@
-"""Benchmark a whole crawl against its peers in one run: ``python bench/crawl.py [--pages 2000]``.
+"""Benchmark a whole crawl against its peers in one run: ``python bench/crawl.py --corpus ../shared/corpus``.
 
-Starts the bench site once (bench/site.py: N pages of 40-80 KB, one in
-four gzip-encoded, 50 per listing) on a free loopback port and crawls it with:
+Two sites, each started once on a free loopback port (``--site realistic|stress``, default both):
 
-1. ``newsarchive crawl`` with archiving on (the product), into a fresh temporary archive;
-2. the same command with ``ARCHIVE_ENABLED=False`` (the same spider on bare Scrapy);
-3. ``newsarchive crawl`` with the dedup pipeline on, when ``crawler.pipelines.dedup`` exists;
+- realistic (bench/news_site.py): ``--pages`` corpus articles in Chinese and English rendered as
+  real-sized news pages (60-120 KB of HTML with 10-20 KB of article text, nav, sidebar, comments,
+  inline style and script; three outlet templates per language), listings with pagination, topic
+  pages and a feed, all gzip-encoded: what users crawl. Needs ``--corpus`` (read at start, never copied).
+- stress (bench/site.py): ``--pages`` pages of 40-80 KB of word-list prose, one in four
+  gzip-encoded, 50 per listing: a worst case for text handling.
+
+Each site is crawled with:
+
+1. ``newsarchive crawl`` with ``ARCHIVE_ENABLED=False`` and ``ITEM_PIPELINES={}`` (bare: the same
+   spider on bare Scrapy);
+2. the same with archiving on, into a fresh temporary archive;
+3. archiving + dedup: the command as users run it (default pipelines), when
+   ``crawler.pipelines.dedup`` loads; its dedup catalog goes to the run's temporary folder;
 4. ``wget --recursive --warc-file`` (the reference archiving crawler), when wget is installed.
 
-Modes 1-2 run with ``ITEM_PIPELINES={}``: they measure crawling and archiving only. Every Scrapy
-mode uses 16 concurrent requests (16 per domain). Each row gives wall time of the whole command
-(interpreter start-up and the archive's final publishing included), responses per second,
-MB/s (10^6 bytes of HTTP responses, headers and body as received: Scrapy's
-``downloader/response_bytes``, or the WARC response record blocks for wget) and the peak RSS
-of the process tree, sampled every 50 ms with psutil. CPU seconds (user + sys of the tree,
-from getrusage) and responses per CPU second are shown too: the machine is shared, and CPU per
-page moves less than wall time when other work competes for the cores. With ``--repeat N`` the modes run in
-alternating order and rows show medians (peak RSS: the maximum). The archive of every
-archiving run is checked: one response or revisit record per response received, and
-``warcio check`` passes. A command that runs longer than ``--timeout`` is killed and reported.
+Every Scrapy mode uses 16 concurrent requests (16 per domain). Each row gives wall time of the whole
+command until the process exits (interpreter start-up, the archive's final publishing and any
+post-crawl dedup catch-up included), responses per second, MB/s (10^6 bytes of HTTP responses,
+headers and body as received: Scrapy's ``downloader/response_bytes``, or the WARC response record
+blocks for wget) and the peak RSS of the process tree (the crawl and every child, such as a dedup
+process), sampled every 50 ms with psutil. CPU seconds (user + sys of the tree, from getrusage) and
+responses per CPU second are shown too: the machine is shared, and CPU per page moves less than wall
+time when other work competes for the cores. With ``--repeat N`` the runs interleave (rounds alternate
+the order of the modes) and rows show medians (peak RSS: the maximum).
+
+Every run is checked, not only timed: an archiving run's archive holds one response or revisit
+record per response received and a response for every article page of the site, and ``warcio
+check`` passes; an archiving + dedup run's catalog holds every article page of the site once the
+process has exited (so dedup work still queued when the spider closes counts against it). The
+catalog's flags on the realistic site's labelled pairs (corpus groups, and reposts of one article)
+are reported for information. A command that runs longer than ``--timeout`` is killed and reported.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib.util
 import json
 import os
 import resource
 import shutil
 import signal
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -47,13 +64,19 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from bench.news_site import NewsServer  # noqa: E402
 from bench.site import BENCH_PER_LIST, BenchServer  # noqa: E402
+from crawler.demo.httpd import ServerProcess  # noqa: E402
 
 MB = 1_000_000
 RSS_POLL_SECONDS = 0.05
 CONCURRENCY = 16
 TARGET_ARCHIVE_RATIO = 0.90
 TARGET_PEAK_RSS_MB = 300
+#: Archiving + dedup vs bare Scrapy (issue 13): on the realistic site, and on the stress pages.
+TARGET_DEDUP_RATIO = {"realistic": 0.80, "stress": 0.50}
+#: Peak RSS of the whole crawl with dedup (issue 13, measured on the 2,000-page site).
+TARGET_DEDUP_PEAK_RSS_MB = 400
 PROFILE = ROOT / "settings" / "profiles" / "test.toml"
 BIN = Path(sys.executable).parent
 
@@ -129,15 +152,28 @@ def run_measured(cmd: list[str], cwd: Path, log_dir: Path, timeout: float, env: 
     return run
 
 
-# -- the site and its server ----------------------------------------------------------------
-def server_hits(server: BenchServer, reset: bool = False) -> int:
+# -- the sites and their servers --------------------------------------------------------------
+@dataclass
+class Target:
+    """One site under test: its running server, a sources file for it, and what it serves."""
+
+    key: str  # "realistic" or "stress"
+    server: ServerProcess
+    sources: Path
+    article_urls: set[str]
+    pages: int  # every URL a full crawl fetches (articles, listings, feeds, robots.txt)
+    #: (url, url, relation) pairs the catalog should flag (realistic site only)
+    labelled_pairs: list[tuple[str, str, str]] = field(default_factory=list)
+
+
+def server_hits(server: ServerProcess, reset: bool = False) -> int:
     with urllib.request.urlopen(server.url("/__reset" if reset else "/__hits"), timeout=10) as r:
         data = json.load(r)
     return 0 if reset else sum(data.values())
 
 
-def write_sources(path: Path, server: BenchServer) -> None:
-    path.write_text(
+def stress_sources(server: ServerProcess) -> str:
+    return (
         "[[source]]\n"
         'name = "bench"\n'
         'lang = "en"\n'
@@ -145,9 +181,34 @@ def write_sources(path: Path, server: BenchServer) -> None:
         f'allowed_domains = ["{server.host}"]\n'
         "article_pattern = '/p/\\d+$'\n"
         "max_depth = 10\n"
-        "max_pages = 100000\n",
-        encoding="utf-8",
+        "max_pages = 100000\n"
     )
+
+
+def start_target(key: str, args: argparse.Namespace, stack: contextlib.ExitStack, work: Path) -> Target:
+    started = time.perf_counter()
+    sources = work / f"sources-{key}.toml"
+    if key == "realistic":
+        news = stack.enter_context(NewsServer(args.corpus, pages=args.pages, seed=args.seed))
+        plan = news.plan
+        sources.write_text(plan.sources_toml(news.base_url, news.host), encoding="utf-8")
+        url = news.url
+        target = Target(key, news, sources, {url(p) for p in plan.article_paths()},
+                        len(plan.article_paths()) + len(plan.listing_paths()) + len(plan.feed_paths()) + 1,
+                        [(url(a), url(b), rel) for a, b, rel in plan.labelled_pairs()])
+        what = (f"{args.pages} article pages ({sum(p.lang == 'zh' for p in plan.articles)} zh) from"
+                f" {len(plan.corpus_articles)} corpus articles, {len(plan.listing_paths())} listings,"
+                f" 2 feeds")
+    else:
+        server = stack.enter_context(BenchServer(pages=args.pages, seed=args.seed))
+        sources.write_text(stress_sources(server), encoding="utf-8")
+        lists = -(-args.pages // BENCH_PER_LIST)
+        target = Target(key, server, sources, {server.url(f"/p/{i}") for i in range(args.pages)},
+                        args.pages + lists + 2)
+        what = f"{args.pages} word-list pages + {lists} listings"
+    print(f"{key} site: {what}, {target.pages} URLs; {target.server.base_url} ready in"
+          f" {time.perf_counter() - started:.1f} s", flush=True)
+    return target
 
 
 # -- modes -------------------------------------------------------------------------------------
@@ -170,6 +231,7 @@ class Mode:
     kind: str  # "scrapy" or "wget"
     settings: dict[str, str] = field(default_factory=dict)
     archives: bool = False
+    dedup: bool = False
 
 
 def crawler_command() -> list[str]:
@@ -179,31 +241,33 @@ def crawler_command() -> list[str]:
 
 def child_env() -> dict[str, str]:
     env = dict(os.environ)
-    for name in ("ARCHIVE_URI", "ARCHIVE_SPOOL", "ARCHIVE_CACHE_DIR", "NEWSARCHIVE_SOURCES", "LOG_LEVEL"):
+    for name in ("ARCHIVE_URI", "ARCHIVE_SPOOL", "ARCHIVE_CACHE_DIR", "NEWSARCHIVE_SOURCES", "LOG_LEVEL",
+                 "DEDUP_CATALOG"):
         env.pop(name, None)  # the bench decides where everything goes
     return env
 
 
 def run_scrapy(mode: Mode, ctx: Context) -> Result:
-    work = Path(tempfile.mkdtemp(prefix=f"bench-crawl-{mode.key}-"))
+    work = Path(tempfile.mkdtemp(prefix=f"bench-crawl-{ctx.target.key}-{mode.key}-"))
     try:
-        archive, stats_path = work / "archive", work / "stats.json"
+        archive, stats_path, catalog = work / "archive", work / "stats.json", work / "dedup.sqlite3"
         cmd = crawler_command() + [
-            "crawl", "--sources", str(ctx.sources), "--archive", str(archive),
+            "crawl", "--sources", str(ctx.target.sources), "--archive", str(archive),
             "--profile", str(PROFILE), "--stats-out", str(stats_path),
         ]
         settings = {
             "LOG_LEVEL": "WARNING",
             "CONCURRENT_REQUESTS": str(CONCURRENCY),
             "CONCURRENT_REQUESTS_PER_DOMAIN": str(CONCURRENCY),
-            "TRAP_MAX_PAGES_PER_SOURCE": str(ctx.args.pages * 2 + 100),
+            "TRAP_MAX_PAGES_PER_SOURCE": str(ctx.target.pages * 2 + 100),
+            **({"DEDUP_CATALOG": str(catalog)} if mode.dedup else {}),
             **mode.settings,
         }
         for name, value in settings.items():
             cmd += ["-s", f"{name}={value}"]
-        server_hits(ctx.server, reset=True)
+        server_hits(ctx.target.server, reset=True)
         run = run_measured(cmd, ROOT, work, ctx.args.timeout, child_env())
-        result = Result(mode.label, run, server_hits=server_hits(ctx.server))
+        result = Result(mode.label, run, server_hits=server_hits(ctx.target.server))
         if run.timed_out:
             result.problem = f"killed after {ctx.args.timeout:.0f} s"
             return result
@@ -216,25 +280,30 @@ def run_scrapy(mode: Mode, ctx: Context) -> Result:
         if run.returncode != 0 or stats.get("finish_reason") != "finished":
             result.problem = f"exit {run.returncode}, finish_reason {stats.get('finish_reason')}"
         if mode.archives:
-            verify_archive(archive, stats, result)
+            verify_archive(archive, stats, ctx.target, result)
         if "dedup/articles" in stats or "dedup/deferred" in stats:
             # the crawl never waits for the dedup process: what it analysed vs left to a catch-up
             result.checks.append(f"dedup: {stats.get('dedup/articles', 0)} articles analysed during the crawl, "
                                  f"{stats.get('dedup/deferred', 0)} deferred, "
                                  f"{stats.get('dedup/extract_failures', 0)} without main text")
+        if mode.dedup:
+            verify_catalog(catalog, ctx.target, result)
         return result
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
 
-def verify_archive(archive: Path, stats: dict, result: Result) -> None:
+def verify_archive(archive: Path, stats: dict, target: Target, result: Result) -> None:
     warcs = sorted((archive / "warcs").rglob("*.warc.gz"))
     leftovers = sorted(p.name for p in (archive / "spool").glob("*")) if (archive / "spool").is_dir() else []
     counts: dict[str, int] = {}
+    archived: set[str] = set()
     for path in warcs:
         with open(path, "rb") as f:
             for record in ArchiveIterator(f):
                 counts[record.rec_type] = counts.get(record.rec_type, 0) + 1
+                if record.rec_type in ("response", "revisit"):
+                    archived.add(record.rec_headers.get_header("WARC-Target-URI") or "")
     captured = counts.get("response", 0) + counts.get("revisit", 0)
     received = int(stats.get("response_received_count", 0))
     complete = captured == received and not leftovers
@@ -244,15 +313,60 @@ def verify_archive(archive: Path, stats: dict, result: Result) -> None:
         f"{', spool leftovers: ' + ', '.join(leftovers) if leftovers else ''}"
         f", write errors {stats.get('archive/write_errors', 0)} -> {'PASS' if complete else 'FAIL'}"
     )
+    missing = target.article_urls - archived
+    result.checks.append(f"article pages archived: {len(target.article_urls) - len(missing)}"
+                         f" of {len(target.article_urls)} -> {'PASS' if not missing else 'FAIL'}"
+                         f"{'' if not missing else ' (e.g. ' + min(missing) + ')'}")
     check = subprocess.run([str(BIN / "warcio"), "check", *map(str, warcs)], capture_output=True, text=True)
     passed = check.returncode == 0 and bool(warcs)
     detail = "" if passed else f" ({(check.stdout + check.stderr).strip().splitlines()[-1:] or 'no WARCs'})"
     result.checks.append(f"warcio check on {len(warcs)} WARC(s): {'PASS' if passed else 'FAIL'}{detail}")
-    result.checks_ok = complete and passed
+    result.checks_ok = result.checks_ok and complete and passed and not missing
+
+
+def catalog_contents(catalog: Path) -> tuple[set[str], list[tuple[str, str, str]]]:
+    """The article URLs of a dedup catalog and its flags as (url, url, kind), read-only."""
+    conn = sqlite3.connect(f"{catalog.resolve().as_uri()}?mode=ro", uri=True)
+    try:
+        urls = {row[0] for row in conn.execute("SELECT url FROM articles")}
+        flags = conn.execute(
+            "SELECT a.url, b.url, f.kind FROM flags f JOIN articles a ON a.id = f.a JOIN articles b ON b.id = f.b"
+        ).fetchall()
+    finally:
+        conn.close()
+    return urls, flags
+
+
+def verify_catalog(catalog: Path, target: Target, result: Result) -> None:
+    """After the crawl process exited: every article page of the site is in the dedup catalog."""
+    if not catalog.exists():
+        result.checks.append(f"dedup catalog: {catalog.name} was not written -> FAIL")
+        result.checks_ok = False
+        return
+    try:
+        urls, flags = catalog_contents(catalog)
+    except sqlite3.Error as e:
+        result.checks.append(f"dedup catalog unreadable: {e} -> FAIL")
+        result.checks_ok = False
+        return
+    missing = target.article_urls - urls
+    result.checks.append(f"articles in the dedup catalog at exit: {len(target.article_urls) - len(missing)}"
+                         f" of {len(target.article_urls)} -> {'PASS' if not missing else 'FAIL'}")
+    result.checks_ok = result.checks_ok and not missing
+    flagged = {frozenset((a, b)) for a, b, _kind in flags}
+    by_relation: dict[str, list[int]] = {}
+    for a, b, relation in target.labelled_pairs:
+        if a in urls and b in urls:
+            counts = by_relation.setdefault(relation, [0, 0])
+            counts[0] += frozenset((a, b)) in flagged
+            counts[1] += 1
+    if by_relation:
+        shares = ", ".join(f"{rel} {n}/{total}" for rel, (n, total) in sorted(by_relation.items()))
+        result.checks.append(f"labelled pairs flagged (information): {shares}; {len(flags)} flags in all")
 
 
 def run_wget(mode: Mode, ctx: Context) -> Result:
-    work = Path(tempfile.mkdtemp(prefix="bench-crawl-wget-"))
+    work = Path(tempfile.mkdtemp(prefix=f"bench-crawl-{ctx.target.key}-wget-"))
     try:
         cmd = [
             ctx.wget, "--recursive", "--level=inf", "--no-parent", "--no-verbose", "--delete-after",
@@ -260,10 +374,10 @@ def run_wget(mode: Mode, ctx: Context) -> Result:
         ]
         if ctx.wget_compression:  # decode gzip bodies to find their links, as Scrapy does
             cmd.append("--compression=auto")
-        cmd.append(ctx.server.url("/"))
-        server_hits(ctx.server, reset=True)
+        cmd.append(ctx.target.server.url("/"))
+        server_hits(ctx.target.server, reset=True)
         run = run_measured(cmd, work, work, ctx.args.timeout, child_env())
-        result = Result(mode.label, run, server_hits=server_hits(ctx.server))
+        result = Result(mode.label, run, server_hits=server_hits(ctx.target.server))
         if run.timed_out:
             result.problem = f"killed after {ctx.args.timeout:.0f} s"
             return result
@@ -283,8 +397,7 @@ def run_wget(mode: Mode, ctx: Context) -> Result:
 @dataclass
 class Context:
     args: argparse.Namespace
-    server: BenchServer
-    sources: Path
+    target: Target
     wget: str | None
     wget_compression: bool
 
@@ -346,52 +459,57 @@ class Row:
         return max((r.run.peak_rss for r in self.ok), default=0) / 2**20
 
 
-def print_report(rows: dict[str, Row], notes: list[str], args: argparse.Namespace) -> bool:
-    print()
-    print(f"{'mode':<34} {'wall s':>7} {'CPU s':>6} {'responses':>9} {'hits':>6} {'pages/s':>8}"
+def _verdict(passed: bool) -> str:
+    return "PASS" if passed else "FAIL"
+
+
+def print_site_report(site: str, rows: dict[str, Row]) -> bool:
+    """The table, ratios against bare Scrapy and the checks of one site; False if a target or check failed."""
+    print(f"\n== {site} site ==")
+    print(f"{'mode':<36} {'wall s':>7} {'CPU s':>6} {'responses':>9} {'hits':>6} {'pages/s':>8}"
           f" {'pages/CPU-s':>11} {'MB/s':>7} {'peak RSS MB':>11}")
     for row in rows.values():
         for problem in {r.problem for r in row.results if r.problem}:
-            print(f"{row.label:<34} FAILED: {problem}")
+            print(f"{row.label:<36} FAILED: {problem}")
         if not row.ok:
             continue
         r0 = row.ok[0]
-        print(f"{row.label:<34} {row.wall:7.2f} {row.cpu:6.2f} {r0.responses:9d} {r0.server_hits:6d}"
+        print(f"{row.label:<36} {row.wall:7.2f} {row.cpu:6.2f} {r0.responses:9d} {r0.server_hits:6d}"
               f" {row.pages_per_s:8.1f} {row.pages_per_cpu_s:11.1f} {row.mb_per_s:7.2f} {row.peak_rss_mb:11.1f}")
-    for note in notes:
-        print(f"  note: {note}")
-
     print()
     ok = True
 
-    def ratio(a: str, b: str) -> float | None:
-        if a in rows and b in rows and rows[a].ok and rows[b].ok:
-            return rows[a].pages_per_s / rows[b].pages_per_s
-        return None
+    def measured(key: str) -> bool:
+        return key in rows and bool(rows[key].ok)
 
-    r = ratio("archive", "bare")
-    if r is not None:
-        verdict = "PASS" if r >= TARGET_ARCHIVE_RATIO else "FAIL"
-        ok &= r >= TARGET_ARCHIVE_RATIO
-        print(f"archiving throughput / bare Scrapy:  {r:.3f}  (target >= {TARGET_ARCHIVE_RATIO:.2f}) {verdict}")
-        cpu = rows["bare"].pages_per_cpu_s and rows["archive"].pages_per_cpu_s / rows["bare"].pages_per_cpu_s
-        print(f"  same, per CPU second:              {cpu:.3f}  (less sensitive to other load on the machine)")
-    r = ratio("dedup", "archive")
-    if r is not None:
-        print(f"with dedup pipeline / archiving:     {r:.3f}")
-    r = ratio("archive", "wget")
-    if r is not None:
-        print(f"newsarchive / wget:                  {r:.3f}")
-    if "archive" in rows and rows["archive"].ok:
-        rss = rows["archive"].peak_rss_mb
-        ok &= rss < TARGET_PEAK_RSS_MB
-        print(f"newsarchive peak RSS:                {rss:.1f} MB  (target < {TARGET_PEAK_RSS_MB} MB)"
-              f" {'PASS' if rss < TARGET_PEAK_RSS_MB else 'FAIL'}")
+    def ratio_line(key: str, text: str, target: float | None) -> None:
+        nonlocal ok
+        if not (measured(key) and measured("bare")):
+            return
+        r = rows[key].pages_per_s / rows["bare"].pages_per_s
+        per_cpu = rows[key].pages_per_cpu_s / rows["bare"].pages_per_cpu_s
+        goal = f"  (target >= {target:.2f}) {_verdict(r >= target)}" if target is not None else ""
+        if target is not None:
+            ok &= r >= target
+        print(f"{text:<38}{r:.3f}{goal}")
+        print(f"{'  same, per CPU second:':<38}{per_cpu:.3f}  (less sensitive to other load on the machine)")
+
+    ratio_line("archive", "archiving / bare Scrapy:", TARGET_ARCHIVE_RATIO)
+    ratio_line("dedup", "archiving + dedup / bare Scrapy:", TARGET_DEDUP_RATIO.get(site))
+    if measured("dedup") and measured("archive"):
+        print(f"{'archiving + dedup / archiving:':<38}{rows['dedup'].pages_per_s / rows['archive'].pages_per_s:.3f}")
+    if measured("archive") and measured("wget"):
+        print(f"{'newsarchive / wget:':<38}{rows['archive'].pages_per_s / rows['wget'].pages_per_s:.3f}")
+    for key, limit in (("archive", TARGET_PEAK_RSS_MB), ("dedup", TARGET_DEDUP_PEAK_RSS_MB)):
+        if measured(key):
+            rss = rows[key].peak_rss_mb
+            ok &= rss < limit
+            print(f"{'peak RSS, ' + rows[key].label + ':':<38}{rss:.1f} MB  (target < {limit} MB) {_verdict(rss < limit)}")
 
     for key in ("archive", "dedup"):
         if key not in rows:
             continue
-        print(f"\narchive check, {rows[key].label}:")
+        print(f"\nchecks, {rows[key].label}:")
         for i, result in enumerate(rows[key].results, 1):
             prefix = f"  run {i}: " if len(rows[key].results) > 1 else "  "
             for line in result.checks or [f"not checked: {result.problem}"]:
@@ -402,24 +520,32 @@ def print_report(rows: dict[str, Row], notes: list[str], args: argparse.Namespac
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--pages", type=int, default=2000, help="pages in the generated site (default 2000)")
+    p.add_argument("--site", choices=("realistic", "stress", "both"), default="both",
+                   help="which site to crawl (default both)")
+    p.add_argument("--corpus", type=Path, default=Path("../shared/corpus"),
+                   help="the labelled corpus the realistic site renders (default ../shared/corpus)")
+    p.add_argument("--pages", type=int, default=2000, help="article pages of each site (default 2000)")
     p.add_argument("--repeat", type=int, default=1, help="rounds; the modes alternate order (default 1)")
     p.add_argument("--seed", type=int, default=1)
-    p.add_argument("--timeout", type=float, default=600.0, help="seconds before a crawl is killed (default 600)")
-    p.add_argument("--no-dedup", action="store_true", help="skip the crawl with the dedup pipeline on (the slow one)")
+    p.add_argument("--timeout", type=float, default=900.0, help="seconds before a crawl is killed (default 900)")
+    p.add_argument("--no-dedup", action="store_true", help="skip the crawls with dedup on (the slow ones)")
     args = p.parse_args(argv)
+    sites = ("realistic", "stress") if args.site == "both" else (args.site,)
+    if "realistic" in sites and not (args.corpus / "articles.jsonl").exists():
+        p.error(f"the realistic site needs the corpus: no {args.corpus / 'articles.jsonl'} (pass --corpus DIR,"
+                " or --site stress)")
 
     notes: list[str] = []
     modes = [
-        Mode("archive", "newsarchive crawl (archiving on)", "scrapy", {"ITEM_PIPELINES": "{}"}, archives=True),
-        Mode("bare", "same spider, ARCHIVE_ENABLED=False", "scrapy",
+        Mode("bare", "bare Scrapy (ARCHIVE_ENABLED=False)", "scrapy",
              {"ITEM_PIPELINES": "{}", "ARCHIVE_ENABLED": "False"}),
+        Mode("archive", "archiving (ITEM_PIPELINES={})", "scrapy", {"ITEM_PIPELINES": "{}"}, archives=True),
     ]
     why_not = "--no-dedup" if args.no_dedup else dedup_pipeline_available()
     if why_not:
-        notes.append(f"skipped 'archiving + dedup pipeline': {why_not}")
+        notes.append(f"skipped 'archiving + dedup': {why_not}")
     else:
-        modes.append(Mode("dedup", "archiving + dedup pipeline", "scrapy", archives=True))
+        modes.append(Mode("dedup", "archiving + dedup (as users run it)", "scrapy", archives=True, dedup=True))
     wget = shutil.which("wget")
     wget_compression = False
     if wget:
@@ -429,27 +555,28 @@ def main(argv: list[str] | None = None) -> int:
     else:
         notes.append("skipped wget: not installed (apt-get install -y wget)")
 
-    lists = -(-args.pages // BENCH_PER_LIST)
-    print(f"bench site: {args.pages} pages + {lists} listings + / + robots.txt = {args.pages + lists + 2} URLs,"
-          f" seed {args.seed}; {args.repeat} round(s); Scrapy at {CONCURRENCY}/{CONCURRENCY} concurrency;"
-          f" {os.cpu_count()} CPUs")
+    print(f"{args.repeat} round(s); Scrapy at {CONCURRENCY}/{CONCURRENCY} concurrency; {os.cpu_count()} CPUs;"
+          f" seed {args.seed}", flush=True)
     work = Path(tempfile.mkdtemp(prefix="bench-crawl-"))
     try:
-        started = time.perf_counter()
-        with BenchServer(pages=args.pages, seed=args.seed) as server:
-            print(f"server {server.base_url} ready in {time.perf_counter() - started:.1f} s", flush=True)
-            ctx = Context(args, server, work / "sources.toml", wget, wget_compression)
-            write_sources(ctx.sources, server)
-            rows = {m.key: Row(m.label, []) for m in modes}
+        with contextlib.ExitStack() as stack:
+            targets = [start_target(site, args, stack, work) for site in sites]
+            rows = {t.key: {m.key: Row(m.label, []) for m in modes} for t in targets}
             for round_no in range(args.repeat):
-                order = modes if round_no % 2 == 0 else modes[::-1]
-                for mode in order:
-                    runner = run_scrapy if mode.kind == "scrapy" else run_wget
-                    result = runner(mode, ctx)
-                    status = result.problem or f"{result.responses} responses"
-                    print(f"  round {round_no + 1}: {mode.label}: {result.run.wall:.2f} s, {status}", flush=True)
-                    rows[mode.key].results.append(result)
-        ok = print_report(rows, notes, args)
+                for target in targets:
+                    ctx = Context(args, target, wget, wget_compression)
+                    for mode in modes if round_no % 2 == 0 else modes[::-1]:
+                        runner = run_scrapy if mode.kind == "scrapy" else run_wget
+                        result = runner(mode, ctx)
+                        status = result.problem or f"{result.responses} responses"
+                        print(f"  round {round_no + 1}, {target.key}: {mode.label}: {result.run.wall:.2f} s,"
+                              f" {status}", flush=True)
+                        rows[target.key][mode.key].results.append(result)
+        ok = True
+        for site, site_rows in rows.items():
+            ok &= print_site_report(site, site_rows)
+        for note in notes:
+            print(f"note: {note}")
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return 0 if ok else 1
