@@ -269,7 +269,8 @@ def run_scrapy(mode: Mode, ctx: Context) -> Result:
         run = run_measured(cmd, ROOT, work, ctx.args.timeout, child_env())
         result = Result(mode.label, run, server_hits=server_hits(ctx.target.server))
         if run.timed_out:
-            result.problem = f"killed after {ctx.args.timeout:.0f} s"
+            result.problem = (f"killed after {ctx.args.timeout:.0f} s, having fetched {result.server_hits}"
+                              f" of {ctx.target.pages} URLs{catalog_progress(catalog, ctx.target) if mode.dedup else ''}")
             return result
         if not stats_path.exists():
             result.problem = f"exit {run.returncode}, no stats: {run.stderr_tail or '(no stderr)'}"
@@ -335,6 +336,15 @@ def catalog_contents(catalog: Path) -> tuple[set[str], list[tuple[str, str, str]
     finally:
         conn.close()
     return urls, flags
+
+
+def catalog_progress(catalog: Path, target: Target) -> str:
+    """How many of the site's articles a (killed) crawl's catalog holds, for the report."""
+    try:
+        urls, _ = catalog_contents(catalog) if catalog.exists() else (set(), [])
+    except sqlite3.Error:
+        return ", catalog unreadable"
+    return f", {len(urls & target.article_urls)} of {len(target.article_urls)} articles in the dedup catalog"
 
 
 def verify_catalog(catalog: Path, target: Target, result: Result) -> None:
@@ -527,8 +537,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--pages", type=int, default=2000, help="article pages of each site (default 2000)")
     p.add_argument("--repeat", type=int, default=1, help="rounds; the modes alternate order (default 1)")
     p.add_argument("--seed", type=int, default=1)
-    p.add_argument("--timeout", type=float, default=900.0, help="seconds before a crawl is killed (default 900)")
+    p.add_argument("--timeout", type=float, default=1800.0, help="seconds before a crawl is killed (default 1800)")
     p.add_argument("--no-dedup", action="store_true", help="skip the crawls with dedup on (the slow ones)")
+    p.add_argument("--modes", default="bare,archive,dedup,wget",
+                   help="comma-separated subset of bare,archive,dedup,wget (default all)")
     args = p.parse_args(argv)
     sites = ("realistic", "stress") if args.site == "both" else (args.site,)
     if "realistic" in sites and not (args.corpus / "articles.jsonl").exists():
@@ -555,6 +567,8 @@ def main(argv: list[str] | None = None) -> int:
     else:
         notes.append("skipped wget: not installed (apt-get install -y wget)")
 
+    wanted = set(args.modes.split(","))
+    modes = [m for m in modes if m.key in wanted]
     print(f"{args.repeat} round(s); Scrapy at {CONCURRENCY}/{CONCURRENCY} concurrency; {os.cpu_count()} CPUs;"
           f" seed {args.seed}", flush=True)
     work = Path(tempfile.mkdtemp(prefix="bench-crawl-"))
