@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from crawler.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, ConfigError, NewsarchiveError
+from crawler.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, ConfigError, Interrupted, NewsarchiveError
 from crawler.shutdown import interruptible
 
 
@@ -86,6 +86,13 @@ def build_parser() -> argparse.ArgumentParser:
     dd = sub.add_parser("dedup", help="near-duplicate state")
     ddsub = dd.add_subparsers(dest="dedup_command", required=True, metavar="ACTION")
     command("rebuild", "rebuild the article catalog from the WARC metadata records", ddsub)
+    du = command("update", "catch the article catalog up with the archive once: replay other runs' metadata "
+                 "records, analyse articles archived without one", ddsub)
+    du.add_argument("--sources", default=None, help="sources file (default: the project's settings/sources.toml)")
+    df = command("follow", "catch up every --interval seconds until SIGTERM (one consumer for several workers)",
+                 ddsub)
+    df.add_argument("--sources", default=None, help="sources file (default: the project's settings/sources.toml)")
+    df.add_argument("--interval", type=float, default=60.0, metavar="S", help="seconds between passes (default 60)")
     ex = command("export", "package the archive for other tools (WACZ for ReplayWeb.page)")
     ex.add_argument("--wacz", metavar="OUT.wacz", help="write a WACZ 1.1.1 package")
     ex.add_argument("--since", help="only articles captured at or after this date/time (2026-11-30)")
@@ -175,9 +182,30 @@ def cmd_crawl(args: argparse.Namespace) -> int:
     if stats_out is not None:
         stats_out.write_text(json.dumps(result.stats, default=str, indent=1, sort_keys=True))
     print(result.summary())
+    _crawl_catchup(settings)
     if not result.ok:
         raise NewsarchiveError(result.problem)
     return EXIT_OK
+
+
+def _crawl_catchup(settings) -> None:
+    """After the crawl, its WARCs stored: the articles it archived without analysing them (deferred,
+    or left by a crashed earlier run, or another worker's) are caught up from storage. Optional work:
+    a failure is one warning line, and the crawl's own outcome stands."""
+    from crawler.catchup import catch_up, dedup_enabled
+    from crawler.config import archive_from_settings
+
+    if not dedup_enabled(settings):
+        return
+    try:
+        counts = catch_up(settings, archive_from_settings(settings))
+    except Interrupted:
+        raise
+    except NewsarchiveError as e:
+        print(f"newsarchive: warning: dedup catch-up not done ({_one_line(e)}); "
+              "`newsarchive dedup update` does it later", file=sys.stderr)
+        return
+    print(f"dedup catch-up: {counts.line()}")
 
 
 def cmd_schedule(args: argparse.Namespace) -> int:
@@ -343,6 +371,36 @@ def cmd_dups(args: argparse.Namespace) -> int:
 
 
 def cmd_dedup(args: argparse.Namespace) -> int:
+    if args.dedup_command == "rebuild":
+        return _dedup_rebuild(args)
+    from crawler.catchup import CatchupCounts, StopSignals, catch_up, follow
+    from crawler.config import dedup_catalog_path
+
+    settings = _settings(args, sources=args.sources)
+    archive = _archive(settings, sync=False)
+    catalog = dedup_catalog_path(settings)
+    if not catalog.parent.is_dir() and settings.get("DEDUP_CATALOG"):
+        raise ConfigError(f"DEDUP_CATALOG {catalog}: folder {catalog.parent} does not exist")
+    with StopSignals() as stop:
+        if args.dedup_command == "update":
+            print(catch_up(settings, archive, stop=stop).line())
+            if stop():
+                raise Interrupted(f"interrupted by {stop.name}: the catch-up stopped early, what it did is stored; "
+                                  "`newsarchive dedup update` continues")
+            return EXIT_OK
+        if args.interval <= 0:
+            raise ConfigError(f"--interval {args.interval:g}: expected a number of seconds above 0")
+
+        def report(counts: CatchupCounts) -> None:
+            if counts.warcs_checked or counts.skipped:
+                print(counts.line(), flush=True)
+
+        total = follow(settings, archive, interval=args.interval, stop=stop, report=report)
+        print(f"stopped by {stop.name}: {total.line()}", flush=True)
+    return EXIT_OK
+
+
+def _dedup_rebuild(args: argparse.Namespace) -> int:
     from crawler.config import dedup_catalog_path, thresholds
     from crawler.rebuild import rebuild_catalog
 

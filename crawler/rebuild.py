@@ -1,19 +1,26 @@
 """Rebuilding the dedup catalog from the archive: archive metadata payloads -> detector -> settle.
 
 This is where the archive and the dedup library meet, so it lives in the CLI layer: ``crawler.dedup``
-never reads WARCs, and ``crawler.archive`` knows nothing of what a metadata block means.
+never reads WARCs, and ``crawler.archive`` knows nothing of what a metadata block means. The replay
+of one metadata block (:func:`replay_block`) and the catalog's lock are shared with the incremental
+catch-up (``crawler/catchup.py``), so a rebuild and a catch-up decide alike which capture an article is.
 """
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import MutableMapping
 
 from crawler.archive.archive import Archive
 from crawler.dedup import payload
 from crawler.dedup.defaults import DEFAULTS, Thresholds
 from crawler.dedup.detector import Detector
+from crawler.dedup.features import parse_when
 from crawler.dedup.store import ArticleStore
 from crawler.errors import NewsarchiveError
 
@@ -24,6 +31,29 @@ logger = logging.getLogger(__name__)
 COMMIT_EVERY = 1000
 
 
+class CatalogBusy(NewsarchiveError):
+    """Another rebuild or catch-up holds the dedup catalog."""
+
+
+@contextmanager
+def catalog_lock(catalog_path: str | os.PathLike[str], *, wait: bool = False) -> Iterator[None]:
+    """Hold ``CATALOG.lock`` (an flock beside the catalog) while rebuilding or catching up: two of
+    them on one catalog would each write articles the other does not know of, and a rebuild
+    replaces the file under a catch-up's open connection. Released by the OS if the process dies."""
+    path = Path(f"{os.fspath(catalog_path)}.lock")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+b") as f:
+        try:
+            fcntl.flock(f.fileno(), fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except BlockingIOError:
+            raise CatalogBusy(f"the dedup catalog {catalog_path} is in use by another `newsarchive dedup` "
+                              "rebuild, update or follow; try again when it has finished") from None
+        try:
+            yield
+        finally:
+            fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+
+
 def rebuild_catalog(archive: Archive, catalog_path: str | os.PathLike[str],
                     thresholds: Thresholds = DEFAULTS) -> dict[str, int]:
     """Rebuild the whole dedup catalog from the dedup metadata records in ``archive``'s WARCs.
@@ -32,11 +62,18 @@ def rebuild_catalog(archive: Archive, catalog_path: str | os.PathLike[str],
     replaces ``catalog_path`` only when complete; a young catalog is then settled, as the crawl
     did at its end. Returns counts: warcs, records, articles, flags, bad_records, unknown_schema.
     An archive without WARCs is an error (a mistyped path, most likely), not an empty success.
+    The rebuilt catalog has no catch-up checkpoint: the next ``dedup update`` checks every WARC
+    once more (quickly, from the index) for articles that have no metadata record.
     """
     warcs = len(archive.warc_names())
     if not warcs:
         raise NewsarchiveError(f"no WARCs in {archive.storage.uri}: nothing to rebuild the dedup catalog from")
     path = Path(catalog_path)
+    with catalog_lock(path):
+        return _rebuild(archive, path, thresholds, warcs)
+
+
+def _rebuild(archive: Archive, path: Path, thresholds: Thresholds, warcs: int) -> dict[str, int]:
     tmp = path.with_name(path.name + ".rebuild")
     for leftover in (tmp, Path(f"{tmp}-wal"), Path(f"{tmp}-shm")):
         leftover.unlink(missing_ok=True)
@@ -47,12 +84,12 @@ def rebuild_catalog(archive: Archive, catalog_path: str | os.PathLike[str],
     try:
         detector = Detector(store, thresholds)
         for block in archive.iter_metadata():
-            if _replay(detector, block, stats) and stats["records"] % COMMIT_EVERY == 0:
+            if replay_block(detector, block, stats) and stats["records"] % COMMIT_EVERY == 0:
                 store.commit()
         detector.settle()
         store.commit()
         stats["articles"] = store.count()
-        stats["flags"] = len(store.all_flags())
+        stats["flags"] = store.count_flags()
         complete = True
     finally:
         store.close()
@@ -65,24 +102,44 @@ def rebuild_catalog(archive: Archive, catalog_path: str | os.PathLike[str],
     return stats
 
 
-def _replay(detector: Detector, block: bytes, stats: dict[str, int]) -> bool:
-    """Add the article of one metadata block; False when it holds none (or none readable)."""
+def replay_block(detector: Detector, block: bytes, stats: MutableMapping[str, int]) -> bool:
+    """Add the article of one metadata block; False when it holds none (or none readable), or
+    when the catalog already holds this capture of its URL or a later one. Counts ``records``
+    (dedup payloads read), ``bad_records`` and ``unknown_schema`` in ``stats``."""
     try:
         found = payload.load_payload(block)
     except payload.UnknownSchema:
-        stats["unknown_schema"] += 1
+        stats["unknown_schema"] = stats.get("unknown_schema", 0) + 1
         return False
     except payload.BadPayload:
-        stats["bad_records"] += 1
+        stats["bad_records"] = stats.get("bad_records", 0) + 1
         return False
     if found is None:
         return False  # another pipeline's JSON metadata
-    stats["records"] += 1
+    stats["records"] = stats.get("records", 0) + 1
     try:
         article, signals = payload.article_from_payload(found)
     except payload.BadPayload:
-        stats["bad_records"] += 1
-        logger.warning("dedup rebuild: unreadable payload for %(url)s", {"url": found.get("url")}, exc_info=True)
+        stats["bad_records"] = stats.get("bad_records", 0) + 1
+        logger.warning("dedup: unreadable payload for %(url)s", {"url": found.get("url")}, exc_info=True)
+        return False
+    if holds_capture(detector.store, article.url, article.fetched_at):
         return False
     detector.add(article, signals)
     return True
+
+
+def holds_capture(store: ArticleStore, url: str, fetched_at: str | None) -> bool:
+    """Does the catalog hold the capture of ``url`` fetched at ``fetched_at``, or a later one?
+
+    Each article is in the catalog once, as its newest capture: a record of an older capture
+    (written late, by a catch-up, or found in another worker's WARC) never replaces it, and the
+    same capture twice (its record written twice) is added once."""
+    held = store.capture_of(url)
+    if held is None:
+        return False
+    held_at, new_at = parse_when(held[0]), parse_when(fetched_at)
+    if held_at is None or new_at is None:
+        return held[0] == fetched_at and fetched_at is not None
+    return held_at >= new_at
+

@@ -202,14 +202,22 @@ class Archive:
                 except PARSE_ERRORS as e:
                     raise UnreadableWarc.at(name, offset, e) from e
 
-    def sync_catalog(self) -> dict[str, int]:
+    def sync_catalog(self, unreadable: list[str] | None = None) -> dict[str, int]:
         """Make the catalog agree with storage: add WARCs it lacks (another machine's, or a fresh
-        machine's first look at a remote archive) from their sidecars, forget WARCs that are gone."""
+        machine's first look at a remote archive) from their sidecars, forget WARCs that are gone.
+        A WARC without a sidecar that cannot be read raises :class:`UnreadableWarc`; given an
+        ``unreadable`` list, its name goes there instead and the others are still added."""
         stored = set(self.warc_names())
         known = set(self.catalog.files())
         added = sorted(stored - known)
-        for name in added:
-            self.catalog.add_file(name, self.sidecar_entries(name))
+        for name in list(added):
+            try:
+                self.catalog.add_file(name, self.sidecar_entries(name))
+            except UnreadableWarc:
+                if unreadable is None:
+                    raise
+                unreadable.append(name)
+                added.remove(name)
         removed = sorted(known - stored)
         for name in removed:
             self.catalog.remove_file(name)

@@ -147,6 +147,11 @@ class CaptureCatalog:
             return entry
         return self.original_of(url, entry.digest) if entry.digest else None
 
+    def entries_of(self, filename: str) -> list[CaptureEntry]:
+        """Every indexed record of one WARC file, in file order."""
+        rows = self._conn().execute(f"SELECT {_COLUMNS} FROM captures WHERE filename = ? ORDER BY offset", (filename,))
+        return [CaptureEntry(*row) for row in rows]
+
     def iter_all(self) -> Iterator[CaptureEntry]:
         for row in self._conn().execute(f"SELECT {_COLUMNS} FROM captures ORDER BY filename, offset"):
             yield CaptureEntry(*row)

@@ -54,6 +54,11 @@ CREATE TABLE IF NOT EXISTS flags (
     detail TEXT NOT NULL DEFAULT '{}',
     PRIMARY KEY (a, b)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS checked_warcs (
+    name TEXT PRIMARY KEY,
+    checked_at TEXT NOT NULL,
+    outcome TEXT NOT NULL
+) WITHOUT ROWID;
 """
 
 
@@ -148,6 +153,11 @@ class ArticleStore:
     # --- transactions -------------------------------------------------------------------
     def commit(self) -> None:
         self.conn.execute("COMMIT")
+        self.conn.execute("BEGIN")
+
+    def rollback(self) -> None:
+        """Drop every change since the last commit (a catch-up that failed half-way)."""
+        self.conn.execute("ROLLBACK")
         self.conn.execute("BEGIN")
 
     def close(self) -> None:
@@ -271,6 +281,12 @@ class ArticleStore:
     def by_url(self, url: str) -> StoredArticle | None:
         return self._one("url", url)
 
+    def capture_of(self, url: str) -> tuple[str | None, str | None] | None:
+        """``(fetched_at, warc_record_id)`` of the capture of ``url`` the catalog holds, without
+        reading its signals; None when the URL is not in the catalog."""
+        row = self.conn.execute("SELECT fetched_at, warc_record_id FROM articles WHERE url = ?", (url,)).fetchone()
+        return None if row is None else (row[0], row[1])
+
     def ids_by_url_key(self, url_key: str) -> list[int]:
         return [r[0] for r in self.conn.execute("SELECT id FROM articles WHERE url_key = ?", (url_key,))]
 
@@ -321,10 +337,25 @@ class ArticleStore:
             )
         ]
 
+    def count_flags(self) -> int:
+        """Relations, each counted once."""
+        return int(self.conn.execute("SELECT COUNT(*) FROM flags WHERE a < b").fetchone()[0])
+
     def all_flags(self) -> list[tuple[int, int, Kind, float, Basis]]:
         """Each relation once (a < b): ``(a, b, kind, score, basis)``."""
         return [(a, b, Kind(kind), score, Basis(basis)) for a, b, kind, score, basis
                 in self.conn.execute("SELECT a, b, kind, score, basis FROM flags WHERE a < b ORDER BY a, b")]
+
+
+    # --- the catch-up's checkpoint: WARC files already checked against the catalog -------------
+    # (plain names: the catalog never reads a WARC; crawler/catchup.py does)
+    def checked_warcs(self) -> set[str]:
+        return {r[0] for r in self.conn.execute("SELECT name FROM checked_warcs")}
+
+    def mark_checked(self, names: list[str], checked_at: str, outcome: str = "ok") -> None:
+        """Record WARC files as checked (in the open transaction: with the articles they gave)."""
+        self.conn.executemany("INSERT OR REPLACE INTO checked_warcs (name, checked_at, outcome) VALUES (?, ?, ?)",
+                              [(name, checked_at, outcome) for name in names])
 
 
 def feature_names(signals: Signals) -> list[str]:

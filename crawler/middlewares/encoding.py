@@ -56,23 +56,32 @@ class CharsetFallbackMiddleware:
     def process_response(self, request: Request, response: Response, spider: Spider | None = None) -> Response:
         if not isinstance(response, HtmlResponse):
             return response
-        if _declared(response):
+        enc = fallback_encoding(response, self.fallbacks.get(request.meta.get(LANG_META_KEY, ""), []))
+        if enc is None:
             return response
-        body = response.body
+        if self.crawler.stats is not None:
+            self.crawler.stats.inc_value(f"encoding/fallback/{enc}")
+        return response.replace(encoding=enc)
+
+
+def fallback_encoding(response: TextResponse, fallbacks: list[str]) -> str | None:
+    """The first of ``fallbacks`` that decodes a page declaring no charset and not valid UTF-8;
+    None when the page needs none (the dedup catch-up decodes archived pages the same way)."""
+    if _declared(response):
+        return None
+    body = response.body
+    try:
+        body.decode("utf-8")
+        return None
+    except UnicodeDecodeError:
+        pass
+    for enc in fallbacks:
         try:
-            body.decode("utf-8")
-            return response
+            body.decode(enc)
         except UnicodeDecodeError:
-            pass
-        for enc in self.fallbacks.get(request.meta.get(LANG_META_KEY, ""), []):
-            try:
-                body.decode(enc)
-            except UnicodeDecodeError:
-                continue
-            if self.crawler.stats is not None:
-                self.crawler.stats.inc_value(f"encoding/fallback/{enc}")
-            return response.replace(encoding=enc)
-        return response
+            continue
+        return enc
+    return None
 
 
 def _declared(response: TextResponse) -> bool:
