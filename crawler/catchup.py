@@ -279,9 +279,9 @@ class Catchup:
             with self.archive.storage.open_stream(WARCS + name) as stream:
                 it = ArchiveIterator(stream, check_digests=False)
                 for record in it:
-                    item = wanted.pop(offset, None)
-                    if item is not None:
-                        yield item, (record, record.raw_stream.read())
+                    found = wanted.pop(offset, None)
+                    if found is not None:
+                        yield found, (record, record.raw_stream.read())
                     it.read_to_end(record)
                     offset = it.get_record_offset() + it.get_record_length()
         except PARSE_ERRORS as e:

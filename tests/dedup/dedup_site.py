@@ -149,12 +149,19 @@ NEGATIVES: list[tuple[str, str]] = [
 ]
 
 
-def serve(pages: dict[str, tuple[str, str]]) -> ThreadingHTTPServer:
+def serve(pages: dict[str, tuple[str, str]], held: dict[str, tuple[threading.Event, threading.Event]] | None = None,
+          ) -> ThreadingHTTPServer:
     """Serve ``pages`` (path -> (content type, html with ``{base}`` for the own address)) on
-    127.0.0.1, with a root page linking them all and a robots.txt allowing everything."""
+    127.0.0.1, with a root page linking them all and a robots.txt allowing everything.
+    ``held[path] = (arrived, release)``: a request for ``path`` sets ``arrived`` and is answered
+    only once ``release`` is set (at most a minute): a crawl that is still running, on demand."""
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:  # noqa: N802 - http.server's name
             base = f"http://{self.headers['Host']}"
+            if held and self.path in held:
+                arrived, release = held[self.path]
+                arrived.set()
+                release.wait(60)
             if self.path == "/robots.txt":
                 body, ctype = b"User-agent: *\nAllow: /\n", "text/plain"
             elif self.path == "/":
