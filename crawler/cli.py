@@ -376,6 +376,8 @@ def cmd_dedup(args: argparse.Namespace) -> int:
     from crawler.catchup import CatchupCounts, StopSignals, catch_up, follow
     from crawler.config import dedup_catalog_path
 
+    if args.dedup_command == "follow" and args.interval <= 0:
+        raise ConfigError(f"--interval {args.interval:g}: expected a number of seconds above 0")
     settings = _settings(args, sources=args.sources)
     archive = _archive(settings, sync=False)
     catalog = dedup_catalog_path(settings)
@@ -388,8 +390,6 @@ def cmd_dedup(args: argparse.Namespace) -> int:
                 raise Interrupted(f"interrupted by {stop.name}: the catch-up stopped early, what it did is stored; "
                                   "`newsarchive dedup update` continues")
             return EXIT_OK
-        if args.interval <= 0:
-            raise ConfigError(f"--interval {args.interval:g}: expected a number of seconds above 0")
 
         def report(counts: CatchupCounts) -> None:
             if counts.warcs_checked or counts.skipped:

@@ -36,22 +36,23 @@ class CatalogBusy(NewsarchiveError):
 
 
 @contextmanager
-def catalog_lock(catalog_path: str | os.PathLike[str], *, wait: bool = False) -> Iterator[None]:
-    """Hold ``CATALOG.lock`` (an flock beside the catalog) while rebuilding or catching up: two of
-    them on one catalog would each write articles the other does not know of, and a rebuild
-    replaces the file under a catch-up's open connection. Released by the OS if the process dies."""
-    path = Path(f"{os.fspath(catalog_path)}.lock")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a+b") as f:
+def catalog_lock(catalog_path: str | os.PathLike[str]) -> Iterator[None]:
+    """Hold the catalog's lock while rebuilding or catching up: two of them on one catalog would each
+    write articles the other does not know of, and a rebuild replaces the file under a catch-up's
+    open connection. An flock on the catalog's folder (it exists before the catalog does, and a
+    lock file would be litter in it); the OS releases it if the process dies."""
+    folder = Path(catalog_path).parent
+    folder.mkdir(parents=True, exist_ok=True)
+    fd = os.open(folder, os.O_RDONLY)
+    try:
         try:
-            fcntl.flock(f.fileno(), fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             raise CatalogBusy(f"the dedup catalog {catalog_path} is in use by another `newsarchive dedup` "
                               "rebuild, update or follow; try again when it has finished") from None
-        try:
-            yield
-        finally:
-            fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
 
 
 def rebuild_catalog(archive: Archive, catalog_path: str | os.PathLike[str],

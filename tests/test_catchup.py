@@ -17,6 +17,7 @@ from crawler.archive.archive import Archive
 from crawler.archive.records import Exchange
 from crawler.archive.writer import RollingWarcWriter
 from crawler.catchup import Catchup, CatchupCounts, StopSignals, catch_up, dedup_enabled, follow
+from crawler.cli import main
 from crawler.config import load_settings
 from crawler.dedup.detector import find_related
 from crawler.dedup.store import ArticleStore
@@ -24,6 +25,7 @@ from crawler.errors import Interrupted
 from crawler.rebuild import CatalogBusy, catalog_lock, rebuild_catalog
 from crawler.sources import Source
 from tests.dedup.dedup_site import EXPECTED, NEGATIVES, PAGES
+from tests.seaweed import closed_port
 
 BIN = Path(sys.executable).parent
 HOST = "news.test"
@@ -318,3 +320,21 @@ def test_a_crawl_catches_up_only_when_it_analyses_articles() -> None:
     assert not dedup_enabled(load_settings(overrides=["DEDUP_ENABLED=false"]))
     assert not dedup_enabled(load_settings(overrides=["ITEM_PIPELINES={}"]))
     assert not dedup_enabled(load_settings(overrides=["NEWSARCHIVE_ARTICLE_ITEMS=false"]))
+
+
+@pytest.mark.parametrize("trouble, code, says", [
+    (lambda tmp: ["--archive", str(tmp / "no-such-archive")], 1, "no archive at"),
+    (lambda tmp: ["--archive", "s3://bucket/prefix", "-s", f"AWS_ENDPOINT_URL=http://127.0.0.1:{closed_port()}",
+                  "-s", "AWS_ACCESS_KEY_ID=key", "-s", "AWS_SECRET_ACCESS_KEY=secret"], 2, "cannot connect"),
+    (lambda tmp: ["--archive", str(write_archive(tmp / "a", site_exchanges()[:2]).storage.uri), "--interval", "0"],
+     2, "--interval 0: expected a number of seconds above 0"),
+], ids=["missing archive", "unreachable S3", "bad interval"])
+def test_update_and_follow_fail_in_one_line_and_create_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                               trouble, code: int, says: str) -> None:
+    argv = trouble(tmp_path)
+    before = set(tmp_path.rglob("*"))
+    command = ["dedup", "follow"] if "--interval" in argv else ["dedup", "update"]
+    assert main([*command, *argv]) == code
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("newsarchive: ") and says in err[0], err
+    assert set(tmp_path.rglob("*")) == before
