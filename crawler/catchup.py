@@ -385,11 +385,14 @@ def catchup_from_settings(settings: BaseSettings, archive: Archive, *,
                    stop=stop)
 
 
-def catch_up(settings: BaseSettings, archive: Archive, *, stop: Callable[[], bool] = lambda: False) -> CatchupCounts:
-    """One catch-up pass, holding the catalog's lock (another one running is `CatalogBusy`)."""
+def catch_up(settings: BaseSettings, archive: Archive, *, stop: Callable[[], bool] = lambda: False,
+             wait: float = 0.0) -> CatchupCounts:
+    """One catch-up pass, holding the catalog's lock (another one holding it for more than ``wait``
+    seconds is `CatalogBusy`)."""
     from crawler.config import dedup_catalog_path
 
-    with catalog_lock(dedup_catalog_path(settings)), catchup_from_settings(settings, archive, stop=stop) as c:
+    with catalog_lock(dedup_catalog_path(settings), wait=wait), \
+            catchup_from_settings(settings, archive, stop=stop) as c:
         return c.run_once()
 
 

@@ -188,6 +188,11 @@ def cmd_crawl(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+#: How long a crawl's end waits for another catch-up of its catalog (a crawl of another source
+#: that ended just before) before leaving the work to the next one.
+CRAWL_CATCHUP_WAIT = 30.0
+
+
 def _crawl_catchup(settings) -> None:
     """After the crawl, its WARCs stored: the articles it archived without analysing them (deferred,
     or left by a crashed earlier run, or another worker's) are caught up from storage. Optional work:
@@ -198,7 +203,8 @@ def _crawl_catchup(settings) -> None:
     if not dedup_enabled(settings):
         return
     try:
-        counts = catch_up(settings, archive_from_settings(settings))
+        # Two scheduled crawls ending together: the second waits for the first one's catch-up.
+        counts = catch_up(settings, archive_from_settings(settings), wait=CRAWL_CATCHUP_WAIT)
     except Interrupted:
         raise
     except NewsarchiveError as e:

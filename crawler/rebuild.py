@@ -11,6 +11,7 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -36,20 +37,27 @@ class CatalogBusy(NewsarchiveError):
 
 
 @contextmanager
-def catalog_lock(catalog_path: str | os.PathLike[str]) -> Iterator[None]:
+def catalog_lock(catalog_path: str | os.PathLike[str], *, wait: float = 0.0) -> Iterator[None]:
     """Hold the catalog's lock while rebuilding or catching up: two of them on one catalog would each
     write articles the other does not know of, and a rebuild replaces the file under a catch-up's
     open connection. An flock on the catalog's folder (it exists before the catalog does, and a
-    lock file would be litter in it); the OS releases it if the process dies."""
+    lock file would be litter in it); the OS releases it if the process dies. Held by another
+    process for more than ``wait`` seconds: `CatalogBusy`."""
     folder = Path(catalog_path).parent
     folder.mkdir(parents=True, exist_ok=True)
     fd = os.open(folder, os.O_RDONLY)
+    deadline = time.monotonic() + wait
     try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise CatalogBusy(f"the dedup catalog {catalog_path} is in use by another `newsarchive dedup` "
-                              "rebuild, update or follow; try again when it has finished") from None
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise CatalogBusy(f"the dedup catalog {catalog_path} is in use by another `newsarchive dedup` "
+                                      "rebuild, update or follow, or a crawl's catch-up; try again when it has "
+                                      "finished") from None
+                time.sleep(0.2)
         yield
     finally:
         os.close(fd)  # releases the lock

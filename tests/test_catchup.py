@@ -338,3 +338,25 @@ def test_update_and_follow_fail_in_one_line_and_create_nothing(tmp_path: Path, c
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("newsarchive: ") and says in err[0], err
     assert set(tmp_path.rglob("*")) == before
+
+
+def test_a_crawl_end_waits_for_another_catch_up_of_its_catalog(tmp_path: Path) -> None:
+    import threading
+    import time
+
+    write_archive(tmp_path, site_exchanges()[:3])
+    settings = load_settings(archive=str(tmp_path))
+    released = threading.Event()
+
+    def hold() -> None:
+        with catalog_lock(tmp_path / "dedup.sqlite3"):
+            released.wait(5)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    time.sleep(0.2)
+    threading.Timer(0.5, released.set).start()
+    started = time.monotonic()
+    counts = catch_up(settings, Archive.open(tmp_path), wait=10)
+    holder.join()
+    assert 0.2 < time.monotonic() - started < 5 and counts.warcs_checked == 1
