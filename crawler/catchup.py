@@ -95,6 +95,28 @@ class _Work:
     source: Source | None = None
 
 
+class _LazyWriter:
+    """The catch-up's WARC writer, made for its first record: a pass that writes none leaves no
+    file and no spool folder behind."""
+
+    def __init__(self, make: Callable[[], RollingWarcWriter]) -> None:
+        self._make = make
+        self._writer: RollingWarcWriter | None = None
+
+    def write_metadata(self, url: str, refers_to: str, payload: bytes, content_type: str) -> None:
+        if self._writer is None:
+            self._writer = self._make()
+        self._writer.write_metadata(url, refers_to, payload, content_type)
+
+    def finish_file(self) -> None:
+        if self._writer is not None:
+            self._writer.finish_file()
+
+    def abandon(self) -> None:
+        if self._writer is not None:
+            self._writer.abandon()
+
+
 class Catchup:
     """The catch-up of one dedup catalog with one archive. ``run_once`` is one pass; a follower keeps
     the object (and so the catalog and the detector's in-memory index) between passes."""
@@ -147,7 +169,7 @@ class Catchup:
         checked = self.store.checked_warcs()
         names = sorted(n for n in self.archive.warc_names() if n not in checked)
         flags_before = self.store.count_flags()
-        writer = RollingWarcWriter(self.out.spool_dir, self._publish, **self.writer_options)
+        writer = _LazyWriter(lambda: RollingWarcWriter(self.out.spool_dir, self._publish, **self.writer_options))
         done: list[tuple[str, str]] = []
         self._changed, self._pending = False, 0
         try:
@@ -175,6 +197,10 @@ class Catchup:
         except BaseException:
             self.store.rollback()
             writer.abandon()  # its records stay in the spool; the next pass stores and replays them
+            # The detector's in-memory index and the store's signals cache still hold the articles
+            # rolled back (and SQLite reuses their ids): a follower's next pass starts afresh.
+            self.store.close()
+            self.store, self._detector = ArticleStore(self.catalog_path), None
             raise
         counts.flags_added = self.store.count_flags() - flags_before
         return counts
@@ -183,7 +209,7 @@ class Catchup:
         self.out.publish(path, name, entries)
         self._published.append(name)
 
-    def _flush(self, writer: RollingWarcWriter, done: list[tuple[str, str]]) -> None:
+    def _flush(self, writer: _LazyWriter, done: list[tuple[str, str]]) -> None:
         """Store the metadata WARC, then mark what it covers checked, with the catalog, in one commit."""
         self.store.commit()
         writer.finish_file()
@@ -211,7 +237,7 @@ class Catchup:
                         {"n": len(report.published)})
 
     # -- one WARC file ------------------------------------------------------------------------
-    def _check(self, name: str, writer: RollingWarcWriter, counts: CatchupCounts) -> str | None:
+    def _check(self, name: str, writer: _LazyWriter, counts: CatchupCounts) -> str | None:
         """Catch up one WARC; returns its outcome (``ok``, ``damaged``), or None when stopped."""
         work = self._plan(self.archive.catalog.entries_of(name))
         outcome = "ok"
@@ -303,7 +329,7 @@ class Catchup:
             logger.warning("dedup catch-up: skipped a dedup metadata record it cannot read")
 
     def _analyse(self, entry: CaptureEntry, source: Source, record: Any, payload: bytes,
-                 writer: RollingWarcWriter, counts: CatchupCounts) -> None:
+                 writer: _LazyWriter, counts: CatchupCounts) -> None:
         url = entry.url
         try:
             html = self.page_html(url, record.http_headers, payload, source.lang)

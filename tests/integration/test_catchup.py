@@ -84,6 +84,7 @@ def test_a_crawl_without_dedup_caught_up_equals_a_crawl_with_it(tmp_path: Path, 
     # the crawl with dedup analysed everything itself: its catch-up only checked its WARC
     done = counts(on.proc.stdout, "dedup catch-up: ")
     assert done["warcs_checked"] >= 1 and done["articles_extracted"] == done["metadata_replayed"] == 0
+    assert not (tmp_path / "on" / "spool" / "catchup").exists(), "nothing written, nothing spooled"
     assert b"dedup catch-up" not in off.proc.stdout and not (tmp_path / "off" / "dedup.sqlite3").exists()
 
     update = run_cli("dedup", "update", "--sources", str(sources), "--archive", str(tmp_path / "off"))
