@@ -112,6 +112,18 @@ def test_a_crawl_without_dedup_caught_up_equals_a_crawl_with_it(tmp_path: Path, 
     assert verify.returncode == 0, verify.stdout[-2000:]
 
 
+def test_pages_the_crawls_dedup_deferred_are_flagged_at_its_end(tmp_path: Path, site: str) -> None:
+    """Dedup far behind (a backlog bound of one byte): every page is archived unanalysed, and the
+    crawl's own catch-up flags them all before it exits."""
+    sources = write_sources(tmp_path / "sources.toml", site)
+    run = crawl(tmp_path, sources, tmp_path / "archive", "-s", "DEDUP_QUEUE_BYTES=1")
+    assert run.proc.returncode == 0, run.log[-2000:]
+    assert run.stats["dedup/deferred"] == len(PAGES)
+    assert counts(run.proc.stdout, "dedup catch-up: ")["articles_extracted"] == len(PAGES)
+    assert catalog_articles(tmp_path / "archive" / "dedup.sqlite3") == set(PAGES)
+    assert_flagged_as_a_full_crawl(catalog_flags(tmp_path / "archive" / "dedup.sqlite3"))
+
+
 def _records(archive: Path) -> tuple[set[str], set[str]]:
     """(article paths with a response, article paths with a dedup metadata record) in the capture catalog."""
     catalog = CaptureCatalog(archive / "index.sqlite3")
