@@ -113,6 +113,14 @@ def principal_ids(art: StoredArticle) -> frozenset[str]:
     return _memo(art, "_principal_ids", compute)
 
 
+def same_subject(a: StoredArticle, b: StoredArticle) -> bool:
+    """Whether both articles are about the same vulnerabilities: what each names most is the same
+    non-empty set of ids. One shared id is not enough: a report of a fake PoC or of the product's
+    next flaw names the earlier CVE too, beside its own."""
+    pa = principal_ids(a)
+    return bool(pa) and pa == principal_ids(b)
+
+
 def headline_names(art: StoredArticle) -> frozenset[str]:
     """What a headline names: its anchors less figures and dates (products, vendors, ids)."""
     return _memo(art, "_headline_names", lambda: frozenset(
@@ -198,10 +206,12 @@ def _same_language(new: StoredArticle, other: StoredArticle, s: PairScore, th: T
         if not different_originals and s.sibling >= th.sibling_min and days <= th.sibling_window_days:
             translated = new.signals.translated or other.signals.translated
             relation = Relation(Kind.TRANSLATION_SIBLING if translated else Kind.SAME_STORY, s.sibling)
-        elif s.mixed >= th.zh_story_min and days <= th.zh_story_window_days:
+        elif s.mixed >= th.zh_story_min and (days <= th.zh_story_window_days or (
+                days <= th.zh_story_subject_window_days and same_subject(new, other))):
             # Chinese outlets reporting one incident from different originals: their wording
             # shares little (each translates another report), their names and figures and the
-            # words of the incident do, within days.
+            # words of the incident do, within days; or later (a follow-up, a weekly roundup)
+            # when both are about the very same vulnerability ids.
             relation = Relation(Kind.SAME_STORY, s.mixed)
     elif s.story >= th.story_min and days <= th.story_window_days:
         relation = Relation(Kind.SAME_STORY, s.story)

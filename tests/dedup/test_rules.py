@@ -221,6 +221,22 @@ def test_two_incidents_that_mention_one_flaw_in_passing(ids_b: dict[str, int], c
     assert not rules.conflicting_incidents(a, b, off)
 
 
+@pytest.mark.parametrize("ids_b,day,kind", [
+    ({"cve_2024_1": 2}, 40.0, Kind.SAME_STORY),  # the same subject weeks later: CISA confirms, a roundup
+    ({"cve_2024_1": 2}, 61.0, None),  # beyond the siblings' window
+    ({"cve_2024_1": 2, "cve_2024_9": 2}, 40.0, None),  # names the flaw beside its own subject
+    ({}, 40.0, None),  # no ids: the days alone decide
+])
+def test_zh_reports_of_one_subject_weeks_apart(ids_b: dict[str, int], day: float, kind: Kind | None) -> None:
+    a = counted_ids(art(1, "zh", links=[("bleepingcomputer.com/x", "translated_from")]), cve_2024_1=3)
+    b = counted_ids(art(2, "zh", day=day, links=[("securityweek.com/y", "translated_from")]), **ids_b)
+    s = score(a, b, anchors=0.3, terms=0.3)
+    got = classify(a, b, s)
+    assert (got.kind if got else None) == kind
+    narrow = replace(DEFAULTS, zh_story_subject_window_days=0.0)
+    assert rules.classify(a, b, s, narrow, new_sources=rules.sources(a)) is None
+
+
 def titled(a: StoredArticle, title: str) -> StoredArticle:
     return replace(a, title=title)
 
