@@ -54,3 +54,21 @@ def test_held_out_and_training_counts_partition_the_pairs() -> None:
     for k in range(3):
         train = fitting.training(per_fold, whole, k, "same_story")
         assert train["fp"] == (0 if per_fold[k]["same_story"]["fp"] else 1)
+
+
+def test_neighbours_are_one_step_along_one_parameter() -> None:
+    grid = [{"m": m, "w": w} for w in (7.0, 14.0) for m in (0.1, 0.2, 0.3)]
+    near = fitting.neighbours(grid)
+    assert sorted(near[0]) == [1, 3]  # (0.1, 7): (0.2, 7) and (0.1, 14)
+    assert sorted(near[4]) == [1, 3, 5]  # (0.2, 14): (0.2, 7), (0.1, 14), (0.3, 14)
+
+
+def test_choose_prefers_a_plateau_to_a_lone_peak() -> None:
+    def counts(tp: int, fp: int, fn: int) -> dict[str, dict[str, int]]:
+        return {"r": {"tp": tp, "fp": fp, "fn": fn}}
+    grid = [({"m": m}, counts(*c)) for m, c in zip((0.1, 0.2, 0.3, 0.4, 0.5, 0.6),
+                                                    ((2, 8, 8), (10, 0, 0), (2, 8, 8), (9, 1, 1), (9, 1, 1), (9, 1, 1)))]
+    # 0.2 has the best F1 alone (1.0) between two bad neighbours; 0.5 sits inside a plateau of 0.9.
+    assert fitting.choose(grid, "r") == {"m": 0.5}
+    flat = [({"m": m}, counts(5, 1, 1)) for m in (0.1, 0.2, 0.3)]
+    assert fitting.choose(flat, "r") == {"m": 0.2}  # ties: the middle of the grid
