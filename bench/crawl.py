@@ -296,7 +296,8 @@ def run_scrapy(mode: Mode, ctx: Context) -> Result:
 
 def verify_archive(archive: Path, stats: dict, target: Target, result: Result) -> None:
     warcs = sorted((archive / "warcs").rglob("*.warc.gz"))
-    leftovers = sorted(p.name for p in (archive / "spool").glob("*")) if (archive / "spool").is_dir() else []
+    # WARC files left unstored (the crawl's spool, and the catch-up's own folder inside it)
+    leftovers = sorted(p.name for p in (archive / "spool").rglob("*.warc*") if p.is_file()) if (archive / "spool").is_dir() else []
     counts: dict[str, int] = {}
     archived: set[str] = set()
     for path in warcs:

@@ -7,11 +7,13 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
+import psutil
 import pytest
 
 from tests.mockserver import MockServer
@@ -129,3 +131,16 @@ def pywb_missing() -> str | None:
     except PywbNotFound as e:
         return str(e)
     return None
+
+
+def process_gone(pid: int, timeout: float = 20) -> bool:
+    """True once ``pid`` has exited (or is a zombie its parent has not reaped) within ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
+                return True
+        except psutil.NoSuchProcess:
+            return True
+        time.sleep(0.05)
+    return False

@@ -14,7 +14,7 @@ import pytest
 
 from crawler.dedup.defaults import Thresholds
 from crawler.dedup.service import CHILD_NICENESS, DedupService, DedupUnavailable, NoMainText
-from tests.conftest import REPO, cli_env
+from tests.conftest import REPO, cli_env, process_gone
 from tests.dedup import dedup_site
 
 BASE = "http://127.0.0.1:8123"
@@ -40,18 +40,6 @@ def started(tmp_path):
     for service in services:
         service.kill()
         assert service.wait(10) is not None
-
-
-def gone(pid: int, timeout: float = 20) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
-                return True
-        except psutil.NoSuchProcess:
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def test_answers_come_from_the_child_in_order(started):
@@ -141,4 +129,4 @@ def test_the_child_never_outlives_its_parent(tmp_path, how):
     proc = subprocess.run([sys.executable, "-c", script], cwd=REPO, env=cli_env(), capture_output=True, timeout=120)
     child = int(proc.stdout.split()[0])
     assert proc.returncode == (-signal.SIGKILL if how == "sigkill" else 3)
-    assert gone(child), f"dedup child {child} outlived its parent"
+    assert process_gone(child), f"dedup child {child} outlived its parent"

@@ -10,13 +10,10 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
-import psutil
-
 from crawler.archive.archive import Archive
-from tests.conftest import REPO, cli_env, crawl
+from tests.conftest import REPO, cli_env, crawl, process_gone
 from tests.dedup.dedup_site import PAGES, serve
 
 #: The dedup site's articles, and copies under other paths: enough pages for a kill to land mid-crawl.
@@ -35,18 +32,6 @@ def write_sources(tmp: Path, base: str, host: str) -> Path:
 def archived_urls(archive: Path) -> set[str]:
     arch = Archive.open(archive)
     return {e.url for name in arch.warc_names() for e in arch.index_file(name) if e.rec_type == "response"}
-
-
-def process_gone(pid: int, timeout: float = 20) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
-                return True
-        except psutil.NoSuchProcess:
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def test_a_full_backlog_archives_every_page_unanalysed(tmp_path: Path) -> None:
