@@ -337,8 +337,10 @@ class Catchup:
             counts.skipped += 1
             logger.warning("dedup catch-up: cannot decode %(url)s: %(error)s", {"url": url, "error": e})
             return
-        if html is None:
-            return  # not HTML after all (the index's media type said it was)
+        if html is None:  # not HTML after all (the index's media type said it was): damage, or a lying server
+            counts.skipped += 1
+            logger.warning("dedup catch-up: %(url)s is not HTML, skipped", {"url": url})
+            return
         record_id = record.rec_headers.get_header("WARC-Record-ID") or ""
         fetched_at = record.rec_headers.get_header("WARC-Date")
         try:

@@ -213,11 +213,13 @@ def test_unreadable_warcs_and_records_are_counted_skips_and_the_rest_is_caught_u
     # a file that is no WARC at all, without a sidecar (dropped into warcs/ by hand, or torn)
     (tmp_path / "warcs" / "broken-00001.warc.gz").write_bytes(b"\x1f\x8b\x08\x00garbage" * 50)
     # and a WARC whose index is fine but one record's bytes are damaged
-    entries = [e for e in archive.catalog.entries_of(names[1]) if e.rec_type == "response"]
-    damaged = entries[0]
-    raw = bytearray((tmp_path / "warcs" / names[1]).read_bytes())
-    raw[damaged.offset + 20: damaged.offset + 60] = b"\xff" * 40
-    (tmp_path / "warcs" / names[1]).write_bytes(bytes(raw))
+    # (an article's response: names sort by time, then pid as text, so which file holds which
+    # pages is not fixed, and a damaged listing page would never be read)
+    damaged_warc, damaged = next((name, e) for name in names for e in archive.catalog.entries_of(name)
+                                 if e.rec_type == "response" and e.url[len(BASE):] in PAGES)
+    raw = bytearray((tmp_path / "warcs" / damaged_warc).read_bytes())
+    raw[damaged.offset: damaged.offset + 60] = b"\xff" * 60  # its gzip header too: unreadable, whatever the bytes after
+    (tmp_path / "warcs" / damaged_warc).write_bytes(bytes(raw))
     counts = run(tmp_path)
     assert counts.skipped == 2, counts
     lost = {damaged.url[len(BASE):]}
@@ -227,7 +229,7 @@ def test_unreadable_warcs_and_records_are_counted_skips_and_the_rest_is_caught_u
     assert run(tmp_path) == CatchupCounts()
     with ArticleStore.open_existing(tmp_path / "dedup.sqlite3") as store:
         outcomes = dict(store.conn.execute("SELECT name, outcome FROM checked_warcs"))
-    assert outcomes["broken-00001.warc.gz"] == "unreadable" and outcomes[names[1]] == "damaged"
+    assert outcomes["broken-00001.warc.gz"] == "unreadable" and outcomes[damaged_warc] == "damaged"
 
 
 def test_a_pass_that_fails_half_way_leaves_nothing_half_done(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
