@@ -212,26 +212,35 @@ def test_sigkill_at_random_moments_loses_nothing(seaweedfs, tmp_path: Path) -> N
     assert not list((tmp_path / "spool").glob("*"))
 
 
+#: How long SeaweedFS stays down: ten one-second retries at the test's ARCHIVE_UPLOAD_BACKOFF_MAX=1,
+#: while the crawl goes on (about 20 s of pages at the test's rate).
+OUTAGE_SECONDS = 10
+
+
 def test_s3_outage_mid_crawl_is_waited_out(make_seaweedfs, tmp_path: Path) -> None:
-    """SeaweedFS stops for 30 s in the middle of a crawl; the crawl spools, retries, finishes."""
+    """SeaweedFS stops for OUTAGE_SECONDS in the middle of a crawl; the crawl spools, retries, finishes."""
     server_s3 = make_seaweedfs()
     client = server_s3.client("admin")
     client.create_bucket(Bucket="outage")
     uri = "s3://outage/a"
     env = s3_env(server_s3, tmp_path)
-    pages = 400
+    pages = 300
     with MockServer("bench", pages=pages, seed=5) as site:
         sources = bench_sources(tmp_path / "sources.toml", site)
         args = crawl_args(sources, uri, tmp_path / "stats.json", "-s", "WARC_MAX_SIZE=300000",
                           "-s", "CONCURRENT_REQUESTS=1", "-s", "CONCURRENT_REQUESTS_PER_DOMAIN=1",
-                          "-s", "DOWNLOAD_DELAY=0.1", "-s", "ARCHIVE_UPLOAD_BACKOFF_MAX=4",
+                          "-s", "DOWNLOAD_DELAY=0.05", "-s", "ARCHIVE_UPLOAD_BACKOFF_MAX=1",
                           "-s", "LOG_LEVEL=WARNING")
         proc = subprocess.Popen([sys.executable, "-m", "crawler", *args], cwd=tmp_path, env=env,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        time.sleep(6)
+        # the outage starts once the crawl has stored a WARC: storage worked, the crawl is under way
+        deadline = time.monotonic() + 120
+        while (proc.poll() is None and time.monotonic() < deadline
+               and not [k for k in keys(client, "outage") if k.endswith(".warc.gz")]):
+            time.sleep(0.1)
         assert proc.poll() is None, "the crawl ended before the outage"
         server_s3.stop()
-        time.sleep(30)
+        time.sleep(OUTAGE_SECONDS)
         server_s3.start()
         out, err = proc.communicate(timeout=600)
         assert proc.returncode == 0, err[-3000:]
