@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -28,7 +29,7 @@ PROFILE = str(REPO / "settings" / "profiles" / "test.toml")
 ARTICLE = re.compile(r"/(en|zh)/[a-z0-9-]+$")
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def site() -> Iterator[str]:
     server = serve(PAGES)
     yield f"127.0.0.1:{server.server_address[1]}"
@@ -40,6 +41,22 @@ def write_sources(path: Path, host: str, *, article_pattern: str = ARTICLE.patte
     path.write_text(f'[[source]]\nname = "dedup"\nlang = "en"\nstart_urls = ["http://{host}/"]\n'
                     f'allowed_domains = ["{host}"]\narticle_pattern = \'{article_pattern}\'\n{extra}', encoding="utf-8")
     return path
+
+
+@pytest.fixture(scope="module")
+def archived_without_dedup(site: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The site crawled once with DEDUP_ENABLED=false: nothing analysed, no catalog, no catch-up.
+    Tests catch up copies of this archive (:func:`copy_archive`), never the archive itself."""
+    tmp = tmp_path_factory.mktemp("no-dedup")
+    run = crawl(tmp, write_sources(tmp / "sources.toml", site), tmp / "archive", "-s", "DEDUP_ENABLED=false")
+    assert run.proc.returncode == 0, run.log[-2000:]
+    assert b"dedup catch-up" not in run.proc.stdout and not (tmp / "archive" / "dedup.sqlite3").exists()
+    return tmp / "archive"
+
+
+def copy_archive(archive: Path, to: Path) -> Path:
+    shutil.copytree(archive, to)
+    return to
 
 
 def counts(stdout: bytes, prefix: str = "") -> dict[str, int]:
@@ -77,11 +94,12 @@ def assert_flagged_as_a_full_crawl(found: dict[frozenset[str], str]) -> None:
         assert frozenset((a, b)) not in found, (a, b, found)
 
 
-def test_a_crawl_without_dedup_caught_up_equals_a_crawl_with_it(tmp_path: Path, site: str) -> None:
+def test_a_crawl_without_dedup_caught_up_equals_a_crawl_with_it(tmp_path: Path, site: str,
+                                                               archived_without_dedup: Path) -> None:
     sources = write_sources(tmp_path / "sources.toml", site)
     on = crawl(tmp_path, sources, tmp_path / "on")
-    off = crawl(tmp_path, sources, tmp_path / "off", "-s", "DEDUP_ENABLED=false")
-    assert on.proc.returncode == 0 and off.proc.returncode == 0, (on.log[-2000:], off.log[-2000:])
+    copy_archive(archived_without_dedup, tmp_path / "off")
+    assert on.proc.returncode == 0, on.log[-2000:]
     # the crawl with dedup analysed everything itself (but what its dedup deferred, if anything):
     # its catch-up only checked its WARC
     done = counts(on.proc.stdout, "dedup catch-up: ")
@@ -89,7 +107,6 @@ def test_a_crawl_without_dedup_caught_up_equals_a_crawl_with_it(tmp_path: Path, 
     assert done["warcs_checked"] >= 1 and done["articles_extracted"] == deferred and done["metadata_replayed"] == 0
     if not deferred:
         assert not (tmp_path / "on" / "spool" / "catchup").exists(), "nothing written, nothing spooled"
-    assert b"dedup catch-up" not in off.proc.stdout and not (tmp_path / "off" / "dedup.sqlite3").exists()
 
     update = run_cli("dedup", "update", "--sources", str(sources), "--archive", str(tmp_path / "off"))
     assert update.returncode == 0, update.stderr
@@ -229,10 +246,10 @@ def test_a_translation_fetched_by_another_worker_is_flagged_by_one_consumer(seaw
     assert_flagged_as_a_full_crawl(found)
 
 
-def test_a_malformed_warc_among_good_ones_is_a_counted_skip(tmp_path: Path, site: str) -> None:
+def test_a_malformed_warc_among_good_ones_is_a_counted_skip(tmp_path: Path, site: str,
+                                                           archived_without_dedup: Path) -> None:
     sources = write_sources(tmp_path / "sources.toml", site)
-    run = crawl(tmp_path, sources, tmp_path / "archive", "-s", "DEDUP_ENABLED=false")
-    assert run.proc.returncode == 0, run.log[-2000:]
+    copy_archive(archived_without_dedup, tmp_path / "archive")
     (tmp_path / "archive" / "warcs" / "zz-truncated.warc.gz").write_bytes(b"\x1f\x8b\x08\x00" + os.urandom(3000))
     update = run_cli("dedup", "update", "--sources", str(sources), "--archive", str(tmp_path / "archive"))
     assert update.returncode == 0, update.stderr
@@ -242,10 +259,10 @@ def test_a_malformed_warc_among_good_ones_is_a_counted_skip(tmp_path: Path, site
     assert_flagged_as_a_full_crawl(catalog_flags(tmp_path / "archive" / "dedup.sqlite3"))
 
 
-def test_dedup_follow_catches_up_until_sigterm_and_exits_cleanly(tmp_path: Path, site: str) -> None:
+def test_dedup_follow_catches_up_until_sigterm_and_exits_cleanly(tmp_path: Path, site: str,
+                                                                 archived_without_dedup: Path) -> None:
     sources = write_sources(tmp_path / "sources.toml", site)
-    run = crawl(tmp_path, sources, tmp_path / "archive", "-s", "DEDUP_ENABLED=false")
-    assert run.proc.returncode == 0, run.log[-2000:]
+    copy_archive(archived_without_dedup, tmp_path / "archive")
     proc = subprocess.Popen([sys.executable, "-m", "crawler", "dedup", "follow", "--interval", "0.5", "--sources",
                              str(sources), "--archive", str(tmp_path / "archive")], cwd=tmp_path, env=cli_env(),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
