@@ -34,8 +34,9 @@ pytestmark = pytest.mark.s3
 
 ORIGINAL, TRANSLATION = "/en/lockbit-hospital", "/zh/lockbit-hospital"
 PROFILE = str(REPO / "settings" / "profiles" / "test.toml")
-#: A short wait for the other worker (and, by default, one request in flight per worker: the barrier relies on it).
-WORKER_SETTINGS = ("-s", "WORKER_IDLE_TIMEOUT=3", "-s", "WORKER_HEARTBEAT=0.5")
+#: A short wait for the other worker (three of its heartbeats; and, by default, one request in flight per
+#: worker: the barrier relies on it).
+WORKER_SETTINGS = ("-s", "WORKER_IDLE_TIMEOUT=1.5", "-s", "WORKER_HEARTBEAT=0.5")
 
 
 class PairedSite:
