@@ -23,7 +23,7 @@ from crawler.archive.catalog import CaptureCatalog
 from tests.conftest import REPO, cli_env, run_cli, write_sources
 from tests.mockserver import MockServer
 
-PAGES = 150
+PAGES = 100  # two listings of 50; kills land after 0 to 50 responses
 PROFILE = str(REPO / "settings" / "profiles" / "test.toml")
 
 
