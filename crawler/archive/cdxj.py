@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from dataclasses import dataclass
@@ -14,6 +15,9 @@ INDEXED_TYPES = ("response", "revisit", "resource", "metadata")
 _MIME_SPLIT = re.compile(r"[;\s]")
 
 
+#: surt is pure Python (about 60 us a URL); one capture asks for its key several times, on two
+#: threads (incremental check, revisit lookup, index entries of request and response).
+@functools.lru_cache(maxsize=4096)
 def surt_key(url: str) -> str:
     try:
         return _surt.surt(url)

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import textwrap
 import time
+import zlib
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from crawler.archive.archive import Archive
 from crawler.archive.cdxj import CaptureEntry
 from crawler.archive.records import Exchange, sha1_digest
 from crawler.archive.warcscan import complete_members_end, iter_entries, repair_torn_tail
-from crawler.archive.writer import RollingWarcWriter
+from crawler.archive.writer import RollingWarcWriter, gzip_member
 
 FIXED = datetime(2026, 11, 28, 12, 0, 0, 123456, tzinfo=timezone.utc)
 
@@ -94,6 +95,51 @@ def test_each_record_is_its_own_gzip_member_and_offsets_are_exact(tmp_path: Path
         assert complete_members_end(f) == (len(data), 11)
 
 
+@pytest.mark.parametrize("levels", [(3, 0), (0, 3), (6, 0, 1), (3,)])
+def test_a_segmented_member_is_one_gzip_member_of_its_bytes(levels: tuple[int, ...]) -> None:
+    texts = [b"WARC/1.1\r\nWARC-Type: response\r\n\r\n" * 20, os.urandom(70_000), b"", b"\r\n\r\n"]
+    segments = [([texts[i], texts[-1]] if i == len(levels) - 1 else [texts[i]], level)
+                for i, level in enumerate(levels)]
+    member = b"".join(gzip_member(segments))
+    expected = b"".join(b"".join(parts) for parts, _ in segments)
+    assert gzip.decompress(member) == expected
+    d = zlib.decompressobj(zlib.MAX_WBITS + 16)  # what warcio and pywb read records with
+    assert d.decompress(member) == expected and d.eof and d.unused_data == b""
+    assert member[:10] == zlib.compress(b"", 3, wbits=31)[:10]  # the header zlib writes
+    assert gzip.decompress(b"".join(gzip_member([]))) == b""
+
+
+def test_a_precompressed_payload_is_stored_and_its_heads_deflated(tmp_path: Path) -> None:
+    """A gzip-encoded body is not deflated again (stored blocks: its bytes appear as they are in
+    the file), while the WARC and HTTP heads in front of it still are; warcio reads the record and
+    checks its digests, and recovery counts it as one complete member."""
+    text = b"<p>news</p>" * 5000
+    encoded = gzip.compress(text)
+    headers = [(b"Content-Type", b"text/html"), (b"Content-Encoding", b"gzip"), (b"Set-Cookie", b"a=1" * 100)]
+    writer, published = make_writer(tmp_path)
+    writer.write_exchange(exchange(body=encoded, response_headers=headers))
+    writer.write_exchange(exchange(url="http://127.0.0.1:8/plain", body=text, response_id="<urn:uuid:p>",
+                                   request_id="<urn:uuid:q>"))
+    writer.close()
+    (path, name, entries), = published.files
+    data = path.read_bytes()
+    by_url = {e.url: data[e.offset:e.offset + e.length] for e in entries if e.rec_type == "response"}
+    stored, plain = by_url["http://127.0.0.1:8/a"], by_url["http://127.0.0.1:8/plain"]
+    assert encoded in stored and b"a=1a=1a=1" not in stored and b"WARC-Type" not in stored
+    assert len(plain) < len(text) // 20
+    with open(path, "rb") as f:
+        records = [(r.rec_type, r.rec_headers.get_header("WARC-Payload-Digest"), r.content_stream().read())
+                   for r in ArchiveIterator(f, check_digests="raise")]
+    assert ("response", sha1_digest(encoded), text) in records
+    assert ("response", sha1_digest(text), text) in records
+    with open(path, "rb") as f:
+        assert complete_members_end(f) == (len(data), 5)
+        f.seek(0)
+        assert list(iter_entries(f, name)) == entries
+    check = subprocess.run([str(Path(sys.executable).parent / "warcio"), "check", str(path)], capture_output=True)
+    assert check.returncode == 0, check.stdout + check.stderr
+
+
 def test_rollover_at_max_size_and_unique_names(tmp_path: Path) -> None:
     writer, published = make_writer(tmp_path, max_size=20_000)
     for i in range(20):
@@ -164,7 +210,7 @@ KILL_SCRIPT = textwrap.dedent("""
     import os, sys
     from crawler.archive.archive import Archive
     from crawler.archive.records import Exchange
-    from crawler.archive.writer import RollingWarcWriter
+    from crawler.archive.writer import RollingWarcWriter, gzip_member
     archive = Archive.open(sys.argv[1])
     w = RollingWarcWriter(archive.spool_dir, archive.publish, max_size=200_000)
     i = 0
