@@ -17,9 +17,9 @@ from crawler.dedup.terms import terms
 
 DAY = 86400.0
 
-#: Feature arrays of this many articles at most (the least recently scored go first). An
-#: 83 KB article holds about 2,000 features, 8 bytes each here: 16 KB.
-ARTICLE_CACHE_SIZE = 5_000
+#: Features of cached articles at most, all articles together (the least recently scored go
+#: first): 12 bytes each, 36 MB. An 83 KB article of the realistic bench site holds about 870.
+ARTICLE_CACHE_FEATURES = 3_000_000
 #: Weighted vectors kept while no frequency changes (a catalog seeded beforehand never changes
 #: them: a new article's candidates are scored once each, a later one's again).
 WEIGHTED_CACHE_SIZE = 2_000
@@ -137,10 +137,14 @@ class Counts:
 
 @dataclass(slots=True)
 class ArticleFeatures:
+    """An article's anchors, words and headline words, one after the other (each part by
+    ascending id), with ``1 + log(count)``: one array operation weighs all three."""
+
     epoch: int  # the feature index's vocabulary the ids belong to
-    anchors: Counts
-    terms: Counts
-    headline: Counts
+    ids: np.ndarray
+    log_counts: np.ndarray
+    words_at: int  # where the words start
+    headline_at: int  # where the headline words start
 
 
 class Scorer:
@@ -156,9 +160,10 @@ class Scorer:
         self.features = features
         self.templates = templates
         self._cache: OrderedDict[int, ArticleFeatures] = OrderedDict()
-        #: The features of the last Signals asked for by :meth:`terms_of` (the new article's,
-        #: whose indexed terms come before its scores).
-        self._last: tuple[Signals, int, Counts, Counts] | None = None
+        self._cached_features = 0
+        #: The words of the last Signals asked for by :meth:`terms_of` (the new article's,
+        #: whose indexed terms come before its scores), and their vocabulary epoch.
+        self._last: tuple[Signals, int, Counts] | None = None
         self._weighted: dict[int, tuple[frozenset[str], tuple[Vector, Vector, Vector]]] = {}
         self._weighted_at = (-1, -1, -1)  # (generation, epoch, total) of the weighted cache
         self._drop_ids: dict[str, tuple[frozenset[str], int, np.ndarray]] = {}
@@ -167,25 +172,25 @@ class Scorer:
         return article_id in self._cache
 
     def forget(self, article_id: int) -> None:
-        self._cache.pop(article_id, None)
+        gone = self._cache.pop(article_id, None)
+        if gone is not None:
+            self._cached_features -= len(gone.ids)
         self._weighted.pop(article_id, None)
 
     def clear(self) -> None:
         self._cache.clear()
+        self._cached_features = 0
         self._weighted.clear()
         self._last = None
 
-    def _signal_counts(self, sig: Signals) -> tuple[Counts, Counts]:
-        last, epoch = self._last, self.features.epoch
-        if last is not None and last[0] is sig and last[1] == epoch:
-            return last[2], last[3]
-        anchors, words = Counts.of(self.features, (sig.anchors, "a:"), (sig.terms, "t:"))
-        self._last = (sig, self.features.epoch, anchors, words)
-        return anchors, words
-
     def terms_of(self, sig: Signals) -> Counts:
-        """The words of ``sig`` as ids and log-counts (``FeatureIndex.name`` names them)."""
-        return self._signal_counts(sig)[1]
+        """The words of ``sig`` as ids and counts (``FeatureIndex.name`` names them)."""
+        last = self._last
+        if last is not None and last[0] is sig and last[1] == self.features.epoch:
+            return last[2]
+        (words,) = Counts.of(self.features, (sig.terms, "t:"))
+        self._last = (sig, self.features.epoch, words)
+        return words
 
     def article_features(self, art: StoredArticle) -> ArticleFeatures:
         epoch = self.features.epoch
@@ -193,33 +198,31 @@ class Scorer:
         if hit is not None and hit.epoch == epoch:
             self._cache.move_to_end(art.id)
             return hit
-        anchors, words = self._signal_counts(art.signals)
-        (headline,) = Counts.of(self.features, (_headline(art.title, art.lang), "t:"))
-        if self.features.epoch != epoch:
+        words = self.terms_of(art.signals)
+        anchors, headline = Counts.of(self.features, (art.signals.anchors, "a:"),
+                                      (_headline(art.title, art.lang), "t:"))
+        if self.features.epoch != epoch:  # the lookup restarted the vocabulary: words' ids are void
             return self.article_features(art)
-        out = ArticleFeatures(epoch, anchors, words, headline)
+        out = ArticleFeatures(epoch, np.concatenate((anchors.ids, words.ids, headline.ids)),
+                              1.0 + np.log(np.concatenate((anchors.counts, words.counts, headline.counts))),
+                              len(anchors.ids), len(anchors.ids) + len(words.ids))
+        self.forget(art.id)
         self._cache[art.id] = out
-        if len(self._cache) > ARTICLE_CACHE_SIZE:
-            self._cache.popitem(last=False)
+        self._cached_features += len(out.ids)
+        while self._cached_features > ARTICLE_CACHE_FEATURES and len(self._cache) > 1:
+            _, gone = self._cache.popitem(last=False)
+            self._cached_features -= len(gone.ids)
         return out
 
     def _dropped(self, source: str, drop: frozenset[str]) -> np.ndarray:
         """The ids of an outlet's template features, ascending."""
         epoch = self.features.epoch
         hit = self._drop_ids.get(source)
-        if hit is not None and hit[0] is drop and hit[1] == epoch:
+        if hit is not None and (hit[0] is drop or hit[0] == drop) and hit[1] == epoch:
             return hit[2]
         ids = np.sort(self.features.ids(sorted(drop)).astype(np.int32))
         self._drop_ids[source] = (drop, self.features.epoch, ids)
         return ids
-
-    def _weigh(self, counts: Counts, drop: np.ndarray) -> Vector:
-        w = (1.0 + np.log(counts.counts)) * self.features.idf_of(counts.ids)
-        if len(drop) and len(w):
-            at = np.searchsorted(drop, counts.ids)
-            np.minimum(at, len(drop) - 1, out=at)
-            w[drop[at] == counts.ids] = 0.0  # no weight: the same sums as leaving them out
-        return Vector(counts.ids, w)
 
     def vectors(self, art: StoredArticle) -> tuple[Vector, Vector, Vector]:
         """IDF-weighted anchor, word and headline-word vectors, under the current frequencies."""
@@ -232,14 +235,20 @@ class Scorer:
         drop = self.templates.template(art.source, fi.df, total) if self.templates is not None \
             else frozenset()
         hit = self._weighted.get(art.id)
-        if hit is not None and hit[0] is drop:
+        if hit is not None and (hit[0] is drop or hit[0] == drop):
             return hit[1]
         feats = self.article_features(art)
         drop_ids = self._dropped(art.source, drop) if drop else _NO_IDS
         if (fi.generation, fi.epoch, fi.total()) != now:  # the vocabulary started again meanwhile
             return self.vectors(art)
-        out = (self._weigh(feats.anchors, drop_ids), self._weigh(feats.terms, drop_ids),
-               self._weigh(feats.headline, _NO_IDS))
+        ids, h = feats.ids, feats.headline_at
+        w = feats.log_counts * fi.idf_of(ids)
+        if len(drop_ids) and h:  # template features weigh nothing: the same sums as leaving them out
+            at = np.searchsorted(drop_ids, ids[:h])
+            np.minimum(at, len(drop_ids) - 1, out=at)
+            w[:h][drop_ids[at] == ids[:h]] = 0.0
+        t = feats.words_at
+        out = (Vector(ids[:t], w[:t]), Vector(ids[t:h], w[t:h]), Vector(ids[h:], w[h:]))
         self._weighted[art.id] = (drop, out)
         return out
 

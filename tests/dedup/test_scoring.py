@@ -170,14 +170,19 @@ def test_a_restarted_vocabulary_gives_the_same_scores(monkeypatch: pytest.Monkey
 
 
 def test_article_cache_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(scoring, "ARTICLE_CACHE_SIZE", 4)
     monkeypatch.setattr(scoring, "WEIGHTED_CACHE_SIZE", 3)
     store = ArticleStore(":memory:")
     arts = random_articles(store, 10, seed=5)
     scorer = Scorer(store.features)
+    sizes = {a.id: len(scorer.article_features(a).ids) for a in arts}
+    scorer.clear()
+    bound = sizes[arts[0].id] + sizes[arts[-1].id] + sizes[arts[-2].id]
+    monkeypatch.setattr(scoring, "ARTICLE_CACHE_FEATURES", bound)
     for a in arts:
         scorer.score(arts[0], a)
-    assert len(scorer._cache) <= 4 and len(scorer._weighted) <= 4
-    assert scorer.cached(arts[0].id) and scorer.cached(arts[-1].id)  # the least recently scored went
-    assert not scorer.cached(arts[1].id)
+        assert scorer._cached_features == sum(len(f.ids) for f in scorer._cache.values()) <= bound
+    assert len(scorer._weighted) <= 4
+    assert scorer.cached(arts[-1].id) and not scorer.cached(arts[1].id)  # the least recently scored went
+    scorer.forget(arts[-1].id)
+    assert scorer._cached_features == sum(len(f.ids) for f in scorer._cache.values()) < bound
     assert_same_scores(scorer.score(arts[1], arts[2]), dict_score(store, arts[1], arts[2]))
