@@ -7,10 +7,11 @@ every feature of every article; postings hold only the features used to find can
 
 from __future__ import annotations
 
-import math
 import sqlite3
 from collections import defaultdict
 from typing import Iterable
+
+import numpy as np
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS postings (
@@ -31,18 +32,89 @@ INSERT OR IGNORE INTO df_total (id, n) VALUES (0, 0);
 """
 
 
+#: Features known in memory (name, id, document frequency) at most, about 150 bytes each (45 MB);
+#: past it the vocabulary starts again (its ``epoch`` moves) and features are read back from
+#: SQLite as they are met. 400 articles of the realistic bench site hold 14,000 distinct features.
+VOCABULARY_SIZE = 300_000
+_CHUNK = 500  # features per ``IN (...)`` query
+
+
 class FeatureIndex:
-    """Postings and document frequencies over one SQLite connection (owned by the store)."""
+    """Postings and document frequencies over one SQLite connection (owned by the store).
+
+    SQLite holds the truth; in memory each feature met has an integer id (``ids``) and its
+    document frequency in a numpy array that ``count_document`` moves with the table, so the
+    scorer weighs thousands of features with array arithmetic instead of dict lookups."""
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
         conn.executescript(SCHEMA)
-        self._df_cache: dict[str, int] = {}
         self._total: int | None = None
         #: Bumped whenever a frequency changes: what was computed from them may be reused until then.
         self.generation = 0
-        self._idf_cache: dict[str, float] = {}
-        self._idf_generation = 0
+        #: Bumped whenever the vocabulary starts again: ids handed out before mean nothing then.
+        self.epoch = 0
+        self._ids: dict[str, int] = {}
+        self._names: list[str] = []
+        self._df = np.zeros(1024, dtype=np.int64)
+        #: Every feature of the df table is in the vocabulary: one met first has df 0, no query.
+        self._complete = False
+        self._load_vocabulary()
+
+    def _load_vocabulary(self) -> None:
+        """The whole df table when it fits in half the vocabulary (a fresh catalog: nothing)."""
+        rows = int(self.conn.execute("SELECT COUNT(*) FROM df").fetchone()[0])
+        if rows > VOCABULARY_SIZE // 2:
+            return
+        cur = self.conn.execute("SELECT feature, n FROM df")
+        while batch := cur.fetchmany(100_000):
+            self._assign([f for f, _n in batch], [n for _f, n in batch])
+        self._complete = True
+
+    def reset(self) -> None:
+        """Forget every frequency held in memory (SQLite changed behind it: a rollback)."""
+        self._total = None
+        self._ids, self._names = {}, []
+        self._df = np.zeros(1024, dtype=np.int64)
+        self._complete = False
+        self.generation += 1
+        self.epoch += 1
+
+    def _assign(self, names: list[str], dfs: list[int]) -> None:
+        start = len(self._names)
+        need = start + len(names)
+        if need > len(self._df):
+            grown = np.zeros(max(need, 2 * len(self._df)), dtype=np.int64)
+            grown[:start] = self._df[:start]
+            self._df = grown
+        self._df[start:need] = dfs
+        self._ids.update(zip(names, range(start, need)))
+        self._names.extend(names)
+
+    def ids(self, features: list[str]) -> np.ndarray:
+        """The ids of ``features`` (in order; duplicates allowed), giving new ones an id and their
+        frequency from SQLite."""
+        got = list(map(self._ids.get, features))
+        if None in got:
+            missing = list(dict.fromkeys(f for f, i in zip(features, got) if i is None))
+            if self._names and len(self._names) + len(missing) > VOCABULARY_SIZE:
+                self.reset()
+                return self.ids(features)
+            if self._complete:
+                dfs = [0] * len(missing)
+            else:
+                known: dict[str, int] = {}
+                for i in range(0, len(missing), _CHUNK):
+                    chunk = missing[i:i + _CHUNK]
+                    known.update(self.conn.execute(
+                        f"SELECT feature, n FROM df WHERE feature IN ({','.join('?' * len(chunk))})", chunk))
+                dfs = [int(known.get(f, 0)) for f in missing]
+            self._assign(missing, dfs)
+            got = list(map(self._ids.get, features))
+        return np.array(got, dtype=np.int64)
+
+    def name(self, feature_id: int) -> str:
+        return self._names[feature_id]
 
     # --- document frequencies -------------------------------------------------------
     def total(self) -> int:
@@ -52,62 +124,40 @@ class FeatureIndex:
 
     def count_document(self, features: Iterable[str], sign: int = 1) -> None:
         """Add (or with ``sign=-1`` remove) one document's features to the frequencies."""
-        feats = list(set(features))
+        # in key order: the upserts walk the table's B-tree in order (about 15% cheaper than at random)
+        feats = sorted(set(features))
+        ids = self.ids(feats)  # before the upsert: a new feature's frequency is read as it was
         self.conn.executemany(
             "INSERT INTO df (feature, n) VALUES (?, ?) ON CONFLICT(feature) DO UPDATE SET n = n + excluded.n",
             [(f, sign) for f in feats],
         )
         self.conn.execute("UPDATE df_total SET n = n + ? WHERE id = 0", (sign,))
-        # The cached frequencies move with the table (as the upsert moved them) instead of being
-        # dropped: dropping them made every new article look all its features up again.
-        cache = self._df_cache
-        for f in feats:
-            if f in cache:
-                cache[f] += sign
+        self._df[ids] += sign  # ids of a set: each once
         if self._total is not None:
             self._total += sign
         self.generation += 1
 
+    def df_of(self, ids: np.ndarray) -> np.ndarray:
+        return self._df[ids]
+
+    def idf_of(self, ids: np.ndarray) -> np.ndarray:
+        """Smoothed IDF, ``log((N + 1) / (df + 0.5))``, of features by id; never seen counts as df 0."""
+        return np.log((self.total() + 1) / (self._df[ids] + 0.5))
+
     def df(self, features: Iterable[str]) -> dict[str, int]:
-        feats = [f for f in set(features)]
-        missing = [f for f in feats if f not in self._df_cache]
-        for i in range(0, len(missing), 500):
-            chunk = missing[i:i + 500]
-            rows = self.conn.execute(
-                f"SELECT feature, n FROM df WHERE feature IN ({','.join('?' * len(chunk))})", chunk
-            ).fetchall()
-            found = dict(rows)
-            for f in chunk:
-                self._df_cache[f] = int(found.get(f, 0))
-        if len(self._df_cache) > 200_000:
-            keep = {f: self._df_cache[f] for f in feats}
-            self._df_cache = keep
-        return {f: self._df_cache[f] for f in feats}
+        feats = list(set(features))
+        return dict(zip(feats, self._df[self.ids(feats)].tolist()))
 
     def idf(self, features: Iterable[str]) -> dict[str, float]:
-        """Smoothed IDF, ``log((N + 1) / (df + 0.5))``; a feature never seen counts as df 0.
-
-        Kept while no frequency changes (``generation``): one new article asks for its own
-        features three times (indexed features, candidates, pair scores), and the candidates'
-        features again and again."""
-        if self._idf_generation != self.generation or len(self._idf_cache) > 200_000:
-            self._idf_cache = {}
-            self._idf_generation = self.generation
-        cache = self._idf_cache
-        feats = set(features)
-        missing = [f for f in feats if f not in cache]
-        if missing:
-            n = self.total()
-            log = math.log
-            for f, d in self.df(missing).items():
-                cache[f] = log((n + 1) / (d + 0.5))
-        return {f: cache[f] for f in feats}
+        """:meth:`idf_of` by name."""
+        feats = list(set(features))
+        return dict(zip(feats, self.idf_of(self.ids(feats)).tolist()))
 
     # --- postings ---------------------------------------------------------------------
     def add(self, article_id: int, features: Iterable[str]) -> None:
         self.conn.executemany(
             "INSERT OR IGNORE INTO postings (feature, article_id) VALUES (?, ?)",
-            [(f, article_id) for f in set(features)],
+            [(f, article_id) for f in sorted(set(features))],
         )
 
     def remove(self, article_id: int) -> None:

@@ -2,21 +2,30 @@
 
 from __future__ import annotations
 
-import math
-from collections.abc import Iterable
+from collections import OrderedDict
 from dataclasses import dataclass
 from functools import lru_cache
 
+import numpy as np
+
 from crawler.dedup.feature_index import FeatureIndex
+from crawler.dedup.features import Signals
 from crawler.dedup.normalize import fold
-from crawler.dedup.store import StoredArticle, feature_names
+from crawler.dedup.store import StoredArticle
 from crawler.dedup.templates import SourceTemplates
 from crawler.dedup.terms import terms
 
 DAY = 86400.0
 
-#: Cached vectors of this many articles at most (then the cache starts again).
-VECTOR_CACHE_SIZE = 100_000
+#: Features of cached articles at most, all articles together (the least recently scored go
+#: first): 12 bytes each, 36 MB. An 83 KB article of the realistic bench site holds about 870.
+ARTICLE_CACHE_FEATURES = 3_000_000
+#: Weighted vectors kept while no frequency changes (a catalog seeded beforehand never changes
+#: them: a new article's candidates are scored once each, a later one's again).
+WEIGHTED_CACHE_SIZE = 2_000
+
+_NO_IDS = np.zeros(0, dtype=np.int32)
+_NO_WEIGHTS = np.zeros(0, dtype=np.float64)
 
 
 @lru_cache(maxsize=20_000)
@@ -26,40 +35,46 @@ def _headline(title: str, lang: str) -> dict[str, int]:
     return dict(terms(fold(title), lang)) if title else {}
 
 
-def weights(counts: dict[str, int], idf: dict[str, float], prefix: str,
-            drop: frozenset[str] = frozenset()) -> dict[str, float]:
-    """Log-scaled counts times IDF; ``prefix`` is the feature namespace (``a:`` or ``t:``);
-    features in ``drop`` (an outlet's template) carry no weight."""
-    if drop:
-        return {k: (1.0 + math.log(v)) * idf.get(prefix + k, 0.0) for k, v in counts.items()
-                if v > 0 and prefix + k not in drop}
-    return {k: (1.0 + math.log(v)) * idf.get(prefix + k, 0.0) for k, v in counts.items() if v > 0}
-
-
 class Vector:
-    """A sparse weighted vector, with its norm and mass computed once."""
+    """A sparse weighted vector: feature ids (ascending) and their weights, with norm and mass."""
 
-    __slots__ = ("mass", "norm", "w")
+    __slots__ = ("ids", "mass", "norm", "w")
 
-    def __init__(self, w: dict[str, float]) -> None:
+    def __init__(self, ids: np.ndarray, w: np.ndarray) -> None:
+        self.ids = ids
         self.w = w
-        self.norm = math.sqrt(sum(v * v for v in w.values()))
-        self.mass = sum(w.values())
+        self.norm = float(np.sqrt(np.dot(w, w)))
+        self.mass = float(w.sum())
+
+    def _shared(self, other: Vector) -> tuple[np.ndarray, np.ndarray]:
+        """The weights of the features both hold, in each vector (looked up by binary search
+        of the smaller vector's ids in the larger's: cheaper than ``np.intersect1d``'s sort)."""
+        x, y = (self, other) if len(self.ids) <= len(other.ids) else (other, self)
+        if not len(x.ids) or not len(y.ids):
+            return _NO_WEIGHTS, _NO_WEIGHTS
+        at = np.searchsorted(y.ids, x.ids)
+        np.minimum(at, len(y.ids) - 1, out=at)
+        hit = y.ids[at] == x.ids
+        return x.w[hit], y.w[at[hit]]
+
+    def compare(self, other: Vector) -> tuple[float, float]:
+        """``(cosine, contained)`` with one intersection."""
+        xs, ys = self._shared(other)
+        cos = 0.0
+        if self.norm and other.norm:
+            dot = float(np.dot(xs, ys))
+            cos = dot / (self.norm * other.norm) if dot > 0 else 0.0
+        inside = 0.0
+        if self.mass and other.mass:
+            inside = float(np.minimum(xs, ys).sum()) / min(self.mass, other.mass)
+        return cos, inside
 
     def contained(self, other: Vector) -> float:
         """Weighted overlap over the smaller mass: 1.0 when one vector lies inside the other."""
-        if not self.mass or not other.mass:
-            return 0.0
-        x, y = (self.w, other.w) if len(self.w) <= len(other.w) else (other.w, self.w)
-        inter = sum(min(v, y[k]) for k, v in x.items() if k in y)
-        return inter / min(self.mass, other.mass)
+        return self.compare(other)[1]
 
     def cosine(self, other: Vector) -> float:
-        if not self.norm or not other.norm:
-            return 0.0
-        x, y = (self.w, other.w) if len(self.w) <= len(other.w) else (other.w, self.w)
-        dot = sum(v * y[k] for k, v in x.items() if k in y)
-        return dot / (self.norm * other.norm) if dot > 0 else 0.0
+        return self.compare(other)[0]
 
 
 @dataclass
@@ -91,79 +106,162 @@ class PairScore:
         return (self.anchors + self.terms + self.headline) / 3
 
 
+@dataclass(slots=True)
+class Counts:
+    """One namespace of an article's features: ids (ascending) and how often each occurs.
+    They do not depend on any frequency, so they never go stale (int32: 8 bytes a feature)."""
+
+    ids: np.ndarray
+    counts: np.ndarray
+
+    @classmethod
+    def of(cls, features: FeatureIndex, *namespaces: tuple[dict[str, int], str]) -> list[Counts]:
+        """The ``(counts, prefix)`` namespaces, their ids looked up at once (one vocabulary epoch)."""
+        names: list[str] = []
+        counts: list[int] = []
+        bounds = [0]
+        for held, prefix in namespaces:
+            for k, v in held.items():
+                if v > 0:
+                    names.append(prefix + k)
+                    counts.append(v)
+            bounds.append(len(names))
+        ids = features.ids(names).astype(np.int32) if names else _NO_IDS
+        n = np.array(counts, dtype=np.int32)
+        out = []
+        for lo, hi in zip(bounds, bounds[1:]):
+            order = np.argsort(ids[lo:hi])
+            out.append(cls(ids[lo:hi][order], n[lo:hi][order]))
+        return out
+
+
+@dataclass(slots=True)
+class ArticleFeatures:
+    """An article's anchors, words and headline words, one after the other (each part by
+    ascending id), with ``1 + log(count)``: one array operation weighs all three."""
+
+    epoch: int  # the feature index's vocabulary the ids belong to
+    ids: np.ndarray
+    log_counts: np.ndarray
+    words_at: int  # where the words start
+    headline_at: int  # where the headline words start
+
+
 class Scorer:
     """Scores pairs of stored articles against one feature index's frequencies.
 
-    An article's vectors are cached by id while the number of documents moves less than 1%
-    (the weights barely change); ``forget`` an article whose features change. With ``templates``,
-    the features of an article's outlet template carry no weight in its vectors."""
+    Each article's features are kept as id and log-count arrays (by article id, the least
+    recently used go first; ``forget`` an article whose features change); its weights are the
+    IDF of the current frequencies times those, computed when scored, kept while no frequency
+    changes. With ``templates``, the features of an article's outlet template carry no weight
+    in its vectors."""
 
     def __init__(self, features: FeatureIndex, templates: SourceTemplates | None = None) -> None:
         self.features = features
         self.templates = templates
-        self._cache: dict[int, tuple[int, Vector, Vector, Vector]] = {}
+        self._cache: OrderedDict[int, ArticleFeatures] = OrderedDict()
+        self._cached_features = 0
+        #: The words of the last Signals asked for by :meth:`terms_of` (the new article's,
+        #: whose indexed terms come before its scores), and their vocabulary epoch.
+        self._last: tuple[Signals, int, Counts] | None = None
+        self._weighted: dict[int, tuple[frozenset[str], tuple[Vector, Vector, Vector]]] = {}
+        self._weighted_at = (-1, -1, -1)  # (generation, epoch, total) of the weighted cache
+        self._drop_ids: dict[str, tuple[frozenset[str], int, np.ndarray]] = {}
 
     def cached(self, article_id: int) -> bool:
         return article_id in self._cache
 
     def forget(self, article_id: int) -> None:
-        self._cache.pop(article_id, None)
+        gone = self._cache.pop(article_id, None)
+        if gone is not None:
+            self._cached_features -= len(gone.ids)
+        self._weighted.pop(article_id, None)
 
     def clear(self) -> None:
         self._cache.clear()
+        self._cached_features = 0
+        self._weighted.clear()
+        self._last = None
 
-    def idf_for(self, new: StoredArticle, others: Iterable[StoredArticle]) -> dict[str, float]:
-        """One IDF lookup for every feature the pairs of ``new`` with ``others`` will need: those
-        of every vector to (re)build, the new article's and each candidate's whose cached vectors
-        are missing or stale, headline words included. Looking up the rest in ``vectors``, per
-        candidate, was one query each."""
-        names = set(feature_names(new.signals))
-        names.update("t:" + w for w in _headline(new.title, new.lang))
-        total = self.features.total()
-        for o in others:
-            hit = self._cache.get(o.id)
-            if hit is None or abs(hit[0] - total) > total * 0.01:
-                names.update(feature_names(o.signals))
-                names.update("t:" + w for w in _headline(o.title, o.lang))
-        return self.features.idf(names)
+    def terms_of(self, sig: Signals) -> Counts:
+        """The words of ``sig`` as ids and counts (``FeatureIndex.name`` names them)."""
+        last = self._last
+        if last is not None and last[0] is sig and last[1] == self.features.epoch:
+            return last[2]
+        (words,) = Counts.of(self.features, (sig.terms, "t:"))
+        self._last = (sig, self.features.epoch, words)
+        return words
 
-    def vectors(self, art: StoredArticle, idf: dict[str, float] | None) -> tuple[Vector, Vector, Vector]:
-        """IDF-weighted anchor, word and headline-word vectors, cached while N moves < 1%."""
-        total = self.features.total()
+    def article_features(self, art: StoredArticle) -> ArticleFeatures:
+        epoch = self.features.epoch
         hit = self._cache.get(art.id)
-        if hit is not None and abs(hit[0] - total) <= total * 0.01:
-            return hit[1], hit[2], hit[3]
-        headline = _headline(art.title, art.lang)
-        names = feature_names(art.signals) + ["t:" + w for w in headline]
-        if idf is None:
-            idf = self.features.idf(names)
-        else:
-            # The caller's idf covers the articles it expected to miss the cache; a stale
-            # entry must not be rebuilt with weights of 0 for the features it lacks.
-            missing = [f for f in names if f not in idf]
-            if missing:
-                idf = {**idf, **self.features.idf(missing)}
-        drop = self.templates.template(art.source, self.features.df, total) if self.templates is not None \
-            else frozenset()
-        va = Vector(weights(art.signals.anchors, idf, "a:", drop))
-        vt = Vector(weights(art.signals.terms, idf, "t:", drop))
-        vh = Vector(weights(headline, idf, "t:"))
-        if len(self._cache) > VECTOR_CACHE_SIZE:
-            self._cache.clear()
-        self._cache[art.id] = (total, va, vt, vh)
-        return va, vt, vh
+        if hit is not None and hit.epoch == epoch:
+            self._cache.move_to_end(art.id)
+            return hit
+        words = self.terms_of(art.signals)
+        anchors, headline = Counts.of(self.features, (art.signals.anchors, "a:"),
+                                      (_headline(art.title, art.lang), "t:"))
+        if self.features.epoch != epoch:  # the lookup restarted the vocabulary: words' ids are void
+            return self.article_features(art)
+        out = ArticleFeatures(epoch, np.concatenate((anchors.ids, words.ids, headline.ids)),
+                              1.0 + np.log(np.concatenate((anchors.counts, words.counts, headline.counts))),
+                              len(anchors.ids), len(anchors.ids) + len(words.ids))
+        self.forget(art.id)
+        self._cache[art.id] = out
+        self._cached_features += len(out.ids)
+        while self._cached_features > ARTICLE_CACHE_FEATURES and len(self._cache) > 1:
+            _, gone = self._cache.popitem(last=False)
+            self._cached_features -= len(gone.ids)
+        return out
 
-    def score(self, a: StoredArticle, b: StoredArticle, idf: dict[str, float] | None = None) -> PairScore:
-        if idf is None:
-            idf = self.features.idf(feature_names(a.signals) + feature_names(b.signals))
-        aa, at, ah = self.vectors(a, idf)
-        ba, bt, bh = self.vectors(b, idf)
+    def _dropped(self, source: str, drop: frozenset[str]) -> np.ndarray:
+        """The ids of an outlet's template features, ascending."""
+        epoch = self.features.epoch
+        hit = self._drop_ids.get(source)
+        if hit is not None and (hit[0] is drop or hit[0] == drop) and hit[1] == epoch:
+            return hit[2]
+        ids = np.sort(self.features.ids(sorted(drop)).astype(np.int32))
+        self._drop_ids[source] = (drop, self.features.epoch, ids)
+        return ids
+
+    def vectors(self, art: StoredArticle) -> tuple[Vector, Vector, Vector]:
+        """IDF-weighted anchor, word and headline-word vectors, under the current frequencies."""
+        fi = self.features
+        total = fi.total()
+        now = (fi.generation, fi.epoch, total)
+        if now != self._weighted_at or len(self._weighted) > WEIGHTED_CACHE_SIZE:
+            self._weighted.clear()
+            self._weighted_at = now
+        drop = self.templates.template(art.source, fi.df, total) if self.templates is not None \
+            else frozenset()
+        hit = self._weighted.get(art.id)
+        if hit is not None and (hit[0] is drop or hit[0] == drop):
+            return hit[1]
+        feats = self.article_features(art)
+        drop_ids = self._dropped(art.source, drop) if drop else _NO_IDS
+        if (fi.generation, fi.epoch, fi.total()) != now:  # the vocabulary started again meanwhile
+            return self.vectors(art)
+        ids, h = feats.ids, feats.headline_at
+        w = feats.log_counts * fi.idf_of(ids)
+        if len(drop_ids) and h:  # template features weigh nothing: the same sums as leaving them out
+            at = np.searchsorted(drop_ids, ids[:h])
+            np.minimum(at, len(drop_ids) - 1, out=at)
+            w[:h][drop_ids[at] == ids[:h]] = 0.0
+        t = feats.words_at
+        out = (Vector(ids[:t], w[:t]), Vector(ids[t:h], w[t:h]), Vector(ids[h:], w[h:]))
+        self._weighted[art.id] = (drop, out)
+        return out
+
+    def score(self, a: StoredArticle, b: StoredArticle) -> PairScore:
+        aa, at, ah = self.vectors(a)
+        epoch = self.features.epoch
+        ba, bt, bh = self.vectors(b)
+        if self.features.epoch != epoch:  # b's features restarted the vocabulary: a's ids mean nothing
+            return self.score(a, b)
         s = PairScore()
-        s.anchors = aa.cosine(ba)
-        s.anchors_contained = aa.contained(ba)
+        s.anchors, s.anchors_contained = aa.compare(ba)
         if a.lang == b.lang:
-            s.terms = at.cosine(bt)
-            s.terms_contained = at.contained(bt)
+            s.terms, s.terms_contained = at.compare(bt)
             s.headline = ah.cosine(bh)
         s.hamming = (a.signals.simhash ^ b.signals.simhash).bit_count()
         if a.when is not None and b.when is not None:

@@ -159,6 +159,7 @@ class ArticleStore:
         """Drop every change since the last commit (a catch-up that failed half-way)."""
         self.conn.execute("ROLLBACK")
         self.conn.execute("BEGIN")
+        self.features.reset()  # its frequencies in memory moved with the changes dropped
 
     def close(self) -> None:
         try:

@@ -247,6 +247,27 @@ def test_indexed_features_reused_only_while_frequencies_stand(tmp_path):
     store.close()
 
 
+def test_indexed_features_are_the_heaviest_words_ties_by_name(tmp_path):
+    import heapq
+    import math
+
+    from crawler.dedup.features import Signals
+
+    store = ArticleStore(tmp_path / "c.sqlite3")
+    det = Detector(store)
+    for i in range(6):
+        det.add(Article(url=f"https://a.example/{i}", lang="en", text=f"common{i % 2} words here, tied{i} {i}."))
+    counts = {f"tied{i}": 1 for i in range(8)} | {"common0": 3, "common1": 1, "rare": 2, "words": 5, "gone": 0}
+    idf = store.features.idf("t:" + t for t in counts)
+    w = {t: (1 + math.log(c)) * idf["t:" + t] for t, c in counts.items() if c > 0}
+    for n in (0, 1, 3, 5, 9, 40):
+        det.settings = Thresholds.from_mapping({"indexed_terms": n})
+        want = ["t:" + t for t in heapq.nsmallest(n, w, key=lambda t: (-w[t], t))]
+        sig = Signals(simhash=0, content_hash=0, anchors={"cve-2024-1": 1, "n:ab": 1, "n:long": 1}, terms=counts)
+        assert det._indexed_features(sig) == ["a:cve-2024-1", "a:n:long"] + want
+    store.close()
+
+
 def test_a_flag_explains_itself():
     """``dups`` prints ``Match.explain``: how alike, the shared anchors, what disagrees, the source
     link and, for an inherited flag, the article it comes through."""

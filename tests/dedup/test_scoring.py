@@ -1,28 +1,121 @@
-"""Vectors and pair scores: cosine and containment, and the cache that must not serve stale weights."""
+"""Vectors and pair scores: cosine and containment over id arrays, equal to the plain dict
+computation under the current frequencies (no stale weights), with bounded caches."""
 
 from __future__ import annotations
 
 import math
+import random
 
+import numpy as np
 import pytest
 
+from crawler.dedup import scoring
 from crawler.dedup.features import Article, compute_signals
-from crawler.dedup.scoring import PairScore, Scorer, Vector, weights
-from crawler.dedup.store import ArticleStore, feature_names
+from crawler.dedup.scoring import PairScore, Scorer, Vector
+from crawler.dedup.store import ArticleStore, StoredArticle, feature_names
+from crawler.dedup.templates import SourceTemplates
 
 
+# --- the straightforward computation the arrays must equal ----------------------------------
+def dict_weights(counts: dict[str, int], idf: dict[str, float], prefix: str,
+                 drop: frozenset[str] = frozenset()) -> dict[str, float]:
+    return {k: (1.0 + math.log(v)) * idf.get(prefix + k, 0.0) for k, v in counts.items()
+            if v > 0 and prefix + k not in drop}
+
+
+def dict_cosine(x: dict, y: dict) -> float:
+    nx, ny = math.sqrt(sum(v * v for v in x.values())), math.sqrt(sum(v * v for v in y.values()))
+    if not nx or not ny:
+        return 0.0
+    dot = sum(v * y[k] for k, v in x.items() if k in y)
+    return dot / (nx * ny) if dot > 0 else 0.0
+
+
+def dict_contained(x: dict, y: dict) -> float:
+    mx, my = sum(x.values()), sum(y.values())
+    if not mx or not my:
+        return 0.0
+    return sum(min(v, y[k]) for k, v in x.items() if k in y) / min(mx, my)
+
+
+def sqlite_idf(store: ArticleStore) -> dict[str, float]:
+    """IDF of every feature, from the df table itself."""
+    n = store.features.total()
+    return {f: math.log((n + 1) / (d + 0.5)) for f, d in store.conn.execute("SELECT feature, n FROM df")}
+
+
+def dict_score(store: ArticleStore, a: StoredArticle, b: StoredArticle,
+               drop: dict[str, frozenset[str]] | None = None) -> PairScore:
+    idf = sqlite_idf(store)
+    n = store.features.total()
+    for art in (a, b):  # headline words no article holds: df 0
+        for w in scoring._headline(art.title, art.lang):
+            idf.setdefault("t:" + w, math.log((n + 1) / 0.5))
+    da, db = (drop or {}).get(a.source, frozenset()), (drop or {}).get(b.source, frozenset())
+    aa, ba = dict_weights(a.signals.anchors, idf, "a:", da), dict_weights(b.signals.anchors, idf, "a:", db)
+    at, bt = dict_weights(a.signals.terms, idf, "t:", da), dict_weights(b.signals.terms, idf, "t:", db)
+    ah = dict_weights(scoring._headline(a.title, a.lang), idf, "t:")
+    bh = dict_weights(scoring._headline(b.title, b.lang), idf, "t:")
+    s = PairScore(anchors=dict_cosine(aa, ba), anchors_contained=dict_contained(aa, ba))
+    if a.lang == b.lang:
+        s.terms, s.terms_contained, s.headline = dict_cosine(at, bt), dict_contained(at, bt), dict_cosine(ah, bh)
+    s.hamming = (a.signals.simhash ^ b.signals.simhash).bit_count()
+    return s
+
+
+def assert_same_scores(got: PairScore, want: PairScore) -> None:
+    for field in ("anchors", "terms", "anchors_contained", "terms_contained", "headline"):
+        assert getattr(got, field) == pytest.approx(getattr(want, field), rel=1e-12, abs=1e-15), field
+    assert got.hamming == want.hamming
+
+
+def vec(d: dict[int, float]) -> Vector:
+    ids = np.array(sorted(d), dtype=np.int32)
+    return Vector(ids, np.array([d[i] for i in sorted(d)], dtype=np.float64))
+
+
+WORDS = ("ransomware hospital botnet phishing router browser stealer miner backdoor trojan patch "
+         "outage exploit vendor advisory breach leak espionage wiper worm").split()
+
+
+def random_articles(store: ArticleStore, n: int, seed: int, *, source: str = "") -> list[StoredArticle]:
+    rnd = random.Random(seed)
+    out = []
+    for i in range(n):
+        words = rnd.sample(WORDS, 8) + [f"word{rnd.randrange(60)}" for _ in range(30)]
+        cves = [f"CVE-2024-{rnd.randrange(1000, 1030)}" for _ in range(rnd.randrange(0, 4))]
+        a = Article(url=f"https://{seed}.example/{i}", lang=rnd.choice(["en", "en", "zh"]),
+                    text=" ".join(words + cves) + ".", title=" ".join(rnd.sample(WORDS, 3)),
+                    source=source or rnd.choice(["cert", "news", ""]))
+        sig = compute_signals(a)
+        store.features.count_document(feature_names(sig))
+        got = store.get(store.insert(a, sig))
+        assert got is not None
+        out.append(got)
+    return out
+
+
+# --- vectors --------------------------------------------------------------------------------
 def test_cosine_and_containment() -> None:
-    a = Vector({"x": 1.0, "y": 1.0})
-    b = Vector({"x": 1.0, "y": 1.0, "z": 2.0})
+    a = vec({1: 1.0, 2: 1.0})
+    b = vec({1: 1.0, 2: 1.0, 3: 2.0})
     assert a.contained(b) == pytest.approx(1.0)  # a lies inside b
     assert a.cosine(b) == pytest.approx(2 / (math.sqrt(2) * math.sqrt(6)))
-    assert Vector({}).cosine(a) == Vector({}).contained(a) == 0.0
-    assert Vector({"x": 1.0}).cosine(Vector({"y": 1.0})) == 0.0
+    assert vec({}).cosine(a) == vec({}).contained(a) == a.cosine(vec({})) == 0.0
+    assert vec({1: 1.0}).cosine(vec({2: 1.0})) == 0.0
+    assert vec({5: 1.0}).compare(vec({1: 1.0, 2: 1.0})) == (0.0, 0.0)  # past the end of the other
 
 
-def test_weights_log_scaled_idf_and_unknown_features() -> None:
-    w = weights({"cve-1": 1, "cve-2": 3, "gone": 0}, {"a:cve-1": 2.0, "a:cve-2": 1.0}, "a:")
-    assert w == {"cve-1": 2.0, "cve-2": pytest.approx(1 + math.log(3))}
+@pytest.mark.parametrize("seed", range(20))
+def test_array_scores_equal_the_dict_computation_on_random_sparse_vectors(seed: int) -> None:
+    rnd = random.Random(seed)
+    space = rnd.choice([5, 50, 5000])
+    x = {i: rnd.choice([0.0, rnd.random() * 5]) for i in rnd.sample(range(space), rnd.randrange(0, min(space, 400)))}
+    y = {i: rnd.random() * 5 for i in rnd.sample(range(space), rnd.randrange(0, min(space, 400)))}
+    for a, b in ((x, y), (y, x), (x, x)):
+        cos, inside = vec(a).compare(vec(b))
+        assert cos == pytest.approx(dict_cosine(a, b), rel=1e-12, abs=1e-15)
+        assert inside == pytest.approx(dict_contained(a, b), rel=1e-12, abs=1e-15)
 
 
 def test_pair_score_mixes() -> None:
@@ -30,25 +123,66 @@ def test_pair_score_mixes() -> None:
     assert (s.mixed, s.sibling, s.story) == pytest.approx((0.45, 0.8, 0.3))
 
 
-def test_scorer_cache_follows_the_frequencies() -> None:
+# --- the scorer ----------------------------------------------------------------------------
+def test_scores_equal_the_dict_computation_as_the_frequencies_move() -> None:
     store = ArticleStore(":memory:")
-    arts = []
-    for n, text in enumerate(["LockBit attacks hospital, CVE-2024-1709", "LockBit attacks school, CVE-2024-1709"]):
-        a = Article(url=f"https://x.example/{n}", lang="en", text=text, title="LockBit")
-        sig = compute_signals(a)
-        store.features.count_document(feature_names(sig))
-        got = store.get(store.insert(a, sig))
-        assert got is not None
-        arts.append(got)
+    arts = random_articles(store, 12, seed=1)
     scorer = Scorer(store.features)
-    first = scorer.vectors(arts[0], None)
-    assert scorer.cached(arts[0].id) and scorer.vectors(arts[0], None) == first  # served from the cache
-    assert scorer.vectors(arts[0], {}) == first  # still fresh: a partial idf does not matter
-    for _ in range(5):  # N moves by far more than 1%: weights are recomputed
-        store.features.count_document(["a:other"])
-    again = scorer.vectors(arts[0], {})  # an idf that lacks every feature: looked up, never weight 0
-    assert again != first and again[0].mass > 0
+    for a in arts:
+        for b in arts:
+            assert_same_scores(scorer.score(a, b), dict_score(store, a, b))
+    first = scorer.score(arts[0], arts[1])
+    more = random_articles(store, 3, seed=2)  # 25% more documents, some sharing their words
+    assert scorer.cached(arts[0].id)  # the arrays stay; the weights follow at once
+    moved = scorer.score(arts[0], arts[1])
+    assert moved != first
+    assert_same_scores(moved, dict_score(store, arts[0], arts[1]))
+    assert_same_scores(scorer.score(arts[0], more[0]), dict_score(store, arts[0], more[0]))
     scorer.forget(arts[0].id)
     assert not scorer.cached(arts[0].id)
-    s = scorer.score(arts[0], arts[1])
-    assert 0 < s.anchors <= 1 and s.days is None and s.hamming == (arts[0].signals.simhash ^ arts[1].signals.simhash).bit_count()
+    assert_same_scores(scorer.score(arts[0], arts[1]), moved)
+
+
+def test_template_features_weigh_nothing_exactly_as_left_out() -> None:
+    store = ArticleStore(":memory:")
+    arts = random_articles(store, 30, seed=3)
+    t = SourceTemplates(min_articles=3, min_share=0.3, min_lift=1.2)
+    for a in arts:
+        t.count(a.source, feature_names(a.signals))
+    drop = {s: t.template(s, store.features.df, store.features.total()) for s in ("cert", "news", "")}
+    assert drop["cert"] and drop["news"]  # the test means something
+    scorer = Scorer(store.features, t)
+    for a in arts[:10]:
+        for b in arts[10:20]:
+            assert_same_scores(scorer.score(a, b), dict_score(store, a, b, drop))
+
+
+def test_a_restarted_vocabulary_gives_the_same_scores(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("crawler.dedup.feature_index.VOCABULARY_SIZE", 150)  # a few articles hold more
+    store = ArticleStore(":memory:")
+    arts = random_articles(store, 10, seed=4)
+    scorer = Scorer(store.features)
+    epoch = store.features.epoch
+    for a in arts:
+        for b in arts:
+            assert_same_scores(scorer.score(a, b), dict_score(store, a, b))
+    assert store.features.epoch > epoch > 0 and len(store.features._names) <= 150
+
+
+def test_article_cache_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(scoring, "WEIGHTED_CACHE_SIZE", 3)
+    store = ArticleStore(":memory:")
+    arts = random_articles(store, 10, seed=5)
+    scorer = Scorer(store.features)
+    sizes = {a.id: len(scorer.article_features(a).ids) for a in arts}
+    scorer.clear()
+    bound = sizes[arts[0].id] + sizes[arts[-1].id] + sizes[arts[-2].id]
+    monkeypatch.setattr(scoring, "ARTICLE_CACHE_FEATURES", bound)
+    for a in arts:
+        scorer.score(arts[0], a)
+        assert scorer._cached_features == sum(len(f.ids) for f in scorer._cache.values()) <= bound
+    assert len(scorer._weighted) <= 4
+    assert scorer.cached(arts[-1].id) and not scorer.cached(arts[1].id)  # the least recently scored went
+    scorer.forget(arts[-1].id)
+    assert scorer._cached_features == sum(len(f.ids) for f in scorer._cache.values()) < bound
+    assert_same_scores(scorer.score(arts[1], arts[2]), dict_score(store, arts[1], arts[2]))

@@ -1,0 +1,108 @@
+"""Document frequencies in memory (by feature id) stay equal to SQLite's through adds, deletes,
+replaced captures, a reopened catalog, a restarted vocabulary and a rollback."""
+
+from __future__ import annotations
+
+import math
+import random
+
+import numpy as np
+import pytest
+
+from crawler.dedup import feature_index
+from crawler.dedup.detector import Detector
+from crawler.dedup.features import Article
+from crawler.dedup.store import ArticleStore
+
+WORDS = [f"w{n}" for n in range(80)] + ["ransomware", "hospital", "LockBit"]
+
+
+def articles(seed: int, n: int, host: str = "x.example", words: list[str] = WORDS) -> list[Article]:
+    rnd = random.Random(seed)
+    return [Article(url=f"https://{host}/{rnd.randrange(n)}", lang="en", title=rnd.choice(words),
+                    text=" ".join(rnd.choices(words, k=40)) + f" CVE-2024-{rnd.randrange(1000, 1010)}.")
+            for _ in range(n)]
+
+
+def assert_df_as_in_sqlite(store: ArticleStore) -> None:
+    fi = store.features
+    table = dict(store.conn.execute("SELECT feature, n FROM df"))
+    assert table, "the test means something"
+    names = sorted(table)
+    assert fi.df_of(fi.ids(names)).tolist() == [table[f] for f in names]
+    assert fi.df(names) == table
+    # every feature the vocabulary holds, including those met but never counted (df 0)
+    held = list(fi._ids)
+    assert fi.df_of(fi.ids(held)).tolist() == [table.get(f, 0) for f in held]
+    n = int(store.conn.execute("SELECT n FROM df_total").fetchone()[0])
+    assert fi.total() == n
+    assert fi.idf_of(fi.ids(names)) == pytest.approx([math.log((n + 1) / (table[f] + 0.5)) for f in names],
+                                                     rel=1e-13)
+
+
+def test_frequencies_follow_adds_deletes_and_replaced_captures(tmp_path) -> None:
+    store = ArticleStore(tmp_path / "c.sqlite3")
+    det = Detector(store)
+    added = [det.add(a)[0] for a in articles(1, 40)]  # 40 adds over ~25 URLs: recaptures replace
+    assert store.count() < 40
+    assert_df_as_in_sqlite(store)
+    for article_id in added[::3]:
+        det.delete(article_id)
+    assert_df_as_in_sqlite(store)
+    store.close()
+
+
+@pytest.mark.parametrize("loaded", [True, False])
+def test_a_reopened_catalog_reads_its_frequencies(tmp_path, monkeypatch: pytest.MonkeyPatch, loaded: bool) -> None:
+    path = tmp_path / "c.sqlite3"
+    store = ArticleStore(path)
+    det = Detector(store)
+    for a in articles(2, 30):
+        det.add(a)
+    if not loaded:  # too many to load: each is read when first met
+        rows = store.conn.execute("SELECT COUNT(*) FROM df").fetchone()[0]
+        monkeypatch.setattr(feature_index, "VOCABULARY_SIZE", 2 * rows - 2)
+    store.close()
+    store = ArticleStore(path)
+    assert store.features._complete is loaded
+    det = Detector(store)
+    for a in articles(3, 30, host="y.example"):
+        det.add(a)
+    assert_df_as_in_sqlite(store)
+    store.close()
+
+
+def test_a_full_vocabulary_starts_again(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(feature_index, "VOCABULARY_SIZE", 250)  # three articles' features
+    store = ArticleStore(tmp_path / "c.sqlite3")
+    det = Detector(store)
+    for a in articles(4, 30, words=[f"v{n}" for n in range(1000)]):
+        det.add(a)
+    assert store.features.epoch > 0 and len(store.features._names) <= 250
+    assert_df_as_in_sqlite(store)
+    store.close()
+
+
+def test_a_rollback_drops_the_frequencies_held_in_memory(tmp_path) -> None:
+    store = ArticleStore(tmp_path / "c.sqlite3")
+    det = Detector(store)
+    for a in articles(5, 10):
+        det.add(a)
+    store.commit()
+    before = dict(store.conn.execute("SELECT feature, n FROM df"))
+    for a in articles(6, 10, host="y.example"):
+        det.add(a)
+    store.rollback()
+    assert dict(store.conn.execute("SELECT feature, n FROM df")) == before
+    assert_df_as_in_sqlite(store)
+    store.close()
+
+
+def test_ids_are_stable_and_duplicates_allowed() -> None:
+    store = ArticleStore(":memory:")
+    fi = store.features
+    ids = fi.ids(["t:a", "t:b", "t:a"])
+    assert ids[0] == ids[2] != ids[1]
+    assert np.array_equal(fi.ids(["t:b", "t:a"]), ids[[1, 0]])
+    assert fi.name(int(ids[1])) == "t:b"
+    assert fi.df_of(ids).tolist() == [0, 0, 0]
