@@ -13,7 +13,8 @@ from crawler.dedup.normalize import SOURCE_LINE_MARKERS
 from crawler.dedup.sourcelinks import TRANSLATION_MARKERS
 
 if TYPE_CHECKING:
-    from lxml.etree import XPath
+    from collections.abc import Callable
+
     from lxml.html import HtmlElement
     from trafilatura.settings import Extractor
 
@@ -35,23 +36,13 @@ class Extracted:
 _BLOCKS = frozenset(("p", "div", "li", "section", "span", "td", "blockquote", "footer", "small", "em", "strong"))
 _URL_RE = re.compile(r"https?://\S+")
 _MARKERS = tuple(dict.fromkeys(m.strip() for m in SOURCE_LINE_MARKERS + TRANSLATION_MARKERS))
-# One regex over every text node finds the few that hold a marker; only their blocks are read.
+# The test for a text node holding a marker: Python's case-insensitive regex. Pages without one
+# of the letters IGNORECASE folds to an ASCII one that ``lower()`` does not map to it (İ ı ſ K)
+# get the same answer faster from substring tests on the ASCII-lower-cased UTF-8 page text, then
+# libxml2 (``_nodes_holding``).
 _MARKER_RE = re.compile("|".join(re.escape(m) for m in _MARKERS), re.IGNORECASE)
-# The same test, case-sensitive on the lower-cased text: 5-10x faster (IGNORECASE turns off the
-# regex engine's first-character scan; a 65 KB page spent 8 ms in these searches). Exact unless
-# the text holds one of the letters IGNORECASE folds to an ASCII one that ``lower()`` does not
-# map to it (İ ı ſ K): then the original pattern decides.
-_MARKER_LOW_RE = re.compile("|".join(re.escape(m.lower()) for m in _MARKERS))
-_CASE_TRAPS_RE = re.compile("[\u0130\u0131\u017f\u212a]")
 _CASE_TRAPS = "\u0130\u0131\u017f\u212a"
 _MARKERS_UTF8 = tuple((m, m.encode()) for m in dict.fromkeys(m.lower() for m in _MARKERS))
-
-
-def _has_marker(text: str, traps: bool) -> bool:
-    """``_MARKER_RE.search(text)``; ``traps``: whether ``text`` may hold one of İ ı ſ K."""
-    if traps:
-        return _MARKER_RE.search(text) is not None
-    return _MARKER_LOW_RE.search(text.lower()) is not None
 
 
 @cache
@@ -82,20 +73,24 @@ def detect_lang(text: str) -> str | None:
 
 
 @cache
-def _nodes_holding(markers: tuple[str, ...]) -> XPath:
-    """Text nodes holding one of ``markers`` (lower-case), found by libxml2: ASCII letters of an
-    ASCII marker compared case-insensitively with ``translate`` on just its letters (the
-    regex's IGNORECASE folds no other letter to ASCII but the case traps, handled apart)."""
+def _nodes_holding(markers: tuple[str, ...]) -> Callable[[HtmlElement], list]:
+    """Text nodes holding one of ``markers`` (lower-case), found by libxml2: a marker's ASCII
+    letters compared case-insensitively with ``translate`` (the regex's IGNORECASE folds no
+    other letter to an ASCII one but the case traps, handled apart). The markers are XPath
+    variables, so no quote in one can break the expression."""
     from lxml.etree import XPath
 
-    tests = []
-    for m in markers:
-        if m.isascii():
-            letters = "".join(dict.fromkeys(c for c in m if c.isalpha()))
-            tests.append(f"contains(translate(., '{letters.upper()}', '{letters}'), '{m}')")
+    tests, values = [], {}
+    for i, m in enumerate(markers):
+        letters = "".join(dict.fromkeys(c for c in m if c.isascii() and c.isalpha()))
+        values[f"m{i}"] = m
+        if letters:
+            values[f"u{i}"], values[f"l{i}"] = letters.upper(), letters
+            tests.append(f"contains(translate(., $u{i}, $l{i}), $m{i})")
         else:
-            tests.append(f"contains(., '{m}')")
-    return XPath("//text()[" + " or ".join(tests) + "]")
+            tests.append(f"contains(., $m{i})")
+    xpath = XPath("//text()[" + " or ".join(tests) + "]")
+    return lambda tree: xpath(tree, **values)
 
 
 def _source_lines(tree: HtmlElement) -> list[str]:
@@ -106,9 +101,9 @@ def _source_lines(tree: HtmlElement) -> list[str]:
     page_text = tree.text_content()
     traps = any(c in page_text for c in _CASE_TRAPS)
     if traps:  # İ ı ſ K: only Python's case-insensitive regex says which nodes hold a marker
-        if not _has_marker(page_text, traps):
+        if _MARKER_RE.search(page_text) is None:
             return out
-        nodes = [node for node in tree.xpath("//text()") if _has_marker(node, traps)]
+        nodes = [node for node in tree.xpath("//text()") if _MARKER_RE.search(node)]
     else:
         # Substring tests on the UTF-8 bytes with ASCII lower-cased (the same test as the regex
         # without the traps): an alternation of 28 words took 1.5 ms over an 83 KB page, str.lower
