@@ -97,6 +97,7 @@ class DedupService:
         self._lock = threading.Lock()
         self._pending: dict[int, tuple[concurrent.futures.Future[Any], int]] = {}
         self._in_flight = 0
+        self._last_answer = time.monotonic()
         self._seq = 0
         self._state = "new"  # -> running -> closing | stopping -> gone
         self._proc: subprocess.Popen[bytes] | None = None
@@ -122,6 +123,7 @@ class DedupService:
         self._requests = Connection(requests_w, readable=False)
         self._replies = Connection(replies_r, writable=False)
         self._state = "running"
+        self._last_answer = time.monotonic()
         self._send_request("open", {"catalog": str(self.catalog), "thresholds": self.thresholds},
                            bounded=False, future=self.opened)
         threading.Thread(target=self._send_loop, name="dedup-send", daemon=True).start()
@@ -138,6 +140,11 @@ class DedupService:
     @property
     def in_flight_bytes(self) -> int:
         return self._in_flight
+
+    @property
+    def idle_seconds(self) -> float:
+        """Seconds since the child last answered (or since ``start``): how long it has made no progress."""
+        return time.monotonic() - self._last_answer
 
     def analyse(self, fields: dict[str, Any]) -> concurrent.futures.Future[PageAnalysis] | None:
         """Send one page (``html``, ``url``, ``lang``, ``source``, ``fetched_at``, ``warc_record_id``,
@@ -220,6 +227,7 @@ class DedupService:
             with self._lock:
                 fut, size = self._pending.pop(seq, (None, 0))
                 self._in_flight -= size
+                self._last_answer = time.monotonic()
             if fut is not None:
                 _resolve(fut, status, value)
         self._replies.close()
