@@ -25,6 +25,7 @@ A CLI-layer module like ``crawler/rebuild.py``: ``crawler.dedup`` never reads WA
 from __future__ import annotations
 
 import codecs
+import io
 import logging
 import signal
 import time
@@ -291,31 +292,34 @@ class Catchup:
 
     def _read(self, name: str, work: list[_Work]) -> Iterator[tuple[_Work, Any]]:
         """``(work, (record, payload))`` in file order, or ``(work, UnreadableWarc)`` for a record
-        that cannot be read."""
-        if len(work) <= RANGED_READS_MAX:
+        that cannot be read. The file is read once: in a local archive one open file and a seek per
+        record; remotely a ranged read per record when few are needed, else one stream whose other
+        records are skipped as bytes. Only the records wanted are decompressed and parsed (the
+        index gives each one's offset and length): the crawl's listings, requests and metadata
+        records are never inflated."""
+        storage = self.archive.storage
+        if len(work) <= RANGED_READS_MAX and storage.local_path(WARCS + name) is None:
             for item in work:
                 try:
                     yield item, load_record(self.archive, item.entry)
                 except UnreadableWarc as e:
                     yield item, e
             return
-        wanted = {item.entry.offset: item for item in work}
-        offset = 0
-        try:
-            with self.archive.storage.open_stream(WARCS + name) as stream:
-                it = ArchiveIterator(stream, check_digests=False)
-                for record in it:
-                    found = wanted.pop(offset, None)
-                    if found is not None:
-                        yield found, (record, record.raw_stream.read())
-                    it.read_to_end(record)
-                    offset = it.get_record_offset() + it.get_record_length()
-        except PARSE_ERRORS as e:
-            error = UnreadableWarc.at(name, offset, e)
-            for off in sorted(wanted):
-                yield wanted.pop(off), error
-        for off in sorted(wanted):  # the index names a record the file does not have there
-            yield wanted[off], UnreadableWarc.at(name, off, LookupError("no record starts here"))
+        position = 0
+        with storage.open_stream(WARCS + name) as stream:
+            seekable = getattr(stream, "seekable", lambda: False)()
+            for item in sorted(work, key=lambda w: w.entry.offset):
+                entry = item.entry
+                if entry.offset < position:  # overlaps the record before: the index is wrong
+                    yield item, UnreadableWarc.at(name, entry.offset, LookupError("no record starts here"))
+                    continue
+                if seekable:
+                    stream.seek(entry.offset)
+                else:
+                    _skip(stream, entry.offset - position)
+                raw = _read_exactly(stream, entry.length)
+                position = entry.offset + len(raw)
+                yield item, _parse_record(raw, name, entry.offset)
 
     # -- one record -----------------------------------------------------------------------------
     def _replay(self, block: bytes, counts: CatchupCounts) -> None:
@@ -382,6 +386,36 @@ class Catchup:
             return response.text
         except Exception:  # as the spider does
             return body.decode("utf-8", "replace")
+
+
+def _skip(stream: Any, n: int) -> None:
+    """Read past ``n`` bytes of a stream that cannot seek (as bytes: nothing is inflated)."""
+    while n > 0:
+        chunk = stream.read(min(n, 1 << 20))
+        if not chunk:
+            return
+        n -= len(chunk)
+
+
+def _read_exactly(stream: Any, n: int) -> bytes:
+    """``n`` bytes, or fewer where the file ends (a stream may return less per read)."""
+    parts, left = [], n
+    while left > 0:
+        chunk = stream.read(left)
+        if not chunk:
+            break
+        parts.append(chunk)
+        left -= len(chunk)
+    return b"".join(parts)
+
+
+def _parse_record(raw: bytes, name: str, offset: int) -> tuple[Any, bytes] | UnreadableWarc:
+    """One record's bytes (one gzip member) parsed: ``(record, payload)``, else why not."""
+    try:
+        record = next(iter(ArchiveIterator(io.BytesIO(raw), check_digests=False)))
+        return record, record.raw_stream.read() if record.rec_type != "revisit" else b""
+    except (*PARSE_ERRORS, StopIteration) as e:
+        return UnreadableWarc.at(name, offset, e)
 
 
 def _timestamp14(iso: str | None) -> str | None:
