@@ -137,13 +137,13 @@ class DedupPipeline:
         fields = {k: adapter.get(k) for k in ("html", "url", "lang", "source", "fetched_at", "warc_record_id",
                                                "status")}
         del adapter["html"]  # sent (or deferred): the item never carries it further
-        ahead = service.in_flight_bytes if service is not None else 0
-        answer = service.analyse(fields) if service is not None else None
+        waits = service is not None and service.in_flight_bytes < self.wait_bytes  # its answer comes soon
+        answer = service.analyse(fields, for_item=waits) if service is not None else None
         url = fields["url"]
         if answer is None:
             self._defer(url, "backlog_full" if service is not None and service.running else "no_process")
             return item
-        if ahead >= self.wait_bytes:  # its answer is far off: the item goes on, the answer writes the record
+        if not waits:  # its answer is far off: the item goes on, the answer writes the record
             self.crawler.stats.inc_value("dedup/analysed_after_item")
             later = self._deferred(answer).addCallbacks(self._record, self._failed, errbackArgs=(url,))
             later.addErrback(self._late_error, url)
