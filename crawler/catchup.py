@@ -12,8 +12,8 @@ not yet checked (a checkpoint in the dedup catalog, ``checked_warcs``), in name 
     does), added to the catalog, and its metadata record written into a new WARC file of the archive
     (``RollingWarcWriter`` in a spool of its own, stored and indexed like any other) for a rebuild.
 
-The capture catalog says which records need reading (one ranged read each, or the file streamed
-when many do): a WARC whose articles all have their record, and whose records the catalog holds,
+The capture catalog says which records need reading and where (each WARC read once, only those
+records inflated: ``Catchup._read``): a WARC whose articles all have their record, and whose records the catalog holds,
 is checked without reading a byte of it. Crash safety comes from the order: the catalog commits,
 then the metadata WARC is stored, then the WARCs it covers are marked checked (in one transaction
 with the catalog). Whatever a crash interrupts is done again by the next run: the catch-up's spool
@@ -57,8 +57,8 @@ from crawler.sources import Source
 
 logger = logging.getLogger(__name__)
 
-#: A WARC needing more records than this is streamed whole instead of read record by record (on
-#: S3 each ranged read is a request; a WARC crawled with dedup off needs every article in it).
+#: A remote WARC needing more records than this is streamed whole instead of read record by record
+#: (on S3 each ranged read is a request; a WARC crawled with dedup off needs every article in it).
 RANGED_READS_MAX = 64
 #: Store the metadata WARC and move the checkpoint after this many articles analysed: a long
 #: catch-up (a backfill) keeps its progress through a crash, and spools little.
