@@ -90,18 +90,36 @@ class Run:
     returncode: int | None = None
     timed_out: bool = False
     stderr_tail: str = ""
+    #: Per-process figures from :class:`ProcessSampler` (see there); None when not sampled.
+    tree: ProcessSampler | None = None
 
 
-class PeakRss:
-    """Polls a process and all its descendants; keeps the largest sum of their RSS."""
+#: The dedup child's command line names this (crawler/dedup/service.py).
+DEDUP_CHILD_MARK = "crawler.dedup.service"
 
-    def __init__(self, pid: int) -> None:
+
+class ProcessSampler:
+    """Polls a process and all its descendants every ``RSS_POLL_SECONDS``: the largest sum of their
+    RSS, and per role (``crawl``: the command's own process, ``dedup``: the dedup child, ``other``)
+    the peak RSS and the last CPU seconds seen. When ``crawl_done`` (a file the crawl writes as its
+    crawl ends, before any post-crawl catch-up: ``--stats-out``) appears, it notes the time, the
+    crawl process's CPU seconds so far and the tree's peak RSS so far: the crawl phase vs the tail."""
+
+    def __init__(self, pid: int, crawl_done: Path | None = None) -> None:
         self.pid = pid
+        self.crawl_done = crawl_done
         self.peak = 0
+        self.peak_by_role: dict[str, int] = {}
+        self.cpu_by_pid: dict[int, tuple[str, float]] = {}
+        self.started = time.perf_counter()
+        #: seconds from start, crawl-process CPU seconds and tree peak RSS when ``crawl_done`` appeared
+        self.done_at: float | None = None
+        self.crawl_cpu_at_done: float | None = None
+        self.peak_at_done: int | None = None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._poll, name="rss-poll", daemon=True)
 
-    def __enter__(self) -> PeakRss:
+    def __enter__(self) -> ProcessSampler:
         self._thread.start()
         return self
 
@@ -109,11 +127,23 @@ class PeakRss:
         self._stop.set()
         self._thread.join()
 
+    def cpu_of(self, role: str) -> float:
+        return sum(cpu for r, cpu in self.cpu_by_pid.values() if r == role)
+
+    def _role(self, proc: psutil.Process) -> str:
+        if proc.pid == self.pid:
+            return "crawl"
+        try:
+            return "dedup" if any(DEDUP_CHILD_MARK in part for part in proc.cmdline()) else "other"
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            return "other"
+
     def _poll(self) -> None:
         try:
             root = psutil.Process(self.pid)
         except psutil.NoSuchProcess:
             return
+        roles: dict[int, str] = {}
         while not self._stop.is_set():
             total = 0
             try:
@@ -122,21 +152,32 @@ class PeakRss:
                 return
             for proc in procs:
                 try:
-                    total += proc.memory_info().rss
+                    role = roles.get(proc.pid) or roles.setdefault(proc.pid, self._role(proc))
+                    with proc.oneshot():
+                        rss = proc.memory_info().rss
+                        times = proc.cpu_times()
                 except (psutil.NoSuchProcess, psutil.AccessDenied):
-                    pass
+                    continue
+                total += rss
+                self.peak_by_role[role] = max(self.peak_by_role.get(role, 0), rss)
+                self.cpu_by_pid[proc.pid] = (role, times.user + times.system)
             self.peak = max(self.peak, total)
+            if self.done_at is None and self.crawl_done is not None and self.crawl_done.exists():
+                self.done_at = time.perf_counter() - self.started
+                self.crawl_cpu_at_done = self.cpu_by_pid.get(self.pid, ("crawl", 0.0))[1]
+                self.peak_at_done = self.peak
             self._stop.wait(RSS_POLL_SECONDS)
 
 
-def run_measured(cmd: list[str], cwd: Path, log_dir: Path, timeout: float, env: dict[str, str]) -> Run:
+def run_measured(cmd: list[str], cwd: Path, log_dir: Path, timeout: float, env: dict[str, str],
+                 crawl_done: Path | None = None) -> Run:
     run = Run()
     out_path, err_path = log_dir / "stdout.log", log_dir / "stderr.log"
     with open(out_path, "wb") as out, open(err_path, "wb") as err:
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         start = time.perf_counter()
         proc = subprocess.Popen(cmd, cwd=cwd, stdout=out, stderr=err, env=env, start_new_session=True)
-        with PeakRss(proc.pid) as rss:
+        with ProcessSampler(proc.pid, crawl_done) as tree:
             try:
                 run.returncode = proc.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
@@ -146,7 +187,8 @@ def run_measured(cmd: list[str], cwd: Path, log_dir: Path, timeout: float, env: 
         run.wall = time.perf_counter() - start
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         run.cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-        run.peak_rss = rss.peak
+        run.peak_rss = tree.peak
+        run.tree = tree
     tail = err_path.read_text(errors="replace").strip().splitlines()[-5:]
     run.stderr_tail = "\n".join(tail)
     return run
@@ -266,7 +308,7 @@ def run_scrapy(mode: Mode, ctx: Context) -> Result:
         for name, value in settings.items():
             cmd += ["-s", f"{name}={value}"]
         server_hits(ctx.target.server, reset=True)
-        run = run_measured(cmd, ROOT, work, ctx.args.timeout, child_env())
+        run = run_measured(cmd, ROOT, work, ctx.args.timeout, child_env(), crawl_done=stats_path)
         result = Result(mode.label, run, server_hits=server_hits(ctx.target.server))
         if run.timed_out:
             result.problem = (f"killed after {ctx.args.timeout:.0f} s, having fetched {result.server_hits}"
@@ -284,14 +326,38 @@ def run_scrapy(mode: Mode, ctx: Context) -> Result:
             verify_archive(archive, stats, ctx.target, result)
         if "dedup/articles" in stats or "dedup/deferred" in stats:
             # the crawl never waits for the dedup process: what it analysed vs left to a catch-up
-            result.checks.append(f"dedup: {stats.get('dedup/articles', 0)} articles analysed during the crawl, "
+            result.checks.append(f"dedup: {stats.get('dedup/articles', 0)} articles analysed during the crawl "
+                                 f"({stats.get('dedup/analysed_after_item', 0)} after their item went on), "
                                  f"{stats.get('dedup/deferred', 0)} deferred, "
                                  f"{stats.get('dedup/extract_failures', 0)} without main text")
+        result.checks.extend(process_lines(run, result.responses, (work / "stdout.log").read_text(errors="replace")))
         if mode.dedup:
             verify_catalog(catalog, ctx.target, result)
         return result
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def process_lines(run: Run, responses: int, stdout: str) -> list[str]:
+    """Where the CPU and memory went: the crawl process vs the dedup child, the crawl vs its tail."""
+    tree = run.tree
+    if tree is None:
+        return []
+    mib = 2**20
+    crawl_total = tree.cpu_of("crawl")
+    crawl_cpu = tree.crawl_cpu_at_done if tree.crawl_cpu_at_done is not None else crawl_total
+    per_page = f" = {1000 * crawl_cpu / responses:.1f} CPU-ms per response" if responses else ""
+    lines = [f"crawl process: {crawl_cpu:.1f} CPU s until its crawl ended{per_page} (start-up included), "
+             f"peak RSS {tree.peak_by_role.get('crawl', 0) / mib:.0f} MB"]
+    if "dedup" in tree.peak_by_role:
+        lines.append(f"dedup process: {tree.cpu_of('dedup'):.1f} CPU s, peak RSS {tree.peak_by_role['dedup'] / mib:.0f} MB;"
+                     f" tree peak RSS during the crawl {(tree.peak_at_done or tree.peak) / mib:.0f} MB")
+    if tree.done_at is not None:
+        catchup = next((line for line in stdout.splitlines() if line.startswith("dedup catch-up:")), "")
+        lines.append(f"tail after the crawl (catch-up, exit): {run.wall - tree.done_at:.1f} s wall, "
+                     f"{crawl_total - crawl_cpu:.1f} CPU s of the crawl process"
+                     f"{'; ' + catchup if catchup else ''}")
+    return lines
 
 
 def verify_archive(archive: Path, stats: dict, target: Target, result: Result) -> None:
@@ -517,7 +583,7 @@ def print_site_report(site: str, rows: dict[str, Row]) -> bool:
             ok &= rss < limit
             print(f"{'peak RSS, ' + rows[key].label + ':':<38}{rss:.1f} MB  (target < {limit} MB) {_verdict(rss < limit)}")
 
-    for key in ("archive", "dedup"):
+    for key in ("bare", "archive", "dedup"):
         if key not in rows:
             continue
         print(f"\nchecks, {rows[key].label}:")

@@ -12,8 +12,8 @@ not yet checked (a checkpoint in the dedup catalog, ``checked_warcs``), in name 
     does), added to the catalog, and its metadata record written into a new WARC file of the archive
     (``RollingWarcWriter`` in a spool of its own, stored and indexed like any other) for a rebuild.
 
-The capture catalog says which records need reading (one ranged read each, or the file streamed
-when many do): a WARC whose articles all have their record, and whose records the catalog holds,
+The capture catalog says which records need reading and where (each WARC read once, only those
+records inflated: ``Catchup._read``): a WARC whose articles all have their record, and whose records the catalog holds,
 is checked without reading a byte of it. Crash safety comes from the order: the catalog commits,
 then the metadata WARC is stored, then the WARCs it covers are marked checked (in one transaction
 with the catalog). Whatever a crash interrupts is done again by the next run: the catch-up's spool
@@ -25,6 +25,7 @@ A CLI-layer module like ``crawler/rebuild.py``: ``crawler.dedup`` never reads WA
 from __future__ import annotations
 
 import codecs
+import io
 import logging
 import signal
 import time
@@ -56,8 +57,8 @@ from crawler.sources import Source
 
 logger = logging.getLogger(__name__)
 
-#: A WARC needing more records than this is streamed whole instead of read record by record (on
-#: S3 each ranged read is a request; a WARC crawled with dedup off needs every article in it).
+#: A remote WARC needing more records than this is streamed whole instead of read record by record
+#: (on S3 each ranged read is a request; a WARC crawled with dedup off needs every article in it).
 RANGED_READS_MAX = 64
 #: Store the metadata WARC and move the checkpoint after this many articles analysed: a long
 #: catch-up (a backfill) keeps its progress through a crash, and spools little.
@@ -291,31 +292,34 @@ class Catchup:
 
     def _read(self, name: str, work: list[_Work]) -> Iterator[tuple[_Work, Any]]:
         """``(work, (record, payload))`` in file order, or ``(work, UnreadableWarc)`` for a record
-        that cannot be read."""
-        if len(work) <= RANGED_READS_MAX:
+        that cannot be read. The file is read once: in a local archive one open file and a seek per
+        record; remotely a ranged read per record when few are needed, else one stream whose other
+        records are skipped as bytes. Only the records wanted are decompressed and parsed (the
+        index gives each one's offset and length): the crawl's listings, requests and metadata
+        records are never inflated."""
+        storage = self.archive.storage
+        if len(work) <= RANGED_READS_MAX and storage.local_path(WARCS + name) is None:
             for item in work:
                 try:
                     yield item, load_record(self.archive, item.entry)
                 except UnreadableWarc as e:
                     yield item, e
             return
-        wanted = {item.entry.offset: item for item in work}
-        offset = 0
-        try:
-            with self.archive.storage.open_stream(WARCS + name) as stream:
-                it = ArchiveIterator(stream, check_digests=False)
-                for record in it:
-                    found = wanted.pop(offset, None)
-                    if found is not None:
-                        yield found, (record, record.raw_stream.read())
-                    it.read_to_end(record)
-                    offset = it.get_record_offset() + it.get_record_length()
-        except PARSE_ERRORS as e:
-            error = UnreadableWarc.at(name, offset, e)
-            for off in sorted(wanted):
-                yield wanted.pop(off), error
-        for off in sorted(wanted):  # the index names a record the file does not have there
-            yield wanted[off], UnreadableWarc.at(name, off, LookupError("no record starts here"))
+        position = 0
+        with storage.open_stream(WARCS + name) as stream:
+            seekable = getattr(stream, "seekable", lambda: False)()
+            for item in sorted(work, key=lambda w: w.entry.offset):
+                entry = item.entry
+                if entry.offset < position:  # overlaps the record before: the index is wrong
+                    yield item, UnreadableWarc.at(name, entry.offset, LookupError("no record starts here"))
+                    continue
+                if seekable:
+                    stream.seek(entry.offset)
+                else:
+                    _skip(stream, entry.offset - position)
+                raw = _read_exactly(stream, entry.length)
+                position = entry.offset + len(raw)
+                yield item, _parse_record(raw, name, entry.offset)
 
     # -- one record -----------------------------------------------------------------------------
     def _replay(self, block: bytes, counts: CatchupCounts) -> None:
@@ -384,6 +388,36 @@ class Catchup:
             return body.decode("utf-8", "replace")
 
 
+def _skip(stream: Any, n: int) -> None:
+    """Read past ``n`` bytes of a stream that cannot seek (as bytes: nothing is inflated)."""
+    while n > 0:
+        chunk = stream.read(min(n, 1 << 20))
+        if not chunk:
+            return
+        n -= len(chunk)
+
+
+def _read_exactly(stream: Any, n: int) -> bytes:
+    """``n`` bytes, or fewer where the file ends (a stream may return less per read)."""
+    parts, left = [], n
+    while left > 0:
+        chunk = stream.read(left)
+        if not chunk:
+            break
+        parts.append(chunk)
+        left -= len(chunk)
+    return b"".join(parts)
+
+
+def _parse_record(raw: bytes, name: str, offset: int) -> tuple[Any, bytes] | UnreadableWarc:
+    """One record's bytes (one gzip member) parsed: ``(record, payload)``, else why not."""
+    try:
+        record = next(iter(ArchiveIterator(io.BytesIO(raw), check_digests=False)))
+        return record, record.raw_stream.read() if record.rec_type != "revisit" else b""
+    except (*PARSE_ERRORS, StopIteration) as e:
+        return UnreadableWarc.at(name, offset, e)
+
+
 def _timestamp14(iso: str | None) -> str | None:
     """A WARC-Date (ISO 8601) as the index's 14-digit timestamp."""
     if not iso:
@@ -419,9 +453,29 @@ def catch_up(settings: BaseSettings, archive: Archive, *, stop: Callable[[], boo
     seconds is `CatalogBusy`)."""
     from crawler.config import dedup_catalog_path
 
+    release_memory()  # after a crawl in this process: its freed heap, before the catalog's caches grow
     with catalog_lock(dedup_catalog_path(settings), wait=wait), \
             catchup_from_settings(settings, archive, stop=stop) as c:
         return c.run_once()
+
+
+def release_memory() -> None:
+    """Collect garbage and give the freed heap back to the system (glibc ``malloc_trim``). After a
+    crawl, the crawl-end catch-up runs in the same process: the responses, parsed trees and
+    queues the crawl freed stay in its resident memory otherwise, under everything the catch-up adds."""
+    import ctypes
+    import ctypes.util
+    import gc
+
+    gc.collect()
+    libc_name = ctypes.util.find_library("c")
+    if libc_name is None:
+        return
+    try:
+        trim = ctypes.CDLL(libc_name).malloc_trim
+    except (OSError, AttributeError):  # not glibc
+        return
+    trim(0)
 
 
 def follow(settings: BaseSettings, archive: Archive, *, interval: float, stop: Callable[[], bool],

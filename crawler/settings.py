@@ -159,11 +159,17 @@ DEDUP_CATALOG = None
 #: {"story_min": 0.5, "young_catalog": 0}; an unknown name stops the crawl before it starts.
 DEDUP_THRESHOLDS: dict[str, float] = {}
 #: Bytes of pages sent to the dedup process and not yet analysed; a page beyond it is archived
-#: unanalysed (stat dedup/deferred) so the crawl never waits for dedup. Kept below Scrapy's
-#: SCRAPER_SLOT_MAX_ACTIVE_SIZE (5,000,000): a waiting item holds its response in the scraper slot,
-#: and past that size Scrapy stops downloading. 2 MB is 25-50 news pages, about 2 s of the dedup
-#: process's work (1 MB/s at 40-80 KB pages): enough to ride out bursts, little to drain at close.
-DEDUP_QUEUE_BYTES = 2_000_000
+#: unanalysed (stat dedup/deferred, flagged by the catch-up after the crawl) so the crawl never
+#: waits for dedup. These wait as bytes in the crawl process (about the page's size each): 16 MB is
+#: some 200 news pages, several seconds of the dedup process's work, so a process briefly behind
+#: (a burst of large pages, a busy machine) defers nothing.
+DEDUP_QUEUE_BYTES = 16_000_000
+#: An item waits for its flags only while less than this is queued ahead of its page; behind more,
+#: it goes on without them and its page's answer writes the metadata record and the catalog when it
+#: comes (stat dedup/analysed_after_item). Kept below SCRAPER_SLOT_MAX_ACTIVE_SIZE (5,000,000): a
+#: waiting item holds its response (body, text and parsed tree, about 5x the page) in the scraper
+#: slot, and past that size Scrapy stops downloading.
+DEDUP_WAIT_BYTES = 2_000_000
 
 # -- Component order ---------------------------------------------------------------------
 #: Adjusts Scrapy itself for newsarchive (offline public suffix list): crawler/addon.py.

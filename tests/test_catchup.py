@@ -232,6 +232,23 @@ def test_unreadable_warcs_and_records_are_counted_skips_and_the_rest_is_caught_u
     assert outcomes["broken-00001.warc.gz"] == "unreadable" and outcomes[damaged_warc] == "damaged"
 
 
+def test_a_streamed_warc_parses_only_the_records_it_needs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Read once, records skipped as bytes: a damaged record the catch-up does not need (a listing
+    page) costs nothing and hides none of the articles after it in the file."""
+    monkeypatch.setattr("crawler.catchup.RANGED_READS_MAX", 0)  # the whole file, as for a crawl's big WARC
+    archive = write_archive(tmp_path, site_exchanges(), per_file=len(site_exchanges()))
+    (name,) = archive.warc_names()
+    entries = archive.catalog.entries_of(name)
+    first_article = min(e.offset for e in entries if e.rec_type == "response" and e.url[len(BASE):] in PAGES)
+    skipped = next(e for e in entries if e.offset < first_article)
+    raw = bytearray((tmp_path / "warcs" / name).read_bytes())
+    raw[skipped.offset: skipped.offset + 60] = b"\xff" * 60
+    (tmp_path / "warcs" / name).write_bytes(bytes(raw))
+    counts = run(tmp_path)
+    assert counts.skipped == 0 and counts.articles_extracted == len(PAGES), counts
+    assert set(articles(tmp_path / "dedup.sqlite3")) == set(PAGES)
+
+
 def test_a_pass_that_fails_half_way_leaves_nothing_half_done(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A failure after some articles were added and their records spooled: the catalog rolls back,
     the spooled records are stored at the next pass and replayed, the rest analysed: the end state

@@ -97,6 +97,7 @@ class DedupService:
         self._lock = threading.Lock()
         self._pending: dict[int, tuple[concurrent.futures.Future[Any], int]] = {}
         self._in_flight = 0
+        self._last_answer = time.monotonic()
         self._seq = 0
         self._state = "new"  # -> running -> closing | stopping -> gone
         self._proc: subprocess.Popen[bytes] | None = None
@@ -122,6 +123,7 @@ class DedupService:
         self._requests = Connection(requests_w, readable=False)
         self._replies = Connection(replies_r, writable=False)
         self._state = "running"
+        self._last_answer = time.monotonic()
         self._send_request("open", {"catalog": str(self.catalog), "thresholds": self.thresholds},
                            bounded=False, future=self.opened)
         threading.Thread(target=self._send_loop, name="dedup-send", daemon=True).start()
@@ -139,11 +141,18 @@ class DedupService:
     def in_flight_bytes(self) -> int:
         return self._in_flight
 
-    def analyse(self, fields: dict[str, Any]) -> concurrent.futures.Future[PageAnalysis] | None:
+    @property
+    def idle_seconds(self) -> float:
+        """Seconds since the child last answered (or since ``start``): how long it has made no progress."""
+        return time.monotonic() - self._last_answer
+
+    def analyse(self, fields: dict[str, Any], *, for_item: bool = True) -> concurrent.futures.Future[PageAnalysis] | None:
         """Send one page (``html``, ``url``, ``lang``, ``source``, ``fetched_at``, ``warc_record_id``,
         ``status``); None when it does not fit in the backlog or the child is not running. The future
-        fails with :class:`NoMainText`, :class:`ChildError` or :class:`DedupUnavailable`."""
-        return self._send_request("page", fields, bounded=True)
+        fails with :class:`NoMainText`, :class:`ChildError` or :class:`DedupUnavailable`. Without
+        ``for_item`` (no item waits for it) the answer's ``article`` has only ``url`` and
+        ``warc_record_id`` and its ``signals`` are empty: the payload, flags and catalog are the same."""
+        return self._send_request("page", fields if for_item else {**fields, "for_item": False}, bounded=True)
 
     def settle(self) -> concurrent.futures.Future[int]:
         """Decide a young catalog's flags again (``Detector.settle``): the number of articles settled, 0 if none."""
@@ -220,6 +229,7 @@ class DedupService:
             with self._lock:
                 fut, size = self._pending.pop(seq, (None, 0))
                 self._in_flight -= size
+                self._last_answer = time.monotonic()
             if fut is not None:
                 _resolve(fut, status, value)
         self._replies.close()
@@ -279,12 +289,15 @@ class _Analyst:
             fetched_at=fields.get("fetched_at"), warc_record_id=fields.get("warc_record_id"))
         _id, matches = self.detector.add(article, signals)
         self.store.commit()
+        for_item = fields.get("for_item", True)
         return PageAnalysis(
             pid=os.getpid(),
             article={"url": article.url, "lang": article.lang, "title": article.title,
                      "published": article.published, "text": article.text,
-                     "warc_record_id": article.warc_record_id},
-            signals=signals.to_json(),
+                     "warc_record_id": article.warc_record_id} if for_item else
+                    {"url": article.url, "warc_record_id": article.warc_record_id},
+            # what the parent unpickles most slowly (a dict of every term), sent only for an item
+            signals=signals.to_json() if for_item else {},
             duplicates=[m.as_item() for m in matches],
             kinds=[str(m.kind) for m in matches],
             # The record carries the detector's inputs, not these flags: they change as the catalog

@@ -36,24 +36,33 @@ class DedupPipeline:
     per page; they run in ONE child process (crawler.dedup.service), so the crawl's reactor never
     waits for them. On a thread of the crawl process they cost the crawl 80% of its speed.
 
-    The crawl never waits for dedup either: pages sent and not yet answered are bounded by
+    The crawl never waits for dedup either. Pages sent and not yet answered are bounded by
     ``DEDUP_QUEUE_BYTES``; a page beyond it, or any page once the child has died, is archived
     unanalysed (``dedup/deferred``; the item gets no ``duplicates``) for a catch-up from the archive.
-    Items waiting for their answer keep their response in Scrapy's scraper slot, so the bound stays
-    below ``SCRAPER_SLOT_MAX_ACTIVE_SIZE``, past which Scrapy stops downloading.
+    An item waits for its answer only when less than ``DEDUP_WAIT_BYTES`` of pages are ahead of it
+    (the answer comes soon): a waiting item keeps its response (body, text, parsed tree: about
+    five times the page) in Scrapy's scraper slot, so that bound stays below
+    ``SCRAPER_SLOT_MAX_ACTIVE_SIZE``, past which Scrapy stops downloading. Behind a longer backlog
+    the item goes on at once without flags and its page waits as bytes only; its answer, when it
+    comes, writes the metadata record and fills the catalog (``dedup/analysed_after_item``; a local
+    JSON feed gets its flags when settled, crawler/extensions/settled_feeds.py). A child briefly
+    behind thus defers nothing, and the catch-up after the crawl has less to do.
 
-    close_spider settles the catalog in the child and closes it; a second Ctrl-C
-    (``stop_requested(force=True)``) or the engine stopping kills the child. The child also exits
-    by itself when this process ends, however it ends (crawler.dedup.service)."""
+    close_spider settles the catalog in the child and closes it, waiting while the child answers;
+    a second Ctrl-C (``stop_requested(force=True)``) or the engine stopping kills the child. The
+    child also exits by itself when this process ends, however it ends (crawler.dedup.service)."""
 
-    #: How long close_spider waits for the child to settle and close the catalog before killing it.
+    #: How long close_spider waits for an answer from the child (working through its backlog, then
+    #: settling and closing the catalog) before killing it.
     close_timeout = 30.0
 
-    def __init__(self, crawler, *, catalog: Path, settings: Thresholds, queue_bytes: int) -> None:
+    def __init__(self, crawler, *, catalog: Path, settings: Thresholds, queue_bytes: int,
+                 wait_bytes: int | None = None) -> None:
         self.crawler = crawler
         self.catalog = Path(catalog)
         self.settings = settings
         self.queue_bytes = queue_bytes
+        self.wait_bytes = queue_bytes if wait_bytes is None else wait_bytes
         self.service: DedupService | None = None
         self._deferred_reasons: set[str] = set()
         crawler.signals.connect(self._kill, signal=signals.engine_stopped)
@@ -64,14 +73,15 @@ class DedupPipeline:
         s = crawler.settings
         if not s.getbool("DEDUP_ENABLED", True):
             raise NotConfigured("DEDUP_ENABLED is False")
-        queue_bytes = s.getint("DEDUP_QUEUE_BYTES")
-        if queue_bytes >= s.getint("SCRAPER_SLOT_MAX_ACTIVE_SIZE"):
-            logger.warning("DEDUP_QUEUE_BYTES (%(q)d) >= SCRAPER_SLOT_MAX_ACTIVE_SIZE (%(s)d): when dedup falls "
-                           "behind, Scrapy stops downloading before pages are deferred",
-                           {"q": queue_bytes, "s": s.getint("SCRAPER_SLOT_MAX_ACTIVE_SIZE")})
+        wait_bytes = s.getint("DEDUP_WAIT_BYTES")
+        if min(wait_bytes, s.getint("DEDUP_QUEUE_BYTES")) >= s.getint("SCRAPER_SLOT_MAX_ACTIVE_SIZE"):
+            logger.warning("DEDUP_WAIT_BYTES (%(q)d) >= SCRAPER_SLOT_MAX_ACTIVE_SIZE (%(s)d): when dedup falls "
+                           "behind, Scrapy stops downloading while items wait for their flags",
+                           {"q": wait_bytes, "s": s.getint("SCRAPER_SLOT_MAX_ACTIVE_SIZE")})
         # A typo in a threshold must stop the crawl, not switch dedup off (`newsarchive crawl`
         # checks this before starting and exits 2; `scrapy crawl` fails here).
-        return cls(crawler, catalog=dedup_catalog_path(s), settings=thresholds(s), queue_bytes=queue_bytes)
+        return cls(crawler, catalog=dedup_catalog_path(s), settings=thresholds(s),
+                   queue_bytes=s.getint("DEDUP_QUEUE_BYTES"), wait_bytes=wait_bytes)
 
     def open_spider(self) -> None:
         self.service = DedupService(self.catalog, self.settings, max_bytes=self.queue_bytes,
@@ -106,8 +116,16 @@ class DedupPipeline:
         self.crawler.signals.send_catch_log(signal=dedup_catalog_closed, catalog=self.catalog)
 
     def _settle_and_close(self, service: DedupService) -> int:
-        """On a daemon thread: blocking waits for the child, never on the reactor."""
-        settled = service.settle().result(self.close_timeout)
+        """On a daemon thread: blocking waits for the child, never on the reactor. The backlog ahead
+        of the settle may take long; the child is given up on only when it stops answering."""
+        settling = service.settle()
+        while True:
+            try:
+                settled = settling.result(min(1.0, self.close_timeout))
+                break
+            except concurrent.futures.TimeoutError:
+                if service.idle_seconds > self.close_timeout:
+                    raise TimeoutError(f"the dedup process answered nothing for {self.close_timeout:g} s") from None
         service.close(self.close_timeout)
         return settled
 
@@ -115,50 +133,64 @@ class DedupPipeline:
         adapter = ItemAdapter(item)
         if "html" not in adapter or not adapter.get("html"):
             return item
-        stats = self.crawler.stats
+        service = self.service
         fields = {k: adapter.get(k) for k in ("html", "url", "lang", "source", "fetched_at", "warc_record_id",
                                                "status")}
-        answer = self.service.analyse(fields) if self.service is not None else None
+        del adapter["html"]  # sent (or deferred): the item never carries it further
+        waits = service is not None and service.in_flight_bytes < self.wait_bytes  # its answer comes soon
+        answer = service.analyse(fields, for_item=waits) if service is not None else None
+        url = fields["url"]
         if answer is None:
-            self._defer(adapter, "backlog_full" if self.service is not None and self.service.running else "no_process")
+            self._defer(url, "backlog_full" if service is not None and service.running else "no_process")
+            return item
+        if not waits:  # its answer is far off: the item goes on, the answer writes the record
+            self.crawler.stats.inc_value("dedup/analysed_after_item")
+            later = self._deferred(answer).addCallbacks(self._record, self._failed, errbackArgs=(url,))
+            later.addErrback(self._late_error, url)
             return item
         try:
             result: PageAnalysis = await maybe_deferred_to_future(self._deferred(answer))
-        except NoMainText as e:
-            stats.inc_value("dedup/extract_failures")
-            logger.warning("dedup: no main text in %(url)s: %(error)s", {"url": adapter.get("url"), "error": e})
-            del adapter["html"]
+        except Exception:
+            self._failed(Failure(), url)
             return item
-        except DedupUnavailable:
-            self._defer(adapter, "no_process")
-            return item
-        except Exception as e:
-            stats.inc_value("dedup/errors")
-            logger.warning("dedup: failed on %(url)s: %(error)s", {"url": adapter.get("url"), "error": e})
-            del adapter["html"]
-            return item
+        self._record(result)
+        article = result.article
+        adapter["duplicates"] = result.duplicates
+        if adapter.get("lang") != article["lang"]:
+            self.crawler.stats.inc_value("dedup/lang_overridden")
+        adapter["source_lang"] = adapter.get("lang")
+        for key in ("lang", "title", "published", "text"):
+            adapter[key] = article[key]
+        adapter["signals"] = result.signals
+        return item
+
+    def _record(self, result: PageAnalysis) -> None:
+        """An analysed page: counted, and its WARC metadata record asked for."""
+        stats = self.crawler.stats
         stats.inc_value("dedup/articles")
         if result.duplicates:
             stats.inc_value("dedup/near_duplicates")
         for kind in result.kinds:
             stats.inc_value(f"dedup/flags/{kind}")
-        article = result.article
-        adapter["duplicates"] = result.duplicates
-        if adapter.get("lang") != article["lang"]:
-            stats.inc_value("dedup/lang_overridden")
-        adapter["source_lang"] = adapter.get("lang")
-        for key in ("lang", "title", "published", "text"):
-            adapter[key] = article[key]
-        adapter["signals"] = result.signals
-        del adapter["html"]
         self.crawler.signals.send_catch_log(
             signal=warc_metadata,
-            url=article["url"],
-            refers_to=article["warc_record_id"],
+            url=result.article["url"],
+            refers_to=result.article["warc_record_id"],
             payload=result.payload,
             content_type="application/json",
         )
-        return item
+
+    def _failed(self, failure: Failure, url: str) -> None:
+        """A page the child did not analyse: no main text, an error, or the child gone (then deferred)."""
+        stats = self.crawler.stats
+        if failure.check(NoMainText):
+            stats.inc_value("dedup/extract_failures")
+            logger.warning("dedup: no main text in %(url)s: %(error)s", {"url": url, "error": failure.value})
+        elif failure.check(DedupUnavailable):
+            self._defer(url, "no_process")
+        else:
+            stats.inc_value("dedup/errors")
+            logger.warning("dedup: failed on %(url)s: %(error)s", {"url": url, "error": failure.value})
 
     def _deferred(self, answer: concurrent.futures.Future[PageAnalysis]) -> Deferred[PageAnalysis]:
         """The child's answer as a Deferred fired on the reactor thread."""
@@ -176,7 +208,11 @@ class DedupPipeline:
         answer.add_done_callback(lambda done: reactor.callFromThread(fire, done))
         return d
 
-    def _defer(self, adapter: ItemAdapter, reason: str) -> None:
+    def _late_error(self, failure: Failure, url: str) -> None:
+        logger.error("dedup: the answer for %(url)s could not be recorded: %(error)s",
+                     {"url": url, "error": failure.getErrorMessage()})
+
+    def _defer(self, url: str, reason: str) -> None:
         """Archive the page unanalysed: counted, logged once per reason."""
         self.crawler.stats.inc_value("dedup/deferred")
         if reason not in self._deferred_reasons:
@@ -184,8 +220,7 @@ class DedupPipeline:
             why = (f"more than DEDUP_QUEUE_BYTES ({self.queue_bytes}) of pages wait for the dedup process"
                    if reason == "backlog_full" else "the dedup process is not running")
             logger.warning("dedup: %(why)s: %(url)s and later pages like it are archived unanalysed "
-                           "(counted in dedup/deferred)", {"why": why, "url": adapter.get("url")})
-        del adapter["html"]
+                           "(counted in dedup/deferred)", {"why": why, "url": url})
 
     def _opened(self, opened: concurrent.futures.Future[Any]) -> None:
         error = opened.exception()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import time
 
 import pytest
 from scrapy import Spider
@@ -25,7 +26,8 @@ BASE = "http://127.0.0.1:8123"
 def make_pipeline(settings):
     from crawler import settings as project
 
-    crawler = get_crawler(Spider, {"DEDUP_QUEUE_BYTES": project.DEDUP_QUEUE_BYTES, **settings})
+    crawler = get_crawler(Spider, {"DEDUP_QUEUE_BYTES": project.DEDUP_QUEUE_BYTES,
+                                   "DEDUP_WAIT_BYTES": project.DEDUP_WAIT_BYTES, **settings})
     crawler.stats.open_spider()
     return crawler, build_from_crawler(DedupPipeline, crawler)
 
@@ -154,6 +156,52 @@ def test_a_full_backlog_defers_the_page(tmp_path, inline):
     assert all("html" not in it and "duplicates" not in it for it in items)
     assert sent == [] and crawler.stats.get_value("dedup/deferred") == 2
     assert crawler.stats.get_value("dedup/articles") is None
+
+
+def test_behind_a_backlog_the_item_goes_on_and_the_answer_writes_the_record(tmp_path, inline):
+    """DEDUP_WAIT_BYTES=0: no item waits for its flags, but no page is deferred either: each answer,
+    when it comes, asks for the metadata record and the catalog holds the page."""
+    from crawler.dedup.store import ArticleStore
+
+    crawler, pipe = make_pipeline({"DEDUP_CATALOG": str(tmp_path / "d.sqlite3"), "DEDUP_WAIT_BYTES": 0})
+    sent = []
+    crawler.signals.connect(lambda **kw: sent.append(kw), signal=warc_metadata, weak=False)
+    pipe.open_spider()
+    paths = ["/en/lockbit-hospital", "/zh/lockbit-hospital"]
+    items = [run(pipe.process_item(item_for(p, n))) for n, p in enumerate(paths)]
+    broken = run(pipe.process_item({**item_for("/en/lockbit-school", 9), "url": BASE + "/empty", "html": "<p></p>"}))
+    run(pipe.close_spider())
+    assert all("html" not in it and "duplicates" not in it for it in [*items, broken])
+    assert [kw["url"] for kw in sent] == [BASE + p for p in paths]
+    assert sent[1]["refers_to"] == "<urn:uuid:00000000-0000-0000-0000-000000000001>"
+    stats = crawler.stats.get_stats()
+    assert stats["dedup/analysed_after_item"] == 3 and stats["dedup/articles"] == 2
+    assert stats["dedup/extract_failures"] == 1 and stats["dedup/flags/translation"] == 1
+    assert "dedup/deferred" not in stats
+    store = ArticleStore(tmp_path / "d.sqlite3")
+    try:
+        assert store.count() == 2 and store.count_flags() == 1
+    finally:
+        store.close()
+
+
+def test_close_waits_while_the_child_answers(tmp_path):
+    """A backlog longer to work through than close_timeout is not given up on: only silence is."""
+    _crawler, pipe = make_pipeline({"DEDUP_CATALOG": str(tmp_path / "d.sqlite3")})
+    pipe.open_spider()
+    service = pipe.service
+    pages = [item_for("/zh/lockbit-hospital" if n % 2 else "/en/lockbit-hospital", n) for n in range(60)]
+    service.analyse(pages[0]).result(60)  # the catalog open, the code loaded
+    start = time.monotonic()
+    for fields in pages[1:4]:
+        service.analyse(fields).result(60)
+    each = (time.monotonic() - start) / 3
+    pipe.close_timeout = max(0.5, 6 * each)  # a page may take several times the mean on a busy machine
+    backlog = [service.analyse(fields) for fields in pages[4:]]
+    start = time.monotonic()
+    assert pipe._settle_and_close(service) == 2  # two URLs, each crawled again and again
+    assert time.monotonic() - start > pipe.close_timeout  # longer than the timeout, and not given up on
+    assert all(a.done() and a.exception() is None for a in backlog) and service.wait(0) == 0
 
 
 def test_a_dead_dedup_process_defers_later_pages(tmp_path, inline):

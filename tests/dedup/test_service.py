@@ -59,6 +59,16 @@ def test_answers_come_from_the_child_in_order(started):
     assert service.analyse(page("/en/lockbit-school")) is None
 
 
+def test_an_answer_no_item_waits_for_carries_the_record_only(started):
+    service = started()
+    full = service.analyse(page("/en/lockbit-hospital")).result(60)
+    lean = service.analyse(page("/zh/lockbit-hospital"), for_item=False).result(60)
+    assert full.signals and "text" in full.article
+    assert lean.signals == {} and lean.article == {"url": BASE + "/zh/lockbit-hospital",
+                                                   "warc_record_id": page("/zh/lockbit-hospital")["warc_record_id"]}
+    assert lean.kinds == ["translation"] and b'"lang": "zh"' in lean.payload  # flags, catalog and record as ever
+
+
 def test_backlog_is_bounded_in_bytes(started):
     one = len(page("/en/lockbit-hospital")["html"].encode())
     service = started(max_bytes=int(one * 1.5))
