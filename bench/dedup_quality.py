@@ -296,9 +296,11 @@ def cross_validate(articles: list[dict], groups: list[dict], k: int, args: argpa
     modes = ["stripped", "links"] if mode_arg == "both" else [mode_arg]
     prep = {m: fitting.prepare(articles, strip=m == "stripped") for m in modes}
     t0 = time.perf_counter()
-    per_held, _overall, _table = fitting.fit(articles, groups, k, prep=prep.get("stripped") or
-                                             fitting.prepare(articles, strip=True), log=lambda *_: None)
+    per_held, overall, _table = fitting.fit(articles, groups, k, prep=prep.get("stripped") or
+                                            fitting.prepare(articles, strip=True), log=lambda *_: None)
     print(f"fitted {sum(len(v) for v in fitting.GRID.values())} settings per fold in {time.perf_counter() - t0:.0f} s")
+    fitted = {name: getattr(overall, name) for setting in fitting.GRID.values() for name in setting[0]}
+    print(f"  whole corpus (what bench/fit_detector.py freezes): {json.dumps(fitted)}")
     for held, th in enumerate(per_held):
         chosen = {name: getattr(th, name) for setting in fitting.GRID.values() for name in setting[0]}
         print(f"  fold {held}: {json.dumps(chosen)}")

@@ -297,13 +297,16 @@ class Detector:
             ok = not named or other.url_key in named
             (judged.originals if ok else judged.unnamed).append(Candidate(s.anchors, other, s))
             return None
-        if originals.beats_current_original(self.store, other, new, s.anchors, self.thresholds):
+        says = originals.headline_match(other, self.store.features.idf)
+        if originals.beats_current_original(self.store, other, new, s.anchors, self.thresholds, says):
             return relation
         return None
 
     def _choose_original(self, new: StoredArticle, decided: list[Decision], candidates: list[Candidate]) -> None:
         """Add the content-chosen original of ``new`` to ``decided`` (or confirm a link to it)."""
-        best = originals.pick_original(candidates, self.thresholds.translation_margin)
+        th = self.thresholds
+        best = originals.pick_original(candidates, th.translation_margin, originals.headline_match(new, self.store.features.idf),
+                                       th.translation_headline_ratio, th.translation_headline_margin)
         if best is None:
             return
         if rules.has_link_original(new, decided) and not any(d.other.id == best.article.id for d in decided):

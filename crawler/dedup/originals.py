@@ -14,11 +14,16 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from crawler.dedup import bilingual
 from crawler.dedup.defaults import Thresholds
 from crawler.dedup.kinds import COPIES, Basis, Kind
 from crawler.dedup.rules import named_originals, translation_days
 from crawler.dedup.scoring import PairScore
 from crawler.dedup.store import ArticleStore, StoredArticle
+from crawler.dedup.terms import terms
+
+#: How much of an English report's words a Chinese headline says (``bilingual.headline_overlap``).
+HeadlineMatch = Callable[[StoredArticle], float]
 
 
 @dataclass(frozen=True)
@@ -30,13 +35,48 @@ class Candidate:
     pair: PairScore
 
 
-def pick_original(candidates: list[Candidate], margin: float) -> Candidate | None:
-    """The original among content candidates: the earliest of those within the margin of the best."""
+def _earliest_key(c: Candidate) -> tuple[float, float, int]:
+    return (c.article.when if c.article.when is not None else math.inf, -c.score, c.article.id)
+
+
+def pick_original(candidates: list[Candidate], margin: float, says: HeadlineMatch | None = None,
+                  ratio: float = 0.0, wide: float | None = None) -> Candidate | None:
+    """The original among content candidates: the earliest of those within ``margin`` of the best;
+    unless (``ratio`` > 0) the translation's headline says the headline of another candidate
+    within ``wide`` of the best (``margin`` when None) at least ``ratio`` times as much as the
+    earliest's (``says``: CC-CEDICT word by word): then that one. Translators translate the
+    headline: when the anchors cannot tell several reports apart, the headline often can."""
     if not candidates:
         return None
     best = max(c.score for c in candidates)
     close = [c for c in candidates if c.score >= margin * best]
-    return min(close, key=lambda c: (c.article.when if c.article.when is not None else math.inf, -c.score, c.article.id))
+    earliest = min(close, key=_earliest_key)
+    if says is None or ratio <= 0 or len(close if wide is None else candidates) < 2:
+        return earliest
+    pool = close if wide is None else [c for c in candidates if c.score >= wide * best]
+    told = {c.article.id: says(c.article) for c in pool}
+    top = min(pool, key=lambda c: (-told[c.article.id], *_earliest_key(c)))
+    return top if told[top.article.id] > ratio * told[earliest.article.id] else earliest
+
+
+def headline_match(translation: StoredArticle, idf: Callable[[list[str]], dict[str, float]]) -> HeadlineMatch:
+    """How much of a candidate original's headline the Chinese headline of
+    ``translation`` says, looked up word by word in CC-CEDICT (``bilingual``), IDF-weighted by
+    ``idf`` (of ``t:`` words, the English term frequencies of the catalog)."""
+    def says(original: StoredArticle) -> float:
+        # Called only when two candidates are close: the dictionary is loaded on first need.
+        zh = bilingual.slots(translation.title) if translation.title else ()
+        if not zh:
+            return 0.0
+        english = _headline_words(original.title)
+        names = {"t:" + w for w in english} | {"t:" + w for s in zh for w in s}
+        weights = idf(sorted(names))
+        return bilingual.headline_overlap(zh, english, lambda w: weights.get("t:" + w, 0.0))
+    return says
+
+
+def _headline_words(title: str) -> dict[str, int]:
+    return dict(terms(title.lower(), "en")) if title else {}
 
 
 def first_copy(store: ArticleStore, new: StoredArticle, chosen: Candidate,
@@ -65,8 +105,9 @@ def first_copy(store: ArticleStore, new: StoredArticle, chosen: Candidate,
 
 
 def beats_current_original(store: ArticleStore, translation: StoredArticle, new: StoredArticle, score: float,
-                           th: Thresholds) -> bool:
-    """Whether ``new`` (an original arriving after ``translation``) replaces its current original."""
+                           th: Thresholds, says: HeadlineMatch | None = None) -> bool:
+    """Whether ``new`` (an original arriving after ``translation``) replaces its current original:
+    as ``pick_original`` would choose between the two (``says``: see ``headline_match``)."""
     named = named_originals(translation)
     if named and new.url_key not in named:
         return False
@@ -80,6 +121,13 @@ def beats_current_original(store: ArticleStore, translation: StoredArticle, new:
         cur_when = current.when if current is not None and current.when is not None else math.inf
         new_when = new.when if new.when is not None else math.inf
         if score >= r * f.score and f.score >= r * score:
+            ratio = th.translation_headline_ratio
+            if says is not None and ratio > 0 and current is not None:
+                told_new, told_cur = says(new), says(current)
+                if told_new > ratio * told_cur:
+                    continue  # its headline is the one translated
+                if told_cur > ratio * told_new:
+                    return False
             if new_when >= cur_when:
                 return False  # as good, but not earlier
         elif f.score > score:

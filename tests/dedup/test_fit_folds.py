@@ -72,3 +72,9 @@ def test_choose_prefers_a_plateau_to_a_lone_peak() -> None:
     assert fitting.choose(grid, "r") == {"m": 0.5}
     flat = [({"m": m}, counts(5, 1, 1)) for m in (0.1, 0.2, 0.3)]
     assert fitting.choose(flat, "r") == {"m": 0.2}  # ties: the middle of the grid
+
+
+def test_a_grid_key_names_the_relation_that_chooses_it() -> None:
+    assert fitting.relation_of("translation_of") == "translation_of"
+    assert fitting.relation_of("translation_of:headline") == "translation_of"
+    assert all(fitting.relation_of(key) in (*fitting.RELATIONS, fitting.ZH_STORY) for key in fitting.GRID)

@@ -45,3 +45,57 @@ def test_first_copy_and_beats_current_original() -> None:
     assert not originals.beats_current_original(store, zh, later, 0.5, DEFAULTS)  # as good, not earlier
     store.add_flag(zh.id, reprint.article.id, Kind.TRANSLATION, 0.5, Basis.LINK)
     assert not originals.beats_current_original(store, zh, first.article, 0.9, DEFAULTS)  # it names its original
+
+
+def test_the_translated_headline_chooses_among_close_candidates() -> None:
+    store = ArticleStore(":memory:")
+    first = candidate(store, "https://first.example/", "2024-03-01T08:00:00Z", 0.50)
+    literal = candidate(store, "https://literal.example/", "2024-03-01T10:00:00Z", 0.45)
+    weak = candidate(store, "https://weak.example/", "2024-03-01T11:00:00Z", 0.20)  # 0.4 x best
+    told = {first.article.id: 0.2, literal.article.id: 0.5, weak.article.id: 0.9}
+
+    def says(art) -> float:
+        return told[art.id]
+
+    cands = [first, literal, weak]
+    assert originals.pick_original(cands, 0.6) == first  # no headline: the earliest close one
+    assert originals.pick_original(cands, 0.6, says, ratio=0.0) == first  # off
+    assert originals.pick_original(cands, 0.6, says, ratio=2.0) == literal  # 0.5 > 2 x 0.2
+    assert originals.pick_original(cands, 0.6, says, ratio=3.0) == first  # not by enough
+    assert originals.pick_original(cands, 0.6, says, ratio=2.0, wide=0.4) == weak  # a wider pool
+    assert originals.pick_original([first], 0.6, says, ratio=2.0) == first
+
+
+def test_headline_match_reads_the_chinese_headline_against_each_english_one() -> None:
+    store = ArticleStore(":memory:")
+
+    def stored(url: str, lang: str, title: str):
+        art = Article(url=url, lang=lang, text="text", title=title, published="2024-03-01T08:00:00Z")
+        got = store.get(store.insert(art, compute_signals(art)))
+        assert got is not None
+        return got
+
+    zh = stored("https://zh.example/", "zh", "苹果紧急修复两个已遭利用的零日漏洞")
+    literal = stored("https://a.example/", "en", "Apple fixes two zero-day vulnerabilities exploited in attacks")
+    other = stored("https://b.example/", "en", "iOS 17.1.2 is out with security updates")
+    says = originals.headline_match(zh, lambda names: {n: 1.0 for n in names})
+    assert says(literal) > 0.5 and says(other) == 0.0
+    assert originals.headline_match(stored("https://c.example/", "zh", ""), lambda n: {})(literal) == 0.0
+
+
+def test_a_later_original_whose_headline_is_translated_displaces_a_close_guess() -> None:
+    from dataclasses import replace
+
+    store = ArticleStore(":memory:")
+    current = candidate(store, "https://current.example/", "2024-03-01T08:00:00Z", 0.5).article
+    later = candidate(store, "https://later.example/", "2024-03-01T18:00:00Z", 0.5).article
+    zh = candidate(store, "https://zh.example/", "2024-03-02T08:00:00Z", 0.0, lang="zh").article
+    store.add_flag(zh.id, current.id, Kind.TRANSLATION, 0.5, Basis.CONTENT)
+    th = replace(DEFAULTS, translation_headline_ratio=2.0)
+    told = {current.id: 0.1, later.id: 0.6}
+    assert not originals.beats_current_original(store, zh, later, 0.5, th)  # as good, not earlier
+    assert originals.beats_current_original(store, zh, later, 0.5, th, lambda a: told[a.id])
+    told = {current.id: 0.6, later.id: 0.1}
+    first = candidate(store, "https://first.example/", "2024-03-01T01:00:00Z", 0.5).article
+    told[first.id] = 0.1
+    assert not originals.beats_current_original(store, zh, first, 0.5, th, lambda a: told[a.id])  # earlier, but
