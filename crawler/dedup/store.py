@@ -111,9 +111,18 @@ class Flag:
     detail: dict[str, Any]
 
 
-SIGNALS_CACHE_SIZE = 50_000  # parsed signals kept in memory (a few KB each)
+#: Parsed signals kept in memory, counted in features (anchors + words): about 84 bytes each
+#: once parsed, so 600,000 is about 50 MB. A realistic news article holds 500-1,500 features
+#: (70 KB parsed); a count of articles (50,000 before) let a long crawl's dedup process grow
+#: to gigabytes.
+SIGNALS_CACHE_FEATURES = 600_000
 _ARTICLE_META_COLS = "id, url, url_key, source, lang, title, published, published_ts, fetched_at, warc_record_id"
 _ARTICLE_COLS = _ARTICLE_META_COLS + ", signals"
+
+
+def _size(sig: Signals) -> int:
+    """What one parsed ``Signals`` costs the cache, in features (at least 1)."""
+    return 1 + len(sig.terms) + len(sig.anchors)
 
 
 class ArticleStore:
@@ -135,6 +144,7 @@ class ArticleStore:
         #: The articles of cached signals, as read (rows never change once stored): get_many
         #: of ~30 candidates an article read them from SQLite each time.
         self._articles: dict[int, StoredArticle] = {}
+        self._signals_features = 0  # features held by ``_signals``
         self.conn.execute("BEGIN")
         row = self.conn.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
         if row is None:
@@ -210,7 +220,9 @@ class ArticleStore:
         self.conn.execute("DELETE FROM links WHERE article_id = ?", (article_id,))
         self.conn.execute("DELETE FROM flags WHERE a = ? OR b = ?", (article_id, article_id))
         self.conn.execute("DELETE FROM articles WHERE id = ?", (article_id,))
-        self._signals.pop(article_id, None)
+        gone = self._signals.pop(article_id, None)
+        if gone is not None:
+            self._signals_features -= _size(gone)
         self._articles.pop(article_id, None)
 
     def _row(self, row: tuple[Any, ...]) -> StoredArticle:
@@ -235,9 +247,14 @@ class ArticleStore:
         return None if row is None else self._row(row)
 
     def _cache_signals(self, article_id: int, sig: Signals) -> None:
+        old = self._signals.pop(article_id, None)
+        if old is not None:
+            self._signals_features -= _size(old)
         self._signals[article_id] = sig
-        if len(self._signals) > SIGNALS_CACHE_SIZE:
-            evicted, _ = self._signals.popitem(last=False)
+        self._signals_features += _size(sig)
+        while self._signals_features > SIGNALS_CACHE_FEATURES and len(self._signals) > 1:
+            evicted, gone = self._signals.popitem(last=False)
+            self._signals_features -= _size(gone)
             self._articles.pop(evicted, None)
 
     def get(self, article_id: int) -> StoredArticle | None:

@@ -65,3 +65,32 @@ def test_get_many_mixes_cached_and_uncached_articles(tmp_path):
     assert [a.title for a in got.values()] == ["T0", "T1", "T3", "T4"]
     assert all(f"cve-2024-{1000 + n}" in got[ids[n]].signals.anchors for n in (0, 1, 3, 4))
     store.close()
+
+
+def test_signals_cache_is_bounded_by_features_held(tmp_path, monkeypatch):
+    import crawler.dedup.store as store_module
+
+    def article(n: int) -> Article:
+        words = " ".join(f"word{n}x{k}" for k in range(40))  # 40 distinct terms each
+        return Article(url=f"https://a.example/{n}", lang="en", text=f"Microsoft fixed CVE-2024-{1000 + n}. {words}")
+
+    def held(store: ArticleStore) -> int:
+        return sum(1 + len(s.terms) + len(s.anchors) for s in store._signals.values())
+
+    sample = compute_signals(article(0))
+    one = 1 + len(sample.terms) + len(sample.anchors)
+    monkeypatch.setattr(store_module, "SIGNALS_CACHE_FEATURES", 3 * one)
+    store = ArticleStore(tmp_path / "c.sqlite3")
+    sigs = {}
+    for n in range(12):
+        sig = compute_signals(article(n))
+        sigs[store.insert(article(n), sig)] = sig
+        assert held(store) == store._signals_features <= 3 * one  # the count is exact, within the budget
+    assert len(store._signals) == 3 and set(store._articles) <= set(store._signals)
+    # evicted articles read back from their JSON, equal to what was stored
+    got = store.get_many(sorted(sigs))
+    assert all(got[i].signals == sigs[i] for i in sigs)
+    assert held(store) == store._signals_features <= 3 * one
+    store.delete(max(store._signals))
+    assert held(store) == store._signals_features and len(store._signals) == 2
+    store.close()
