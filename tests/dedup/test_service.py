@@ -69,6 +69,27 @@ def test_an_answer_no_item_waits_for_carries_the_record_only(started):
     assert lean.kinds == ["translation"] and b'"lang": "zh"' in lean.payload  # flags, catalog and record as ever
 
 
+def test_an_idle_child_has_committed_what_it_answered(started, tmp_path):
+    """Commits are batched while a backlog lasts, but never held back once the child is idle:
+    other readers of the catalog (``dups``, the web app) see every answered page."""
+    import sqlite3
+
+    service = started()
+    answers = [service.analyse(page(p)) for p in ("/en/lockbit-hospital", "/zh/lockbit-hospital", "/en/lockbit-school")]
+    assert all(a.result(60) for a in answers)
+    deadline = time.monotonic() + 10
+    while True:
+        reader = sqlite3.connect(tmp_path / "d.sqlite3")
+        try:
+            count = reader.execute("SELECT COUNT(*) FROM articles").fetchone()[0]
+        finally:
+            reader.close()
+        if count == 3 or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assert count == 3 and service.running
+
+
 def test_backlog_is_bounded_in_bytes(started):
     one = len(page("/en/lockbit-hospital")["html"].encode())
     service = started(max_bytes=int(one * 1.5))
