@@ -6,6 +6,7 @@ import re
 import unicodedata
 from functools import lru_cache
 from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
 # --- Traditional -> Simplified ---------------------------------------------------------
@@ -131,16 +132,11 @@ def remove_urls(text: str) -> str:
     return _blank_on_hinted_lines(_BARE_DOMAIN_RE, _TLD_HINT_RE, text)
 
 
-def _blank_on_hinted_lines(pattern: re.Pattern[str], hint: re.Pattern[str], text: str) -> str:
-    """``pattern.sub(" ", text)``, with ``pattern`` run only on the lines where ``hint`` occurs.
-
-    Exact for the URL and bare-domain patterns: each of their matches holds a match of its hint
-    and none spans a line break (no whitespace inside), and ``finditer`` between a line's
-    bounds sees the characters around them as ``sub`` over the whole text does. A case-
-    insensitive pattern with a leading look-behind tries every position of a text: on a 250 KB
-    page each ``sub`` took 11-13 ms, most of it on lines that cannot hold a match."""
-    parts: list[str] = []
-    done = 0  # text[:done] is in parts
+def hinted_lines(hint: re.Pattern[str], text: str) -> Iterator[tuple[int, int]]:
+    """(start, end) of each line of ``text`` (split on "\\n", the break excluded) where ``hint``
+    occurs, in order, each once. ``pattern.finditer(text, start, end)`` over these lines finds
+    every match of a pattern whose matches never span a line break and always hold a match of
+    the hint: the look-behinds see the characters before ``start``, and ``end`` is a line break."""
     line_end = -1
     for h in hint.finditer(text):
         if h.start() < line_end:
@@ -149,6 +145,19 @@ def _blank_on_hinted_lines(pattern: re.Pattern[str], hint: re.Pattern[str], text
         line_end = text.find("\n", h.end())
         if line_end < 0:
             line_end = len(text)
+        yield line_start, line_end
+
+
+def _blank_on_hinted_lines(pattern: re.Pattern[str], hint: re.Pattern[str], text: str) -> str:
+    """``pattern.sub(" ", text)``, with ``pattern`` run only on the lines where ``hint`` occurs.
+
+    Exact for the URL and bare-domain patterns: each of their matches holds a match of its hint
+    and none spans a line break (no whitespace inside). A case-insensitive pattern with a
+    leading look-behind tries every position of a text: on a 250 KB page each ``sub`` took
+    11-13 ms, most of it on lines that cannot hold a match."""
+    parts: list[str] = []
+    done = 0  # text[:done] is in parts
+    for line_start, line_end in hinted_lines(hint, text):
         for m in pattern.finditer(text, line_start, line_end):
             parts.append(text[done:m.start()])
             parts.append(" ")
