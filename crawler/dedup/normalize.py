@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import re
+import sys
 import unicodedata
+from collections.abc import Iterator
 from functools import lru_cache
 from pathlib import Path
-from collections.abc import Iterator
 from typing import Any
+
+import numpy as np
 
 # --- Traditional -> Simplified ---------------------------------------------------------
 # OpenCC (pure Python) costs about 14 ms on a 3 KB article; almost every page we crawl is
-# already Simplified, so a set lookup decides first whether the phrase converter must run.
+# already Simplified, so a count of distinct Traditional characters decides first whether the phrase converter must run.
 
 
 @lru_cache(maxsize=1)
@@ -37,31 +40,55 @@ def _traditional_chars() -> frozenset[str]:
     return frozenset(chars)
 
 
+@lru_cache(maxsize=1)
+def _traditional_table() -> np.ndarray:
+    """One flag per code point: a Traditional character (of :func:`_traditional_chars`)."""
+    table = np.zeros(sys.maxunicode + 1, dtype=bool)
+    table[[ord(ch) for ch in _traditional_chars()]] = True
+    return table
+
+
 _CJK_RE = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 
 
-def _is_cjk(ch: str) -> bool:
-    return "\u3400" <= ch <= "\u9fff" or "\uf900" <= ch <= "\ufaff"
+def _code_points(text: str) -> np.ndarray:
+    return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
 
 
 def to_simplified(text: str) -> str:
     """OpenCC ``t2s`` when the text holds Traditional characters, else the text unchanged."""
-    trad = _traditional_chars()
     # Count rather than test one: a Simplified page may quote a few Traditional characters
     # (names, variants); a Traditional page has them among its most common characters.
-    # set(text) is one C pass; only the distinct characters are looked at in Python.
-    chars = set(text)
-    hits = len(chars & trad)
+    # The distinct Traditional characters come from a flag table over the code points (numpy,
+    # 0.02 ms per 10,000 characters; set(text) made a string object per character: 0.4 ms).
+    cps = _code_points(text)
+    hits = np.unique(cps[_traditional_table()[cps]]).size
     if hits < 3:
         return text
-    if hits >= 0.05 * sum(1 for ch in chars if _is_cjk(ch)):
+    if hits >= 0.05 * len(set(_CJK_RE.findall(text))):
         return _opencc().convert(text)
     return text
 
 
+#: The characters of Chinese (and some English) pages that NFKC changes, most common first,
+#: with what NFKC makes of each (ASCII: starters, that no mark before them reorders).
+_COMMON_COMPATIBILITY = {ch: unicodedata.normalize("NFKC", ch) for ch in "，：（）！；？…＞｜～\u3000＜％＃＆＋－／＝［］"}
+
+
 def nfkc(text: str) -> str:
     """``unicodedata.normalize("NFKC", text)``; English pages are usually normalised already
-    and pass the quick check without a copy."""
+    and pass the quick check without a copy.
+
+    The common full-width punctuation is replaced first (``str.replace``, a fast scan per
+    character; normalize() cost 1 ms per 10,000 Chinese characters): NFKC gives the same result
+    for the text before and after (each replacement is the character's own NFKC form, so the
+    compatibility decomposition NFKC composes from does not change), and the replaced text is
+    usually normalised already."""
+    if unicodedata.is_normalized("NFKC", text):
+        return text
+    for ch, norm in _COMMON_COMPATIBILITY.items():
+        if ch in text:
+            text = text.replace(ch, norm)
     if unicodedata.is_normalized("NFKC", text):
         return text
     return unicodedata.normalize("NFKC", text)

@@ -1,19 +1,25 @@
-"""URL removal: markdown links keep their text, exactly as the function-callback version did."""
+"""URL removal and Unicode folding, each equal to the straightforward version it replaced."""
 
 from __future__ import annotations
 
 import re
+import unicodedata
 
 from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from crawler.dedup.normalize import (
     _BARE_DOMAIN_RE,
     _MD_IMAGE_RE,
     _MD_LINK_RE,
+    _opencc,
     _TLD_HINT_RE,
     _URL_HINT_RE,
     _URL_RE,
+    _traditional_chars,
+    nfkc,
     remove_urls,
+    to_simplified,
 )
 from tests.dedup.fragments import texts
 
@@ -45,3 +51,38 @@ def test_no_backreference_expansion_of_link_text():
     text = "[\\g<0> and \\2](https://x.example/a)"
     assert remove_urls(text) == "\\g<0> and \\2"
     assert re.search(r"\\", remove_urls(text))
+
+
+# Characters NFKC changes or composes with: full-width punctuation and letters, combining marks
+# after them, Hangul jamo, ligatures, a lone surrogate, Traditional and Simplified characters.
+_UNICODE_ODD = st.text(alphabet=st.sampled_from(
+    "，：（）！；？…＞｜～\u3000＜％＃＆＋－／＝［］ＡＢｃ１２\u0301\u0338\u0327\u1100\u1161\u11a8ﬁ"
+    "\ud800e>=a.,: 漢語軟體团队國际\n"), max_size=60)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.one_of(_UNICODE_ODD, texts))
+def test_nfkc_equals_unicodedata(text):
+    assert nfkc(text) == unicodedata.normalize("NFKC", text)
+
+
+def _to_simplified_v1(text: str) -> str:
+    # main at 1e4eb37: distinct characters from set(text)
+    chars = set(text)
+    hits = len(chars & _traditional_chars())
+    if hits < 3:
+        return text
+    if hits >= 0.05 * sum(1 for ch in chars if "\u3400" <= ch <= "\u9fff" or "\uf900" <= ch <= "\ufaff"):
+        return _opencc().convert(text)
+    return text
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(alphabet=st.sampled_from("國際軟體漢語經濟发展国际软件汉语经济的是 a\ud800🙂"), max_size=80))
+def test_to_simplified_equals_the_set_version(text):
+    assert to_simplified(text) == _to_simplified_v1(text)
+
+
+def test_to_simplified_converts_a_traditional_page_only():
+    assert to_simplified("軟體漢語經濟國際") == "软体汉语经济国际"
+    assert to_simplified("软件的國际") == "软件的國际"  # one Traditional character quoted: kept
