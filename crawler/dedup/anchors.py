@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from crawler.dedup.normalize import TLD_ALTERNATION, hinted_lines
 
@@ -209,8 +209,6 @@ _NUM_EN_FAST_RE = re.compile(
     + r"(?:\s*(thousand|million|billion|trillion|bn|mn|k|m|b)\b)?(?![.,]?\d)"
 )
 _NUM_ZH_FAST_RE = re.compile(_NUMBER_HEAD.format(before="A-Za-z0-9_.,") + r"\s*(万亿|百万|千万|万|亿|千)?(?![.,]?\d)")
-_en_name_cache: dict[str, str | None] = {}
-_zh_word_cache: dict[str, str | None] = {}
 _WORD_CACHE_MAX = 200_000
 
 
@@ -234,17 +232,37 @@ def _zh_latin(w: str) -> str | None:
     return a if a and not a.isdigit() else None
 
 
-def _count_words(out: Counter[str], words: list[str], judge, cache: dict[str, str | None]) -> None:
-    """``out[judge(w)] += 1`` for every word with an anchor, in the order of first occurrence.
-    Counting the words first (``Counter`` is C) judges each distinct word once."""
-    if len(cache) > _WORD_CACHE_MAX:
-        cache.clear()
-    for w, n in Counter(words).items():
-        a = cache.get(w, cache)
-        if a is cache:
-            a = cache[w] = judge(w)
-        if isinstance(a, str) and a:  # (a str or None by now; says so to the type checker)
-            out[a] += n
+class WordJudgements:
+    """What ``judge`` makes of each distinct word (a string, or nothing), remembered for the
+    next articles (at most _WORD_CACHE_MAX words, then forgotten at once).
+
+    :meth:`count` is ``out[judge(w)] += 1`` for every word ``judge`` gives a string for, in the
+    order of first occurrence. Words are counted first (``Counter`` is C); new words are found
+    with one set difference and the words that count are picked by ``filter`` over the set of
+    judged words (both C): a Python loop over every distinct word was half the name pass."""
+
+    def __init__(self, judge: Callable[[str], str | None]) -> None:
+        self.judge = judge
+        self.judged: set[str] = set()
+        self.named: dict[str, str] = {}  # the judged words that give a string, and that string
+
+    def count(self, out: Counter[str], words: list[str]) -> None:
+        if len(self.judged) > _WORD_CACHE_MAX:
+            self.judged.clear()
+            self.named.clear()
+        counts = Counter(words)
+        named = self.named
+        for w in counts.keys() - self.judged:
+            a = self.judge(w)
+            if a:
+                named[w] = a
+        self.judged.update(counts)
+        for w in filter(named.__contains__, counts):
+            out[named[w]] += counts[w]
+
+
+_EN_NAMES = WordJudgements(_en_name)
+_ZH_LATIN_NAMES = WordJudgements(_zh_latin)
 
 
 def extract_anchors(text: str, lang: str) -> Counter[str]:
@@ -256,11 +274,11 @@ def extract_anchors(text: str, lang: str) -> Counter[str]:
         rest = _anchors_lowered(text, lang, out)
     # Names: any Latin word in a Chinese text; in English, words that look like names.
     if lang == "zh":
-        _count_words(out, _LATIN_WORD_RE.findall(rest), _zh_latin, _zh_word_cache)
+        _ZH_LATIN_NAMES.count(out, _LATIN_WORD_RE.findall(rest))
         for m in _GLOSSARY_RE.finditer(rest):
             out[GLOSSARY_ZH[m.group(0)]] += 1
     else:
-        _count_words(out, _LATIN_WORD_RE.findall(rest), _en_name, _en_name_cache)
+        _EN_NAMES.count(out, _LATIN_WORD_RE.findall(rest))
     return out
 
 

@@ -82,12 +82,21 @@ def test_case_traps_are_every_character_ignorecase_matches_with_an_ascii_letter(
 
 def test_word_cache_is_bounded(monkeypatch):
     monkeypatch.setattr(anchors, "_WORD_CACHE_MAX", 50)
-    cache: dict[str, str | None] = {}
+    names = anchors.WordJudgements(anchors._en_name)
     for i in range(500):
         out = anchors.Counter()
-        anchors._count_words(out, [f"W{i}", "the"], anchors._en_name, cache)
-        assert out == {f"w{i}": 1}
-        assert len(cache) <= 52
+        names.count(out, [f"W{i}", "the", f"W{i}", "Microsoft"])
+        assert list(out.items()) == [(f"w{i}", 2), ("microsoft", 1)]
+        assert len(names.judged) <= 52 and len(names.named) <= 52
+
+
+def test_word_judgements_keep_the_order_of_first_occurrence():
+    names = anchors.WordJudgements(anchors._en_name)
+    out = anchors.Counter({"cve-2024-1": 1})
+    names.count(out, ["the", "Russian", "GitLab", "russia", "Russian", "hospitals"])
+    assert list(out.items()) == [("cve-2024-1", 1), ("russia", 3), ("gitlab", 1), ("hospital", 1)]
+    names.count(out, ["GitLab", "Zero-Days"])  # judged before and new
+    assert list(out.items()) == [("cve-2024-1", 1), ("russia", 3), ("gitlab", 2), ("hospital", 1), ("zeroday", 1)]
 
 
 def test_lower_case_keeps_every_character_class_the_patterns_use():
