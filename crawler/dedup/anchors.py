@@ -252,7 +252,9 @@ class WordJudgements:
             self.named.clear()
         counts = Counter(words)
         named = self.named
-        for w in counts.keys() - self.judged:
+        # set.difference walks the (small) set of this article's words; ``keys() - judged``
+        # would walk every judged word.
+        for w in set(counts).difference(self.judged):
             a = self.judge(w)
             if a:
                 named[w] = a
