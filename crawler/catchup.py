@@ -451,12 +451,20 @@ def catch_up(settings: BaseSettings, archive: Archive, *, stop: Callable[[], boo
              wait: float = 0.0) -> CatchupCounts:
     """One catch-up pass, holding the catalog's lock (another one holding it for more than ``wait``
     seconds is `CatalogBusy`)."""
+    import gc
+
     from crawler.config import dedup_catalog_path
 
     release_memory()  # after a crawl in this process: its freed heap, before the catalog's caches grow
-    with catalog_lock(dedup_catalog_path(settings), wait=wait), \
-            catchup_from_settings(settings, archive, stop=stop) as c:
-        return c.run_once()
+    # What lives now (after a crawl: Scrapy's objects, millions of them) is left out of the
+    # collector's passes while the analysis allocates: each full pass walked all of it.
+    gc.freeze()
+    try:
+        with catalog_lock(dedup_catalog_path(settings), wait=wait), \
+                catchup_from_settings(settings, archive, stop=stop) as c:
+            return c.run_once()
+    finally:
+        gc.unfreeze()
 
 
 def release_memory() -> None:

@@ -18,8 +18,9 @@ from crawler.dedup.terms import terms
 DAY = 86400.0
 
 #: Features of cached articles at most, all articles together (the least recently scored go
-#: first): 12 bytes each, 36 MB. An 83 KB article of the realistic bench site holds about 870.
-ARTICLE_CACHE_FEATURES = 3_000_000
+#: first): 12 bytes each, 18 MB (the whole crawl with dedup stays under 400 MB RSS). An 83 KB
+#: article of the realistic bench site holds about 870, so about 1,700 such articles.
+ARTICLE_CACHE_FEATURES = 1_500_000
 #: Weighted vectors kept while no frequency changes (a catalog seeded beforehand never changes
 #: them: a new article's candidates are scored once each, a later one's again).
 WEIGHTED_CACHE_SIZE = 2_000
