@@ -25,7 +25,6 @@ A CLI-layer module like ``crawler/rebuild.py``: ``crawler.dedup`` never reads WA
 from __future__ import annotations
 
 import codecs
-import io
 import logging
 import signal
 import time
@@ -37,13 +36,12 @@ from types import FrameType
 from typing import Any
 
 from scrapy.settings import BaseSettings
-from warcio.archiveiterator import ArchiveIterator
 
 from crawler.archive.archive import WARCS, Archive
 from crawler.archive.cdxj import CaptureEntry
 from crawler.archive.records import METADATA_URI_PREFIX, metadata_uri
-from crawler.archive.retrieve import DecodeError, decode_content, load_record
-from crawler.archive.warcscan import PARSE_ERRORS, UnreadableWarc
+from crawler.archive.retrieve import DecodeError, decode_content, load_record, parse_record
+from crawler.archive.warcscan import UnreadableWarc
 from crawler.archive.writer import WARC_SUFFIX, RollingWarcWriter
 from crawler.dedup.analysis import analyse_page
 from crawler.dedup.defaults import DEFAULTS, Thresholds
@@ -319,7 +317,10 @@ class Catchup:
                     _skip(stream, entry.offset - position)
                 raw = _read_exactly(stream, entry.length)
                 position = entry.offset + len(raw)
-                yield item, _parse_record(raw, name, entry.offset)
+                try:
+                    yield item, parse_record(raw, name, entry.offset)
+                except UnreadableWarc as e:
+                    yield item, e
 
     # -- one record -----------------------------------------------------------------------------
     def _replay(self, block: bytes, counts: CatchupCounts) -> None:
@@ -407,15 +408,6 @@ def _read_exactly(stream: Any, n: int) -> bytes:
         parts.append(chunk)
         left -= len(chunk)
     return b"".join(parts)
-
-
-def _parse_record(raw: bytes, name: str, offset: int) -> tuple[Any, bytes] | UnreadableWarc:
-    """One record's bytes (one gzip member) parsed: ``(record, payload)``, else why not."""
-    try:
-        record = next(iter(ArchiveIterator(io.BytesIO(raw), check_digests=False)))
-        return record, record.raw_stream.read() if record.rec_type != "revisit" else b""
-    except (*PARSE_ERRORS, StopIteration) as e:
-        return UnreadableWarc.at(name, offset, e)
 
 
 def _timestamp14(iso: str | None) -> str | None:

@@ -109,12 +109,17 @@ def _inflate(data: bytes, wbits: int, max_size: int) -> bytes:
 def load_record(archive: Archive, entry: CaptureEntry):
     """Exactly one ranged read, then parse the single gzip member as a WARC record."""
     raw = archive.storage.open_range(WARCS + entry.filename, entry.offset, entry.length)
+    return parse_record(raw, entry.filename, entry.offset)
+
+
+def parse_record(raw: bytes, filename: str, offset: int):
+    """One record's bytes (a single gzip member) as ``(record, payload)``; a revisit's payload is
+    empty. Raises UnreadableWarc naming the file and offset."""
     try:
-        it = ArchiveIterator(io.BytesIO(raw), check_digests=False)
-        record = next(iter(it))
+        record = next(iter(ArchiveIterator(io.BytesIO(raw), check_digests=False)))
         payload = record.raw_stream.read() if record.rec_type != "revisit" else b""
     except (*PARSE_ERRORS, StopIteration) as e:
-        raise UnreadableWarc.at(entry.filename, entry.offset, e) from e
+        raise UnreadableWarc.at(filename, offset, e) from e
     return record, payload
 
 
