@@ -18,9 +18,8 @@ from crawler.dedup import bilingual
 from crawler.dedup.defaults import Thresholds
 from crawler.dedup.kinds import COPIES, Basis, Kind
 from crawler.dedup.rules import named_originals, translation_days
-from crawler.dedup.scoring import PairScore
+from crawler.dedup.scoring import PairScore, headline_words
 from crawler.dedup.store import ArticleStore, StoredArticle
-from crawler.dedup.terms import terms
 
 #: How much of an English report's words a Chinese headline says (``bilingual.headline_overlap``).
 HeadlineMatch = Callable[[StoredArticle], float]
@@ -68,15 +67,11 @@ def headline_match(translation: StoredArticle, idf: Callable[[list[str]], dict[s
         zh = bilingual.slots(translation.title) if translation.title else ()
         if not zh:
             return 0.0
-        english = _headline_words(original.title)
+        english = headline_words(original.title, "en")  # shared: read only
         names = {"t:" + w for w in english} | {"t:" + w for s in zh for w in s}
         weights = idf(sorted(names))
         return bilingual.headline_overlap(zh, english, lambda w: weights.get("t:" + w, 0.0))
     return says
-
-
-def _headline_words(title: str) -> dict[str, int]:
-    return dict(terms(title.lower(), "en")) if title else {}
 
 
 def first_copy(store: ArticleStore, new: StoredArticle, chosen: Candidate,

@@ -30,7 +30,7 @@ _NO_WEIGHTS = np.zeros(0, dtype=np.float64)
 
 
 @lru_cache(maxsize=20_000)
-def _headline(title: str, lang: str) -> dict[str, int]:
+def headline_words(title: str, lang: str) -> dict[str, int]:
     """Words of a headline (shared: never mutate). Rebuilding a candidate's vectors recounted
     its headline with rjieba each time: a third of the scoring time on a young catalog."""
     return dict(terms(fold(title), lang)) if title else {}
@@ -201,7 +201,7 @@ class Scorer:
             return hit
         words = self.terms_of(art.signals)
         anchors, headline = Counts.of(self.features, (art.signals.anchors, "a:"),
-                                      (_headline(art.title, art.lang), "t:"))
+                                      (headline_words(art.title, art.lang), "t:"))
         if self.features.epoch != epoch:  # the lookup restarted the vocabulary: words' ids are void
             return self.article_features(art)
         out = ArticleFeatures(epoch, np.concatenate((anchors.ids, words.ids, headline.ids)),

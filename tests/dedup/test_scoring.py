@@ -49,13 +49,13 @@ def dict_score(store: ArticleStore, a: StoredArticle, b: StoredArticle,
     idf = sqlite_idf(store)
     n = store.features.total()
     for art in (a, b):  # headline words no article holds: df 0
-        for w in scoring._headline(art.title, art.lang):
+        for w in scoring.headline_words(art.title, art.lang):
             idf.setdefault("t:" + w, math.log((n + 1) / 0.5))
     da, db = (drop or {}).get(a.source, frozenset()), (drop or {}).get(b.source, frozenset())
     aa, ba = dict_weights(a.signals.anchors, idf, "a:", da), dict_weights(b.signals.anchors, idf, "a:", db)
     at, bt = dict_weights(a.signals.terms, idf, "t:", da), dict_weights(b.signals.terms, idf, "t:", db)
-    ah = dict_weights(scoring._headline(a.title, a.lang), idf, "t:")
-    bh = dict_weights(scoring._headline(b.title, b.lang), idf, "t:")
+    ah = dict_weights(scoring.headline_words(a.title, a.lang), idf, "t:")
+    bh = dict_weights(scoring.headline_words(b.title, b.lang), idf, "t:")
     s = PairScore(anchors=dict_cosine(aa, ba), anchors_contained=dict_contained(aa, ba))
     if a.lang == b.lang:
         s.terms, s.terms_contained, s.headline = dict_cosine(at, bt), dict_contained(at, bt), dict_cosine(ah, bh)
