@@ -146,7 +146,9 @@ def test_a_crawl_killed_by_sigkill_is_resumed_by_its_next_run(tmp_path: Path) ->
         line = next(l for l in status.stdout.decode().splitlines() if l.startswith("benchsite"))
         with RunLog(runlog_path) as log:
             newest = [r for r in log.runs("benchsite") if r.outcome != "skipped"][-1]
-        if newest.id == fresh.id:
-            assert " ok" in line and "(resumes)" not in line, line
-        else:  # the schedule (every 2 s) started a fourth run before the SIGTERM above stopped it
-            assert newest.outcome == "interrupted" and " interrupted" in line, (newest, line)
+        # the schedule (every 2 s) may have started a fourth run before the SIGTERM above: status shows
+        # whichever run is newest, finished ok or interrupted by that SIGTERM
+        assert newest.id >= fresh.id and newest.outcome in ("ok", "interrupted"), newest
+        assert f" {newest.outcome} " in line, (newest, line)
+        if newest.outcome == "ok":
+            assert "(resumes)" not in line, line
