@@ -32,8 +32,10 @@ reported apart); pairs positive only for another relation are left out.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import itertools
 import json
+import pickle
 import sys
 import tempfile
 import time
@@ -228,6 +230,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--pairs-out", type=Path, help="write every flagged pair as JSON lines")
     ap.add_argument("--folds", type=int, default=5,
                     help="cross-validate over K folds split by story (default 5); 1: one run, frozen thresholds")
+    ap.add_argument("--seeds", type=lambda v: [int(x) for x in v.split(",")], default=[0],
+                    help="fold splits to cross-validate, comma-separated (default 0: the split of the "
+                         "figures before seeds); the detector runs are shared between them")
+    ap.add_argument("--runs-cache", type=Path,
+                    help="with --folds K: keep the detector runs in this file, reused while the code is unchanged")
+    ap.add_argument("--errors-out", type=Path,
+                    help="with --folds K: write every held-out false flag and miss as JSON lines")
     args = ap.parse_args(argv)
     if not (args.corpus / "articles.jsonl").is_file():
         print(f"error: no articles.jsonl in {args.corpus}", file=sys.stderr)
@@ -284,52 +293,129 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def cross_validate(articles: list[dict], groups: list[dict], k: int, args: argparse.Namespace) -> int:
-    """Thresholds chosen on K-1 folds, scored on the held-out one; per fold, mean and worst."""
+    """Thresholds chosen on K-1 folds, scored on the held-out one; per fold, mean and worst;
+    once per fold split (``--seeds``), the detector runs shared between splits."""
     n = len(articles)
-    owner = fitting.folds(articles, groups, k)
     labels = fitting.Labels.of(articles, groups)
     amb = labels.ambiguous(groups)
-    sizes = [sum(1 for f in owner.values() if f == i) for i in range(k)]
-    print(f"corpus: {n} articles, {len(groups)} groups, {n * (n - 1) // 2} pairs; {k} folds by story "
-          f"({', '.join(map(str, sizes))} articles)")
     mode_arg = args.mode or ("stripped" if args.no_links else "both")
     modes = ["stripped", "links"] if mode_arg == "both" else [mode_arg]
     prep = {m: fitting.prepare(articles, strip=m == "stripped") for m in modes}
-    t0 = time.perf_counter()
-    per_held, overall, _table = fitting.fit(articles, groups, k, prep=prep.get("stripped") or
-                                            fitting.prepare(articles, strip=True), log=lambda *_: None)
-    print(f"fitted {sum(len(v) for v in fitting.GRID.values())} settings per fold in {time.perf_counter() - t0:.0f} s")
-    fitted = {name: getattr(overall, name) for setting in fitting.GRID.values() for name in setting[0]}
-    print(f"  whole corpus (what bench/fit_detector.py freezes): {json.dumps(fitted)}")
-    for held, th in enumerate(per_held):
-        chosen = {name: getattr(th, name) for setting in fitting.GRID.values() for name in setting[0]}
-        print(f"  fold {held}: {json.dumps(chosen)}")
-    report: dict = {"folds": k, "chosen": [asdict(t) for t in per_held], "modes": {}}
-    for mode in modes:
-        runs: dict[DEFAULTS.__class__, fitting.Run] = {}
-        cv = [dict() for _ in range(k)]
+    fit_prep = prep.get("stripped") or fitting.prepare(articles, strip=True)
+    runs: dict[str, dict] = _load_runs(args.runs_cache)
+    report: dict = {"folds": k, "seeds": {}}
+    errors = open(args.errors_out, "w", encoding="utf-8") if args.errors_out else None
+    for seed in args.seeds:
+        owner = fitting.folds(articles, groups, k, seed)
+        sizes = [sum(1 for f in owner.values() if f == i) for i in range(k)]
+        print(f"\n##### seed {seed}: corpus {n} articles, {len(groups)} groups, {n * (n - 1) // 2} pairs; "
+              f"{k} folds by story ({', '.join(map(str, sizes))} articles)")
+        t0 = time.perf_counter()
+        per_held, overall, _table = fitting.fit(articles, groups, k, prep=fit_prep, log=lambda *_: None,
+                                                seed=seed, runs=runs["stripped"])
+        print(f"fitted {sum(len(v) for v in fitting.GRID.values())} settings per fold in {time.perf_counter() - t0:.0f} s")
+        fitted = {name: getattr(overall, name) for setting in fitting.GRID.values() for name in setting[0]}
+        print(f"  whole corpus (what bench/fit_detector.py freezes): {json.dumps(fitted)}")
         for held, th in enumerate(per_held):
-            if th not in runs:
-                runs[th] = fitting.detect(prep[mode], th)
-            run = runs[th]
-            cv[held] = fitting.count(labels, run.flagged, amb, owner, k, run.kinds)[held]
-        frozen_run = fitting.detect(prep[mode], DEFAULTS)
-        frozen = fitting.count(labels, frozen_run.flagged, amb, owner, k, frozen_run.kinds)
-        title = "content only (links stripped)" if mode == "stripped" else "with links"
-        report["modes"][mode] = {"cross_validated": _summary(cv), "frozen": _summary(frozen)}
-        print(f"\n== {title}: held-out folds, thresholds chosen on the other {k - 1}")
-        _print_folds(cv)
-        print("-- frozen defaults.py per fold (fitted on every fold; for comparison):")
-        _print_folds(frozen, brief=True)
-        reposts = verbatim_reposts(articles, groups)
-        link_flags = [p for p, kb in frozen_run.kinds.items() if kb.endswith("/link")]
-        wrong_links = [p for p in link_flags if p not in labels.positive and p not in amb]
-        print(f"verbatim reposts recall {sum(p in frozen_run.flagged for p in reposts) / max(1, len(reposts)):.3f} "
-              f"({len(reposts)} pairs); link-only flags {len(link_flags)}, wrong {len(wrong_links)}")
-        report["modes"][mode]["wrong_link_flags"] = len(wrong_links)
+            chosen = {name: getattr(th, name) for setting in fitting.GRID.values() for name in setting[0]}
+            print(f"  fold {held}: {json.dumps(chosen)}")
+        seed_report: dict = {"chosen": [asdict(t) for t in per_held], "modes": {}}
+        report["seeds"][seed] = seed_report
+        for mode in modes:
+            cv = [dict() for _ in range(k)]
+            for held, th in enumerate(per_held):
+                run = fitting.cached_detect(prep[mode], th, runs[mode])
+                cv[held] = fitting.count(labels, run.flagged, amb, owner, k, run.kinds)[held]
+                if errors is not None:
+                    _write_errors(errors, labels, amb, run, owner, held, seed, mode, th)
+            frozen_run = fitting.cached_detect(prep[mode], DEFAULTS, runs[mode])
+            frozen = fitting.count(labels, frozen_run.flagged, amb, owner, k, frozen_run.kinds)
+            title = "content only (links stripped)" if mode == "stripped" else "with links"
+            seed_report["modes"][mode] = {"cross_validated": _summary(cv), "frozen": _summary(frozen)}
+            print(f"\n== seed {seed}, {title}: held-out folds, thresholds chosen on the other {k - 1}")
+            _print_folds(cv)
+            print("-- frozen defaults.py per fold (fitted on every fold; for comparison):")
+            _print_folds(frozen, brief=True)
+            reposts = verbatim_reposts(articles, groups)
+            link_flags = [p for p, kb in frozen_run.kinds.items() if kb.endswith("/link")]
+            wrong_links = [p for p in link_flags if p not in labels.positive and p not in amb]
+            print(f"verbatim reposts recall {sum(p in frozen_run.flagged for p in reposts) / max(1, len(reposts)):.3f} "
+                  f"({len(reposts)} pairs); link-only flags {len(link_flags)}, wrong {len(wrong_links)}")
+            seed_report["modes"][mode]["wrong_link_flags"] = len(wrong_links)
+    if args.runs_cache:
+        with open(args.runs_cache, "wb") as f:
+            pickle.dump((_code_key(), runs), f)
+    if len(args.seeds) > 1:
+        _print_seeds(report, modes)
+    if errors is not None:
+        errors.close()
     if args.json:
         args.json.write_text(json.dumps(report, indent=2))
     return 0
+
+
+def _code_key() -> str:
+    """A digest of the detector's code: cached runs of other code are void (the fit's choice
+    may change: it reads the runs, it does not make them)."""
+    h = hashlib.blake2b(digest_size=16)
+    root = Path(__file__).resolve().parents[1]
+    for path in sorted((root / "crawler" / "dedup").glob("*.py")):
+        h.update(path.read_bytes())
+    return h.hexdigest()
+
+
+def _load_runs(path: Path | None) -> dict[str, dict]:
+    """Detector runs cached by ``--runs-cache`` for this very code, else none."""
+    if path is not None and path.is_file():
+        with open(path, "rb") as f:
+            key, runs = pickle.load(f)  # noqa: S301 (a file this benchmark wrote)
+        if key == _code_key():
+            return runs
+    return {m: {} for m in ("stripped", "links")}
+
+
+def _print_seeds(report: dict, modes: list[str]) -> None:
+    """Held-out mean and worst-fold F1 per relation, one column per seed."""
+    print("\n== every seed: held-out mean / worst fold F1")
+    for mode in modes:
+        print(f"  {'content only' if mode == 'stripped' else 'with links'}")
+        for rel in (*fitting.RELATIONS, fitting.ZH_STORY):
+            cells = []
+            for seed, rep in report["seeds"].items():
+                r = rep["modes"][mode]["cross_validated"][rel]
+                cells.append(f"s{seed} {r['mean']['f1']:.3f}/{r['worst_f1']:.3f}")
+            print(f"    {rel:<24} " + "  ".join(cells))
+
+
+def _write_errors(out, labels: fitting.Labels, amb: set, run: fitting.Run, owner: dict[str, int], held: int,
+                  seed: int, mode: str, th) -> None:
+    """The held-out fold's false flags and misses as JSON lines, with the run's flag on each
+    article of the pair (for a miss: what the detector said instead)."""
+    flags_of: dict[str, list] = defaultdict(list)
+    for pair, kb in run.kinds.items():
+        for x in pair:
+            flags_of[x].append((sorted(pair - {x})[0], kb, round(run.scores[pair], 4)))
+    chosen = {name: getattr(th, name) for setting in fitting.GRID.values() for name in setting[0]}
+
+    def row(pair, kind, rels):
+        x, y = sorted(pair)
+        return {"seed": seed, "mode": mode, "fold": held, "error": kind, "a": x, "b": y,
+                "relation": labels.relation(pair), "labels": sorted(rels),
+                "flag": run.kinds.get(pair), "score": run.scores.get(pair),
+                "detail": run.details.get(pair), "flags_a": flags_of.get(x, []), "flags_b": flags_of.get(y, []),
+                "thresholds": chosen}
+
+    for pair, rels in labels.positive.items():
+        rel = labels.relation(pair)
+        if rel is None or held not in {owner[x] for x in pair} or pair in run.flagged:
+            continue
+        if rel in rels or (rel == "same_source_translation" and "same_story" in rels):
+            out.write(json.dumps(row(pair, "fn", rels)) + "\n")
+    for pair in run.flagged:
+        rel = labels.relation(pair)
+        if rel is None or pair in labels.positive or pair in amb or held not in {owner[x] for x in pair}:
+            continue
+        out.write(json.dumps(row(pair, "fp", set())) + "\n")
 
 
 def _summary(per_fold: list[dict]) -> dict:

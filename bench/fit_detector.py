@@ -99,12 +99,14 @@ def stories(articles: list[dict], groups: list[dict]) -> dict[str, str]:
     return {a["id"]: root(a["id"]) for a in articles}
 
 
-def folds(articles: list[dict], groups: list[dict], k: int) -> dict[str, int]:
+def folds(articles: list[dict], groups: list[dict], k: int, seed: int = 0) -> dict[str, int]:
     """Article id -> fold, stories whole. Stories are ordered by a stable hash of their id and
     dealt round-robin, so folds have about the same number of stories and never depend on
-    the labels beyond which articles belong together."""
+    the labels beyond which articles belong together. ``seed`` > 0 salts the hash: another
+    split of the same stories (0 is the split the figures before seeds were measured on)."""
     story = stories(articles, groups)
-    roots = sorted(set(story.values()), key=lambda r: hashlib.blake2b(r.encode(), digest_size=8).digest())
+    salt = f"{seed}:".encode() if seed else b""
+    roots = sorted(set(story.values()), key=lambda r: hashlib.blake2b(salt + r.encode(), digest_size=8).digest())
     fold_of_root = {r: n % k for n, r in enumerate(roots)}
     return {aid: fold_of_root[r] for aid, r in story.items()}
 
@@ -287,13 +289,25 @@ def choose(grid_counts: list[tuple[dict[str, Any], dict[str, dict[str, int]]]], 
     return grid_counts[best][0]
 
 
+def cached_detect(prep: Prepared, th: Thresholds, runs: dict[Thresholds, Run] | None) -> Run:
+    """``detect``, remembered in ``runs`` (when given): a run depends on the thresholds only,
+    not on the fold split, so several seeds share it."""
+    if runs is None:
+        return detect(prep, th)
+    if th not in runs:
+        runs[th] = detect(prep, th)
+    return runs[th]
+
+
 def fit(articles: list[dict], groups: list[dict], k: int = 1, base: Thresholds = DEFAULTS,
-        prep: Prepared | None = None, log=print) -> tuple[list[Thresholds], Thresholds, dict]:
-    """Thresholds chosen on K-1 folds, for each held-out fold (``k`` of them), and on the
-    whole corpus; plus the per-setting counts (for reports)."""
+        prep: Prepared | None = None, log=print, seed: int = 0,
+        runs: dict[Thresholds, Run] | None = None) -> tuple[list[Thresholds], Thresholds, dict]:
+    """Thresholds chosen on K-1 folds, for each held-out fold (``k`` of them, split by ``seed``),
+    and on the whole corpus; plus the per-setting counts (for reports). ``runs`` caches the
+    detector runs (see ``cached_detect``)."""
     labels = Labels.of(articles, groups)
     amb = labels.ambiguous(groups)
-    owner = folds(articles, groups, max(k, 1))
+    owner = folds(articles, groups, max(k, 1), seed)
     if prep is None:
         prep = prepare(articles, strip=True)
     table: dict[str, list[tuple[dict[str, Any], list[dict], dict]]] = {}
@@ -301,7 +315,7 @@ def fit(articles: list[dict], groups: list[dict], k: int = 1, base: Thresholds =
         table[key] = []
         rel = relation_of(key)
         for setting in settings:
-            run = detect(prep, replace(base, **setting))
+            run = cached_detect(prep, replace(base, **setting), runs)
             per_fold = count(labels, run.flagged, amb, owner, max(k, 1), run.kinds)
             whole = count(labels, run.flagged, amb, {a: 0 for a in owner}, 1, run.kinds)[0]
             table[key].append((setting, per_fold, whole))
