@@ -213,7 +213,9 @@ def _same_language(new: StoredArticle, other: StoredArticle, s: PairScore, th: T
             # words of the incident do, within days; or later (a follow-up, a weekly roundup)
             # when both are about the very same vulnerability ids.
             relation = Relation(Kind.SAME_STORY, s.mixed)
-    elif s.story >= th.story_min and days <= th.story_window_days:
+    elif days <= th.story_window_days and (s.story >= th.story_min or (th.story_same_subject and same_subject(new, other))):
+        # Within days, two reports whose subject is the same vulnerability ids report one incident
+        # however differently their teasers are worded (the vendor's fix, the exploitation, CISA).
         relation = Relation(Kind.SAME_STORY, s.story)
     if relation is not None and relation.kind == Kind.SAME_STORY and new.source and new.source == other.source:
         return None  # an outlet's follow-ups are its own stories, not a rewrite of another's

@@ -63,18 +63,43 @@ def test_neighbours_are_one_step_along_one_parameter() -> None:
     assert sorted(near[4]) == [1, 3, 5]  # (0.2, 14): (0.2, 7), (0.1, 14), (0.3, 14)
 
 
-def test_choose_prefers_a_plateau_to_a_lone_peak() -> None:
+def test_the_smoothed_choice_prefers_a_plateau_to_a_lone_peak() -> None:
+    # The choice before 2026-12 (``choose_smoothed``, ``--choice smoothed``); ``choose`` below.
     def counts(tp: int, fp: int, fn: int) -> dict[str, dict[str, int]]:
         return {"r": {"tp": tp, "fp": fp, "fn": fn}}
     grid = [({"m": m}, counts(*c)) for m, c in zip((0.1, 0.2, 0.3, 0.4, 0.5, 0.6),
                                                     ((2, 8, 8), (10, 0, 0), (2, 8, 8), (9, 1, 1), (9, 1, 1), (9, 1, 1)))]
     # 0.2 has the best F1 alone (1.0) between two bad neighbours; 0.5 sits inside a plateau of 0.9.
-    assert fitting.choose(grid, "r") == {"m": 0.5}
+    assert fitting.choose_smoothed(grid, "r") == {"m": 0.5}
     flat = [({"m": m}, counts(5, 1, 1)) for m in (0.1, 0.2, 0.3)]
-    assert fitting.choose(flat, "r") == {"m": 0.2}  # ties: the middle of the grid
+    assert fitting.choose_smoothed(flat, "r") == {"m": 0.2}  # ties: the middle of the grid
 
 
 def test_a_grid_key_names_the_relation_that_chooses_it() -> None:
     assert fitting.relation_of("translation_of") == "translation_of"
     assert fitting.relation_of("translation_of:headline") == "translation_of"
     assert all(fitting.relation_of(key) in (*fitting.RELATIONS, fitting.ZH_STORY) for key in fitting.GRID)
+
+
+def test_another_seed_is_another_split_that_keeps_stories_whole() -> None:
+    articles, groups = corpus()
+    assert fitting.folds(articles, groups, 5, 0) == fitting.folds(articles, groups, 5)
+    other = fitting.folds(articles, groups, 5, 1)
+    assert other != fitting.folds(articles, groups, 5)
+    assert other == fitting.folds(list(reversed(articles)), groups, 5, 1)
+    for g in groups:
+        assert len({other[i] for i in g["article_ids"]}) == 1
+
+
+def test_the_fit_takes_the_best_training_f1_and_breaks_ties_at_the_grid_middle() -> None:
+    def counts(tp: int, fp: int, fn: int) -> dict[str, dict[str, int]]:
+        return {"r": {"tp": tp, "fp": fp, "fn": fn}}
+    # A narrow optimum next to a cliff (one step lower adds false flags, one higher loses pairs):
+    # the smoothed choice leaves it for the flat side, the best F1 keeps it.
+    grid = [({"m": m}, counts(*c)) for m, c in zip((0.14, 0.16, 0.18, 0.20, 0.22),
+                                                    ((20, 9, 0), (20, 8, 0), (20, 2, 0), (19, 1, 1), (19, 1, 1)))]
+    assert fitting.choose(grid, "r") == {"m": 0.18}
+    assert fitting.choose_smoothed(grid, "r") == {"m": 0.2}
+    flat = [({"m": m}, counts(5, 1, 1)) for m in (0.1, 0.2, 0.3)]
+    assert fitting.choose(flat, "r") == {"m": 0.2}
+    assert set(fitting.CHOICES) == {"best", "smoothed"}

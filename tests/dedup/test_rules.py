@@ -237,6 +237,23 @@ def test_zh_reports_of_one_subject_weeks_apart(ids_b: dict[str, int], day: float
     assert rules.classify(a, b, s, narrow, new_sources=rules.sources(a)) is None
 
 
+@pytest.mark.parametrize("ids_b,day,source,kind", [
+    ({"cve_2024_1": 1}, 2.0, "B", Kind.SAME_STORY),  # the same subject within days: one incident
+    ({"cve_2024_1": 1}, 5.0, "B", None),  # beyond the story window: a follow-up weeks on
+    ({"cve_2024_1": 1, "cve_2024_9": 1}, 2.0, "B", None),  # its subject is two flaws, one of them another
+    ({}, 2.0, "B", None),  # no ids: the score decides
+    ({"cve_2024_1": 1}, 2.0, "A", None),  # one outlet's own follow-up
+])
+def test_en_reports_of_one_subject_worded_apart(ids_b: dict[str, int], day: float, source: str, kind: Kind | None) -> None:
+    a = counted_ids(art(1, source="A"), cve_2024_1=2)
+    b = counted_ids(art(2, day=day, source=source), **ids_b)
+    s = score(a, b, anchors=0.3, terms=0.25, headline=0.3)  # story 0.28, below story_min
+    got = classify(a, b, s)
+    assert got == (Relation(Kind.SAME_STORY, s.story) if kind else None)
+    off = replace(DEFAULTS, story_same_subject=False)
+    assert rules.classify(a, b, s, off, new_sources=rules.sources(a)) is None
+
+
 def titled(a: StoredArticle, title: str) -> StoredArticle:
     return replace(a, title=title)
 
