@@ -7,10 +7,8 @@ from dataclasses import dataclass, field, fields
 from datetime import datetime, timezone
 from typing import Any
 
-import xxhash
-
 from crawler.dedup.anchors import extract_anchors, has_case_trap
-from crawler.dedup.fingerprint import simhash_of_tokens, tokens
+from crawler.dedup.fingerprint import fingerprint_of_folded
 from crawler.dedup.normalize import canonical, remove_urls
 from crawler.dedup.sourcelinks import normalize_url, source_links
 from crawler.dedup.terms import terms
@@ -121,21 +119,21 @@ def compute_signals(article: Article) -> Signals:
     if article.title and article.title.strip() not in body[: len(article.title) + 200]:
         body = canonical(article.title) + "\n" + body
     folded = body.lower()
-    toks = tokens(folded)
+    simhash, content_hash, length = fingerprint_of_folded(folded)  # of fingerprint.tokens(folded)
     head, head_folded = body, folded
     if len(body) > FEATURE_TEXT_MAX:
         cut = body.rfind("\n", 0, FEATURE_TEXT_MAX)
         head = body[:cut if cut > 0 else FEATURE_TEXT_MAX]
         head_folded = head.lower()
     return Signals(
-        simhash=simhash_of_tokens(toks),  # = simhash_value(folded, prepared=True), tokens counted once
-        content_hash=xxhash.xxh3_64_intdigest(" ".join(toks).encode("utf-8")),
+        simhash=simhash,  # = simhash_value(folded, prepared=True)
+        content_hash=content_hash,  # xxh3-64 of the tokens joined by spaces
         anchors=dict(extract_anchors(head, article.lang, low=head_folded)),
         terms=dict(terms(head_folded, article.lang)),
         source_links=source_links(text, self_url=article.url),
         url_key=normalize_url(article.url) if article.url else "",
         translated=says_translated(text),
-        length=len(toks),
+        length=length,
     )
 
 
