@@ -232,6 +232,10 @@ def xxh3_short(buf: np.ndarray, start: np.ndarray, length: np.ndarray) -> np.nda
 
 
 _CJK_RANGES = ((0x3400, 0x9FFF), (0xF900, 0xFAFF))  # the CJK class of _TOKEN_RE
+#: Shorter texts take the token path: the numpy path costs about 0.45 ms whatever the length
+#: (some 100 array operations), the token path about 0.3 ms per 1,000 characters (measured on
+#: realistic pages: equal near 3,000 characters, numpy 0.87 vs 1.29 ms at 4,000).
+VECTOR_MIN_CHARS = 3_000
 _APOSTROPHE, _DOT = ord("'"), ord(".")
 
 
@@ -252,6 +256,14 @@ def fingerprint_of_folded(folded: str) -> tuple[int, int, int]:
 
     A token of ``_TOKEN_RE`` is a CJK character, or a maximal run of ASCII letters and digits
     and of the apostrophes and dots that stand between two of them: the masks below."""
+    if len(folded) < VECTOR_MIN_CHARS:
+        toks = tokens(folded)
+        return simhash_of_tokens(toks), xxhash.xxh3_64_intdigest(" ".join(toks).encode("utf-8")), len(toks)
+    return fingerprint_numpy(folded)
+
+
+def fingerprint_numpy(folded: str) -> tuple[int, int, int]:
+    """:func:`fingerprint_of_folded` by the numpy path, whatever the length."""
     cp = np.frombuffer(folded.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
     cjk = np.zeros(cp.size, dtype=bool)
     for lo, hi in _CJK_RANGES:
