@@ -101,27 +101,27 @@ _MARKER_HINT_LITERALS = tuple(sorted(
     {m for m in _MARKER_WORDS if not m.isascii()} | {"source", "via", "reference"}))
 
 
-def _by_first_character(literals: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
+def by_first_character(literals: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
     out: dict[str, tuple[str, ...]] = {}
     for lit in literals:
         out[lit[0]] = (*out.get(lit[0], ()), lit)
     return out
 
 
-_URL_HINT_FIRSTS = _by_first_character(_URL_HINT_LITERALS)
-_MARKER_HINT_FIRSTS = _by_first_character(_MARKER_HINT_LITERALS)
+_URL_HINT_FIRSTS = by_first_character(_URL_HINT_LITERALS)
+_MARKER_HINT_FIRSTS = by_first_character(_MARKER_HINT_LITERALS)
 
 
-def _holds_any(text: str, firsts: dict[str, tuple[str, ...]]) -> bool:
-    """Whether ``text`` holds one of the literals of ``firsts`` (by :func:`_by_first_character`)."""
+def holds_any(text: str, firsts: dict[str, tuple[str, ...]]) -> bool:
+    """Whether ``text`` holds one of the literals of ``firsts`` (by :func:`by_first_character`)."""
     return any(first in text and any(lit in text for lit in lits) for first, lits in firsts.items())
 
 
 def _hinted_lines(text: str, pattern: re.Pattern[str], firsts: dict[str, tuple[str, ...]] | None = None) -> set[int]:
     """Numbers of the lines of ``text`` (split on "\\n") where ``pattern`` occurs; ``firsts``, if
-    given, holds (by :func:`_by_first_character`) strings one of which every match of ``pattern`` holds."""
+    given, holds (by :func:`by_first_character`) strings one of which every match of ``pattern`` holds."""
     out: set[int] = set()
-    if firsts is not None and not _holds_any(text, firsts):
+    if firsts is not None and not holds_any(text, firsts):
         return out
     last_pos, last_line = 0, 0
     for m in pattern.finditer(text):
