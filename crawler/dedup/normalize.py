@@ -147,6 +147,14 @@ _URL_ONLY_RE = re.compile(r"^[\s>*\-•·\d.、()\[\]（）:：]*$")
 # _BARE_DOMAIN_RE tries every word start of a text, which was half the fingerprint's time.
 _TLD_HINT_RE = re.compile(r"\." + TLD_ALTERNATION + r"(?![\w-])", re.IGNORECASE)
 _URL_HINT_RE = re.compile(r"//|\[:\]|www\.", re.IGNORECASE)
+# Faster still: the URL hint only if one of its literals ("www." in any case) is in the text at
+# all (``in`` scans: 0.01 ms on 15,000 characters, the regex 0.4 ms, and most extracted articles
+# hold no URL); the TLD hint case-sensitively over the lower-cased text (a literal "." the engine
+# scans for), which has the same length and the same matches unless the text holds a letter that
+# IGNORECASE folds to an ASCII one and lower() does not (İ ı ſ; K lower-cases to k).
+_URL_HINT_LITERALS = ("//", "[:]", "ww.", "wW.", "Ww.", "WW.")
+_TLD_HINT_LOW_RE = re.compile(_TLD_HINT_RE.pattern)
+_CASE_TRAPS = "\u0130\u0131\u017f"
 
 
 def remove_urls(text: str) -> str:
@@ -155,8 +163,11 @@ def remove_urls(text: str) -> str:
         # A template, not a function: no Python call per link (hundreds on a long page).
         text = _MD_IMAGE_RE.sub(r"\1", text)
         text = _MD_LINK_RE.sub(r"\1", text)
-    text = _blank_on_hinted_lines(_URL_RE, _URL_HINT_RE, text)
-    return _blank_on_hinted_lines(_BARE_DOMAIN_RE, _TLD_HINT_RE, text)
+    if any(lit in text for lit in _URL_HINT_LITERALS):
+        text = _blank_on_hinted_lines(_URL_RE, _URL_HINT_RE, text)
+    if any(ch in text for ch in _CASE_TRAPS):
+        return _blank_on_hinted_lines(_BARE_DOMAIN_RE, _TLD_HINT_RE, text)
+    return _blank_on_hinted_lines(_BARE_DOMAIN_RE, _TLD_HINT_LOW_RE, text, text.lower())
 
 
 def hinted_lines(hint: re.Pattern[str], text: str) -> Iterator[tuple[int, int]]:
@@ -175,8 +186,9 @@ def hinted_lines(hint: re.Pattern[str], text: str) -> Iterator[tuple[int, int]]:
         yield line_start, line_end
 
 
-def _blank_on_hinted_lines(pattern: re.Pattern[str], hint: re.Pattern[str], text: str) -> str:
-    """``pattern.sub(" ", text)``, with ``pattern`` run only on the lines where ``hint`` occurs.
+def _blank_on_hinted_lines(pattern: re.Pattern[str], hint: re.Pattern[str], text: str, hint_text: str | None = None) -> str:
+    """``pattern.sub(" ", text)``, with ``pattern`` run only on the lines where ``hint`` occurs
+    (in ``hint_text``, of the same length and lines as ``text``, if given).
 
     Exact for the URL and bare-domain patterns: each of their matches holds a match of its hint
     and none spans a line break (no whitespace inside). A case-insensitive pattern with a
@@ -184,7 +196,7 @@ def _blank_on_hinted_lines(pattern: re.Pattern[str], hint: re.Pattern[str], text
     11-13 ms, most of it on lines that cannot hold a match."""
     parts: list[str] = []
     done = 0  # text[:done] is in parts
-    for line_start, line_end in hinted_lines(hint, text):
+    for line_start, line_end in hinted_lines(hint, text if hint_text is None else hint_text):
         for m in pattern.finditer(text, line_start, line_end):
             parts.append(text[done:m.start()])
             parts.append(" ")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 
-from crawler.dedup.anchors import STOPWORDS_EN
+from crawler.dedup.anchors import STOPWORDS_EN, WordJudgements
 
 _CJK_WORD_RE = re.compile(r"^[\u3400-\u9fff]{2,}$")
 _EN_WORD_RE = re.compile(r"[a-z][a-z0-9]*(?:-[a-z0-9]+)*")
@@ -21,25 +21,35 @@ STOPWORDS_ZH = frozenset("""
 """.split())
 
 
+def _zh_term(w: str) -> str | None:
+    return w if len(w) >= 2 and _CJK_WORD_RE.match(w) and w not in STOPWORDS_ZH else None
+
+
+def _en_term(w: str) -> str | None:
+    if w in STOPWORDS_EN or len(w) < 3:
+        return None
+    if len(w) > 4 and w.endswith("ies"):
+        return w[:-3] + "y"
+    if len(w) > 3 and w.endswith("s") and not w.endswith("ss"):
+        return w[:-1]
+    return w
+
+
+# What each word is as a term, remembered across articles (bounded as the anchors' names are).
+_ZH_TERMS = WordJudgements(_zh_term)
+_EN_TERMS = WordJudgements(_en_term)
+
+
 def terms(folded: str, lang: str) -> Counter[str]:
     """Term counts of a folded (lower-case, Simplified) text, in the order of first occurrence.
 
-    Words are counted first (``Counter`` is C) and each distinct word is judged once: a
-    per-word Python loop was most of the cost on long articles."""
+    Each distinct word is judged once and remembered; the words are then picked and counted in
+    C (:meth:`WordJudgements.count`): a per-word Python loop was most of the cost on long articles."""
     out: Counter[str] = Counter()
     if lang == "zh":
         import rjieba
 
-        for w, n in Counter(rjieba.cut(folded)).items():
-            if len(w) >= 2 and _CJK_WORD_RE.match(w) and w not in STOPWORDS_ZH:
-                out[w] += n
+        _ZH_TERMS.count(out, rjieba.cut(folded))
         return out
-    for w, n in Counter(_EN_WORD_RE.findall(folded)).items():
-        if w in STOPWORDS_EN or len(w) < 3:
-            continue
-        if len(w) > 4 and w.endswith("ies"):
-            w = w[:-3] + "y"
-        elif len(w) > 3 and w.endswith("s") and not w.endswith("ss"):
-            w = w[:-1]
-        out[w] += n
+    _EN_TERMS.count(out, _EN_WORD_RE.findall(folded))
     return out

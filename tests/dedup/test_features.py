@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from hypothesis import given, settings
 
-from crawler.dedup import features
-from crawler.dedup.features import Article, compute_signals, main_body
+from crawler.dedup import anchors, features
+from crawler.dedup.anchors import has_case_trap
+from crawler.dedup.features import Article, compute_signals, main_body, says_translated
 from tests.dedup.fragments import texts
 from tests.dedup.reference import features_v1
 
@@ -62,3 +63,11 @@ def test_to_json_is_what_asdict_gives_in_fresh_containers():
     d["source_links"][0]["kind"] = "x"
     assert "x" not in sig.anchors and sig.source_links[0]["kind"] != "x"
     assert features.Signals.from_json(sig.to_json()) == sig
+
+
+@settings(max_examples=300, deadline=None)
+@given(texts)
+def test_literal_scans_equal_their_patterns(text):
+    for t in (text, text + " 编译：x", text + "综合编译", text + "\u0131"):
+        assert says_translated(t) == bool(features._TRANSLATED_RE.search(t))
+        assert has_case_trap(t) == bool(anchors._CASE_TRAPS_RE.search(t))
