@@ -50,10 +50,21 @@ def main_text(tree: HtmlElement, options: Extractor) -> str | None:
     """trafilatura's markdown for ``tree`` (left as it was), from its article container when possible."""
     import trafilatura
 
+    from crawler.dedup import trafilatura_steps
+
     container = _container(tree)
     if container is not None:
-        text = _container_text(tree, container, options)
-        if text is not None:
+        # trafilatura's steps that shape the text when they are all that would run; "": the
+        # container's text is not the page's
+        text = None
+        if trafilatura_steps.available():
+            text = trafilatura_steps.container_markdown(
+                container, options, _MIN_TEXT, lambda: _ESCALATION_PAGE_SHARE * _page_text_bound(tree))
+        if text is None:
+            text = _container_text(tree, container, options)
+            if text is not None:
+                return text
+        elif text:
             return text
     return trafilatura.extract(tree, options=options)
 
