@@ -149,15 +149,19 @@ def body_markdown(body: _Element) -> str:
 
 def _escape_tree(element: _Element) -> None:
     """xml._escape_and_convert_math_tree, calling the escaping only on text it can change."""
-    from trafilatura import xml
+    from trafilatura.xml import HI_FORMATTING, _escape_and_convert_math
 
-    if element.tag == "code" or (element.tag == "hi" and xml.HI_FORMATTING.get(element.get("rend") or "") == "`"):
-        return
-    text = element.text
-    if text and _ESCAPED_RE.search(text) is not None:
-        element.text = xml._escape_and_convert_math(text)
-    for child in element:
-        _escape_tree(child)
-        tail = child.tail
-        if tail and _ESCAPED_RE.search(tail) is not None:
-            child.tail = xml._escape_and_convert_math(tail)
+    def escape(element: _Element) -> None:
+        if element.tag == "code" or (element.tag == "hi" and HI_FORMATTING.get(element.get("rend") or "") == "`"):
+            return
+        text = element.text
+        if text and search(text) is not None:
+            element.text = _escape_and_convert_math(text)
+        for child in element:
+            escape(child)
+            tail = child.tail
+            if tail and search(tail) is not None:
+                child.tail = _escape_and_convert_math(tail)
+
+    search = _ESCAPED_RE.search
+    escape(element)
