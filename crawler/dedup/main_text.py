@@ -18,7 +18,9 @@ provably (or, for two steps, with a wide margin) takes the same path through tra
 - the container's paragraphs hold at least ``_MIN_PARAGRAPH_TEXT`` characters (trafilatura looks
   at the paragraph text of the whole document to decide whether to take text-bearing divs).
 
-Otherwise trafilatura runs on the whole page, as before.
+Otherwise trafilatura runs on the whole page, as before. On the container, ``trafilatura_steps``
+first calls trafilatura's own steps directly (skipping the copies and passes whose results are
+never read); when one of the paths it leaves out could run, trafilatura runs on the container.
 """
 
 from __future__ import annotations
@@ -50,10 +52,21 @@ def main_text(tree: HtmlElement, options: Extractor) -> str | None:
     """trafilatura's markdown for ``tree`` (left as it was), from its article container when possible."""
     import trafilatura
 
+    from crawler.dedup import trafilatura_steps
+
     container = _container(tree)
     if container is not None:
-        text = _container_text(tree, container, options)
-        if text is not None:
+        # trafilatura's steps that shape the text when they are all that would run; "": the
+        # container's text is not the page's
+        text = None
+        if trafilatura_steps.available():
+            text = trafilatura_steps.container_markdown(
+                container, options, _MIN_TEXT, lambda: _ESCALATION_PAGE_SHARE * _page_text_bound(tree))
+        if text is None:
+            text = _container_text(tree, container, options)
+            if text is not None:
+                return text
+        elif text:
             return text
     return trafilatura.extract(tree, options=options)
 

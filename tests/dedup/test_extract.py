@@ -6,6 +6,7 @@ from copy import copy
 
 import pytest
 
+from crawler.dedup import extract as extract_module
 from crawler.dedup import main_text
 from crawler.dedup.extract import ExtractionError, _extractor_options, detect_lang, extract
 from tests.dedup import dedup_site
@@ -193,3 +194,55 @@ def test_source_line_found_on_a_page_with_case_traps() -> None:
             "<div class='foot'><span>Source: <a href='https://orig.example/y'>orig</a></span>"
             "<a href='/a'>Home</a> <a href='/b'>About</a></div></body></html>")
     assert "https://orig.example/y" in extract(html, BASE + "/a").text
+
+
+# -- trafilatura's steps called directly: the same fields as the frozen reference ------------------
+def _fields(module, html: str, url: str):
+    try:
+        ex = module.extract(html, url)
+    except module.ExtractionError:
+        return "ExtractionError"
+    return ex.text, ex.title, ex.published, ex.author, ex.lang, ex.detected_lang
+
+
+_REFERENCE_PAGES = [
+    _news_page(LONG_BODY),  # the container path, long text
+    _news_page("<div class='entry-content'>" + "".join(_para(i) for i in range(8)) + "</div>"),  # short text
+    _news_page("<div class='entry-content'>" + "".join(_para(i, "zh") for i in range(40)) + "</div>"),
+    _news_page("<div class='entry-content'>" + "".join(_para(i).replace("researchers", "re*search_ers [x] <y> \\(a_1\\)")
+                                                        for i in range(30)) + "</div>"),  # markdown escaping, math
+    _news_page("<div class='entry-content'><p>Intro <b>bold</b> <b>more</b> <i><b>x</b></i></p>"
+               + "".join(_para(i) for i in range(30)) + "<pre>code_with *stars*</pre></div>"),
+    _news_page(LONG_BODY, after="".join(f"<div class='promo'><a href='/p/{i}'>Promo link {i}</a></div>" for i in range(400))),
+    _news_page("<div class='entry-content'><script type='application/ld+json'>{\"@type\": \"DiscussionForumPosting\"}"
+               "</script>" + "".join(_para(i) for i in range(30)) + "</div>"),
+    _news_page(LONG_BODY).replace("<main>", "<main><form><input name='q'><select><option>a</option></select></form>"),
+    "<html><body><div class='entry-content'><p>" + "word " * 10 + "</p></div></body></html>",
+]
+
+
+@pytest.mark.parametrize("n", range(len(_REFERENCE_PAGES)))
+def test_same_fields_as_the_reference(n: int) -> None:
+    from tests.dedup.reference import extract_v1
+
+    html = _REFERENCE_PAGES[n]
+    assert _fields(extract_v1, html, BASE + "/a") == _fields(extract_module, html, BASE + "/a")
+
+
+def test_container_steps_match_trafilatura_or_defer() -> None:
+    # on a long article the direct steps give trafilatura's own markdown for the container page
+    import lxml.html
+    import trafilatura
+
+    from crawler.dedup import trafilatura_steps
+
+    html = _news_page(LONG_BODY)
+    tree, container = _container_of(html)
+    options = copy(_extractor_options())
+    options.url = options.source = BASE + "/a"
+    text = trafilatura_steps.container_markdown(container, options, 750, lambda: 0.0)
+    page = lxml.html.fromstring("<html><body></body></html>")
+    page[0].append(copy(container))
+    assert text == trafilatura.extract(page, options=options)
+    options.comments = True  # options these steps do not follow: trafilatura must run
+    assert trafilatura_steps.container_markdown(container, options, 750, lambda: 0.0) is None

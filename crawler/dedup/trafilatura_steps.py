@@ -1,0 +1,167 @@
+"""trafilatura 2.3.1's markdown of an article container, by the steps our options take and nothing else.
+
+``trafilatura.bare_extraction`` + ``determine_returnstring`` on a container page, with our options
+(markdown, fast, links and tables, no comments, images, metadata, dedup or language filter), do work
+whose result we never read: three copies of the tree (its input, its cleaning copy, a backup for the
+external extractors fast mode never runs), a deep copy of the cleaned tree kept for the wild-text
+recovery, another of the result for the markdown pass, and a markdown pass over an empty comments
+body. ``container_markdown`` calls trafilatura's own functions for the steps that shape the text, in
+its order, and hands back None whenever a step our shortcuts leave out could run:
+
+- the main extractor's text is under ``min_extracted_size`` (recovery of wild text, baseline rescue);
+- it is under trafilatura's escalation length (3,000 characters) and a fifth of an upper bound of
+  the container page's text (trafilatura's recall retry could run);
+- the result tree is larger than ``max_tree_size``;
+- the page declares a discussion forum (posts are comments there, and trafilatura keeps them);
+- trafilatura is not the version these steps were copied from.
+
+The caller then runs trafilatura itself. Its markdown conversion (``xmltotxt``) is called on the
+result with the same passes; the escaping pass skips text holding none of the characters it escapes
+(it returns such text unchanged), the emphasis passes a tree holding no ``hi`` element (they only
+touch those). ``tests/dedup/extract_equivalence.py`` checks the output against trafilatura's on the
+bench pages.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+from html import unescape
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from lxml.etree import _Element
+    from lxml.html import HtmlElement
+    from trafilatura.settings import Extractor
+
+_VERSION = "2.3.1"
+# trafilatura core.ESCALATION_MAX_LENGTH and ESCALATION_PAGE_SHARE: results shorter than this
+# length and this share of the page's text (html2txt) are retried in recall mode.
+_ESCALATION_MAX_LENGTH = 3000
+_ESCALATION_PAGE_SHARE = 0.2
+# Characters trafilatura's markdown escaping acts on (xml._INLINE_SPECIAL_CHARS), and the backslash
+# every LaTeX math span it rewrites starts with: text with none of them comes back unchanged.
+_ESCAPED_RE = re.compile(r"[*_`~\[\]<\\]")
+
+
+@cache
+def available() -> bool:
+    """Whether the installed trafilatura is the one these steps follow (else: trafilatura itself)."""
+    try:
+        import trafilatura
+        from trafilatura import core, htmlprocessing, main_extractor, utils, xml  # noqa: F401
+    except ImportError:
+        return False
+    return trafilatura.__version__ == _VERSION
+
+
+def container_markdown(container: HtmlElement, options: Extractor, min_text: int,
+                       short_text_floor: Callable[[], float]) -> str | None:
+    """trafilatura's markdown for a page holding only (a copy of) ``container`` in its body, as
+    ``bare_extraction`` + ``determine_returnstring`` give it, when the caller would keep it: its
+    text at least ``min_text`` characters, and when under 3,000 at least ``short_text_floor()``.
+    ``""`` when the caller would not keep it (the whole page's text is wanted), None when
+    trafilatura must run on the container to say."""
+    if options.comments or options.focus != "balanced" or not options.fast or options.dedup or options.lang \
+            or options.with_metadata or options.images or options.format != "markdown":
+        return None
+    try:
+        return _steps(container, options, min_text, short_text_floor)
+    except (TypeError, ValueError):  # bare_extraction gives None for these: let it say so
+        return None
+
+
+def _steps(container: HtmlElement, options: Extractor, min_text: int,
+           short_text_floor: Callable[[], float]) -> str | None:
+    from copy import copy
+
+    from lxml.etree import strip_elements, strip_tags
+    from trafilatura import core, htmlprocessing, main_extractor
+    from trafilatura.xpaths import RAW_TREE_PRUNE_XPATH, REMOVE_COMMENTS_AND_LISTS_XPATH
+
+    page = container.makeelement("html")
+    page.append(container.makeelement("body"))
+    page[0].append(copy(container))  # the copy keeps the tail, as the moved container does
+    if core._forum_thread_page(page):
+        return None
+    # trafilatura_sequence: raw-tree prunes, then tree_cleaning and convert_tags (_prepare_tree) on
+    # the tree itself: trafilatura copies it for the baseline and escalation, which do not run here
+    tree = htmlprocessing.prune_unwanted_nodes(page, RAW_TREE_PRUNE_XPATH)
+    tree = htmlprocessing.prune_unwanted_nodes(tree, REMOVE_COMMENTS_AND_LISTS_XPATH)
+    tree = htmlprocessing.tree_cleaning(tree, options)
+    tree = htmlprocessing.convert_tags(tree, options, options.url)
+    # extract_content without the backup for recover_wild_text (which runs only on short text)
+    body, text, _ = main_extractor._extract(tree, options)
+    if len(body) == 0 or len(text) < options.min_extracted_size:
+        return None
+    if len(text) < _ESCALATION_MAX_LENGTH and len(text) < _ESCALATION_PAGE_SHARE * _page_text_bound(container):
+        return None
+    previous = None
+    for el in list(body):
+        current = main_extractor._elem_text(el)
+        if current and current == previous and len(current) > main_extractor.MIN_DUPLICATE_LENGTH:
+            main_extractor.delete_element(el, keep_tail=False)
+        else:
+            previous = current
+    strip_elements(body, "done")
+    strip_tags(body, "div")
+    for linebreak in body.iter("lb"):
+        if (
+            linebreak.tail
+            and not main_extractor.text_chars_test(linebreak.tail)
+            and not any(anc.tag in main_extractor.SPACING_PROTECTED for anc in linebreak.iterancestors())
+        ):
+            linebreak.tail = None
+    # bare_extraction's checks after the sequence (a None from it: no usable text), then the caller's
+    if options.max_tree_size and len(body) > options.max_tree_size:
+        return None
+    if len(text) < options.min_output_size or len(text) < min_text or sum(el.tag != "graphic" for el in body) < 2:
+        return ""
+    if len(text) < _ESCALATION_MAX_LENGTH and len(text) < short_text_floor():
+        return ""
+    return body_markdown(body)
+
+
+def _page_text_bound(container: HtmlElement) -> int:
+    """``main_text._page_text_bound`` of the page html > body > container (with its tail), from the
+    container left in its own page: at least the length of trafilatura's html2txt of that page."""
+    text = container.text_content() + (container.tail or "")
+    return len(" ".join(text.split())) + 2 * (1 + int(container.xpath("count(.//*)")))
+
+
+def body_markdown(body: _Element) -> str:
+    """``determine_returnstring`` for markdown without metadata: ``xmltotxt`` of the body (which
+    it changes: trafilatura converts a copy) joined with that of the empty comments body, stripped."""
+    from trafilatura import utils, xml
+
+    _escape_tree(body)
+    if next(body.iter("hi"), None) is not None:
+        xml._collapse_emphasis(body)
+        xml._merge_adjacent_hi(body)
+    xml._strip_block_whitespace(body)
+    parts: list[str] = []
+    xml.process_element(body, parts, True)
+    text = unescape(utils.sanitize("".join(parts), True) or "")
+    return utils.normalize_unicode(f"{text}\n".strip())
+
+
+def _escape_tree(element: _Element) -> None:
+    """xml._escape_and_convert_math_tree, calling the escaping only on text it can change."""
+    from trafilatura.xml import HI_FORMATTING, _escape_and_convert_math
+
+    def escape(element: _Element) -> None:
+        if element.tag == "code" or (element.tag == "hi" and HI_FORMATTING.get(element.get("rend") or "") == "`"):
+            return
+        text = element.text
+        if text and search(text) is not None:
+            element.text = _escape_and_convert_math(text)
+        for child in element:
+            escape(child)
+            tail = child.tail
+            if tail and search(tail) is not None:
+                child.tail = _escape_and_convert_math(tail)
+
+    search = _ESCAPED_RE.search
+    escape(element)

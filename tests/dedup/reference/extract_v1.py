@@ -1,0 +1,316 @@
+"""Frozen copy of crawler.dedup.extract and crawler.dedup.main_text before the extraction speed work (main at cffaa82).
+
+The speed work must give exactly what this gives (text, title, published, author, lang).
+"""
+
+from __future__ import annotations
+
+import re
+from copy import copy
+from dataclasses import dataclass
+from functools import cache
+from typing import TYPE_CHECKING
+
+from crawler.dedup.normalize import SOURCE_LINE_MARKERS
+from crawler.dedup.sourcelinks import TRANSLATION_MARKERS
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from lxml.etree import XPath
+    from lxml.html import HtmlElement
+    from trafilatura.settings import Extractor
+
+
+class ExtractionError(Exception):
+    """trafilatura found no main text (the caller counts it)."""
+
+
+@dataclass
+class Extracted:
+    text: str  # markdown; source lines ("本文翻译自：url") appended when trafilatura dropped them
+    title: str
+    published: str | None  # ISO 8601 with the time when the page's tags give it, else YYYY-MM-DD
+    author: str | None
+    lang: str | None  # from the page, if it says
+    detected_lang: str | None = None  # from the text (share of CJK characters)
+
+
+_BLOCKS = frozenset(("p", "div", "li", "section", "span", "td", "blockquote", "footer", "small", "em", "strong"))
+_URL_RE = re.compile(r"https?://\S+")
+_MARKERS = tuple(dict.fromkeys(m.strip() for m in SOURCE_LINE_MARKERS + TRANSLATION_MARKERS))
+# The test for a text node holding a marker: Python's case-insensitive regex. Pages without one
+# of the letters IGNORECASE folds to an ASCII one that ``lower()`` does not map to it (İ ı ſ K)
+# get the same answer faster from substring tests on the ASCII-lower-cased UTF-8 page text, then
+# libxml2 (``_nodes_holding``).
+_MARKER_RE = re.compile("|".join(re.escape(m) for m in _MARKERS), re.IGNORECASE)
+_CASE_TRAPS = "\u0130\u0131\u017f\u212a"
+_MARKERS_UTF8 = tuple((m, m.encode()) for m in dict.fromkeys(m.lower() for m in _MARKERS))
+
+
+@cache
+def _extractor_options() -> Extractor:
+    """trafilatura's options for every page, built once (building them reads its config: a
+    few hundred microseconds a page); each call gets a copy with its own URL."""
+    from trafilatura.settings import Extractor
+
+    return Extractor(output_format="markdown", fast=True, comments=False, links=True, images=False, tables=True,
+                     dedup=False)
+
+
+_CJK_RE = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff\uac00-\ud7af]")
+_LATIN_RE = re.compile(r"[A-Za-z]")
+
+
+def detect_lang(text: str) -> str | None:
+    """``zh`` when CJK characters are at least a fifth of the letters, ``en`` when Latin
+    letters dominate, None for too little text. A Chinese article quotes many Latin names
+    (CVE ids, products) but its prose is CJK; an English one holds almost no CJK."""
+    sample = text[:4000]
+    cjk = len(_CJK_RE.findall(sample))
+    latin = len(_LATIN_RE.findall(sample))
+    if cjk + latin < 20:
+        return None
+    # A CJK character carries about a word; Latin letters about a fifth of one.
+    return "zh" if cjk >= 0.2 * (cjk + latin / 5) else "en"
+
+
+@cache
+def _nodes_holding(markers: tuple[str, ...]) -> Callable[[HtmlElement], list]:
+    """Text nodes holding one of ``markers`` (lower-case), found by libxml2: a marker's ASCII
+    letters compared case-insensitively with ``translate`` (the regex's IGNORECASE folds no
+    other letter to an ASCII one but the case traps, handled apart). The markers are XPath
+    variables, so no quote in one can break the expression."""
+    from lxml.etree import XPath
+
+    tests, values = [], {}
+    for i, m in enumerate(markers):
+        letters = "".join(dict.fromkeys(c for c in m if c.isascii() and c.isalpha()))
+        values[f"m{i}"] = m
+        if letters:
+            values[f"u{i}"], values[f"l{i}"] = letters.upper(), letters
+            tests.append(f"contains(translate(., $u{i}, $l{i}), $m{i})")
+        else:
+            tests.append(f"contains(., $m{i})")
+    xpath = XPath("//text()[" + " or ".join(tests) + "]")
+    return lambda tree: xpath(tree, **values)
+
+
+def _source_lines(tree: HtmlElement) -> list[str]:
+    """``marker：url`` for each short block that names a source. trafilatura drops link-dense
+    paragraphs as boilerplate, and a source line is exactly that."""
+    out: list[str] = []
+    seen: set[HtmlElement] = set()
+    page_text = tree.text_content()
+    traps = any(c in page_text for c in _CASE_TRAPS)
+    if traps:  # İ ı ſ K: only Python's case-insensitive regex says which nodes hold a marker
+        if _MARKER_RE.search(page_text) is None:
+            return out
+        nodes = [node for node in tree.xpath("//text()") if _MARKER_RE.search(node)]
+    else:
+        # Substring tests on the UTF-8 bytes with ASCII lower-cased (the same test as the regex
+        # without the traps): an alternation of 28 words took 1.5 ms over an 83 KB page, str.lower
+        # of a page with Chinese in it 0.6 ms; these take a tenth of that.
+        low = page_text.encode("utf-8", "replace").lower()
+        present = tuple(m for m, encoded in _MARKERS_UTF8 if encoded in low)
+        if not present:
+            return out  # no text node can hold one (most English pages): one scan of the page's text
+        nodes = _nodes_holding(present)(tree)  # only the markers the page holds can be in a node
+    for node in nodes:
+        el = node.getparent()
+        while el is not None:
+            if el.tag in _BLOCKS and el not in seen:
+                seen.add(el)
+                text = " ".join(el.text_content().split())
+                if len(text) > 300:
+                    break  # outer blocks only grow
+                if text:
+                    _source_line(el, text, out)
+            el = el.getparent()
+    return out
+
+
+def _source_line(el: HtmlElement, text: str, out: list[str]) -> None:
+    low = text.lower()
+    if not any(0 <= low.find(m) <= 12 for m in _MARKERS):
+        return
+    urls = [a.get("href") for a in el.iter("a") if a.get("href", "").startswith(("http://", "https://"))]
+    urls += _URL_RE.findall(text)
+    if urls:
+        label = text.split("http")[0].strip() or text[:20]
+        line = f"{label} {' '.join(dict.fromkeys(urls))}"
+        if line not in out:
+            out.append(line)
+
+
+_DATE_XPATHS = (
+    "//meta[@property='article:published_time']/@content",
+    "//meta[@name='article:published_time']/@content",
+    "//meta[@itemprop='datePublished']/@content",
+    "//meta[@name='pubdate' or @name='publishdate' or @name='date' or @name='DC.date.issued']/@content",
+    "//time[@datetime]/@datetime",
+)
+_ISO_DATE_RE = re.compile(r"(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2}))?(?:\.\d+)?(Z|[+-]\d{2}:?\d{2})?)?")
+
+
+def _published(tree: HtmlElement, url: str | None) -> str | None:
+    """The publication date: the page's own metadata (meta tags, ``<time>``) first, with its
+    time of day and offset when the tag has them (``2024-03-02T09:00:00+08:00``: editors ask
+    who was first by hours, and a date alone reads as midnight); else htmldate's YYYY-MM-DD
+    without its extensive search, which scans every text node and was a sixth of the
+    pipeline's time."""
+    for xp in _DATE_XPATHS:
+        for value in tree.xpath(xp):
+            m = _ISO_DATE_RE.search(str(value))
+            if m:
+                if m.group(4) is None or m.group(7) is None:  # no time, or a time in no known zone
+                    return m.group(0)[:10]
+                return f"{m.group(0)[:10]}T{m.group(4)}:{m.group(5)}:{m.group(6) or '00'}{m.group(7)}"
+    from htmldate import find_date
+
+    try:
+        return find_date(tree, url=url, extensive_search=False, original_date=True)
+    except (ValueError, TypeError):
+        return None
+
+
+def _title(tree: HtmlElement) -> str:
+    for xp in ("//meta[@property='og:title']/@content", "//h1//text()", "//title/text()"):
+        parts = [" ".join(str(v).replace("\u200b", " ").replace("\ufeff", " ").split()) for v in tree.xpath(xp)]
+        title = " ".join(p for p in parts if p).strip()
+        if title:
+            return title
+    return ""
+
+
+def _author(tree: HtmlElement) -> str | None:
+    for xp in ("//meta[@name='author']/@content", "//meta[@property='article:author']/@content"):
+        for value in tree.xpath(xp):
+            value = " ".join(str(value).split())
+            if value and not value.startswith("http"):
+                return value
+    return None
+
+
+def extract(html: str, url: str | None = None) -> Extracted:
+    """Extract one page; raises ExtractionError when there is no main text.
+
+    trafilatura runs in fast mode (no readability / justext fallback: on article pages its
+    own extractor finds the body; the fallback was two thirds of its time) and without its
+    metadata pass; title, date and author come from the page's tags."""
+    import lxml.html
+
+    if not html or not html.strip():
+        raise ExtractionError("empty page")
+    try:
+        tree = lxml.html.fromstring(html)
+        sources = _source_lines(tree)
+        title = _title(tree)
+        published = _published(tree, url)
+        author = _author(tree)
+        html_lang = tree.get("lang") or ""
+        options = copy(_extractor_options())
+        options.url = url
+        options.source = url and url.encode("utf-8", "replace").decode("utf-8")  # as Extractor(url=url) sets it
+        text = main_text(tree, options)
+    except (ValueError, TypeError, AttributeError, lxml.etree.ParserError) as e:
+        raise ExtractionError(f"trafilatura failed: {e}") from e
+    if not text or not text.strip():
+        raise ExtractionError("no main text")
+    extra = [line for line in sources if not all(u in text for u in _URL_RE.findall(line))]
+    if extra:
+        text = text.rstrip("\n") + "\n\n" + "\n".join(extra) + "\n"
+    lang = html_lang.split("-")[0].lower() or None
+    return Extracted(text=text, title=title, published=published, author=author, lang=lang,
+                     detected_lang=detect_lang(title + "\n" + text))
+
+
+# -- crawler.dedup.main_text as it was --------------------------------------------------
+
+_CONTAINER_ANCESTORS = frozenset(("html", "body", "div", "main", "article", "section"))
+# Ancestors trafilatura prunes from the raw tree (comment sections, infinite-scroll blocks, its
+# RAW_TREE_PRUNE_XPATH and REMOVE_COMMENTS_AND_LISTS_XPATH), matched more widely here.
+_PRUNED_ANCESTOR_RE = re.compile(r"comment|disqus|dsq-|infinite|mvp-post-add", re.IGNORECASE)
+# trafilatura takes text-bearing divs when the document's paragraphs hold under 750 characters
+# (3 x MIN_EXTRACTED_SIZE); the container's must clear that with room for what its pruning drops.
+_MIN_PARAGRAPH_TEXT = 1000
+# Below this the whole page can take trafilatura's short-text paths (rescues at 250 characters).
+_MIN_TEXT = 750
+# trafilatura's recall escalation (core.py): results under this length covering under this share
+# of the page's text are retried in recall mode.
+_ESCALATION_MAX_LENGTH = 3000
+_ESCALATION_PAGE_SHARE = 0.2
+
+
+def main_text(tree: HtmlElement, options: Extractor) -> str | None:
+    """trafilatura's markdown for ``tree`` (left as it was), from its article container when possible."""
+    import trafilatura
+
+    container = _container(tree)
+    if container is not None:
+        text = _container_text(tree, container, options)
+        if text is not None:
+            return text
+    return trafilatura.extract(tree, options=options)
+
+
+def _body_rule() -> XPath | None:
+    try:
+        from trafilatura.xpaths import BODY_XPATH
+    except ImportError:  # another trafilatura: the whole page, as before
+        return None
+    return BODY_XPATH[0]
+
+
+def _container(tree: HtmlElement) -> HtmlElement | None:
+    """The element trafilatura's first body rule picks, if trafilatura will see it there."""
+    rule = _body_rule()
+    if rule is None:
+        return None
+    container = next(iter(rule(tree)), None)
+    if container is None or container.getparent() is None:
+        return None
+    for ancestor in container.iterancestors():
+        if ancestor.tag not in _CONTAINER_ANCESTORS:
+            return None
+        if _PRUNED_ANCESTOR_RE.search(f"{ancestor.get('class') or ''} {ancestor.get('id') or ''}"):
+            return None
+    if sum(len(t) for t in container.xpath(".//p//text()")) < _MIN_PARAGRAPH_TEXT:
+        return None
+    return container
+
+
+def _container_text(tree: HtmlElement, container: HtmlElement, options: Extractor) -> str | None:
+    """trafilatura on the container as a page of its own; None when the whole page may differ."""
+    import trafilatura
+
+    try:
+        from trafilatura.core import determine_returnstring
+    except ImportError:
+        return None
+    parent = container.getparent()
+    index = parent.index(container)
+    page = tree.makeelement("html")
+    page.append(tree.makeelement("body"))
+    page[0].append(container)  # moved, with its tail; trafilatura works on a copy
+    try:
+        document = trafilatura.bare_extraction(page, options=options)
+    finally:
+        parent.insert(index, container)
+    if document is None or isinstance(document, dict):
+        return None
+    raw = document.raw_text or ""
+    if len(raw) < _MIN_TEXT or sum(el.tag != "graphic" for el in document.body) < 2:
+        return None
+    if len(raw) < _ESCALATION_MAX_LENGTH and len(raw) < _ESCALATION_PAGE_SHARE * _page_text_bound(tree):
+        return None
+    return determine_returnstring(document, options)
+
+
+def _page_text_bound(tree: HtmlElement) -> int:
+    """At least the length of trafilatura's html2txt of the page: the body's text with whitespace
+    collapsed, plus two for each element (html2txt spaces every block's text and tail; each space
+    splits at most one word) and deletes some elements (which never lengthens it)."""
+    body = tree.find(".//body")
+    root = tree if body is None else body
+    return len(" ".join(root.text_content().split())) + 2 * int(root.xpath("count(.//*)"))
