@@ -116,6 +116,10 @@ class Flag:
 #: (70 KB parsed); a count of articles (50,000 before) let a long crawl's dedup process grow
 #: to gigabytes.
 SIGNALS_CACHE_FEATURES = 600_000
+#: SQLite's page cache (KiB; its default is 2 MB). Postings and frequencies are B-trees keyed
+#: by feature name: an article's few hundred rows land on pages all over them, and past the
+#: default cache each upsert read its page back from the OS.
+PAGE_CACHE_KIB = 32 * 1024
 _ARTICLE_META_COLS = "id, url, url_key, source, lang, title, published, published_ts, fetched_at, warc_record_id"
 _ARTICLE_COLS = _ARTICLE_META_COLS + ", signals"
 
@@ -135,6 +139,7 @@ class ArticleStore:
         self.conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         self.conn.execute("PRAGMA journal_mode=WAL" if self.path != ":memory:" else "PRAGMA journal_mode=MEMORY")
         self.conn.execute("PRAGMA synchronous=NORMAL")
+        self.conn.execute(f"PRAGMA cache_size=-{PAGE_CACHE_KIB}")
         self.conn.executescript(SCHEMA)
         self.features = FeatureIndex(self.conn)
         #: Parsed signals by article id: decoding the JSON of each candidate was a third of
@@ -162,6 +167,7 @@ class ArticleStore:
 
     # --- transactions -------------------------------------------------------------------
     def commit(self) -> None:
+        self.features.flush()  # the frequencies counted in memory, with their articles
         self.conn.execute("COMMIT")
         self.conn.execute("BEGIN")
 
@@ -173,6 +179,7 @@ class ArticleStore:
 
     def close(self) -> None:
         try:
+            self.features.flush()
             self.conn.execute("COMMIT")
         except sqlite3.OperationalError:
             pass
