@@ -187,10 +187,27 @@ class FeatureIndex:
     def remove(self, article_id: int) -> None:
         self.conn.execute("DELETE FROM postings WHERE article_id = ?", (article_id,))
 
+    def candidate_ids(self, weights: dict[str, float], *, max_df: int, limit: int) -> list[int]:
+        """The ids of :meth:`candidates`, ascending: the same articles, found without weighing
+        each posting in Python (thousands of rows an article in a catalog of 2,000) unless more
+        than ``limit`` articles share a feature and the weights choose among them."""
+        usable = self._usable(weights, max_df)
+        found: set[int] = set()
+        for i in range(0, len(usable), 500):
+            chunk = usable[i:i + 500]
+            found.update(r[0] for r in self.conn.execute(
+                f"SELECT DISTINCT article_id FROM postings WHERE feature IN ({','.join('?' * len(chunk))})", chunk))
+        if len(found) > limit:
+            return sorted(i for i, _mass in self.candidates(weights, max_df=max_df, limit=limit))
+        return sorted(found)
+
+    def _usable(self, weights: dict[str, float], max_df: int) -> list[str]:
+        dfs = self.df(weights)
+        return [f for f in weights if 0 < dfs[f] <= max_df]
+
     def candidates(self, weights: dict[str, float], *, max_df: int, limit: int) -> list[tuple[int, float]]:
         """Articles sharing the rarest features, ranked by shared weight: ``[(id, mass)]``."""
-        dfs = self.df(weights)
-        usable = [f for f in weights if 0 < dfs[f] <= max_df]
+        usable = self._usable(weights, max_df)
         mass: dict[int, float] = defaultdict(float)
         for i in range(0, len(usable), 500):
             chunk = usable[i:i + 500]

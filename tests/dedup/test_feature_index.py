@@ -162,3 +162,19 @@ def test_a_killed_process_leaves_frequencies_that_match_the_articles(tmp_path) -
     det.add(articles(9, 1, host="y.example")[0])
     assert_df_as_in_sqlite(store)
     store.close()
+
+
+@pytest.mark.parametrize("limit", [300, 5, 1])
+def test_candidate_ids_are_the_candidates_articles(tmp_path, limit: int) -> None:
+    store = ArticleStore(tmp_path / "c.sqlite3")
+    det = Detector(store)
+    for a in articles(10, 40):
+        det.add(a)
+    fi = store.features
+    for a in articles(11, 5, host="y.example"):
+        feats = det._indexed_features(store.get(det.add(a)[0]).signals)
+        weights = fi.idf(feats)
+        ranked = fi.candidates(weights, max_df=30, limit=limit)
+        assert ranked, "the test means something"
+        assert fi.candidate_ids(weights, max_df=30, limit=limit) == sorted(i for i, _mass in ranked)
+    store.close()
