@@ -228,8 +228,8 @@ class Detector:
         feats = self._indexed_features(sig)
         idf = self.store.features.idf(feats)
         max_df = max(th.candidate_min_df, int(th.candidate_max_df_ratio * self.store.features.total()))
-        for i, _mass in self.store.features.candidates({f: idf[f] for f in feats}, max_df=max_df,
-                                                       limit=th.max_candidates):
+        for i in self.store.features.candidate_ids({f: idf[f] for f in feats}, max_df=max_df,
+                                                   limit=th.max_candidates):
             note(i, Found.CONTENT)
         return found
 

@@ -7,7 +7,7 @@ import sqlite3
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, ItemsView, Iterator, Mapping, cast
 
 import numpy as np
 
@@ -116,13 +116,62 @@ class Flag:
 #: (70 KB parsed); a count of articles (50,000 before) let a long crawl's dedup process grow
 #: to gigabytes.
 SIGNALS_CACHE_FEATURES = 600_000
+#: SQLite's page cache (KiB; its default is 2 MB). Postings and frequencies are B-trees keyed
+#: by feature name: an article's few hundred rows land on pages all over them, and past the
+#: default cache each upsert read its page back from the OS.
+PAGE_CACHE_KIB = 32 * 1024
 _ARTICLE_META_COLS = "id, url, url_key, source, lang, title, published, published_ts, fetched_at, warc_record_id"
 _ARTICLE_COLS = _ARTICLE_META_COLS + ", signals"
+#: The signals without their words (read when first used: ``_StoredTerms``).
+_ARTICLE_LIGHT_COLS = _ARTICLE_META_COLS + ", json_remove(signals, '$.terms')"
+
+
+class _StoredTerms(Mapping[str, int]):
+    """The words of a candidate's signals, read from the catalog when first used. They are most
+    of its JSON: decoding it whole for each candidate past the signals cache was a third of an
+    article's time in a catalog of 2,000 realistic articles, and only a candidate whose vectors
+    the scorer no longer holds needs them."""
+
+    __slots__ = ("_id", "_store", "_terms")
+
+    def __init__(self, store: ArticleStore, article_id: int) -> None:
+        self._store = store
+        self._id = article_id
+        self._terms: dict[str, int] | None = None
+
+    @property
+    def loaded(self) -> bool:
+        return self._terms is not None
+
+    def _load(self) -> dict[str, int]:
+        if self._terms is None:
+            row = self._store.conn.execute("SELECT json_extract(signals, '$.terms') FROM articles WHERE id = ?",
+                                           (self._id,)).fetchone()
+            self._terms = json.loads(row[0]) if row is not None and row[0] else {}
+            self._store._terms_loaded(self._id, self)
+        return self._terms
+
+    def __getitem__(self, key: str) -> int:
+        return self._load()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._load())
+
+    def __len__(self) -> int:
+        return len(self._load())
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._load()
+
+    def items(self) -> ItemsView[str, int]:
+        return self._load().items()
 
 
 def _size(sig: Signals) -> int:
-    """What one parsed ``Signals`` costs the cache, in features (at least 1)."""
-    return 1 + len(sig.terms) + len(sig.anchors)
+    """What one parsed ``Signals`` costs the cache, in features (at least 1): words not read yet
+    cost nothing."""
+    terms = sig.terms
+    return 1 + len(sig.anchors) + (0 if isinstance(terms, _StoredTerms) and not terms.loaded else len(terms))
 
 
 class ArticleStore:
@@ -135,6 +184,7 @@ class ArticleStore:
         self.conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         self.conn.execute("PRAGMA journal_mode=WAL" if self.path != ":memory:" else "PRAGMA journal_mode=MEMORY")
         self.conn.execute("PRAGMA synchronous=NORMAL")
+        self.conn.execute(f"PRAGMA cache_size=-{PAGE_CACHE_KIB}")
         self.conn.executescript(SCHEMA)
         self.features = FeatureIndex(self.conn)
         #: Parsed signals by article id: decoding the JSON of each candidate was a third of
@@ -162,6 +212,7 @@ class ArticleStore:
 
     # --- transactions -------------------------------------------------------------------
     def commit(self) -> None:
+        self.features.flush()  # the frequencies counted in memory, with their articles
         self.conn.execute("COMMIT")
         self.conn.execute("BEGIN")
 
@@ -170,9 +221,14 @@ class ArticleStore:
         self.conn.execute("ROLLBACK")
         self.conn.execute("BEGIN")
         self.features.reset()  # its frequencies in memory moved with the changes dropped
+        # articles of the dropped changes are gone, and their ids will be handed out again
+        self._signals.clear()
+        self._articles.clear()
+        self._signals_features = 0
 
     def close(self) -> None:
         try:
+            self.features.flush()
             self.conn.execute("COMMIT")
         except sqlite3.OperationalError:
             pass
@@ -226,15 +282,18 @@ class ArticleStore:
         self._articles.pop(article_id, None)
 
     def _row(self, row: tuple[Any, ...]) -> StoredArticle:
-        """A row of ``_ARTICLE_COLS``, in that order, or of ``_ARTICLE_META_COLS`` for an
-        article whose signals are cached."""
+        """A row of ``_ARTICLE_COLS`` or ``_ARTICLE_LIGHT_COLS``, in that order, or of
+        ``_ARTICLE_META_COLS`` for an article whose signals are cached."""
         (article_id, url, url_key, source, lang, title, published, published_ts, fetched_at,
          warc_record_id) = row[:10]
         signals_json = row[10] if len(row) > 10 else None
         sig = self._signals.get(article_id)
         if sig is None:
             assert signals_json is not None, "a row without its signals is read only for a cached article"
-            sig = Signals.from_json(json.loads(signals_json))
+            d = json.loads(signals_json)
+            if "terms" not in d:  # read without its words (``_ARTICLE_LIGHT_COLS``): they come when used
+                d["terms"] = cast(dict[str, int], _StoredTerms(self, article_id))
+            sig = Signals.from_json(d)
             self._cache_signals(article_id, sig)
         art = StoredArticle(id=article_id, url=url, url_key=url_key, source=source, lang=lang, title=title,
                             published=published, published_ts=published_ts, fetched_at=fetched_at,
@@ -252,6 +311,16 @@ class ArticleStore:
             self._signals_features -= _size(old)
         self._signals[article_id] = sig
         self._signals_features += _size(sig)
+        self._evict()
+
+    def _terms_loaded(self, article_id: int, terms: _StoredTerms) -> None:
+        """The words of a cached article were read: they count in the cache from now on."""
+        sig = self._signals.get(article_id)
+        if sig is not None and sig.terms is terms:
+            self._signals_features += len(terms)
+            self._evict()
+
+    def _evict(self) -> None:
         while self._signals_features > SIGNALS_CACHE_FEATURES and len(self._signals) > 1:
             evicted, gone = self._signals.popitem(last=False)
             self._signals_features -= _size(gone)
@@ -268,7 +337,7 @@ class ArticleStore:
         # bytes): first, so that caching the others cannot evict them in between.
         cached = [i for i in ids if i in self._signals and i not in out]
         rest = [i for i in ids if i not in self._signals and i not in out]
-        for cols, part in ((_ARTICLE_META_COLS, cached), (_ARTICLE_COLS, rest)):
+        for cols, part in ((_ARTICLE_META_COLS, cached), (_ARTICLE_LIGHT_COLS, rest)):
             for i in range(0, len(part), 500):
                 chunk = part[i:i + 500]
                 for row in self.conn.execute(

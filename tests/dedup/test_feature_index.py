@@ -12,7 +12,7 @@ import pytest
 from crawler.dedup import feature_index
 from crawler.dedup.detector import Detector
 from crawler.dedup.features import Article
-from crawler.dedup.store import ArticleStore
+from crawler.dedup.store import ArticleStore, feature_names
 
 WORDS = [f"w{n}" for n in range(80)] + ["ransomware", "hospital", "LockBit"]
 
@@ -26,6 +26,7 @@ def articles(seed: int, n: int, host: str = "x.example", words: list[str] = WORD
 
 def assert_df_as_in_sqlite(store: ArticleStore) -> None:
     fi = store.features
+    fi.flush()  # the table follows memory at a flush (the store's commit)
     table = dict(store.conn.execute("SELECT feature, n FROM df"))
     assert table, "the test means something"
     names = sorted(table)
@@ -59,6 +60,7 @@ def test_a_reopened_catalog_reads_its_frequencies(tmp_path, monkeypatch: pytest.
     det = Detector(store)
     for a in articles(2, 30):
         det.add(a)
+    store.commit()
     if not loaded:  # too many to load: each is read when first met
         rows = store.conn.execute("SELECT COUNT(*) FROM df").fetchone()[0]
         monkeypatch.setattr(feature_index, "VOCABULARY_SIZE", 2 * rows - 2)
@@ -106,3 +108,73 @@ def test_ids_are_stable_and_duplicates_allowed() -> None:
     assert np.array_equal(fi.ids(["t:b", "t:a"]), ids[[1, 0]])
     assert fi.name(int(ids[1])) == "t:b"
     assert fi.df_of(ids).tolist() == [0, 0, 0]
+
+
+def test_counts_wait_for_the_commit_that_stores_their_articles(tmp_path) -> None:
+    store = ArticleStore(tmp_path / "c.sqlite3")
+    det = Detector(store)
+    new_id, _ = det.add(articles(7, 1)[0])
+    feats = feature_names(store.get(new_id).signals)
+    assert store.features.total() == 1 and set(store.features.df(feats).values()) == {1}  # in memory at once
+    assert store.conn.execute("SELECT COUNT(*) FROM df").fetchone()[0] == 0  # not yet written
+    store.commit()
+    assert store.conn.execute("SELECT n FROM df_total").fetchone()[0] == 1
+    assert_df_as_in_sqlite(store)
+    store.close()
+
+
+KILLED_MID_BATCH = """
+import os, signal, sys
+sys.path.insert(0, {root!r})
+from tests.dedup.test_feature_index import articles
+from crawler.dedup.detector import Detector
+from crawler.dedup.store import ArticleStore
+store = ArticleStore({path!r})
+det = Detector(store)
+for n, a in enumerate(articles(8, 60)):
+    det.add(a)
+    if n % 16 == 15:
+        store.commit()
+os.kill(os.getpid(), signal.SIGKILL)  # 12 articles added since the last commit
+"""
+
+
+def test_a_killed_process_leaves_frequencies_that_match_the_articles(tmp_path) -> None:
+    import signal
+    import subprocess
+    import sys
+    from collections import Counter
+    from pathlib import Path
+
+    path = tmp_path / "c.sqlite3"
+    root = str(Path(__file__).resolve().parents[2])
+    proc = subprocess.run([sys.executable, "-c", KILLED_MID_BATCH.format(root=root, path=str(path))],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr
+    store = ArticleStore(path)
+    stored = list(store.iter_articles())
+    assert stored and store.count() < 60  # the last batch is gone (recaptures replace: fewer than 48)
+    want = Counter(f for art in stored for f in set(feature_names(art.signals)))
+    assert dict(store.conn.execute("SELECT feature, n FROM df WHERE n != 0")) == dict(want)
+    assert store.features.total() == len(stored)
+    assert_df_as_in_sqlite(store)
+    det = Detector(store)  # and it goes on from there
+    det.add(articles(9, 1, host="y.example")[0])
+    assert_df_as_in_sqlite(store)
+    store.close()
+
+
+@pytest.mark.parametrize("limit", [300, 5, 1])
+def test_candidate_ids_are_the_candidates_articles(tmp_path, limit: int) -> None:
+    store = ArticleStore(tmp_path / "c.sqlite3")
+    det = Detector(store)
+    for a in articles(10, 40):
+        det.add(a)
+    fi = store.features
+    for a in articles(11, 5, host="y.example"):
+        feats = det._indexed_features(store.get(det.add(a)[0]).signals)
+        weights = fi.idf(feats)
+        ranked = fi.candidates(weights, max_df=30, limit=limit)
+        assert ranked, "the test means something"
+        assert fi.candidate_ids(weights, max_df=30, limit=limit) == sorted(i for i, _mass in ranked)
+    store.close()

@@ -190,7 +190,8 @@ def test_close_waits_while_the_child_answers(tmp_path):
     _crawler, pipe = make_pipeline({"DEDUP_CATALOG": str(tmp_path / "d.sqlite3")})
     pipe.open_spider()
     service = pipe.service
-    pages = [item_for("/zh/lockbit-hospital" if n % 2 else "/en/lockbit-hospital", n) for n in range(60)]
+    # enough pages that the backlog outlasts the 0.5 s floor: a recapture takes about 6 ms of the child now
+    pages = [item_for("/zh/lockbit-hospital" if n % 2 else "/en/lockbit-hospital", n) for n in range(200)]
     service.analyse(pages[0]).result(60)  # the catalog open, the code loaded
     start = time.monotonic()
     for fields in pages[1:4]:

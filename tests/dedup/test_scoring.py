@@ -39,7 +39,8 @@ def dict_contained(x: dict, y: dict) -> float:
 
 
 def sqlite_idf(store: ArticleStore) -> dict[str, float]:
-    """IDF of every feature, from the df table itself."""
+    """IDF of every feature, from the df table itself (as of a flush: the store's commit)."""
+    store.features.flush()
     n = store.features.total()
     return {f: math.log((n + 1) / (d + 0.5)) for f, d in store.conn.execute("SELECT feature, n FROM df")}
 

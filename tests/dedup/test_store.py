@@ -74,8 +74,9 @@ def test_signals_cache_is_bounded_by_features_held(tmp_path, monkeypatch):
         words = " ".join(f"word{n}x{k}" for k in range(40))  # 40 distinct terms each
         return Article(url=f"https://a.example/{n}", lang="en", text=f"Microsoft fixed CVE-2024-{1000 + n}. {words}")
 
-    def held(store: ArticleStore) -> int:
-        return sum(1 + len(s.terms) + len(s.anchors) for s in store._signals.values())
+    def held(store: ArticleStore) -> int:  # words not read yet (a candidate's) hold nothing
+        return sum(1 + len(s.anchors) + (len(s.terms) if getattr(s.terms, "loaded", True) else 0)
+                   for s in store._signals.values())
 
     sample = compute_signals(article(0))
     one = 1 + len(sample.terms) + len(sample.anchors)
@@ -93,4 +94,26 @@ def test_signals_cache_is_bounded_by_features_held(tmp_path, monkeypatch):
     assert held(store) == store._signals_features <= 3 * one
     store.delete(max(store._signals))
     assert held(store) == store._signals_features and len(store._signals) == 2
+    store.close()
+
+
+def test_candidates_words_are_read_when_first_used(tmp_path):
+    path = tmp_path / "c.sqlite3"
+    arts = [Article(url=f"https://a.example/{n}", lang="en", title=f"T{n}",
+                    text=f"Microsoft fixed CVE-2024-{1000 + n} after hospital ransomware word{n}.") for n in range(3)]
+    sigs = [compute_signals(a) for a in arts]
+    with ArticleStore(path) as store:
+        ids = [store.insert(a, s) for a, s in zip(arts, sigs)]
+    store = ArticleStore(path)
+    got = store.get_many(ids)
+    terms = got[ids[0]].signals.terms
+    assert getattr(terms, "loaded", True) is False  # anchors and links now, words later
+    assert got[ids[0]].signals.anchors == sigs[0].anchors
+    before = store._signals_features
+    assert dict(terms.items()) == sigs[0].terms and list(terms) == list(sigs[0].terms)  # same words, same order
+    assert store._signals_features == before + len(sigs[0].terms)  # counted in the cache once read
+    assert all(got[i].signals == s for i, s in zip(ids, sigs))
+    store.delete(ids[1])  # its words read before its row goes: frequencies come down by them
+    store.rollback()
+    assert store._signals == {} and store.get(ids[1]).signals == sigs[1]  # the rollback forgot the cache
     store.close()
