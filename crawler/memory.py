@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
+import functools
 import gc
+from typing import Any
 
 
 def release_memory() -> bool:
@@ -18,12 +19,24 @@ def release_memory() -> bool:
     otherwise. Costs a full collection (0.2-0.7 s after a crawl of a few thousand pages): call it
     between phases, never per page."""
     gc.collect()
-    name = ctypes.util.find_library("c")
-    if name is None:
-        return False
-    try:
-        trim = ctypes.CDLL(name).malloc_trim
-    except (OSError, AttributeError):  # not glibc
+    return trim_heap()
+
+
+def trim_heap() -> bool:
+    """Return the C heap's free pages to the system (glibc ``malloc_trim``, a few ms; ctypes lets
+    other threads run meanwhile); whether it could (False off glibc). No garbage collection."""
+    trim = _malloc_trim()
+    if trim is None:
         return False
     trim(0)
     return True
+
+
+@functools.cache
+def _malloc_trim() -> Any:
+    # The C library already loaded in this process (dlopen(NULL)), not ctypes.util.find_library:
+    # that runs ldconfig in a subprocess, a fork of the whole crawl process each time.
+    try:
+        return ctypes.CDLL(None).malloc_trim
+    except (OSError, AttributeError):  # not glibc
+        return None
