@@ -31,8 +31,10 @@ class UnknownSchema(BadPayload):
     """A dedup payload of a schema this version does not read (written by a newer one)."""
 
 
-def build_payload(article: Article, signals: Signals, *, status: int | None = None) -> dict[str, Any]:
-    """Everything a rebuild needs to redo the detection for one page."""
+def build_payload(article: Article, signals: Signals, *, status: int | None = None,
+                  signals_json: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Everything a rebuild needs to redo the detection for one page; ``signals_json`` is
+    ``signals.to_json()`` when the caller has it already."""
     return {
         "type": PAYLOAD_TYPE,
         "schema": PAYLOAD_SCHEMA,
@@ -48,7 +50,7 @@ def build_payload(article: Article, signals: Signals, *, status: int | None = No
             "author": article.author,
             "text": article.text,
         },
-        "signals": signals.to_json(),
+        "signals": signals.to_json() if signals_json is None else signals_json,
     }
 
 

@@ -56,7 +56,13 @@ _REAP_TIMEOUT = 5.0
 CHILD_NICENESS = 10
 #: The catalog is committed when no request waits, else after this many pages or seconds.
 COMMIT_EVERY_PAGES = 64
-COMMIT_EVERY_SECONDS = 1.0
+#: 5 s, not 1: a child short of CPU (niced under a busy crawl) took 0.3-1 s a page, so a 1 s
+#: batch was a commit every 1-3 pages (2-4 CPU-ms each: 3% of its work on a realistic crawl).
+COMMIT_EVERY_SECONDS = 5.0
+#: The crawl process returns its heap's free pages to the system this often (on the thread reading
+#: answers): it freed 20-80 MB of responses, pages sent and answers at a time (mallinfo of a
+#: realistic crawl), which otherwise stayed resident beside the dedup process growing.
+TRIM_EVERY_SECONDS = 5.0
 
 
 class DedupUnavailable(Exception):
@@ -202,6 +208,11 @@ class DedupService:
         with self._lock:
             self._seq += 1
             seq = self._seq
+            # A page that cannot fit is refused before it is pickled: its blob is at least its
+            # HTML's length (a character is one UTF-8 byte or more). Behind a full backlog most
+            # pages are refused, and pickling each (0.3 ms on the crawl's reactor thread) was waste.
+            if bounded and self._in_flight + len(body.get("html") or "") > self.max_bytes:
+                return None
         blob = pickle.dumps((kind, seq, body), protocol=pickle.HIGHEST_PROTOCOL)
         with self._lock:
             if self._state != "running" or (bounded and self._in_flight + len(blob) > self.max_bytes):
@@ -223,7 +234,13 @@ class DedupService:
         self._requests.close()
 
     def _read_loop(self) -> None:
+        from crawler.memory import trim_heap
+
+        trimmed = time.monotonic()
         while True:
+            if time.monotonic() - trimmed >= TRIM_EVERY_SECONDS:
+                trim_heap()
+                trimmed = time.monotonic()
             try:
                 seq, status, value = self._replies.recv()
             except (EOFError, OSError):
@@ -308,6 +325,7 @@ class _Analyst:
         _id, matches = self.detector.add(article, signals)
         self.uncommitted += 1
         for_item = fields.get("for_item", True)
+        signals_json = signals.to_json()  # read-only from here: the answer and the payload share it
         return PageAnalysis(
             pid=os.getpid(),
             article={"url": article.url, "lang": article.lang, "title": article.title,
@@ -315,12 +333,12 @@ class _Analyst:
                      "warc_record_id": article.warc_record_id} if for_item else
                     {"url": article.url, "warc_record_id": article.warc_record_id},
             # what the parent unpickles most slowly (a dict of every term), sent only for an item
-            signals=signals.to_json() if for_item else {},
+            signals=signals_json if for_item else {},
             duplicates=[m.as_item() for m in matches],
             kinds=[str(m.kind) for m in matches],
             # The record carries the detector's inputs, not these flags: they change as the catalog
             # grows and settles, and a rebuild derives them again (crawler/dedup/payload.py).
-            payload=encode(build_payload(article, signals, status=fields.get("status"))),
+            payload=encode(build_payload(article, signals, status=fields.get("status"), signals_json=signals_json)),
         )
 
     def settle(self) -> int:

@@ -33,6 +33,13 @@ def test_round_trip_and_no_flags() -> None:
     assert block == encode(json.loads(block))  # keys sorted: the same article, the same bytes
 
 
+def test_signals_given_as_json_make_the_same_record() -> None:
+    """The dedup process hands the payload the ``to_json()`` it already made for its answer."""
+    sig = compute_signals(ARTICLE)
+    assert encode(build_payload(ARTICLE, sig, status=200, signals_json=sig.to_json())) == \
+        encode(build_payload(ARTICLE, sig, status=200))
+
+
 def test_schema_1_is_read() -> None:
     payload = build_payload(ARTICLE, compute_signals(ARTICLE))
     old = {**payload, "schema": 1, "duplicates": [{"url": "https://x.example/", "kind": "repost"}]}

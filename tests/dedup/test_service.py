@@ -102,6 +102,15 @@ def test_backlog_is_bounded_in_bytes(started):
     assert service.analyse(page("/en/lockbit-school")) is not None  # room again once answered
 
 
+def test_a_page_larger_than_the_backlog_is_refused(started):
+    """Refused before it is pickled (its HTML alone is over the bound); nothing is sent."""
+    one = len(page("/en/lockbit-hospital")["html"].encode())
+    service = started(max_bytes=one - 1)
+    service.opened.result(60)
+    assert service.analyse(page("/en/lockbit-hospital")) is None and service.in_flight_bytes == 0
+    assert service.analyse({**page("/en/lockbit-hospital"), "html": "<html><p>x</p></html>"}) is not None
+
+
 def test_a_killed_child_is_reported_once_and_fails_what_it_had(started):
     died = []
     service = started(on_death=died.append)
