@@ -170,6 +170,12 @@ DEDUP_QUEUE_BYTES = 16_000_000
 #: waiting item holds its response (body, text and parsed tree, about 5x the page) in the scraper
 #: slot, and past that size Scrapy stops downloading.
 DEDUP_WAIT_BYTES = 2_000_000
+#: Worker processes analysing articles for the dedup catch-up (`dedup update`, `dedup follow`, a
+#: crawl's end), each a fresh interpreter of about 90 MB, while the catch-up's own process adds
+#: them to the catalog in archive order (the catalog and records are the same as with none).
+#: -1: one fewer than the CPUs, at least one; 0: none, all in the catch-up's process. A WARC
+#: file with fewer than 16 articles to analyse never starts them.
+DEDUP_CATCHUP_WORKERS = -1
 
 # -- Component order ---------------------------------------------------------------------
 #: Adjusts Scrapy itself for newsarchive (offline public suffix list): crawler/addon.py.
