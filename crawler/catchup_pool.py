@@ -7,8 +7,9 @@ records, the checkpoint) stays in the catch-up's process: :meth:`AnalysisPool.or
 answers back in the order the records were read, so the catalog, its flags and the records written
 are those of an analysis in one process.
 
-Bounded: at most ``LOOKAHEAD_PER_WORKER`` records per worker and ``LOOKAHEAD_BYTES`` of them are
-read ahead of the one the catch-up is adding.
+Bounded: at most ``(QUEUE_PER_WORKER + 2) * workers + 2`` records and ``LOOKAHEAD_BYTES`` of them
+are read ahead of the one the catch-up is adding. While the answer it needs next is not in, the
+catch-up's process analyses a record no worker has yet: it is a worker too.
 
 Workers are fresh interpreters (``python -c``, as the dedup child of crawler/dedup/service.py, and
 for the same reasons: never a fork, the crawl has threads; not ``multiprocessing``, whose spawn runs
@@ -44,9 +45,9 @@ Read = TypeVar("Read")
 
 #: The folder holding the ``crawler`` package: put on the workers' path, whatever the cwd.
 _PACKAGE_PARENT = Path(__file__).resolve().parent.parent
-#: Records read ahead per worker: one in its hands, the rest queued in its pipe, so it never waits
-#: for the catch-up between two pages.
-LOOKAHEAD_PER_WORKER = 3
+#: Tasks a worker holds at once: one in its hands, one queued in its pipe, so it never waits for
+#: the catch-up between two pages.
+QUEUE_PER_WORKER = 2
 #: Bytes of records (as stored, one gzip member each) read ahead at most, whatever their number:
 #: a few news pages are 30 KB each, a rare huge one should not multiply.
 LOOKAHEAD_BYTES = 16_000_000
@@ -59,6 +60,37 @@ class PoolFailure:
     """No answer from the pool for a task: its worker died or raised. The caller does the task itself."""
 
     reason: str
+
+
+class _Slot:
+    """One read in the look-ahead window: its task, where the task went, its answer once known."""
+
+    def __init__(self, item: Any, read: Any, task: Callable[[], Any] | None) -> None:
+        self.item, self.read, self.task = item, read, task
+        self.size = len(read) if task is not None and isinstance(read, (bytes, bytearray)) else 0
+        self.seq: int | None = None  # the pool's ticket, once a worker has it
+        self.answer: tuple[Any] | None = None  # the answer, once known
+        self.raised: BaseException | None = None  # what the task raised, run here
+
+    @property
+    def unassigned(self) -> bool:
+        return self.task is not None and self.seq is None and self.answer is None and self.raised is None
+
+    @property
+    def waiting(self) -> bool:
+        return self.task is not None and self.answer is None and self.raised is None
+
+    def run_here(self) -> None:
+        assert self.task is not None
+        try:
+            self.answer = (self.task(),)
+        except Exception as e:
+            self.raised = e
+
+    def take(self) -> Any:
+        if self.raised is not None:
+            raise self.raised
+        return self.answer[0] if self.answer is not None else None
 
 
 class _Worker:
@@ -153,38 +185,80 @@ class AnalysisPool:
     def size(self) -> int:
         return len(self._workers)
 
+    @property
+    def pids(self) -> list[int]:
+        return [w.proc.pid for w in self._workers]
+
     def ordered(self, reads: Iterable[tuple[Item, Read]], task_of: Callable[[Item, Read], Callable[[], Any] | None],
                 ) -> Generator[tuple[Item, Read, Any], None, None]:
         """``(item, read, answer)`` for each of ``reads``, in their order. ``task_of`` gives the task
-        of a read (a picklable callable, whose class a worker can import), or None for a read the
-        pool has nothing to do with (its answer is None). An answer is the task's return value, or
-        :class:`PoolFailure`. Reads are taken ahead of the caller, within the look-ahead bounds;
-        closing the generator drops the answers not taken."""
-        window: deque[tuple[Item, Read, int | None, int]] = deque()
+        of a read (a picklable callable, whose class a worker can import), or None for a read with
+        nothing to do (its answer is None). An answer is the task's return value, or
+        :class:`PoolFailure` when its worker died or raised (the caller does it again itself).
+
+        Reads are taken ahead of the caller, within the look-ahead bounds. Each worker is kept
+        ``QUEUE_PER_WORKER`` tasks deep; while the answer the caller needs next is not in, this
+        process runs the next task no worker has (on two CPUs, a worker and this process share
+        the articles: this process's own work per article leaves it time for some). A task run
+        here that raises raises when its turn comes, as in one process. Closing the generator
+        drops the answers not taken."""
+        window: deque[_Slot] = deque()
         held = 0
-        limit = LOOKAHEAD_PER_WORKER * self.size
+        limit = (QUEUE_PER_WORKER + 2) * self.size + 2
+        pending = iter(reads)
+        exhausted = False
         try:
-            for item, read in reads:
-                task = task_of(item, read)
-                size = len(read) if task is not None and isinstance(read, (bytes, bytearray)) else 0
-                window.append((item, read, self.submit(task) if task is not None else None, size))
-                held += size
-                while len(window) > limit or (held > LOOKAHEAD_BYTES and len(window) > 1):
-                    item0, read0, seq0, size0 = window.popleft()
-                    held -= size0
-                    yield item0, read0, self.result(seq0) if seq0 is not None else None
-            while window:
-                item0, read0, seq0, _size = window.popleft()
-                yield item0, read0, self.result(seq0) if seq0 is not None else None
+            while True:
+                while not exhausted and len(window) < limit and held <= LOOKAHEAD_BYTES:
+                    try:
+                        item, read = next(pending)
+                    except StopIteration:
+                        exhausted = True
+                        break
+                    slot = _Slot(item, read, task_of(item, read))
+                    window.append(slot)
+                    held += slot.size
+                if not window:
+                    return
+                self._assign(window)
+                head = window[0]
+                if head.waiting and not self._ready(head.seq):
+                    spare = next((s for s in window if s.unassigned), None)
+                    if spare is not None:  # rather than wait: one no worker has
+                        spare.run_here()
+                        continue
+                    if head.seq is not None:
+                        head.answer = (self.result(head.seq),)
+                window.popleft()
+                held -= head.size
+                yield head.item, head.read, head.take()
         finally:
-            self.drop([seq for _i, _r, seq, _s in window if seq is not None])
+            self.drop([s.seq for s in window if s.seq is not None and s.answer is None])
+
+    def _assign(self, window: Iterable[_Slot]) -> None:
+        """Hand the oldest tasks no one has to the workers with room in their queue."""
+        for slot in window:
+            if not slot.unassigned:
+                continue
+            with self._cond:
+                live = [w for w in self._workers if w.alive and len(w.pending) < QUEUE_PER_WORKER]
+            if not live:
+                return
+            assert slot.task is not None
+            slot.seq = self.submit(slot.task)
+
+    def _ready(self, seq: int | None) -> bool:
+        with self._cond:
+            return seq in self._answers
 
     def submit(self, task: Callable[[], Any]) -> int:
         """Send ``task`` to the live worker with the fewest tasks waiting; its ticket for :meth:`result`."""
         with self._cond:
             self._seq += 1
             seq = self._seq
-        blob = pickle.dumps((seq, task), protocol=pickle.HIGHEST_PROTOCOL)
+        # the task pickled on its own: one the worker cannot unpickle fails alone, the worker lives on
+        blob = pickle.dumps((seq, pickle.dumps(task, protocol=pickle.HIGHEST_PROTOCOL)),
+                            protocol=pickle.HIGHEST_PROTOCOL)
         with self._cond:
             live = [w for w in self._workers if w.alive]
             if not live:
@@ -262,7 +336,7 @@ def serve(requests_fd: int, replies_fd: int) -> None:
         except EOFError:  # the catch-up is done, or gone
             return
         try:
-            answer: tuple[int, str, Any] = (seq, "ok", task())
+            answer: tuple[int, str, Any] = (seq, "ok", pickle.loads(task)())
         except Exception:
             answer = (seq, "error", traceback.format_exc(limit=-3))
         try:
