@@ -44,6 +44,7 @@ from crawler.archive.records import METADATA_URI_PREFIX, metadata_uri
 from crawler.archive.retrieve import DecodeError, decode_content, parse_record
 from crawler.archive.warcscan import UnreadableWarc
 from crawler.archive.writer import WARC_SUFFIX, RollingWarcWriter
+from crawler.catchup_pool import AnalysisPool, PoolFailure
 from crawler.dedup.analysis import analyse_page
 from crawler.dedup.defaults import DEFAULTS, Thresholds
 from crawler.dedup.detector import Detector
@@ -52,7 +53,6 @@ from crawler.dedup.features import Article, Signals
 from crawler.dedup.payload import build_payload, encode
 from crawler.dedup.store import ArticleStore
 from crawler.errors import Interrupted
-from crawler.catchup_pool import AnalysisPool, PoolFailure
 from crawler.rebuild import catalog_lock, holds_capture, replay_block
 from crawler.sources import Source
 
@@ -287,6 +287,7 @@ class Catchup:
                     task = self._task(item, read)
                     assert task is not None
                     result = task()
+                assert isinstance(result, RecordAnalysis)
                 if result.status == "unreadable":
                     outcome = _skipped_record(result.message, counts)
                     continue
