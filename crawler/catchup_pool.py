@@ -222,13 +222,14 @@ class AnalysisPool:
                     return
                 self._assign(window)
                 head = window[0]
-                if head.waiting and not self._ready(head.seq):
-                    spare = next((s for s in window if s.unassigned), None)
-                    if spare is not None:  # rather than wait: one no worker has
-                        spare.run_here()
-                        continue
-                    if head.seq is not None:
-                        head.answer = (self.result(head.seq),)
+                if head.waiting:
+                    if head.seq is None or not self._ready(head.seq):
+                        spare = next((s for s in window if s.unassigned), None)
+                        if spare is not None:  # rather than wait: one no worker has (the head, if none has it)
+                            spare.run_here()
+                            continue
+                    assert head.seq is not None
+                    head.answer = (self.result(head.seq),)
                 window.popleft()
                 held -= head.size
                 yield head.item, head.read, head.take()

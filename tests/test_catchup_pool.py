@@ -3,11 +3,13 @@ when a worker dies, no worker for a small pass."""
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import random
 import shutil
 import signal
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -155,15 +157,34 @@ def test_a_small_pass_starts_no_worker(tmp_path: Path) -> None:
     assert counts.pool_fallbacks == 0
 
 
-def test_a_task_failing_in_a_worker_is_done_again_by_the_caller() -> None:
+def test_answers_come_in_read_order_and_a_failing_task_is_left_to_the_caller() -> None:
+    reads = [(i, b"x" if i % 5 else b"") for i in range(1, 13)]  # every fifth read has nothing to do
     pool = AnalysisPool(1)
     try:
-        answers = list(pool.ordered([(1, b"x"), (2, b"y"), (3, b"")], lambda i, r: _Explode(i) if r else None))
+        assert pool.result(pool.submit(functools.partial(int, "0"))) == 0  # started and ready
+        answers = pool.ordered(reads, lambda i, r: _Explode(i) if r else None)
+        got = [next(answers)]
+        time.sleep(1.0)  # the worker's answers are in before they are asked for
+        got += list(answers)
     finally:
         pool.close()
-    assert [(i, r) for i, r, _a in answers] == [(1, b"x"), (2, b"y"), (3, b"")]
-    assert answers[0][2] == 1 and answers[2][2] is None
-    assert isinstance(answers[1][2], PoolFailure) and "odd: 2" in answers[1][2].reason
+    assert [(i, r) for i, r, _a in got] == reads
+    failed = [(i, a) for i, _r, a in got if isinstance(a, PoolFailure)]
+    assert all(i == 2 and "odd: 2" in a.reason for i, a in failed)  # or run in this process: raises there
+    assert [a for i, _r, a in got if i != 2] == [None if i % 5 == 0 else i for i in range(1, 13) if i != 2]
+
+
+def test_a_task_raising_in_the_callers_process_raises_at_its_turn() -> None:
+    pool = AnalysisPool(1)
+    try:
+        answers = pool.ordered([(i, b"x") for i in range(1, 9)], lambda i, r: _Explode(i))
+        with pytest.raises(ValueError, match="odd: 2"):
+            for i, _r, answer in answers:
+                assert answer == i or (i == 2 and isinstance(answer, PoolFailure))
+                if isinstance(answer, PoolFailure):
+                    _Explode(i)()
+    finally:
+        pool.close()
 
 
 class _Explode:
