@@ -26,9 +26,10 @@ from __future__ import annotations
 
 import codecs
 import logging
+import os
 import signal
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, fields
 from datetime import datetime, timezone
 from pathlib import Path
@@ -40,13 +41,15 @@ from scrapy.settings import BaseSettings
 from crawler.archive.archive import WARCS, Archive
 from crawler.archive.cdxj import CaptureEntry
 from crawler.archive.records import METADATA_URI_PREFIX, metadata_uri
-from crawler.archive.retrieve import DecodeError, decode_content, load_record, parse_record
+from crawler.archive.retrieve import DecodeError, decode_content, parse_record
 from crawler.archive.warcscan import UnreadableWarc
 from crawler.archive.writer import WARC_SUFFIX, RollingWarcWriter
+from crawler.catchup_pool import AnalysisPool, PoolFailure
 from crawler.dedup.analysis import analyse_page
 from crawler.dedup.defaults import DEFAULTS, Thresholds
 from crawler.dedup.detector import Detector
 from crawler.dedup.extract import ExtractionError
+from crawler.dedup.features import Article, Signals
 from crawler.dedup.payload import build_payload, encode
 from crawler.dedup.store import ArticleStore
 from crawler.errors import Interrupted
@@ -61,6 +64,11 @@ RANGED_READS_MAX = 64
 #: Store the metadata WARC and move the checkpoint after this many articles analysed: a long
 #: catch-up (a backfill) keeps its progress through a crash, and spools little.
 FLUSH_EVERY = 500
+#: A WARC file with fewer articles to analyse than this is analysed in this process, without
+#: starting the pool: a worker costs 1.2-1.4 CPU-seconds to start and import what analysis needs
+#: (measured here; 87 MB resident before its first page), the work of some 25 articles. This
+#: process analyses articles itself while the workers start, so the start costs no wait.
+POOL_MIN_ARTICLES = 16
 #: Media types Scrapy makes an HtmlResponse of (scrapy/responsetypes.py); the spider's articles.
 HTML_TYPES = frozenset({"text/html", "application/xhtml+xml", "application/vnd.wap.xhtml+xml"})
 #: The warcinfo description of the files the catch-up writes.
@@ -77,6 +85,7 @@ class CatchupCounts:
     no_text: int = 0  # article pages without a main text (the crawl gives them no metadata either)
     flags_added: int = 0
     skipped: int = 0  # unreadable WARC files and records, undecodable payloads: logged, never fatal
+    pool_fallbacks: int = 0  # articles analysed in this process after their pool worker died or failed
 
     def line(self) -> str:
         return " ".join(f"{f.name}={getattr(self, f.name)}" for f in fields(self))
@@ -123,7 +132,7 @@ class Catchup:
     def __init__(self, archive: Archive, catalog_path: Path, sources: list[Source], *, spool_dir: Path,
                  writer_options: dict[str, Any], thresholds: Thresholds = DEFAULTS,
                  fallbacks: dict[str, list[str]] | None = None, max_size: int = 64 * 1024 * 1024,
-                 stop: Callable[[], bool] = lambda: False) -> None:
+                 stop: Callable[[], bool] = lambda: False, workers: int = 0) -> None:
         self.archive = archive
         # The catch-up's own spool: a crawl's recovery never takes its open file for a crashed one.
         self.out = Archive(archive.storage, archive.catalog, spool_dir)
@@ -136,6 +145,9 @@ class Catchup:
         self.fallbacks = {lang: [codecs.lookup(e).name for e in encs] for lang, encs in (fallbacks or {}).items()}
         self.max_size = max_size
         self.stop = stop
+        #: Worker processes analysing articles while this one adds them (0: all in this process).
+        self.workers = workers
+        self._pool: AnalysisPool | None = None  # one pass's, started when the pass has work enough
         self.store = ArticleStore(self.catalog_path)
         self._detector: Detector | None = None
         self._published: list[str] = []
@@ -194,6 +206,7 @@ class Catchup:
                 self.detector.settle()
             self._flush(writer, done)
         except BaseException:
+            self._close_pool(kill=True)
             self.store.rollback()
             writer.abandon()  # its records stay in the spool; the next pass stores and replays them
             # The detector's in-memory index and the store's signals cache still hold the articles
@@ -201,8 +214,15 @@ class Catchup:
             self.store.close()
             self.store, self._detector = ArticleStore(self.catalog_path), None
             raise
+        finally:
+            self._close_pool()
         counts.flags_added = self.store.count_flags() - flags_before
         return counts
+
+    def _close_pool(self, *, kill: bool = False) -> None:
+        if self._pool is not None:
+            pool, self._pool = self._pool, None
+            pool.close(kill=kill)
 
     def _publish(self, path: Path, name: str, entries: list[CaptureEntry]) -> None:
         self.out.publish(path, name, entries)
@@ -240,19 +260,41 @@ class Catchup:
         """Catch up one WARC; returns its outcome (``ok``, ``damaged``), or None when stopped."""
         work = self._plan(self.archive.catalog.entries_of(name))
         outcome = "ok"
-        for item, read in self._read(name, work):
-            if self.stop():
-                return None
-            if isinstance(read, UnreadableWarc):
-                counts.skipped += 1
-                outcome = "damaged"
-                logger.warning("dedup catch-up: skipped a record: %(error)s", {"error": read})
-                continue
-            record, payload = read
-            if item.source is None:
-                self._replay(payload, counts)
-            else:
-                self._analyse(item.entry, item.source, record, payload, writer, counts)
+        reads = self._read(name, work)
+        if self._pool is None and self.workers > 0 and sum(w.source is not None for w in work) >= POOL_MIN_ARTICLES:
+            self._pool = AnalysisPool(self.workers)
+        analysed = self._pool.ordered(reads, self._task) if self._pool is not None else _in_process(reads, self._task)
+        try:
+            for item, read, result in analysed:
+                if self.stop():
+                    return None
+                if isinstance(read, UnreadableWarc):
+                    outcome = _skipped_record(read, counts)
+                    continue
+                if item.source is None:
+                    try:
+                        _record, payload = parse_record(read, name, item.entry.offset)
+                    except UnreadableWarc as e:
+                        outcome = _skipped_record(e, counts)
+                        continue
+                    self._replay(payload, counts)
+                    continue
+                if isinstance(result, RecordTask):  # in this process, now that its turn has come
+                    result = result()
+                elif isinstance(result, PoolFailure):
+                    counts.pool_fallbacks += 1
+                    logger.warning("dedup catch-up: %(url)s analysed in this process: %(why)s",
+                                   {"url": item.entry.url, "why": result.reason})
+                    task = self._task(item, read)
+                    assert task is not None
+                    result = task()
+                assert isinstance(result, RecordAnalysis)
+                if result.status == "unreadable":
+                    outcome = _skipped_record(result.message, counts)
+                    continue
+                self._add(result, counts, writer)
+        finally:
+            analysed.close()
         return outcome
 
     def _plan(self, entries: list[CaptureEntry]) -> list[_Work]:
@@ -288,20 +330,17 @@ class Catchup:
         return any(m.timestamp.ljust(14, "0") >= at.ljust(14, "0")
                    for m in self.archive.catalog.captures(metadata_uri(url), ("metadata",)))
 
-    def _read(self, name: str, work: list[_Work]) -> Iterator[tuple[_Work, Any]]:
-        """``(work, (record, payload))`` in file order, or ``(work, UnreadableWarc)`` for a record
-        that cannot be read. The file is read once: in a local archive one open file and a seek per
-        record; remotely a ranged read per record when few are needed, else one stream whose other
-        records are skipped as bytes. Only the records wanted are decompressed and parsed (the
-        index gives each one's offset and length): the crawl's listings, requests and metadata
-        records are never inflated."""
+    def _read(self, name: str, work: list[_Work]) -> Iterator[tuple[_Work, bytes | UnreadableWarc]]:
+        """``(work, raw)`` in file order (``raw``: the record's bytes, one gzip member, not yet
+        inflated), or ``(work, UnreadableWarc)`` for a record the index places wrongly. The file is
+        read once: in a local archive one open file and a seek per record; remotely a ranged read
+        per record when few are needed, else one stream whose other records are skipped as bytes.
+        Only the records wanted are read (the index gives each one's offset and length): the
+        crawl's listings, requests and metadata records are never inflated."""
         storage = self.archive.storage
         if len(work) <= RANGED_READS_MAX and storage.local_path(WARCS + name) is None:
             for item in work:
-                try:
-                    yield item, load_record(self.archive, item.entry)
-                except UnreadableWarc as e:
-                    yield item, e
+                yield item, storage.open_range(WARCS + name, item.entry.offset, item.entry.length)
             return
         position = 0
         with storage.open_stream(WARCS + name) as stream:
@@ -317,10 +356,14 @@ class Catchup:
                     _skip(stream, entry.offset - position)
                 raw = _read_exactly(stream, entry.length)
                 position = entry.offset + len(raw)
-                try:
-                    yield item, parse_record(raw, name, entry.offset)
-                except UnreadableWarc as e:
-                    yield item, e
+                yield item, raw
+
+    def _task(self, item: _Work, read: bytes | UnreadableWarc) -> RecordTask | None:
+        """The analysis of an article record (None for a metadata record to replay, or no record)."""
+        if item.source is None or isinstance(read, UnreadableWarc):
+            return None
+        return RecordTask(read, item.entry.filename, item.entry.offset, item.entry.url, item.source.name,
+                          item.source.lang, tuple(self.fallbacks.get(item.source.lang, [])), self.max_size)
 
     # -- one record -----------------------------------------------------------------------------
     def _replay(self, block: bytes, counts: CatchupCounts) -> None:
@@ -333,60 +376,128 @@ class Catchup:
             counts.skipped += bad
             logger.warning("dedup catch-up: skipped a dedup metadata record it cannot read")
 
-    def _analyse(self, entry: CaptureEntry, source: Source, record: Any, payload: bytes,
-                 writer: _LazyWriter, counts: CatchupCounts) -> None:
-        url = entry.url
-        try:
-            html = self.page_html(url, record.http_headers, payload, source.lang)
-        except DecodeError as e:
+    def _add(self, result: RecordAnalysis, counts: CatchupCounts, writer: _LazyWriter) -> None:
+        """One article's analysis into the catalog and its metadata record into the writer."""
+        url = result.url
+        if result.status == "undecodable":
             counts.skipped += 1
-            logger.warning("dedup catch-up: cannot decode %(url)s: %(error)s", {"url": url, "error": e})
+            logger.warning("dedup catch-up: cannot decode %(url)s: %(error)s", {"url": url, "error": result.message})
             return
-        if html is None:  # not HTML after all (the index's media type said it was): damage, or a lying server
+        if result.status == "not_html":  # the index's media type said HTML: damage, or a lying server
             counts.skipped += 1
             logger.warning("dedup catch-up: %(url)s is not HTML, skipped", {"url": url})
             return
-        record_id = record.rec_headers.get_header("WARC-Record-ID") or ""
-        fetched_at = record.rec_headers.get_header("WARC-Date")
-        try:
-            article, signals = analyse_page(html, url, lang=source.lang, source=source.name, fetched_at=fetched_at,
-                                            warc_record_id=record_id or None)
-        except ExtractionError as e:
+        if result.status == "no_text":
             counts.no_text += 1
-            logger.info("dedup catch-up: no main text in %(url)s: %(error)s", {"url": url, "error": e})
+            logger.info("dedup catch-up: no main text in %(url)s: %(error)s", {"url": url, "error": result.message})
             return
+        assert result.article is not None and result.signals is not None
         counts.articles_extracted += 1
-        if not holds_capture(self.store, url, fetched_at):  # else only its record was lost
-            self.detector.add(article, signals)
+        if not holds_capture(self.store, url, result.fetched_at):  # else only its record was lost
+            self.detector.add(result.article, result.signals)
             self._changed = True
-        status = record.http_headers.get_statuscode() if record.http_headers is not None else None
-        block = encode(build_payload(article, signals, status=int(status) if status and status.isdigit() else None))
-        writer.write_metadata(url, record_id, block, "application/json")
+        writer.write_metadata(url, result.record_id, result.block, "application/json")
         self._pending += 1
 
-    def page_html(self, url: str, http_headers: Any, payload: bytes, lang: str) -> str | None:
-        """The page's text as the spider got it: Content-Encoding undone (within DOWNLOAD_MAXSIZE),
-        Scrapy's choice of response class and charset, the source language's fallback charsets."""
-        from scrapy.http import Headers, HtmlResponse
-        from scrapy.responsetypes import responsetypes
 
-        from crawler.middlewares.encoding import fallback_encoding
+@dataclass(frozen=True)
+class RecordTask:
+    """One article record to analyse, in plain values (what a pool worker is sent). Calling it analyses."""
 
-        pairs = list(http_headers.headers) if http_headers is not None else []
-        body = decode_content(payload, http_headers.get_header("Content-Encoding") if http_headers else None,
-                              self.max_size)
-        # as HttpCompressionMiddleware leaves it: decoded, without Content-Encoding
-        headers = Headers([(k, v) for k, v in pairs if k.lower() != "content-encoding"])
-        if not issubclass(responsetypes.from_args(headers=headers, url=url, body=body), HtmlResponse):
-            return None
-        response = HtmlResponse(url=url, body=body, headers=headers)
-        encoding = fallback_encoding(response, self.fallbacks.get(lang, []))
-        if encoding is not None:
-            response = response.replace(encoding=encoding)
-        try:
-            return response.text
-        except Exception:  # as the spider does
-            return body.decode("utf-8", "replace")
+    raw: bytes  # the record as stored: one gzip member
+    filename: str
+    offset: int
+    url: str
+    source: str
+    lang: str
+    fallbacks: tuple[str, ...]  # the source language's fallback charsets
+    max_size: int
+
+    def __call__(self) -> RecordAnalysis:
+        return analyse_record(self)
+
+
+@dataclass(frozen=True)
+class RecordAnalysis:
+    """One article record analysed: what the catch-up's own process needs to add the article to the
+    catalog and write its metadata record. ``status``: ``ok``, or why there is nothing to add
+    (``unreadable``, ``undecodable``, ``not_html``, ``no_text``; ``message`` says more)."""
+
+    url: str
+    status: str
+    message: str = ""
+    article: Article | None = None
+    signals: Signals | None = None
+    record_id: str = ""
+    fetched_at: str | None = None
+    block: bytes = b""  # the metadata record's block
+
+
+def analyse_record(task: RecordTask) -> RecordAnalysis:
+    """Parse the record, decode its page as the spider did, extract and compute signals
+    (``analyse_page``, as the crawl does) and encode the metadata block. Depends on the record's
+    bytes alone: a pool worker and the catch-up's own process give the same answer."""
+    url = task.url
+    try:
+        record, payload = parse_record(task.raw, task.filename, task.offset)
+    except UnreadableWarc as e:
+        return RecordAnalysis(url, "unreadable", str(e))
+    try:
+        html = page_html(url, record.http_headers, payload, list(task.fallbacks), task.max_size)
+    except DecodeError as e:
+        return RecordAnalysis(url, "undecodable", str(e))
+    if html is None:
+        return RecordAnalysis(url, "not_html")
+    record_id = record.rec_headers.get_header("WARC-Record-ID") or ""
+    fetched_at = record.rec_headers.get_header("WARC-Date")
+    try:
+        article, signals = analyse_page(html, url, lang=task.lang, source=task.source, fetched_at=fetched_at,
+                                        warc_record_id=record_id or None)
+    except ExtractionError as e:
+        return RecordAnalysis(url, "no_text", str(e))
+    status = record.http_headers.get_statuscode() if record.http_headers is not None else None
+    block = encode(build_payload(article, signals, status=int(status) if status and status.isdigit() else None))
+    return RecordAnalysis(url, "ok", "", article, signals, record_id, fetched_at, block)
+
+
+def page_html(url: str, http_headers: Any, payload: bytes, fallbacks: list[str], max_size: int) -> str | None:
+    """The page's text as the spider got it: Content-Encoding undone (within DOWNLOAD_MAXSIZE),
+    Scrapy's choice of response class and charset, the source language's fallback charsets."""
+    from scrapy.http import Headers, HtmlResponse
+    from scrapy.responsetypes import responsetypes
+
+    from crawler.middlewares.encoding import fallback_encoding
+
+    pairs = list(http_headers.headers) if http_headers is not None else []
+    body = decode_content(payload, http_headers.get_header("Content-Encoding") if http_headers else None, max_size)
+    # as HttpCompressionMiddleware leaves it: decoded, without Content-Encoding
+    headers = Headers([(k, v) for k, v in pairs if k.lower() != "content-encoding"])
+    if not issubclass(responsetypes.from_args(headers=headers, url=url, body=body), HtmlResponse):
+        return None
+    response = HtmlResponse(url=url, body=body, headers=headers)
+    encoding = fallback_encoding(response, fallbacks)
+    if encoding is not None:
+        response = response.replace(encoding=encoding)
+    try:
+        return response.text
+    except Exception:  # as the spider does
+        return body.decode("utf-8", "replace")
+
+
+def _in_process(reads: Iterator[tuple[_Work, bytes | UnreadableWarc]],
+                task_of: Callable[[_Work, bytes | UnreadableWarc], RecordTask | None],
+                ) -> Generator[tuple[_Work, Any, RecordTask | None], None, None]:
+    """``(work, read, task)`` in the shape the pool gives them: each article's task is called (analysed
+    in this process) only when its turn comes, after the stop check."""
+    for item, read in reads:
+        yield item, read, task_of(item, read)
+
+
+def _skipped_record(error: object, counts: CatchupCounts) -> str:
+    """Count and log a record that cannot be read; the outcome of its WARC file."""
+    counts.skipped += 1
+    logger.warning("dedup catch-up: skipped a record: %(error)s", {"error": error})
+    return "damaged"
 
 
 def _skip(stream: Any, n: int) -> None:
@@ -436,7 +547,19 @@ def catchup_from_settings(settings: BaseSettings, archive: Archive, *,
     return Catchup(archive, dedup_catalog_path(settings), sources, spool_dir=spool_dir(settings) / "catchup",
                    writer_options=writer_options(settings), thresholds=thresholds(settings),
                    fallbacks=settings.getdict("ENCODING_FALLBACKS"), max_size=settings.getint("DOWNLOAD_MAXSIZE"),
-                   stop=stop)
+                   stop=stop, workers=pool_workers(settings.getint("DEDUP_CATCHUP_WORKERS")))
+
+
+def pool_workers(setting: int) -> int:
+    """``DEDUP_CATCHUP_WORKERS`` as a number of worker processes: -1 (the default) is one fewer than
+    the CPUs this process may run on, at least one; 0 keeps the analysis in the catch-up's process."""
+    if setting >= 0:
+        return setting
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        cpus = os.cpu_count() or 1
+    return max(1, cpus - 1)
 
 
 def catch_up(settings: BaseSettings, archive: Archive, *, stop: Callable[[], bool] = lambda: False,
