@@ -53,6 +53,7 @@ from crawler.dedup.features import Article, Signals
 from crawler.dedup.payload import build_payload, encode
 from crawler.dedup.store import ArticleStore
 from crawler.errors import Interrupted
+from crawler.memory import release_memory
 from crawler.rebuild import catalog_lock, holds_capture, replay_block
 from crawler.sources import Source
 
@@ -580,25 +581,6 @@ def catch_up(settings: BaseSettings, archive: Archive, *, stop: Callable[[], boo
             return c.run_once()
     finally:
         gc.unfreeze()
-
-
-def release_memory() -> None:
-    """Collect garbage and give the freed heap back to the system (glibc ``malloc_trim``). After a
-    crawl, the crawl-end catch-up runs in the same process: the responses, parsed trees and
-    queues the crawl freed stay in its resident memory otherwise, under everything the catch-up adds."""
-    import ctypes
-    import ctypes.util
-    import gc
-
-    gc.collect()
-    libc_name = ctypes.util.find_library("c")
-    if libc_name is None:
-        return
-    try:
-        trim = ctypes.CDLL(libc_name).malloc_trim
-    except (OSError, AttributeError):  # not glibc
-        return
-    trim(0)
 
 
 def follow(settings: BaseSettings, archive: Archive, *, interval: float, stop: Callable[[], bool],

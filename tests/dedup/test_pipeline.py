@@ -190,15 +190,18 @@ def test_close_waits_while_the_child_answers(tmp_path):
     _crawler, pipe = make_pipeline({"DEDUP_CATALOG": str(tmp_path / "d.sqlite3")})
     pipe.open_spider()
     service = pipe.service
-    # enough pages that the backlog outlasts the 0.5 s floor: a recapture takes about 6 ms of the child now
-    pages = [item_for("/zh/lockbit-hospital" if n % 2 else "/en/lockbit-hospital", n) for n in range(200)]
-    service.analyse(pages[0]).result(60)  # the catalog open, the code loaded
-    start = time.monotonic()
-    for fields in pages[1:4]:
-        service.analyse(fields).result(60)
-    each = (time.monotonic() - start) / 3
+
+    def page(n):
+        return item_for("/zh/lockbit-hospital" if n % 2 else "/en/lockbit-hospital", n)
+
+    service.analyse(page(0)).result(60)  # the catalog open, the code loaded
+    start = time.monotonic()  # the pace of a backlog: pages sent together, not one round trip each
+    for answer in [service.analyse(page(n)) for n in range(1, 51)]:
+        answer.result(60)
+    each = (time.monotonic() - start) / 50
     pipe.close_timeout = max(0.5, 6 * each)  # a page may take several times the mean on a busy machine
-    backlog = [service.analyse(fields) for fields in pages[4:]]
+    # a backlog about four timeouts long at the measured pace, however fast this machine is
+    backlog = [service.analyse(page(n)) for n in range(51, 51 + min(20000, int(4 * pipe.close_timeout / each) + 1))]
     start = time.monotonic()
     assert pipe._settle_and_close(service) == 2  # two URLs, each crawled again and again
     assert time.monotonic() - start > pipe.close_timeout  # longer than the timeout, and not given up on
