@@ -281,9 +281,11 @@ class ArticleStore:
             self._signals_features -= _size(gone)
         self._articles.pop(article_id, None)
 
-    def _row(self, row: tuple[Any, ...]) -> StoredArticle:
+    def _row(self, row: tuple[Any, ...], *, whole: bool = False) -> StoredArticle:
         """A row of ``_ARTICLE_COLS`` or ``_ARTICLE_LIGHT_COLS``, in that order, or of
-        ``_ARTICLE_META_COLS`` for an article whose signals are cached."""
+        ``_ARTICLE_META_COLS`` for an article whose signals are cached. ``whole``: the article goes
+        to a caller outside the detector, which may keep it past the store's life, so its words are
+        read now (a cached candidate's may not have been yet)."""
         (article_id, url, url_key, source, lang, title, published, published_ts, fetched_at,
          warc_record_id) = row[:10]
         signals_json = row[10] if len(row) > 10 else None
@@ -295,6 +297,8 @@ class ArticleStore:
                 d["terms"] = cast(dict[str, int], _StoredTerms(self, article_id))
             sig = Signals.from_json(d)
             self._cache_signals(article_id, sig)
+        if whole and isinstance(sig.terms, _StoredTerms):
+            sig.terms._load()
         art = StoredArticle(id=article_id, url=url, url_key=url_key, source=source, lang=lang, title=title,
                             published=published, published_ts=published_ts, fetched_at=fetched_at,
                             warc_record_id=warc_record_id, signals=sig)
@@ -303,7 +307,7 @@ class ArticleStore:
 
     def _one(self, where: str, value: object) -> StoredArticle | None:
         row = self.conn.execute(f"SELECT {_ARTICLE_COLS} FROM articles WHERE {where} = ?", (value,)).fetchone()
-        return None if row is None else self._row(row)
+        return None if row is None else self._row(row, whole=True)
 
     def _cache_signals(self, article_id: int, sig: Signals) -> None:
         old = self._signals.pop(article_id, None)
@@ -382,7 +386,7 @@ class ArticleStore:
 
     def iter_articles(self) -> Iterator[StoredArticle]:
         for row in self.conn.execute(f"SELECT {_ARTICLE_COLS} FROM articles ORDER BY id"):
-            yield self._row(row)
+            yield self._row(row, whole=True)
 
     def count(self) -> int:
         return int(self.conn.execute("SELECT COUNT(*) FROM articles").fetchone()[0])

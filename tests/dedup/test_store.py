@@ -117,3 +117,21 @@ def test_candidates_words_are_read_when_first_used(tmp_path):
     store.rollback()
     assert store._signals == {} and store.get(ids[1]).signals == sigs[1]  # the rollback forgot the cache
     store.close()
+
+
+def test_articles_read_for_callers_keep_their_words_after_the_store_closes(tmp_path):
+    """A candidate read lazily by the detector and then listed by a caller (a report, a test's
+    comparison) carries its words: the caller may use it after the store is closed."""
+    path = tmp_path / "c.sqlite3"
+    arts = [Article(url=f"https://a.example/{n}", lang="en", title=f"T{n}",
+                    text=f"Microsoft fixed CVE-2024-{1000 + n} after hospital ransomware word{n}.") for n in range(3)]
+    sigs = [compute_signals(a) for a in arts]
+    with ArticleStore(path) as store:
+        ids = [store.insert(a, s) for a, s in zip(arts, sigs)]
+    store = ArticleStore(path)
+    store.get_many(ids)  # cached with their words not read yet
+    listed = list(store.iter_articles())
+    one = store.get(ids[2])
+    store.close()
+    assert [a.signals.terms for a in listed] == [s.terms for s in sigs]
+    assert one is not None and dict(one.signals.terms) == sigs[2].terms
