@@ -112,10 +112,11 @@ class _LazyWriter:
         self._make = make
         self._writer: RollingWarcWriter | None = None
 
-    def write_metadata(self, url: str, refers_to: str, payload: bytes, content_type: str) -> None:
+    def write_metadata(self, url: str, refers_to: str, payload: bytes, content_type: str,
+                       date: datetime | None = None) -> None:
         if self._writer is None:
             self._writer = self._make()
-        self._writer.write_metadata(url, refers_to, payload, content_type)
+        self._writer.write_metadata(url, refers_to, payload, content_type, date)
 
     def finish_file(self) -> None:
         if self._writer is not None:
@@ -397,7 +398,9 @@ class Catchup:
         if not holds_capture(self.store, url, result.fetched_at):  # else only its record was lost
             self.detector.add(result.article, result.signals)
             self._changed = True
-        writer.write_metadata(url, result.record_id, result.block, "application/json")
+        # dated as its capture: a record written now would make a later capture of the URL, in a WARC
+        # checked later, look analysed (``_has_record`` compares dates)
+        writer.write_metadata(url, result.record_id, result.block, "application/json", _warc_date(result.fetched_at))
         self._pending += 1
 
 
@@ -520,6 +523,17 @@ def _read_exactly(stream: Any, n: int) -> bytes:
         parts.append(chunk)
         left -= len(chunk)
     return b"".join(parts)
+
+
+def _warc_date(iso: str | None) -> datetime | None:
+    """A record's WARC-Date as a datetime (None when missing or unreadable: the writer dates it now)."""
+    if not iso:
+        return None
+    try:
+        parsed = datetime.fromisoformat(iso.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=timezone.utc)
 
 
 def _timestamp14(iso: str | None) -> str | None:

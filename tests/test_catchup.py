@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from crawler.archive.archive import Archive
-from crawler.archive.records import Exchange
+from crawler.archive.records import Exchange, metadata_uri
 from crawler.archive.writer import RollingWarcWriter
 from crawler.catchup import Catchup, CatchupCounts, StopSignals, catch_up, dedup_enabled, follow
 from crawler.cli import main
@@ -185,6 +185,23 @@ def test_a_record_of_an_older_capture_never_replaces_the_newer_one(tmp_path: Pat
     assert articles(tmp_path / "two" / "dedup.sqlite3")[path][0] == newer
     # a rebuild reads every record, the late one last, and keeps the newer capture too
     rebuild_catalog(Archive.open(tmp_path / "two"), tmp_path / "rebuilt.sqlite3")
+    assert articles(tmp_path / "rebuilt.sqlite3")[path][0] == newer
+
+
+def test_two_unanalysed_captures_of_one_url_in_one_pass_are_both_analysed(tmp_path: Path) -> None:
+    """The record written for the older capture (dated as that capture, as Heritrix dates a
+    capture's metadata) does not make the newer capture, in a later WARC, look analysed."""
+    path = "/en/lockbit-hospital"
+    old = page(path, PAGES[path][1].encode(), at=T0)
+    new = page(path, PAGES[path][1].replace("37 scheduled", "38 scheduled").encode(), at=T0 + timedelta(days=3))
+    archive = write_archive(tmp_path, [old, new], per_file=1)
+    counts = run(tmp_path)
+    assert counts.articles_extracted == 2 and counts.warcs_checked == 2, counts
+    newer = new.date.isoformat().replace("+00:00", "Z")
+    assert articles(tmp_path / "dedup.sqlite3")[path][0] == newer
+    records = archive.catalog.captures(metadata_uri(BASE + path), ("metadata",))
+    assert sorted(m.timestamp[:14] for m in records) == [f"{old.date:%Y%m%d%H%M%S}", f"{new.date:%Y%m%d%H%M%S}"]
+    rebuild_catalog(Archive.open(tmp_path), tmp_path / "rebuilt.sqlite3")
     assert articles(tmp_path / "rebuilt.sqlite3")[path][0] == newer
 
 

@@ -206,10 +206,13 @@ class RollingWarcWriter:
         self._maybe_roll()
         return response, request, original is not None
 
-    def write_metadata(self, url: str, refers_to: str, payload: bytes, content_type: str) -> WrittenRecord:
+    def write_metadata(self, url: str, refers_to: str, payload: bytes, content_type: str,
+                       date: datetime | None = None) -> WrittenRecord:
+        """A metadata record about the capture ``refers_to``, dated ``date`` (the capture's own
+        WARC-Date, as Heritrix dates a capture's metadata) or now."""
         if self._file is None:
             self._open()
-        written = self._write(metadata_record(url, refers_to, payload, content_type, self.clock()))
+        written = self._write(metadata_record(url, refers_to, payload, content_type, date or self.clock()))
         self._maybe_roll()
         return written
 
