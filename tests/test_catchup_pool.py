@@ -145,9 +145,11 @@ def test_a_worker_killed_mid_pass_loses_no_article(tmp_path: Path, news_crawl: t
 def test_a_small_pass_starts_no_worker(tmp_path: Path) -> None:
     write_archive(tmp_path, site_exchanges(), per_file=len(site_exchanges()))
     children: list[int] = []
+    # the session's own servers (SeaweedFS, Redis) are children of this process too
+    before = {p.pid for p in psutil.Process().children()}
 
     def stop() -> bool:
-        children.extend(p.pid for p in psutil.Process().children())
+        children.extend(p.pid for p in psutil.Process().children() if p.pid not in before)
         return False
 
     with Catchup(Archive.open(tmp_path), tmp_path / "dedup.sqlite3", [SOURCE], spool_dir=tmp_path / "spool" / "c",
