@@ -23,28 +23,25 @@ unanswered tasks come back as :class:`PoolFailure` and the catch-up analyses the
 from __future__ import annotations
 
 import logging
-import os
 import pickle
 import queue
 import signal
 import subprocess
-import sys
 import threading
 import traceback
 from collections import deque
 from collections.abc import Callable, Generator, Iterable
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
-from pathlib import Path
 from typing import Any, TypeVar
+
+from crawler.dedup.child import start_child
 
 logger = logging.getLogger(__name__)
 
 Item = TypeVar("Item")
 Read = TypeVar("Read")
 
-#: The folder holding the ``crawler`` package: put on the workers' path, whatever the cwd.
-_PACKAGE_PARENT = Path(__file__).resolve().parent.parent
 #: Tasks a worker holds at once: one in its hands, one queued in its pipe, so it never waits for
 #: the catch-up between two pages.
 QUEUE_PER_WORKER = 2
@@ -101,22 +98,7 @@ class _Worker:
         self.pending: deque[int] = deque()  # tasks sent and not answered, in the order sent
         self.alive = True
         self.outbox: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
-        requests_r, requests_w = os.pipe()
-        replies_r, replies_w = os.pipe()
-        env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(_PACKAGE_PARENT), env.get("PYTHONPATH")) if p)
-        try:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-c", f"from crawler.catchup_pool import serve; serve({requests_r}, {replies_w})"],
-                pass_fds=(requests_r, replies_w), stdin=subprocess.DEVNULL, env=env)
-        except BaseException:
-            for fd in (requests_r, requests_w, replies_r, replies_w):
-                os.close(fd)
-            raise
-        os.close(requests_r)  # only the worker holds these ends now: its end-of-file is our exit
-        os.close(replies_w)
-        self._requests = Connection(requests_w, readable=False)
-        self._replies = Connection(replies_r, writable=False)
+        self.proc, self._requests, self._replies = start_child("crawler.catchup_pool")
         self._sender = threading.Thread(target=self._send_loop, name="catchup-pool-send", daemon=True)
         self._reader = threading.Thread(target=self._read_loop, name="catchup-pool-read", daemon=True)
         self._sender.start()

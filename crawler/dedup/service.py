@@ -33,7 +33,6 @@ import pickle
 import queue
 import signal
 import subprocess
-import sys
 import threading
 import time
 import traceback
@@ -43,12 +42,11 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
+from crawler.dedup.child import start_child
 from crawler.dedup.defaults import Thresholds
 
 logger = logging.getLogger(__name__)
 
-#: The folder holding the ``crawler`` package: put on the child's path, whatever the crawl's cwd.
-_PACKAGE_PARENT = Path(__file__).resolve().parent.parent.parent
 #: How long the reader waits for a child that closed its pipe to be reaped before killing it.
 _REAP_TIMEOUT = 5.0
 #: Added to the child's nice value: on a busy machine the crawl gets the CPU first and dedup falls
@@ -118,22 +116,7 @@ class DedupService:
 
     # -- the parent's side ----------------------------------------------------------------------
     def start(self) -> None:
-        requests_r, requests_w = os.pipe()
-        replies_r, replies_w = os.pipe()
-        env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(_PACKAGE_PARENT), env.get("PYTHONPATH")) if p)
-        try:
-            self._proc = subprocess.Popen(
-                [sys.executable, "-c", f"from crawler.dedup.service import serve; serve({requests_r}, {replies_w})"],
-                pass_fds=(requests_r, replies_w), stdin=subprocess.DEVNULL, env=env)
-        except BaseException:
-            for fd in (requests_r, requests_w, replies_r, replies_w):
-                os.close(fd)
-            raise
-        os.close(requests_r)  # only the child holds these ends now: its end-of-file is our exit
-        os.close(replies_w)
-        self._requests = Connection(requests_w, readable=False)
-        self._replies = Connection(replies_r, writable=False)
+        self._proc, self._requests, self._replies = start_child("crawler.dedup.service")
         self._state = "running"
         self._last_answer = time.monotonic()
         self._send_request("open", {"catalog": str(self.catalog), "thresholds": self.thresholds},
