@@ -97,14 +97,18 @@ def test_signals_cache_is_bounded_by_features_held(tmp_path, monkeypatch):
     store.close()
 
 
-def test_candidates_words_are_read_when_first_used(tmp_path):
-    path = tmp_path / "c.sqlite3"
+def reopened_with_three(path):
+    """A catalog of three stored articles, opened again (nothing cached): ``(store, ids, signals)``."""
     arts = [Article(url=f"https://a.example/{n}", lang="en", title=f"T{n}",
                     text=f"Microsoft fixed CVE-2024-{1000 + n} after hospital ransomware word{n}.") for n in range(3)]
     sigs = [compute_signals(a) for a in arts]
     with ArticleStore(path) as store:
         ids = [store.insert(a, s) for a, s in zip(arts, sigs)]
-    store = ArticleStore(path)
+    return ArticleStore(path), ids, sigs
+
+
+def test_candidates_words_are_read_when_first_used(tmp_path):
+    store, ids, sigs = reopened_with_three(tmp_path / "c.sqlite3")
     got = store.get_many(ids)
     terms = got[ids[0]].signals.terms
     assert getattr(terms, "loaded", True) is False  # anchors and links now, words later
@@ -122,13 +126,7 @@ def test_candidates_words_are_read_when_first_used(tmp_path):
 def test_articles_read_for_callers_keep_their_words_after_the_store_closes(tmp_path):
     """A candidate read lazily by the detector and then listed by a caller (a report, a test's
     comparison) carries its words: the caller may use it after the store is closed."""
-    path = tmp_path / "c.sqlite3"
-    arts = [Article(url=f"https://a.example/{n}", lang="en", title=f"T{n}",
-                    text=f"Microsoft fixed CVE-2024-{1000 + n} after hospital ransomware word{n}.") for n in range(3)]
-    sigs = [compute_signals(a) for a in arts]
-    with ArticleStore(path) as store:
-        ids = [store.insert(a, s) for a, s in zip(arts, sigs)]
-    store = ArticleStore(path)
+    store, ids, sigs = reopened_with_three(tmp_path / "c.sqlite3")
     store.get_many(ids)  # cached with their words not read yet
     listed = list(store.iter_articles())
     one = store.get(ids[2])
