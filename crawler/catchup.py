@@ -40,7 +40,7 @@ from scrapy.settings import BaseSettings
 
 from crawler.archive.archive import WARCS, Archive
 from crawler.archive.cdxj import CaptureEntry
-from crawler.archive.records import METADATA_URI_PREFIX, metadata_uri
+from crawler.archive.records import METADATA_URI_PREFIX, metadata_uri, parse_warc_date
 from crawler.archive.retrieve import DecodeError, decode_content, parse_record
 from crawler.archive.warcscan import UnreadableWarc
 from crawler.archive.writer import WARC_SUFFIX, RollingWarcWriter
@@ -400,7 +400,7 @@ class Catchup:
             self._changed = True
         # dated as its capture: a record written now would make a later capture of the URL, in a WARC
         # checked later, look analysed (``_has_record`` compares dates)
-        writer.write_metadata(url, result.record_id, result.block, "application/json", _warc_date(result.fetched_at))
+        writer.write_metadata(url, result.record_id, result.block, "application/json", parse_warc_date(result.fetched_at or ""))
         self._pending += 1
 
 
@@ -523,17 +523,6 @@ def _read_exactly(stream: Any, n: int) -> bytes:
         parts.append(chunk)
         left -= len(chunk)
     return b"".join(parts)
-
-
-def _warc_date(iso: str | None) -> datetime | None:
-    """A record's WARC-Date as a datetime (None when missing or unreadable: the writer dates it now)."""
-    if not iso:
-        return None
-    try:
-        parsed = datetime.fromisoformat(iso.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=timezone.utc)
 
 
 def _timestamp14(iso: str | None) -> str | None:

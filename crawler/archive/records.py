@@ -74,6 +74,15 @@ def warc_date(dt: datetime) -> str:
     return datetime_to_iso_date(dt, use_micros=True)
 
 
+def parse_warc_date(value: str) -> datetime | None:
+    """A WARC-Date back as an aware datetime (UTC when it names no zone); None when unreadable."""
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
 def sha1_digest(data: bytes) -> str:
     return "sha1:" + base64.b32encode(hashlib.sha1(data).digest()).decode("ascii")
 

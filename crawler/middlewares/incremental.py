@@ -26,6 +26,7 @@ from scrapy.http import Response
 from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.internet.threads import deferToThread
 
+from crawler.archive.records import parse_warc_date
 from crawler.meta import INCREMENTAL_META_KEY, SOURCE_META_KEY
 from crawler.sources import Source, load_sources
 
@@ -38,14 +39,6 @@ logger = logging.getLogger(__name__)
 
 #: Validators taken from the last capture's response head -> the conditional request header.
 _VALIDATORS = (("ETag", "If-None-Match"), ("Last-Modified", "If-Modified-Since"))
-
-
-def parse_warc_date(value: str) -> datetime | None:
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def is_archived(entry: CaptureEntry) -> bool:

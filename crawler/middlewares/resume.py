@@ -20,7 +20,8 @@ from scrapy.responsetypes import responsetypes
 from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.internet.threads import deferToThread
 
-from crawler.middlewares.incremental import is_archived, parse_warc_date
+from crawler.archive.records import parse_warc_date
+from crawler.middlewares.incremental import is_archived
 from crawler.resume import RESUME_SETTING
 
 if TYPE_CHECKING:
