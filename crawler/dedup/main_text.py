@@ -29,7 +29,6 @@ import re
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from lxml.etree import XPath
     from lxml.html import HtmlElement
     from trafilatura.settings import Extractor
 
@@ -71,20 +70,15 @@ def main_text(tree: HtmlElement, options: Extractor) -> str | None:
     return trafilatura.extract(tree, options=options)
 
 
-def _body_rule() -> XPath | None:
-    try:
-        from trafilatura.xpaths import BODY_XPATH
-    except ImportError:  # another trafilatura: the whole page, as before
-        return None
-    return BODY_XPATH[0]
-
-
 def _container(tree: HtmlElement) -> HtmlElement | None:
     """The element trafilatura's first body rule picks, if trafilatura will see it there."""
-    rule = _body_rule()
-    if rule is None:
+    try:
+        from crawler.dedup.trafilatura_xpaths import body_rule
+
+        rule = body_rule()
+    except ImportError:  # another trafilatura: the whole page, as before
         return None
-    container = next(iter(rule(tree)), None)
+    container = rule(tree)
     if container is None or container.getparent() is None:
         return None
     for ancestor in container.iterancestors():

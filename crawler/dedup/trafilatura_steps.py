@@ -79,7 +79,8 @@ def _steps(container: HtmlElement, options: Extractor, min_text: int,
 
     from lxml.etree import strip_elements, strip_tags
     from trafilatura import core, htmlprocessing, main_extractor
-    from trafilatura.xpaths import RAW_TREE_PRUNE_XPATH, REMOVE_COMMENTS_AND_LISTS_XPATH
+
+    from crawler.dedup import trafilatura_xpaths
 
     page = container.makeelement("html")
     page.append(container.makeelement("body"))
@@ -88,12 +89,12 @@ def _steps(container: HtmlElement, options: Extractor, min_text: int,
         return None
     # trafilatura_sequence: raw-tree prunes, then tree_cleaning and convert_tags (_prepare_tree) on
     # the tree itself: trafilatura copies it for the baseline and escalation, which do not run here
-    tree = htmlprocessing.prune_unwanted_nodes(page, RAW_TREE_PRUNE_XPATH)
-    tree = htmlprocessing.prune_unwanted_nodes(tree, REMOVE_COMMENTS_AND_LISTS_XPATH)
+    tree = htmlprocessing.prune_unwanted_nodes(page, trafilatura_xpaths.raw_tree_prune())  # type: ignore[arg-type]
+    tree = htmlprocessing.prune_unwanted_nodes(tree, [trafilatura_xpaths.comments_and_lists()])  # type: ignore[list-item]
     tree = htmlprocessing.tree_cleaning(tree, options)
     tree = htmlprocessing.convert_tags(tree, options, options.url)
     # extract_content without the backup for recover_wild_text (which runs only on short text)
-    body, text, _ = main_extractor._extract(tree, options)
+    body, text = _extract(tree, options)
     if len(body) == 0 or len(text) < options.min_extracted_size:
         return None
     if len(text) < _ESCALATION_MAX_LENGTH and len(text) < _ESCALATION_PAGE_SHARE * _page_text_bound(container):
@@ -122,6 +123,110 @@ def _steps(container: HtmlElement, options: Extractor, min_text: int,
     if len(text) < _ESCALATION_MAX_LENGTH and len(text) < short_text_floor():
         return ""
     return body_markdown(body)
+
+
+def _extract(tree: HtmlElement, options: Extractor) -> tuple[_Element, str]:
+    """``main_extractor._extract``: its body rules in order, the first by ``trafilatura_xpaths``;
+    the sections pruned by ``_prune_sections``."""
+    from lxml.etree import Element
+    from trafilatura import main_extractor as m
+    from trafilatura.htmlprocessing import process_node
+    from trafilatura.settings import INLINE_FORMATTABLE, TAG_CATALOG
+    from trafilatura.utils import text_chars_test
+    from trafilatura.xml import delete_element
+    from trafilatura.xpaths import BODY_XPATH
+
+    from crawler.dedup import trafilatura_xpaths
+
+    potential_tags = set(TAG_CATALOG)
+    if options.tables is True:
+        potential_tags.update(["table", "td", "th", "tr"])
+    if options.images is True:
+        potential_tags.add("graphic")
+    if options.links is True:
+        potential_tags.add("ref")
+    result_body = Element("body")
+    first_rule = trafilatura_xpaths.body_rule()
+    for n, expr in enumerate(BODY_XPATH):
+        subtree = first_rule(tree) if n == 0 else next((s for s in expr(tree) if s is not None), None)
+        if subtree is None:
+            continue
+        subtree = _prune_sections(subtree, potential_tags, options)
+        if len(subtree) == 0:
+            continue
+        ptest = subtree.xpath("//p//text()")
+        factor = 1 if options.focus == "precision" else 3
+        if not ptest or len("".join(ptest)) < options.min_extracted_size * factor:
+            potential_tags.add("div")
+        subelems = subtree.xpath(".//*")
+        tags = {e.tag for e in subelems}
+        if tags == {"lb"} or (subtree.tag == "div" and "div" in potential_tags and tags <= INLINE_FORMATTABLE | {"lb"}):
+            subelems = [subtree]
+        lead, start = None, len(result_body)
+        if subelems != [subtree] and text_chars_test(subtree.text):
+            lead = Element("p")
+            lead.text = subtree.text
+            lead = process_node(lead, options)
+        for elem in subelems:
+            if elem.getroottree().getroot() is result_body:
+                continue
+            tag, tail = elem.tag, elem.tail
+            processed_elem = m.handle_textelem(elem, potential_tags, options)
+            if processed_elem is not None:
+                result_body.append(processed_elem)
+                if elem.getroottree().getroot() is not result_body:
+                    elem.tag = "done"
+            if tag in m.REBUILT_BLOCKS and text_chars_test(tail) and (processed_elem is None or processed_elem.tail is None):
+                tail_elem = Element("p")
+                tail_elem.text = tail
+                if process_node(tail_elem, options) is not None:
+                    result_body.append(tail_elem)
+        while len(result_body) > 0 and (result_body[-1].tag in m.NOT_AT_THE_END):
+            delete_element(result_body[-1], keep_tail=False)
+        if sum(e.tag != "graphic" for e in result_body) > 1:
+            if lead is not None:
+                result_body.insert(start, lead)
+            break
+    return result_body, " ".join(result_body.itertext()).strip()
+
+
+def _prune_sections(tree: HtmlElement, potential_tags: set[str], options: Extractor) -> HtmlElement:
+    """``main_extractor.prune_unwanted_sections`` (not keeping teasers), its boilerplate rules by
+    ``trafilatura_xpaths``; the second round of link-density deletions is skipped when the
+    first deleted nothing (the tests are functions of the tree: they would delete nothing)."""
+    from lxml.etree import strip_tags
+    from trafilatura.htmlprocessing import delete_by_link_density, link_density_test_tables, prune_unwanted_nodes
+    from trafilatura.xml import delete_element
+    from trafilatura.xpaths import DISCARD_IMAGE_ELEMENTS, PRECISION_DISCARD_XPATH, TEASER_DISCARD_XPATH
+
+    from crawler.dedup import trafilatura_xpaths
+
+    favor_precision = options.focus == "precision"
+    tree = prune_unwanted_nodes(tree, trafilatura_xpaths.overall_discard(), with_backup=True)  # type: ignore[arg-type]
+    if "graphic" not in potential_tags:
+        tree = prune_unwanted_nodes(tree, DISCARD_IMAGE_ELEMENTS)
+    if options.focus != "recall":
+        tree = prune_unwanted_nodes(tree, TEASER_DISCARD_XPATH)
+        if favor_precision:
+            tree = prune_unwanted_nodes(tree, PRECISION_DISCARD_XPATH)
+    for _ in range(2):
+        before = (tree.getparent(), tree.xpath("count(.//*)"))
+        tree = delete_by_link_density(tree, "div", backtracking=True, favor_precision=favor_precision)
+        tree = delete_by_link_density(tree, "list", backtracking=False, favor_precision=favor_precision)
+        tree = delete_by_link_density(tree, "p", backtracking=False, favor_precision=favor_precision)
+        if (tree.getparent(), tree.xpath("count(.//*)")) == before:
+            break  # nothing deleted (each deletion removes an element, or the tree from its parent)
+    if "table" in potential_tags or favor_precision:
+        boilerplate_tables = [elem for elem in tree.iter("table") if link_density_test_tables(elem) is True]
+        for elem in boilerplate_tables:
+            delete_element(elem, keep_tail=False)
+    if favor_precision:
+        while len(tree) > 0 and (tree[-1].tag == "head"):
+            delete_element(tree[-1], keep_tail=False)
+        tree = delete_by_link_density(tree, "head", backtracking=False, favor_precision=True)
+        tree = delete_by_link_density(tree, "quote", backtracking=False, favor_precision=True)
+    strip_tags(tree, "span", *(() if "ref" in potential_tags else ("ref",)))
+    return tree
 
 
 def _page_text_bound(container: HtmlElement) -> int:
