@@ -44,6 +44,7 @@ _ESCALATION_PAGE_SHARE = 0.2
 # Characters trafilatura's markdown escaping acts on (xml._INLINE_SPECIAL_CHARS), and the backslash
 # every LaTeX math span it rewrites starts with: text with none of them comes back unchanged.
 _ESCAPED_RE = re.compile(r"[*_`~\[\]<\\]")
+_ESCAPED_CHARS = "*_`~[]<"
 
 
 @cache
@@ -247,9 +248,40 @@ def body_markdown(body: _Element) -> str:
         xml._merge_adjacent_hi(body)
     xml._strip_block_whitespace(body)
     parts: list[str] = []
-    xml.process_element(body, parts, True)
+    if body.text or body.tag in xml.NEWLINE_ELEMS or body.tag in ("cell", "item", "quote", "table") \
+            or xml._consumes_inline_children(body):
+        xml.process_element(body, parts, True)
+    else:
+        _body_children(body, parts)
     text = unescape(utils.sanitize("".join(parts), True) or "")
     return utils.normalize_unicode(f"{text}\n".strip())
+
+
+def _body_children(body: _Element, parts: list[str]) -> None:
+    """``xml.process_element(body, parts, True)`` for a body of no text that renders as its
+    children (not a cell, item, block or inline element): each child in turn, a paragraph or
+    heading of text alone (most of an article) written here as process_element writes it (a
+    line break unless the output ends in a separator, the text, the block's end mark, the tail
+    left-stripped), any other child by process_element."""
+    from trafilatura import xml
+
+    separators, block_start, heading_prefix = xml.SEPARATORS, xml._escape_block_start, xml._heading_prefix
+    for child in body:
+        tag, text = child.tag, child.text
+        if (tag != "p" and tag != "head") or not text or len(child):
+            xml.process_element(child, parts, True)
+            continue
+        if (parts[-1][-1:] if parts else "") not in separators:
+            parts.append("\n")
+        if tag == "head":
+            parts.append(f"{heading_prefix(child)} {text}")
+        else:  # block syntax starts, after up to 3 spaces, with # > - + or a digit (\d: isdecimal)
+            first = text.lstrip(" ")[:1]
+            parts.append(block_start(text) if first in "#>-+" or first.isdecimal() else text)
+        parts.append("\n\u2424\n")
+        tail = child.tail
+        if tail:
+            parts.append(tail.lstrip())
 
 
 def _escape_tree(element: _Element) -> None:
@@ -261,12 +293,22 @@ def _escape_tree(element: _Element) -> None:
             return
         text = element.text
         if text and search(text) is not None:
-            element.text = _escape_and_convert_math(text)
+            element.text = escape_text(text)
         for child in element:
             escape(child)
             tail = child.tail
             if tail and search(tail) is not None:
-                child.tail = _escape_and_convert_math(tail)
+                child.tail = escape_text(tail)
+
+    def escape_text(text: str) -> str:
+        # without a backslash (no math span, no escaped run) the escaping puts one before
+        # each of the characters
+        if "\\" in text:
+            return _escape_and_convert_math(text)
+        for c in _ESCAPED_CHARS:
+            if c in text:
+                text = text.replace(c, "\\" + c)
+        return text
 
     search = _ESCAPED_RE.search
     escape(element)
