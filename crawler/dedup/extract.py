@@ -116,8 +116,10 @@ def _html_parser() -> HTMLParser:
     return parser
 
 
-_CJK_RE = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff\uac00-\ud7af]")
-_LATIN_RE = re.compile(r"[A-Za-z]")
+# Runs of CJK characters (counted by their lengths: one match per run, not per character) and
+# the ASCII letters (which UTF-8 writes as themselves, so counted by deleting them from the bytes).
+_CJK_RUN_RE = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff\uac00-\ud7af]+")
+_LATIN = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
 
 def detect_lang(text: str) -> str | None:
@@ -125,8 +127,9 @@ def detect_lang(text: str) -> str | None:
     letters dominate, None for too little text. A Chinese article quotes many Latin names
     (CVE ids, products) but its prose is CJK; an English one holds almost no CJK."""
     sample = text[:4000]
-    cjk = len(_CJK_RE.findall(sample))
-    latin = len(_LATIN_RE.findall(sample))
+    cjk = sum(map(len, _CJK_RUN_RE.findall(sample)))
+    encoded = sample.encode("utf-8", "surrogatepass")
+    latin = len(encoded) - len(encoded.translate(None, _LATIN))
     if cjk + latin < 20:
         return None
     # A CJK character carries about a word; Latin letters about a fifth of one.
