@@ -90,8 +90,8 @@ def _steps(container: HtmlElement, options: Extractor, min_text: int,
         return None
     # trafilatura_sequence: raw-tree prunes, then tree_cleaning and convert_tags (_prepare_tree) on
     # the tree itself: trafilatura copies it for the baseline and escalation, which do not run here
-    tree = htmlprocessing.prune_unwanted_nodes(page, trafilatura_xpaths.raw_tree_prune())  # type: ignore[arg-type]
-    tree = htmlprocessing.prune_unwanted_nodes(tree, [trafilatura_xpaths.comments_and_lists()])  # type: ignore[list-item]
+    tree = htmlprocessing.prune_unwanted_nodes(page, trafilatura_xpaths.raw_tree_prune())
+    tree = htmlprocessing.prune_unwanted_nodes(tree, [trafilatura_xpaths.comments_and_lists()])
     tree = htmlprocessing.tree_cleaning(tree, options)
     tree = htmlprocessing.convert_tags(tree, options, options.url)
     # extract_content without the backup for recover_wild_text (which runs only on short text)
@@ -203,7 +203,7 @@ def _prune_sections(tree: HtmlElement, potential_tags: set[str], options: Extrac
     from crawler.dedup import trafilatura_xpaths
 
     favor_precision = options.focus == "precision"
-    tree = prune_unwanted_nodes(tree, trafilatura_xpaths.overall_discard(), with_backup=True)  # type: ignore[arg-type]
+    tree = prune_unwanted_nodes(tree, trafilatura_xpaths.overall_discard(), with_backup=True)
     if "graphic" not in potential_tags:
         tree = prune_unwanted_nodes(tree, DISCARD_IMAGE_ELEMENTS)
     if options.focus != "recall":

@@ -75,7 +75,7 @@ def _first_of(el: _Element, first: str, second: str) -> str:
 
 
 @cache
-def body_rule() -> Callable[[_Element], _Element | None] | None:
+def body_rule() -> Callable[[_Element], _Element | None]:
     """The first element of trafilatura's first body rule (``BODY_XPATH[0]``), None if none;
     the rule itself (its first result) for another trafilatura."""
     from trafilatura.xpaths import BODY_XPATH
@@ -83,7 +83,7 @@ def body_rule() -> Callable[[_Element], _Element | None] | None:
     xpath = BODY_XPATH[0]
     patterns = _patterns(xpath, _BODY)
     if patterns is None:
-        return lambda tree: next(iter(xpath(tree)), None)  # type: ignore[arg-type]
+        return lambda tree: next(iter(xpath(tree)), None)
     id_search, class_search = (p.search for p in patterns)
 
     def first(tree: _Element) -> _Element | None:
@@ -109,7 +109,7 @@ def overall_discard() -> list[Matcher]:
     first, second = _patterns(boilerplate, _OVERALL), _patterns(hidden, _HIDDEN)
     out: list[Matcher] = []
     if first is None:
-        out.append(boilerplate)  # type: ignore[arg-type]
+        out.append(boilerplate)
     else:
         either_search, id_search, class_search = (p.search for p in first)
 
@@ -129,7 +129,7 @@ def overall_discard() -> list[Matcher]:
 
         out.append(boilerplate_blocks)
     if second is None:
-        out.append(hidden)  # type: ignore[arg-type]
+        out.append(hidden)
     else:
         hidden_search, id_search2, class_search2 = (p.search for p in second)
 
@@ -161,7 +161,7 @@ def raw_tree_prune() -> list[Matcher]:
     infinite, *rest = RAW_TREE_PRUNE_XPATH
     patterns = _patterns(infinite, _RAW_PRUNE)
     if patterns is None:
-        return list(RAW_TREE_PRUNE_XPATH)  # type: ignore[arg-type]
+        return list(RAW_TREE_PRUNE_XPATH)
     id_search, class_search, id_keep, class_keep = (p.search for p in patterns)
 
     def infinite_scroll(tree: _Element) -> list[_Element]:
@@ -174,7 +174,7 @@ def raw_tree_prune() -> list[Matcher]:
                 found.append(el)
         return found
 
-    return [infinite_scroll, *rest]  # type: ignore[list-item]
+    return [infinite_scroll, *rest]
 
 
 @cache
@@ -185,7 +185,7 @@ def comments_and_lists() -> Matcher:
     xpath = REMOVE_COMMENTS_AND_LISTS_XPATH[0]
     patterns = _patterns(xpath, _COMMENTS)
     if patterns is None or len(REMOVE_COMMENTS_AND_LISTS_XPATH) != 1:
-        return lambda tree: [el for x in REMOVE_COMMENTS_AND_LISTS_XPATH for el in x(tree)]  # type: ignore[misc]
+        return lambda tree: [el for x in REMOVE_COMMENTS_AND_LISTS_XPATH for el in x(tree)]
     id_search, class_search, list_id, list_class = (p.search for p in patterns)
 
     def comment_blocks(tree: _Element) -> list[_Element]:

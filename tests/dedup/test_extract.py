@@ -246,3 +246,142 @@ def test_container_steps_match_trafilatura_or_defer() -> None:
     assert text == trafilatura.extract(page, options=options)
     options.comments = True  # options these steps do not follow: trafilatura must run
     assert trafilatura_steps.container_markdown(container, options, 750, lambda: 0.0) is None
+
+
+# -- trafilatura's regular-expression XPaths as Python loops: the same elements, in order ---------
+def _attribute_soup(seed: int, count: int = 400) -> str:
+    """Elements of every tag the rules look at, with id, class, style, role... values drawn from
+    the rules' own words (and near misses), in either attribute order."""
+    import random
+
+    rnd = random.Random(seed)
+    words = ["post", "entry", "entry-content", "articleBody", "article__body", "body-text", "sidebar", "share",
+             "Share", "nav", "navbar", "menu", "bar", "comment", "comments", "Comment", "commentary", "comol",
+             "disqus_thread", "article-comments", "cookie", "hidden", "hide-x", "x hidden", "reply-to", "ad-slot",
+             "x ad y", "widget", "footer", "tags", "tag-list", "infinite-scroll", "mvp-post-add-box", "teaser",
+             "caption", "meta", "elated", "main-content", "story", "", "plain", "ÄRTICLE", "akismet"]
+    tags = ["div", "section", "article", "main", "p", "span", "aside", "ul", "ol", "details", "li", "b"]
+    attrs = ["id", "class", "style", "role", "itemprop", "aria-hidden", "data-component", "data-lp-replacement-content"]
+    values = {"style": ["display:none", "display: none", "color:red", "hidden"], "role": ["Navigation", "main", "x"],
+              "itemprop": ["articleBody", "x"], "aria-hidden": ["true", "false"],
+              "data-component": ["MostPopularStories", "x"]}
+    out, open_tags = [], []
+    for _ in range(count):
+        if open_tags and rnd.random() < 0.4:
+            out.append(f"</{open_tags.pop()}>")
+            continue
+        tag = rnd.choice(tags)
+        chosen = rnd.sample(attrs, rnd.randint(0, 3))
+        written = " ".join(f'{a}="{rnd.choice(values.get(a, words))}"' for a in chosen)
+        out.append(f"<{tag} {written}>text {rnd.random():.3f}" + ("<h1>h</h1>" if rnd.random() < 0.1 else ""))
+        open_tags.append(tag)
+    out.extend(f"</{t}>" for t in reversed(open_tags))
+    return "<html><body>" + "".join(out) + "</body></html>"
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_xpath_loops_match_trafilaturas_xpaths(seed: int) -> None:
+    import lxml.html
+    from trafilatura.xpaths import (
+        BODY_XPATH,
+        OVERALL_DISCARD_XPATH,
+        RAW_TREE_PRUNE_XPATH,
+        REMOVE_COMMENTS_AND_LISTS_XPATH,
+    )
+
+    from crawler.dedup import trafilatura_xpaths
+
+    tree = lxml.html.fromstring(_attribute_soup(seed))
+    assert trafilatura_xpaths.body_rule()(tree) is next(iter(BODY_XPATH[0](tree)), None)
+    for loop, xpath in zip(trafilatura_xpaths.overall_discard(), OVERALL_DISCARD_XPATH, strict=True):
+        assert loop(tree) == xpath(tree)
+    for loop, xpath in zip(trafilatura_xpaths.raw_tree_prune(), RAW_TREE_PRUNE_XPATH, strict=True):
+        assert loop(tree) == xpath(tree)
+    assert trafilatura_xpaths.comments_and_lists()(tree) == REMOVE_COMMENTS_AND_LISTS_XPATH[0](tree)
+
+
+def test_xpath_loops_are_the_installed_rules() -> None:
+    # each loop follows the installed XPath (its text matched the one the loop was written for)
+    from crawler.dedup import trafilatura_xpaths
+
+    assert all(not hasattr(f, "path") for f in trafilatura_xpaths.overall_discard())
+    assert not hasattr(trafilatura_xpaths.raw_tree_prune()[0], "path")
+    assert trafilatura_xpaths.body_rule().__name__ == "first"
+
+
+def test_source_id_class_order_decides_the_either_attribute_rule() -> None:
+    # re:test(@id|@class, ...) reads the attribute written first in the source
+    import lxml.html
+
+    from crawler.dedup import trafilatura_xpaths
+
+    tree = lxml.html.fromstring("<html><body><div class='cookie' id='x'>a</div><div id='x' class='cookie'>b</div>"
+                                "</body></html>")
+    assert [el.text for el in trafilatura_xpaths.overall_discard()[0](tree)] == ["a"]
+
+
+# -- source markers: where they are looked for ---------------------------------------------------
+@pytest.mark.parametrize("text", [
+    "no marker here", "原文链接：http://a", "参考来源 and via: x", "SOURCE: x", "Sources:", "原文", "来源",
+    "文章来源新闻来源", "本文翻译自 编译自 译自", "references:reference:", "vIA", "原文：原文:来源:来源：出处：",
+])
+def test_markers_present_as_substring_tests(text: str) -> None:
+    page_text = f"Lead {text} tail ’"
+    low = page_text.encode().lower()
+    expected = tuple(m for m, encoded in extract_module._MARKERS_UTF8 if encoded in low)
+    assert extract_module._markers_present(page_text, low) == expected
+
+
+def test_marker_nodes_as_the_xpath_finds_them() -> None:
+    import lxml.html
+
+    html = ("<html><body><p>Sour<b>ce:</b> split across nodes</p><p>SOURCE: http://a.example/1</p>"
+            "<div>原文链接：<a href='http://b.example'>b</a> and 原文 twice 原文链接</div><p>via</p><p>VIA: x</p>"
+            "<p>no marker</p><span>参考来源：x</span></body></html>")
+    tree = lxml.html.fromstring(html)
+    markers = tuple(m for m, _ in extract_module._MARKERS_UTF8)
+    assert extract_module._nodes_holding_text(tree, markers) == extract_module._nodes_holding(markers)(tree)
+    assert extract_module._nodes_holding_text(tree, ("source:",)) == extract_module._nodes_holding(("source:",))(tree)
+
+
+def test_detect_lang_counts_as_the_regexes_do() -> None:
+    import random
+    import re
+
+    cjk, latin = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff\uac00-\ud7af]"), re.compile(r"[A-Za-z]")
+
+    def by_regex(text: str) -> str | None:
+        sample = text[:4000]
+        c, n = len(cjk.findall(sample)), len(latin.findall(sample))
+        if c + n < 20:
+            return None
+        return "zh" if c >= 0.2 * (c + n / 5) else "en"
+
+    rnd = random.Random(7)
+    alphabet = "aZz中文\u3040\u30ff\u3400\u9fff\uf900\ufaff\uac00\ud7af\ud7b0\u3039 é1"
+    for _ in range(3000):
+        text = "".join(rnd.choice(alphabet) for _ in range(rnd.randint(0, 80)))
+        assert detect_lang(text) == by_regex(text)
+
+
+# -- the markdown of a body: trafilatura's conversion, plain paragraphs written directly ------------
+@pytest.mark.parametrize("body", [
+    "<p>Plain paragraph.</p><p>Another one.</p><head rend='h3'>Heading</head><p>Text.</p>",
+    "<p>1. Numbered-looking start</p><p># hash start</p><p>- dash</p><p>&gt; quote-like</p><p>١. arabic digit</p>",
+    "<p>With <hi rend='#b'>bold</hi> and a <ref target='http://x.example'>link</ref>.</p><p>after</p>",
+    "<p>a_b *c* [d] &lt;e&gt; `f` ~g~ back\\slash \\(x_1\\)</p><p>tail</p>plain tail text<p>x</p>",
+    "<list><item>one</item><item>two</item></list><p>p</p><quote>q</quote><p>  spaced  </p>",
+    "<p>x</p><code>a_b *c*</code><p>y</p><table><row><cell>c_1</cell></row></table>",
+])
+def test_body_markdown_is_trafilaturas(body: str) -> None:
+    from lxml import etree
+    from trafilatura import utils, xml
+
+    from crawler.dedup import trafilatura_steps
+
+    def parse() -> etree._Element:
+        return etree.fromstring(f"<body>{body}</body>")
+
+    ours = trafilatura_steps.body_markdown(parse())
+    theirs = utils.normalize_unicode(f"{xml.xmltotxt(parse(), True)}\n".strip())
+    assert ours == theirs
