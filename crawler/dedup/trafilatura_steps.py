@@ -198,16 +198,16 @@ def _prune_sections(tree: HtmlElement, potential_tags: set[str], options: Extrac
     from lxml.etree import strip_tags
     from trafilatura.htmlprocessing import delete_by_link_density, link_density_test_tables, prune_unwanted_nodes
     from trafilatura.xml import delete_element
-    from trafilatura.xpaths import DISCARD_IMAGE_ELEMENTS, PRECISION_DISCARD_XPATH, TEASER_DISCARD_XPATH
+    from trafilatura.xpaths import PRECISION_DISCARD_XPATH
 
     from crawler.dedup import trafilatura_xpaths
 
     favor_precision = options.focus == "precision"
     tree = prune_unwanted_nodes(tree, trafilatura_xpaths.overall_discard(), with_backup=True)
     if "graphic" not in potential_tags:
-        tree = prune_unwanted_nodes(tree, DISCARD_IMAGE_ELEMENTS)
+        tree = prune_unwanted_nodes(tree, trafilatura_xpaths.captions())
     if options.focus != "recall":
-        tree = prune_unwanted_nodes(tree, TEASER_DISCARD_XPATH)
+        tree = prune_unwanted_nodes(tree, trafilatura_xpaths.teasers())
         if favor_precision:
             tree = prune_unwanted_nodes(tree, PRECISION_DISCARD_XPATH)
     for _ in range(2):

@@ -6,6 +6,8 @@ rule, the two boilerplate rules, the raw-tree and comment prunes) were a third o
 CPU on a news page. Here each is a loop over the same elements in document order with the same
 regular expressions, taken from the installed XPath's own text. An XPath whose text, with its
 regular expressions left out, is not the one these loops were written for is used as it is.
+The teaser, caption and share-button rules (``contains`` only) are loops too: libxml2 took five
+times as long, testing six element names and copying two attributes for every element.
 
 The XPath rules followed: ``re:test(@a|@b, p)`` searches the value of whichever of the two
 attributes comes first in the source (XPath's string value of a node set), ``re:test(@a, p)``
@@ -40,6 +42,10 @@ _HIDDEN = (".//*[@class='comments-title' or starts-with(@id|@class, 'reply-') or
            "re:test(@class, {}) or @aria-hidden='true']")
 _RAW_PRUNE = (".//*[self::div or self::section or self::aside][ re:test(@id, {}) or re:test(@class, {})][ "
               "not(.//h1) or re:test(@id, {}) or re:test(@class, {})]")
+_BLOCKS = ".//*[self::div or self::item or self::list or self::p or self::section or self::span][ "
+_TEASER = _BLOCKS + "contains(translate(@id, 'T', 't'), 'teaser') or contains(translate(@class, 'T', 't'), 'teaser')]"
+_CAPTION = _BLOCKS + "contains(@id, 'caption') or contains(@class, 'caption')]"
+_SHARE_BUTTONS = ".//*[self::div or self::section or self::aside][contains(@class, 'elementor-share-buttons')]"
 _COMMENTS = (".//*[self::div or self::list or self::section or self::details or self::ol or self::ul][ "
              "re:test(@id, {}) or re:test(@class, {})][ not(self::ol or self::ul) or re:test(@id, {}) or "
              "re:test(@class, {})]")
@@ -160,7 +166,7 @@ def raw_tree_prune() -> list[Matcher]:
 
     infinite, *rest = RAW_TREE_PRUNE_XPATH
     patterns = _patterns(infinite, _RAW_PRUNE)
-    if patterns is None:
+    if patterns is None or len(rest) != 1 or _patterns(rest[0], _SHARE_BUTTONS) is None:
         return list(RAW_TREE_PRUNE_XPATH)
     id_search, class_search, id_keep, class_keep = (p.search for p in patterns)
 
@@ -174,7 +180,11 @@ def raw_tree_prune() -> list[Matcher]:
                 found.append(el)
         return found
 
-    return [infinite_scroll, *rest]
+    def share_buttons(tree: _Element) -> list[_Element]:
+        return [el for el in tree.iterdescendants("div", "section", "aside")
+                if "elementor-share-buttons" in (el.get("class") or "")]
+
+    return [infinite_scroll, share_buttons]
 
 
 @cache
@@ -199,3 +209,37 @@ def comments_and_lists() -> Matcher:
         return found
 
     return comment_blocks
+
+
+def _attribute_holding(xpaths: list[XPath], template: str, word: str, fold: tuple[str, str] | None) -> list[Matcher]:
+    """``xpaths`` (one XPath whose text is ``template``) as a loop: the blocks whose id or class
+    holds ``word``, after ``fold`` (XPath's ``translate``) when given; else ``xpaths`` as they are."""
+    if len(xpaths) != 1 or _patterns(xpaths[0], template) is None:
+        return list(xpaths)
+
+    def holding(tree: _Element) -> list[_Element]:
+        found = []
+        for el in tree.iterdescendants("div", "item", "list", "p", "section", "span"):
+            for value in (el.get("id"), el.get("class")):
+                if value is not None and word in (value.replace(*fold) if fold else value):
+                    found.append(el)
+                    break
+        return found
+
+    return [holding]
+
+
+@cache
+def teasers() -> list[Matcher]:
+    """Matchers giving what ``TEASER_DISCARD_XPATH`` gives."""
+    from trafilatura.xpaths import TEASER_DISCARD_XPATH
+
+    return _attribute_holding(TEASER_DISCARD_XPATH, _TEASER, "teaser", ("T", "t"))
+
+
+@cache
+def captions() -> list[Matcher]:
+    """Matchers giving what ``DISCARD_IMAGE_ELEMENTS`` gives."""
+    from trafilatura.xpaths import DISCARD_IMAGE_ELEMENTS
+
+    return _attribute_holding(DISCARD_IMAGE_ELEMENTS, _CAPTION, "caption", None)

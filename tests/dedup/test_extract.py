@@ -259,7 +259,8 @@ def _attribute_soup(seed: int, count: int = 400) -> str:
              "Share", "nav", "navbar", "menu", "bar", "comment", "comments", "Comment", "commentary", "comol",
              "disqus_thread", "article-comments", "cookie", "hidden", "hide-x", "x hidden", "reply-to", "ad-slot",
              "x ad y", "widget", "footer", "tags", "tag-list", "infinite-scroll", "mvp-post-add-box", "teaser",
-             "caption", "meta", "elated", "main-content", "story", "", "plain", "ÄRTICLE", "akismet"]
+             "caption", "meta", "elated", "main-content", "story", "", "plain", "ÄRTICLE", "akismet", "TeaserBox",
+             "img-caption", "elementor-share-buttons x"]
     tags = ["div", "section", "article", "main", "p", "span", "aside", "ul", "ol", "details", "li", "b"]
     attrs = ["id", "class", "style", "role", "itemprop", "aria-hidden", "data-component", "data-lp-replacement-content"]
     values = {"style": ["display:none", "display: none", "color:red", "hidden"], "role": ["Navigation", "main", "x"],
@@ -284,9 +285,11 @@ def test_xpath_loops_match_trafilaturas_xpaths(seed: int) -> None:
     import lxml.html
     from trafilatura.xpaths import (
         BODY_XPATH,
+        DISCARD_IMAGE_ELEMENTS,
         OVERALL_DISCARD_XPATH,
         RAW_TREE_PRUNE_XPATH,
         REMOVE_COMMENTS_AND_LISTS_XPATH,
+        TEASER_DISCARD_XPATH,
     )
 
     from crawler.dedup import trafilatura_xpaths
@@ -298,6 +301,8 @@ def test_xpath_loops_match_trafilaturas_xpaths(seed: int) -> None:
     for loop, xpath in zip(trafilatura_xpaths.raw_tree_prune(), RAW_TREE_PRUNE_XPATH, strict=True):
         assert loop(tree) == xpath(tree)
     assert trafilatura_xpaths.comments_and_lists()(tree) == REMOVE_COMMENTS_AND_LISTS_XPATH[0](tree)
+    assert trafilatura_xpaths.teasers()[0](tree) == TEASER_DISCARD_XPATH[0](tree)
+    assert trafilatura_xpaths.captions()[0](tree) == DISCARD_IMAGE_ELEMENTS[0](tree)
 
 
 def test_xpath_loops_are_the_installed_rules() -> None:
@@ -305,7 +310,8 @@ def test_xpath_loops_are_the_installed_rules() -> None:
     from crawler.dedup import trafilatura_xpaths
 
     assert all(not hasattr(f, "path") for f in trafilatura_xpaths.overall_discard())
-    assert not hasattr(trafilatura_xpaths.raw_tree_prune()[0], "path")
+    assert not any(hasattr(f, "path") for f in trafilatura_xpaths.raw_tree_prune())
+    assert not any(hasattr(f, "path") for f in trafilatura_xpaths.teasers() + trafilatura_xpaths.captions())
     assert trafilatura_xpaths.body_rule().__name__ == "first"
 
 
