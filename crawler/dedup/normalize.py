@@ -157,8 +157,11 @@ _TLD_HINT_LOW_RE = re.compile(_TLD_HINT_RE.pattern)
 _CASE_TRAPS = "\u0130\u0131\u017f"
 
 
-def remove_urls(text: str) -> str:
-    """Drop every URL and bare domain; keep the anchor text of markdown links."""
+def remove_urls(text: str, *, low: str | None = None) -> str:
+    """Drop every URL and bare domain; keep the anchor text of markdown links. ``low`` is
+    ``text.lower()`` if the caller has it (it is used only while nothing was removed). The
+    result is ``text`` itself (the same object) when there was nothing to remove."""
+    given = text
     if "](" in text:
         # A template, not a function: no Python call per link (hundreds on a long page).
         text = _MD_IMAGE_RE.sub(r"\1", text)
@@ -167,7 +170,9 @@ def remove_urls(text: str) -> str:
         text = _blank_on_hinted_lines(_URL_RE, _URL_HINT_RE, text)
     if any(ch in text for ch in _CASE_TRAPS):
         return _blank_on_hinted_lines(_BARE_DOMAIN_RE, _TLD_HINT_RE, text)
-    return _blank_on_hinted_lines(_BARE_DOMAIN_RE, _TLD_HINT_LOW_RE, text, text.lower())
+    if low is None or text is not given:
+        low = text.lower()
+    return _blank_on_hinted_lines(_BARE_DOMAIN_RE, _TLD_HINT_LOW_RE, text, low)
 
 
 def hinted_lines(hint: re.Pattern[str], text: str) -> Iterator[tuple[int, int]]:

@@ -131,9 +131,10 @@ def _hinted_lines(text: str, pattern: re.Pattern[str], firsts: dict[str, tuple[s
     return out
 
 
-def _marker_lines(text: str, n_lines: int) -> list[int]:
-    """The lines where :func:`_marker_in` may find a marker, in order."""
-    low = text.lower()
+def _marker_lines(text: str, n_lines: int, low: str | None = None) -> list[int]:
+    """The lines where :func:`_marker_in` may find a marker, in order (``low``: ``text.lower()``)."""
+    if low is None:
+        low = text.lower()
     if len(low) != len(text):  # "İ" lower-cases to two characters: positions would shift
         return list(range(n_lines))
     return sorted(_hinted_lines(low, _MARKER_HINT_RE, _MARKER_HINT_FIRSTS))
@@ -167,9 +168,10 @@ def _latin_title(line: str) -> bool:
     return 15 <= len(t) <= 200 and len(t.split()) >= 4 and bool(_LATIN_TITLE_RE.match(t))
 
 
-def source_links(text: str, *, self_url: str | None = None) -> list[dict[str, str]]:
+def source_links(text: str, *, self_url: str | None = None, low: str | None = None) -> list[dict[str, str]]:
     """The links an article gives as its source, each ``{"url": normalised, "kind": ...}``.
 
+    ``low`` is ``text.lower()`` if the caller has it.
     ``kind`` is ``"translated_from"`` after a translation marker (本文翻译自, 原文链接, 编译自)
     and ``"cites"`` after a reference marker (参考链接, 来源, Source:, via). A marker line
     may hold the URL itself or be followed by up to three lines of URLs (a list of references).
@@ -183,7 +185,7 @@ def source_links(text: str, *, self_url: str | None = None) -> list[dict[str, st
     own = normalize_url(self_url) if self_url else None
     found: dict[str, str] = {}
     lines = text.split("\n")
-    claimed = _marked_links(text, lines, found, own)
+    claimed = _marked_links(text, lines, found, own, low)
     bare = _bare_links(text, lines, claimed)
     # Dozens of bare URL lines are data (indicators, a link dump), not where the article
     # comes from: then only a URL under an English headline counts.
@@ -194,10 +196,10 @@ def source_links(text: str, *, self_url: str | None = None) -> list[dict[str, st
     return [{"url": u, "kind": k} for u, k in found.items()]
 
 
-def _marked_links(text: str, lines: list[str], found: dict[str, str], own: str | None) -> set[int]:
+def _marked_links(text: str, lines: list[str], found: dict[str, str], own: str | None, low: str | None) -> set[int]:
     """Note the URLs of each marker line and of the list that follows it; returns the lines used."""
     claimed: set[int] = set()
-    for i in _marker_lines(text, len(lines)):
+    for i in _marker_lines(text, len(lines), low):
         line = lines[i]
         marker = _marker_in(line)
         if marker is None:
