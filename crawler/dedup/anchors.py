@@ -210,6 +210,14 @@ _DATE_EN_FAST_RE = re.compile(
     r"|n(?<!\wn)ov(?:ember)?|d(?<!\wd)ec(?:ember)?)\.?\s+(\d{1,2})(?:st|nd|rd|th)?\b"
 )
 _VERSION_LOW_RE = re.compile(_VERSION_RE.pattern)
+# Every date's day is a digit after white space: in English text the month alternatives of
+# _DATE_EN_FAST_RE start a match attempt at a third of the letters (0.3 ms per 15,000
+# characters), the digits after white space are a few dozen (:func:`_english_dates`).
+_DIGIT_AFTER_SPACE_RE = re.compile(r"\d(?<=\s\d)")
+#: Every spelling the month alternatives of _DATE_EN_RE match ("sept?(?:ember)?" also "sepember").
+_MONTH_SPELLINGS = frozenset(
+    "jan january feb february mar march apr april may jun june jul july aug august sep sept sepember september "
+    "oct october nov november dec december".split())
 # The number's alternatives \d{1,3}(?:,\d{3})+ and \d+(?:\.\d+)?, their first digit taken first.
 _NUMBER_HEAD = r"(\d(?<![{before}]\d)(?:\d{{0,2}}(?:,\d{{3}})+|\d*(?:\.\d+)?))"
 _NUM_EN_FAST_RE = re.compile(
@@ -348,7 +356,7 @@ def _anchors_lowered(text: str, lang: str, out: Counter[str], low: str) -> str:
                  for m in _DOMAIN_LOW_RE.finditer(rest_low, start, end)]
         rest, rest_low = _blank(rest, spans), _blank(rest_low, spans)
     # English and Chinese month-day dates; the Chinese ones are removed.
-    for m in _DATE_EN_FAST_RE.finditer(rest_low):
+    for m in (_english_dates(rest_low) if lang == "en" else _DATE_EN_FAST_RE.finditer(rest_low)):
         _count_date(out, _MONTHS.get(m.group(1).rstrip(".")), int(m.group(2)))
     if "月" in rest:
         spans = []
@@ -376,6 +384,30 @@ def _anchors_lowered(text: str, lang: str, out: Counter[str], low: str) -> str:
     else:
         _count_number_matches(out, _NUM_EN_FAST_RE.finditer(rest_low), _SCALE_EN)
     return rest
+
+
+def _english_dates(low: str) -> Iterator[re.Match[str]]:
+    """``_DATE_EN_FAST_RE.finditer(low)``, found from the days: a match is a month spelling that
+    is a whole word (``\\b`` before it, "." or white space after it), an optional ".", white
+    space, then the day. From each digit after white space, the word before the white space (and
+    a dot) is the only place a match ending in that day can start; ``match`` there decides, and
+    gives the groups. Matches cannot overlap (each starts a word and ends at a ``\\b``), so these
+    are the matches ``finditer`` finds, in its order."""
+    for d in _DIGIT_AFTER_SPACE_RE.finditer(low):
+        day = d.start()
+        end = day - 1
+        while end >= 0 and low[end].isspace():  # str.isspace is \s for str patterns
+            end -= 1
+        if end >= 0 and low[end] == ".":
+            end -= 1
+        end += 1
+        for length in range(3, 10):
+            start = end - length
+            if start >= 0 and low[start:end] in _MONTH_SPELLINGS:
+                m = _DATE_EN_FAST_RE.match(low, start)
+                if m is not None and m.start(2) == day:
+                    yield m
+                break
 
 
 def _count_date(out: Counter[str], month: int | None, day: int) -> None:

@@ -123,11 +123,17 @@ def _hinted_lines(text: str, pattern: re.Pattern[str], firsts: dict[str, tuple[s
     out: set[int] = set()
     if firsts is not None and not holds_any(text, firsts):
         return out
-    last_pos, last_line = 0, 0
-    for m in pattern.finditer(text):
-        last_line += text.count("\n", last_pos, m.start())
-        last_pos = m.start()
-        out.add(last_line)
+    # Searched for again from the end of each hinted line (the hints never hold a line break):
+    # "source" and "//" occur dozens of times in some lines of a long page.
+    pos, line = 0, 0
+    m = pattern.search(text)
+    while m is not None:
+        line += text.count("\n", pos, m.start())
+        out.add(line)
+        pos = text.find("\n", m.end())
+        if pos < 0:
+            break
+        m = pattern.search(text, pos)
     return out
 
 

@@ -12,11 +12,13 @@ from crawler.dedup.normalize import (
     _BARE_DOMAIN_RE,
     _MD_IMAGE_RE,
     _MD_LINK_RE,
+    _TLD_HINT_LOW_RE,
     _TLD_HINT_RE,
     _URL_HINT_RE,
     _URL_RE,
     _opencc,
     _traditional_chars,
+    hinted_lines,
     nfkc,
     remove_urls,
     to_simplified,
@@ -86,3 +88,23 @@ def test_to_simplified_equals_the_set_version(text):
 def test_to_simplified_converts_a_traditional_page_only():
     assert to_simplified("軟體漢語經濟國際") == "软体汉语经济国际"
     assert to_simplified("软件的國际") == "软件的國际"  # one Traditional character quoted: kept
+
+
+def _hinted_lines_v1(hint, text):
+    """hinted_lines as it followed every match of the hint."""
+    line_end = -1
+    for h in hint.finditer(text):
+        if h.start() < line_end:
+            continue
+        line_start = text.rfind("\n", 0, h.start()) + 1
+        line_end = text.find("\n", h.end())
+        if line_end < 0:
+            line_end = len(text)
+        yield line_start, line_end
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from("ab.1\n /:wW.com\u0130"), max_size=120))
+def test_hinted_lines_equal_following_every_match(text):
+    for hint in (_TLD_HINT_RE, _TLD_HINT_LOW_RE, _URL_HINT_RE, re.compile(r"\.\d")):
+        assert list(hinted_lines(hint, text)) == list(_hinted_lines_v1(hint, text))

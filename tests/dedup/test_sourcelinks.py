@@ -99,3 +99,16 @@ def test_fragments_as_lines_equal_the_reference():
     # "İ" lower-cases to two characters: the hints fall back to every line.
     text = "İİ\n" + text
     assert source_links(text) == sourcelinks_v1.source_links(text)
+
+
+@settings(max_examples=300, deadline=None)
+@given(texts)
+def test_equal_to_the_reference_with_the_callers_lower_case_copy(text):
+    url = "https://news.example/a/1"
+    assert source_links(text, self_url=url, low=text.lower()) == sourcelinks_v1.source_links(text, self_url=url)
+
+
+def test_a_source_word_many_times_in_a_line_is_one_hinted_line():
+    lines = ["open-source resources source: https://a.example/x " * 20, "plain", "via https://b.example/y //"]
+    text = "\n".join(lines)
+    assert source_links(text) == sourcelinks_v1.source_links(text)
