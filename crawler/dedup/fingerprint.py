@@ -191,10 +191,17 @@ def _mul128_fold64(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return lower ^ upper
 
 
-def _read_le(buf: np.ndarray, at: np.ndarray, width: int) -> np.ndarray:
-    """The little-endian ``width``-byte integers of ``buf`` (uint8) at offsets ``at``."""
-    rows = buf[at[:, None] + np.arange(width)]
-    return rows.view("<u8" if width == 8 else "<u4").ravel().astype(np.uint64)
+def _words_at(buf: np.ndarray) -> np.ndarray:
+    """``w[i]`` = the little-endian 64-bit integer of ``buf[i:i + 8]`` (uint8), for every ``i``
+    that has 8 bytes from it: eight strided copies, one per offset modulo 8. Reading a token's
+    bytes is then one gather (``w[at]``), where a (tokens x width) index array and its gather
+    took 4 of the 7 ms of hashing the Latin tokens of 100 realistic English articles."""
+    raw = buf.tobytes()
+    n = max(len(raw) - 7, 0)
+    w = np.empty(n, dtype=np.uint64)
+    for r in range(min(8, n)):
+        w[r::8] = np.frombuffer(raw, dtype="<u8", count=(n - r + 7) // 8, offset=r)
+    return w
 
 
 def xxh3_short(buf: np.ndarray, start: np.ndarray, length: np.ndarray) -> np.ndarray:
@@ -203,6 +210,7 @@ def xxh3_short(buf: np.ndarray, start: np.ndarray, length: np.ndarray) -> np.nda
     bytes with the default secret and seed 0, in numpy."""
     out = np.empty(start.size, dtype=np.uint64)
     n = length.astype(np.uint64)
+    words = _words_at(buf) if (length >= 4).any() else np.zeros(0, dtype=np.uint64)
     with np.errstate(over="ignore"):
         m = length <= 3
         if m.any():
@@ -213,7 +221,7 @@ def xxh3_short(buf: np.ndarray, start: np.ndarray, length: np.ndarray) -> np.nda
         m = (length >= 4) & (length <= 8)
         if m.any():
             s, ln = start[m], length[m]
-            h = (_read_le(buf, s + ln - 4, 4) + (_read_le(buf, s, 4) << _U64(32))) ^ _BITFLIP_4TO8
+            h = ((words[s + ln - 4] & _LOW32) + (words[s] << _U64(32))) ^ _BITFLIP_4TO8
             h = h ^ ((h << _U64(49)) | _sh(h, 15)) ^ ((h << _U64(24)) | _sh(h, 40))
             h = h * _PRIME_MX2
             h = h ^ (_sh(h, 35) + n[m])
@@ -222,8 +230,8 @@ def xxh3_short(buf: np.ndarray, start: np.ndarray, length: np.ndarray) -> np.nda
         m = length >= 9
         if m.any():
             s, ln = start[m], length[m]
-            lo = _read_le(buf, s, 8) ^ _BITFLIP_9TO16_LO
-            hi = _read_le(buf, s + ln - 8, 8) ^ _BITFLIP_9TO16_HI
+            lo = words[s] ^ _BITFLIP_9TO16_LO
+            hi = words[s + ln - 8] ^ _BITFLIP_9TO16_HI
             acc = n[m] + lo.byteswap() + hi + _mul128_fold64(lo, hi)
             acc = acc ^ _sh(acc, 37)
             acc = acc * _PRIME_MX1
@@ -290,7 +298,9 @@ def fingerprint_numpy(folded: str) -> tuple[int, int, int]:
     # " ".join(tokens): the token characters in order, a space before each token but the first.
     chars = np.flatnonzero(latin | cjk)
     joined = np.full(chars.size + token_at.size - 1, ord(" "), dtype=np.uint32)
-    joined[np.arange(chars.size) + np.cumsum(starts)[chars] - 1] = cp[chars]
+    # Every token start is a token character: the running count of starts over the token
+    # characters alone is the same count, on fewer elements.
+    joined[np.arange(chars.size) + np.cumsum(starts[chars]) - 1] = cp[chars]
     content = joined.tobytes().decode("utf-32-le").encode("utf-8")
     return simhash, xxhash.xxh3_64_intdigest(content), int(token_at.size)
 
