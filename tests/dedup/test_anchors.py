@@ -133,3 +133,10 @@ def test_english_dates_on_the_fragments():
         low = text.lower()
         assert [m.groups() for m in anchors._english_dates(low)] == [
             m.groups() for m in anchors._DATE_EN_FAST_RE.finditer(low)], text
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.sampled_from(["1", "12", "123", "٣", "月", "日", " ", "\u3000", "\n", "号", "a", "3月", "15日"]), max_size=30))
+def test_chinese_dates_are_the_finditer_matches(parts):
+    text = "".join(parts)
+    assert [m.span() for m in anchors._chinese_dates(text)] == [m.span() for m in anchors._DATE_ZH_RE.finditer(text)]
