@@ -137,6 +137,34 @@ def _hinted_lines(text: str, pattern: re.Pattern[str], firsts: dict[str, tuple[s
     return out
 
 
+def _lines_holding(text: str, literal: str, out: set[int]) -> None:
+    """Add to ``out`` the numbers of the lines of ``text`` (split on "\\n") that hold ``literal``
+    (which holds no line break): ``find`` scans, from each line found to the next."""
+    at = text.find(literal)
+    line, counted = 0, 0
+    while at >= 0:
+        line += text.count("\n", counted, at)
+        counted = at
+        out.add(line)
+        end = text.find("\n", at + len(literal))
+        if end < 0:
+            return
+        at = text.find(literal, end)
+
+
+def _url_lines(text: str, low: str | None) -> set[int]:
+    """The lines where ``_URL_HINT_RE`` occurs. With the lower-case copy (of the same length, so
+    of the same lines), "www." in any case is "www." there, and both literals are ``find`` scans
+    (a memchr-like first character), where the pattern's first characters ("/", "w", "W") start
+    a match attempt at every "w" of an English text."""
+    if low is None or len(low) != len(text):
+        return _hinted_lines(text, _URL_HINT_RE, _URL_HINT_FIRSTS)
+    out: set[int] = set()
+    _lines_holding(text, "//", out)
+    _lines_holding(low, "www.", out)
+    return out
+
+
 def _marker_lines(text: str, n_lines: int, low: str | None = None) -> list[int]:
     """The lines where :func:`_marker_in` may find a marker, in order (``low``: ``text.lower()``)."""
     if low is None:
@@ -192,7 +220,7 @@ def source_links(text: str, *, self_url: str | None = None, low: str | None = No
     found: dict[str, str] = {}
     lines = text.split("\n")
     claimed = _marked_links(text, lines, found, own, low)
-    bare = _bare_links(text, lines, claimed)
+    bare = _bare_links(text, lines, claimed, low)
     # Dozens of bare URL lines are data (indicators, a link dump), not where the article
     # comes from: then only a URL under an English headline counts.
     many = len(bare) > MAX_BARE_SOURCES
@@ -231,21 +259,20 @@ def _marked_links(text: str, lines: list[str], found: dict[str, str], own: str |
     return claimed
 
 
-def _bare_links(text: str, lines: list[str], claimed: set[int]) -> list[tuple[str, bool]]:
-    """Lines outside the marked ones that hold nothing but a URL: (url, after an English headline)."""
+def _bare_links(text: str, lines: list[str], claimed: set[int], low: str | None = None) -> list[tuple[str, bool]]:
+    """Lines outside the marked ones that hold nothing but a URL: (url, after an English headline).
+    Only the lines with a URL are visited, each with the non-blank line before it."""
     bare: list[tuple[str, bool]] = []
-    previous = ""
-    with_url = _hinted_lines(text, _URL_HINT_RE, _URL_HINT_FIRSTS) - claimed
-    if not with_url:
-        return bare
-    for i, line in enumerate(lines):
+    for i in sorted(_url_lines(text, low) - claimed):
+        line = lines[i]
         if not line.strip():
             continue
-        if i in with_url:
-            url = _bare_url(line)
-            if url is not None:
-                bare.append((url, _latin_title(previous)))
-        previous = line
+        url = _bare_url(line)
+        if url is not None:
+            before = i - 1
+            while before >= 0 and not lines[before].strip():
+                before -= 1
+            bare.append((url, _latin_title(lines[before]) if before >= 0 else False))
     return bare
 
 

@@ -81,7 +81,9 @@ def test_normalize_drops_the_crawls_click_trackers_too():
 # --- the line hints equal the per-line scan of the frozen reference ---------------------------
 
 from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
 
+from crawler.dedup import sourcelinks  # noqa: E402
 from tests.dedup.fragments import FRAGMENTS, texts  # noqa: E402
 from tests.dedup.reference import sourcelinks_v1  # noqa: E402
 
@@ -112,3 +114,11 @@ def test_a_source_word_many_times_in_a_line_is_one_hinted_line():
     lines = ["open-source resources source: https://a.example/x " * 20, "plain", "via https://b.example/y //"]
     text = "\n".join(lines)
     assert source_links(text) == sourcelinks_v1.source_links(text)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(alphabet=st.sampled_from("wW./:\n x\u0130K"), max_size=80))
+def test_url_lines_by_find_equal_the_hint_pattern(text):
+    expected = sourcelinks._hinted_lines(text, sourcelinks._URL_HINT_RE)
+    assert sourcelinks._url_lines(text, text.lower()) == expected
+    assert sourcelinks._url_lines(text, None) == expected
