@@ -240,10 +240,17 @@ def xxh3_short(buf: np.ndarray, start: np.ndarray, length: np.ndarray) -> np.nda
 
 
 _CJK_RANGES = ((0x3400, 0x9FFF), (0xF900, 0xFAFF))  # the CJK class of _TOKEN_RE
-#: Shorter texts take the token path: the numpy path costs about 0.45 ms whatever the length
-#: (some 100 array operations), the token path about 0.3 ms per 1,000 characters (measured on
-#: realistic pages: equal near 3,000 characters, numpy 0.87 vs 1.29 ms at 4,000).
-VECTOR_MIN_CHARS = 3_000
+#: Shorter texts take the token path, unless they hold many CJK characters. The token path
+#: costs a string and a look-up per token; the numpy path a fixed 0.2 ms and little per token,
+#: once its Latin tokens are many enough for :func:`xxh3_short` (:data:`LATIN_VECTOR_MIN`).
+#: Measured on the realistic bench pages cut to a length (CPU ms, token vs numpy path): English
+#: 0.26 vs 0.37 at 3,000 characters, 0.50 vs 0.58 at 6,000, 0.59 vs 0.62 at 8,000, 1.07 vs 0.88
+#: at 2,250 tokens (about 14,000 characters); Chinese 0.21 vs 0.23 at 700 characters, 0.27 vs
+#: 0.25 at 1,000, 0.40 vs 0.28 at 1,500, where CJK characters (one token each) make the count.
+VECTOR_MIN_CHARS = 9_000
+#: ... or this many CJK characters (estimated as half the extra bytes of the UTF-8 encoding: a
+#: CJK character takes 3 bytes).
+VECTOR_MIN_WIDE = 450
 _APOSTROPHE, _DOT = ord("'"), ord(".")
 
 
@@ -264,7 +271,9 @@ def fingerprint_of_folded(folded: str) -> tuple[int, int, int]:
 
     A token of ``_TOKEN_RE`` is a CJK character, or a maximal run of ASCII letters and digits
     and of the apostrophes and dots that stand between two of them: the masks below."""
-    if len(folded) < VECTOR_MIN_CHARS:
+    if len(folded) < VECTOR_MIN_CHARS and (
+            len(folded) < VECTOR_MIN_WIDE
+            or len(folded.encode("utf-8", "surrogatepass")) - len(folded) < 2 * VECTOR_MIN_WIDE):
         toks = tokens(folded)
         return simhash_of_tokens(toks), xxhash.xxh3_64_intdigest(" ".join(toks).encode("utf-8")), len(toks)
     return fingerprint_numpy(folded)
@@ -305,8 +314,17 @@ def fingerprint_numpy(folded: str) -> tuple[int, int, int]:
     return simhash, xxhash.xxh3_64_intdigest(content), int(token_at.size)
 
 
+#: Fewer Latin tokens than this are hashed through the token cache (a string and a dict look-up
+#: each, 0.3 us) rather than by :func:`xxh3_short`, whose hundred-odd array operations cost
+#: about 0.18 ms whatever the count (then 0.06 us a token): a Chinese article holds a few
+#: hundred Latin tokens among thousands of characters.
+LATIN_VECTOR_MIN = 500
+
+
 def _latin_hashes(folded: str, cp: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
     """xxh3-64 of each Latin token (ASCII: a byte per code point)."""
+    if starts.size < LATIN_VECTOR_MIN:
+        return _token_hashes([folded[s:s + n] for s, n in zip(starts.tolist(), lengths.tolist())])
     out = np.empty(starts.size, dtype=np.uint64)
     short = lengths <= 16
     buf = np.concatenate([cp.astype(np.uint8), np.zeros(8, dtype=np.uint8)])
