@@ -447,11 +447,11 @@ def _count_number_matches(out: Counter[str], matches: Iterator[re.Match[str]], s
         known.clear()
     found = []
     for m in matches:
-        figure = m.group(1, 2)
+        value, unit = m.group(1, 2)
+        figure = (value, unit)
         anchor = known.get(figure)
         if anchor is None:
-            unit = figure[1]
-            n = _number(figure[0], scales.get(unit.lower()) if unit else None)
+            n = _number(value, scales.get(unit.lower()) if unit else None)
             anchor = known[figure] = "" if n is None else f"n:{n}"
         if anchor:
             found.append(anchor)

@@ -124,7 +124,8 @@ def compute_signals(article: Article) -> Signals:
     # One lower-case copy of the text serves every pass that leaves the text as it is (most
     # articles hold no URL, no "recommended reading" list, nothing NFKC or OpenCC changes): each
     # pass returns its input itself then, and ``is`` says the copy still fits.
-    low = text_low = text.lower()
+    text_low = text.lower()
+    low: str | None = text_low
     without_urls = remove_urls(text, low=low)
     low = low if without_urls is text else None
     kept = main_body(without_urls, low=low)
