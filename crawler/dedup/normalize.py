@@ -71,8 +71,10 @@ def to_simplified(text: str) -> str:
 
 
 #: The characters of Chinese (and some English) pages that NFKC changes, most common first,
-#: with what NFKC makes of each (ASCII: starters, that no mark before them reorders).
-_COMMON_COMPATIBILITY = {ch: unicodedata.normalize("NFKC", ch) for ch in "，：（）！；？…＞｜～\u3000＜％＃＆＋－／＝［］"}
+#: with what NFKC makes of each (ASCII: starters, that no mark before them reorders). The
+#: no-break space (a space to NFKC) is in most English pages that have any of these: without it
+#: they took the full normalize(), 1.2 of 16 ms of a 65 KB page's signals.
+_COMMON_COMPATIBILITY = {ch: unicodedata.normalize("NFKC", ch) for ch in "，：（）！；？…＞｜～\u3000\xa0＜％＃＆＋－／＝［］"}
 
 
 def nfkc(text: str) -> str:

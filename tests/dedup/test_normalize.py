@@ -58,7 +58,7 @@ def test_no_backreference_expansion_of_link_text():
 # Characters NFKC changes or composes with: full-width punctuation and letters, combining marks
 # after them, Hangul jamo, ligatures, a lone surrogate, Traditional and Simplified characters.
 _UNICODE_ODD = st.text(alphabet=st.sampled_from(
-    "，：（）！；？…＞｜～\u3000＜％＃＆＋－／＝［］ＡＢｃ１２\u0301\u0338\u0327\u1100\u1161\u11a8ﬁ"
+    "，：（）！；？…＞｜～\u3000\xa0＜％＃＆＋－／＝［］ＡＢｃ１２\u0301\u0338\u0327\u1100\u1161\u11a8ﬁ"
     "\ud800e>=a.,: 漢語軟體团队國际\n"), max_size=60)
 
 
@@ -108,3 +108,8 @@ def _hinted_lines_v1(hint, text):
 def test_hinted_lines_equal_following_every_match(text):
     for hint in (_TLD_HINT_RE, _TLD_HINT_LOW_RE, _URL_HINT_RE, re.compile(r"\.\d")):
         assert list(hinted_lines(hint, text)) == list(_hinted_lines_v1(hint, text))
+
+
+def test_no_break_space_before_marks_normalises_as_a_space():
+    for text in ("a\xa0\u0301b", "\xa0\u0338=", "x\xa0\xa0\u0327ç\u3000\xa0", "Hello\xa0world\u2122"):
+        assert nfkc(text) == unicodedata.normalize("NFKC", text)
