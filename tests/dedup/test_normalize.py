@@ -18,6 +18,7 @@ from crawler.dedup.normalize import (
     _URL_RE,
     _opencc,
     _traditional_chars,
+    _url_hint_lines,
     hinted_lines,
     nfkc,
     remove_urls,
@@ -113,3 +114,11 @@ def test_hinted_lines_equal_following_every_match(text):
 def test_no_break_space_before_marks_normalises_as_a_space():
     for text in ("a\xa0\u0301b", "\xa0\u0338=", "x\xa0\xa0\u0327ç\u3000\xa0", "Hello\xa0world\u2122"):
         assert nfkc(text) == unicodedata.normalize("NFKC", text)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(alphabet=st.sampled_from("wW./:[]\n xh\u0130"), max_size=80))
+def test_url_hint_lines_by_find_equal_the_hint_pattern(text):
+    if len(text.lower()) == len(text):
+        assert _url_hint_lines(text, text.lower()) == list(hinted_lines(_URL_HINT_RE, text))
+    assert remove_urls(text, low=text.lower()) == remove_urls(text)
