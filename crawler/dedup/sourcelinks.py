@@ -165,13 +165,26 @@ def _url_lines(text: str, low: str | None) -> set[int]:
     return out
 
 
+_MARKER_ASCII_LITERALS = tuple(m for m in _MARKER_HINT_LITERALS if m.isascii())
+_MARKER_CJK_FIRSTS = tuple(first for first in _MARKER_HINT_FIRSTS if not first.isascii())
+
+
 def _marker_lines(text: str, n_lines: int, low: str | None = None) -> list[int]:
     """The lines where :func:`_marker_in` may find a marker, in order (``low``: ``text.lower()``)."""
     if low is None:
         low = text.lower()
     if len(low) != len(text):  # "İ" lower-cases to two characters: positions would shift
         return list(range(n_lines))
-    return sorted(_hinted_lines(low, _MARKER_HINT_RE, _MARKER_HINT_FIRSTS))
+    if any(first in low for first in _MARKER_CJK_FIRSTS):
+        return sorted(_hinted_lines(low, _MARKER_HINT_RE, _MARKER_HINT_FIRSTS))
+    # No Chinese marker can occur: the lines of the English ones by find scans. The pattern's
+    # alternation is tried at each "s", "v" and "r" (0.69 ms on a 65 KB English page, the scans
+    # 0.2 ms); in a Chinese text, which holds many of the markers' first characters, one scan of
+    # the pattern is cheaper than a scan per marker.
+    out: set[int] = set()
+    for literal in _MARKER_ASCII_LITERALS:
+        _lines_holding(low, literal, out)
+    return sorted(out)
 
 
 def _marker_in(line: str) -> str | None:

@@ -122,3 +122,13 @@ def test_url_lines_by_find_equal_the_hint_pattern(text):
     expected = sourcelinks._hinted_lines(text, sourcelinks._URL_HINT_RE)
     assert sourcelinks._url_lines(text, text.lower()) == expected
     assert sourcelinks._url_lines(text, None) == expected
+
+
+@settings(max_examples=300, deadline=None)
+@given(texts | st.text(alphabet=st.sampled_from("source via reference 原文链接来源参考\n*# :"), max_size=80))
+def test_marker_lines_by_find_equal_the_hint_pattern(text):
+    low = text.lower()
+    n_lines = text.count("\n") + 1
+    if len(low) == len(text):
+        assert sourcelinks._marker_lines(text, n_lines, low) == sorted(
+            sourcelinks._hinted_lines(low, sourcelinks._MARKER_HINT_RE))
