@@ -437,13 +437,15 @@ def _count_date(out: Counter[str], month: int | None, day: int) -> None:
 
 
 #: What each (figure, unit) of a number match is as an anchor ("" for none), per scale table:
-#: an article repeats its figures, and the crawl its years and small numbers.
+#: an article repeats its figures, and the crawl its years and small numbers. Figures are more
+#: varied than words (about 200 bytes an entry): at most this many, then forgotten at once.
 _NUMBER_ANCHORS: dict[int, dict[tuple[str, str | None], str]] = {id(_SCALE_EN): {}, id(_SCALE_ZH): {}}
+_NUMBER_CACHE_MAX = 20_000
 
 
 def _count_number_matches(out: Counter[str], matches: Iterator[re.Match[str]], scales: dict[str, int]) -> None:
     known = _NUMBER_ANCHORS[id(scales)]
-    if len(known) > _WORD_CACHE_MAX:
+    if len(known) > _NUMBER_CACHE_MAX:
         known.clear()
     found = []
     for m in matches:

@@ -140,3 +140,11 @@ def test_english_dates_on_the_fragments():
 def test_chinese_dates_are_the_finditer_matches(parts):
     text = "".join(parts)
     assert [m.span() for m in anchors._chinese_dates(text)] == [m.span() for m in anchors._DATE_ZH_RE.finditer(text)]
+
+
+def test_number_cache_is_bounded(monkeypatch):
+    monkeypatch.setattr(anchors, "_NUMBER_CACHE_MAX", 5)
+    for n in range(40):
+        text = f"{1000 + n} devices, 1.{n} million users"
+        assert items(extract_anchors(text, "en")) == items(anchors_v1.extract_anchors(text, "en"))
+    assert len(anchors._NUMBER_ANCHORS[id(anchors._SCALE_EN)]) <= 6 + 2
