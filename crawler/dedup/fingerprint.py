@@ -191,10 +191,17 @@ def _mul128_fold64(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return lower ^ upper
 
 
-def _read_le(buf: np.ndarray, at: np.ndarray, width: int) -> np.ndarray:
-    """The little-endian ``width``-byte integers of ``buf`` (uint8) at offsets ``at``."""
-    rows = buf[at[:, None] + np.arange(width)]
-    return rows.view("<u8" if width == 8 else "<u4").ravel().astype(np.uint64)
+def _words_at(buf: np.ndarray) -> np.ndarray:
+    """``w[i]`` = the little-endian 64-bit integer of ``buf[i:i + 8]`` (uint8), for every ``i``
+    that has 8 bytes from it: eight strided copies, one per offset modulo 8. Reading a token's
+    bytes is then one gather (``w[at]``), where a (tokens x width) index array and its gather
+    took 4 of the 7 ms of hashing the Latin tokens of 100 realistic English articles."""
+    raw = buf.tobytes()
+    n = max(len(raw) - 7, 0)
+    w = np.empty(n, dtype=np.uint64)
+    for r in range(min(8, n)):
+        w[r::8] = np.frombuffer(raw, dtype="<u8", count=(n - r + 7) // 8, offset=r)
+    return w
 
 
 def xxh3_short(buf: np.ndarray, start: np.ndarray, length: np.ndarray) -> np.ndarray:
@@ -203,6 +210,7 @@ def xxh3_short(buf: np.ndarray, start: np.ndarray, length: np.ndarray) -> np.nda
     bytes with the default secret and seed 0, in numpy."""
     out = np.empty(start.size, dtype=np.uint64)
     n = length.astype(np.uint64)
+    words = _words_at(buf) if (length >= 4).any() else np.zeros(0, dtype=np.uint64)
     with np.errstate(over="ignore"):
         m = length <= 3
         if m.any():
@@ -213,7 +221,7 @@ def xxh3_short(buf: np.ndarray, start: np.ndarray, length: np.ndarray) -> np.nda
         m = (length >= 4) & (length <= 8)
         if m.any():
             s, ln = start[m], length[m]
-            h = (_read_le(buf, s + ln - 4, 4) + (_read_le(buf, s, 4) << _U64(32))) ^ _BITFLIP_4TO8
+            h = ((words[s + ln - 4] & _LOW32) + (words[s] << _U64(32))) ^ _BITFLIP_4TO8
             h = h ^ ((h << _U64(49)) | _sh(h, 15)) ^ ((h << _U64(24)) | _sh(h, 40))
             h = h * _PRIME_MX2
             h = h ^ (_sh(h, 35) + n[m])
@@ -222,8 +230,8 @@ def xxh3_short(buf: np.ndarray, start: np.ndarray, length: np.ndarray) -> np.nda
         m = length >= 9
         if m.any():
             s, ln = start[m], length[m]
-            lo = _read_le(buf, s, 8) ^ _BITFLIP_9TO16_LO
-            hi = _read_le(buf, s + ln - 8, 8) ^ _BITFLIP_9TO16_HI
+            lo = words[s] ^ _BITFLIP_9TO16_LO
+            hi = words[s + ln - 8] ^ _BITFLIP_9TO16_HI
             acc = n[m] + lo.byteswap() + hi + _mul128_fold64(lo, hi)
             acc = acc ^ _sh(acc, 37)
             acc = acc * _PRIME_MX1
@@ -232,10 +240,17 @@ def xxh3_short(buf: np.ndarray, start: np.ndarray, length: np.ndarray) -> np.nda
 
 
 _CJK_RANGES = ((0x3400, 0x9FFF), (0xF900, 0xFAFF))  # the CJK class of _TOKEN_RE
-#: Shorter texts take the token path: the numpy path costs about 0.45 ms whatever the length
-#: (some 100 array operations), the token path about 0.3 ms per 1,000 characters (measured on
-#: realistic pages: equal near 3,000 characters, numpy 0.87 vs 1.29 ms at 4,000).
-VECTOR_MIN_CHARS = 3_000
+#: Shorter texts take the token path, unless they hold many CJK characters. The token path
+#: costs a string and a look-up per token; the numpy path a fixed 0.2 ms and little per token,
+#: once its Latin tokens are many enough for :func:`xxh3_short` (:data:`LATIN_VECTOR_MIN`).
+#: Measured on the realistic bench pages cut to a length (CPU ms, token vs numpy path): English
+#: 0.26 vs 0.37 at 3,000 characters, 0.50 vs 0.58 at 6,000, 0.59 vs 0.62 at 8,000, 1.07 vs 0.88
+#: at 2,250 tokens (about 14,000 characters); Chinese 0.21 vs 0.23 at 700 characters, 0.27 vs
+#: 0.25 at 1,000, 0.40 vs 0.28 at 1,500, where CJK characters (one token each) make the count.
+VECTOR_MIN_CHARS = 9_000
+#: ... or this many CJK characters (estimated as half the extra bytes of the UTF-8 encoding: a
+#: CJK character takes 3 bytes).
+VECTOR_MIN_WIDE = 450
 _APOSTROPHE, _DOT = ord("'"), ord(".")
 
 
@@ -256,7 +271,9 @@ def fingerprint_of_folded(folded: str) -> tuple[int, int, int]:
 
     A token of ``_TOKEN_RE`` is a CJK character, or a maximal run of ASCII letters and digits
     and of the apostrophes and dots that stand between two of them: the masks below."""
-    if len(folded) < VECTOR_MIN_CHARS:
+    if len(folded) < VECTOR_MIN_CHARS and (
+            len(folded) < VECTOR_MIN_WIDE
+            or len(folded.encode("utf-8", "surrogatepass")) - len(folded) < 2 * VECTOR_MIN_WIDE):
         toks = tokens(folded)
         return simhash_of_tokens(toks), xxhash.xxh3_64_intdigest(" ".join(toks).encode("utf-8")), len(toks)
     return fingerprint_numpy(folded)
@@ -290,13 +307,24 @@ def fingerprint_numpy(folded: str) -> tuple[int, int, int]:
     # " ".join(tokens): the token characters in order, a space before each token but the first.
     chars = np.flatnonzero(latin | cjk)
     joined = np.full(chars.size + token_at.size - 1, ord(" "), dtype=np.uint32)
-    joined[np.arange(chars.size) + np.cumsum(starts)[chars] - 1] = cp[chars]
+    # Every token start is a token character: the running count of starts over the token
+    # characters alone is the same count, on fewer elements.
+    joined[np.arange(chars.size) + np.cumsum(starts[chars]) - 1] = cp[chars]
     content = joined.tobytes().decode("utf-32-le").encode("utf-8")
     return simhash, xxhash.xxh3_64_intdigest(content), int(token_at.size)
 
 
+#: Fewer Latin tokens than this are hashed through the token cache (a string and a dict look-up
+#: each, 0.3 us) rather than by :func:`xxh3_short`, whose hundred-odd array operations cost
+#: about 0.18 ms whatever the count (then 0.06 us a token): a Chinese article holds a few
+#: hundred Latin tokens among thousands of characters.
+LATIN_VECTOR_MIN = 500
+
+
 def _latin_hashes(folded: str, cp: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
     """xxh3-64 of each Latin token (ASCII: a byte per code point)."""
+    if starts.size < LATIN_VECTOR_MIN:
+        return _token_hashes([folded[s:s + n] for s, n in zip(starts.tolist(), lengths.tolist())])
     out = np.empty(starts.size, dtype=np.uint64)
     short = lengths <= 16
     buf = np.concatenate([cp.astype(np.uint8), np.zeros(8, dtype=np.uint8)])

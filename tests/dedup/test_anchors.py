@@ -117,3 +117,34 @@ def test_a_trap_character_takes_the_case_insensitive_path():
     text = "İ APT28 and Apt 29 hit Evil.COM on March 5; ſ"
     assert items(extract_anchors(text, "en")) == items(anchors_v1.extract_anchors(text, "en"))
     assert "apt28" in extract_anchors(text, "en") and "d:3-5" in extract_anchors(text, "en")
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.sampled_from(["jan", "january", "may", "June", "sept", "sepember", "september", "dec", "xmay", "mayx",
+                                 "_mar", "3apr", ".", ". ", " ", "  ", "\t", "\n", "\u00a0", "\u3000", "1", "12", "123",
+                                 "5th", "2nd", "31st", "٣", "a", "月"]), max_size=30))
+def test_english_dates_are_the_finditer_matches(parts):
+    low = "".join(parts).lower()
+    assert [m.span() for m in anchors._english_dates(low)] == [m.span() for m in anchors._DATE_EN_FAST_RE.finditer(low)]
+
+
+def test_english_dates_on_the_fragments():
+    for text in FRAGMENTS:
+        low = text.lower()
+        assert [m.groups() for m in anchors._english_dates(low)] == [
+            m.groups() for m in anchors._DATE_EN_FAST_RE.finditer(low)], text
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.sampled_from(["1", "12", "123", "٣", "月", "日", " ", "\u3000", "\n", "号", "a", "3月", "15日"]), max_size=30))
+def test_chinese_dates_are_the_finditer_matches(parts):
+    text = "".join(parts)
+    assert [m.span() for m in anchors._chinese_dates(text)] == [m.span() for m in anchors._DATE_ZH_RE.finditer(text)]
+
+
+def test_number_cache_is_bounded(monkeypatch):
+    monkeypatch.setattr(anchors, "_NUMBER_CACHE_MAX", 5)
+    for n in range(40):
+        text = f"{1000 + n} devices, 1.{n} million users"
+        assert items(extract_anchors(text, "en")) == items(anchors_v1.extract_anchors(text, "en"))
+    assert len(anchors._NUMBER_ANCHORS[id(anchors._SCALE_EN)]) <= 6 + 2

@@ -93,3 +93,25 @@ def test_fingerprint_of_folded_edges():
                    "中a中", "1.2.3.4", "don't", "\ud800a", fold(ZH), fold(EN) * 5):
         assert fp.fingerprint_numpy(folded) == _token_path(folded), folded
         assert fp.fingerprint_of_folded(folded) == _token_path(folded), folded
+
+
+def test_latin_tokens_hashed_either_way_give_the_token_path(monkeypatch):
+    # A few Latin tokens go through the token cache, many through xxh3_short: both, on each text.
+    rnd = random.Random(3)
+    words = ["".join(rnd.choice("abcxyz019") for _ in range(rnd.randint(1, 22))) + rnd.choice(("", "'s", ".v2", "-"))
+             for _ in range(1500)]
+    many = " ".join(words) + " 中文漢字 " + fold(EN)
+    for folded in (many, fold(ZH) * 3, "x" * 40 + ".y" * 30, "中a中", ""):
+        for minimum in (0, 1, 10**9):
+            monkeypatch.setattr(fp, "LATIN_VECTOR_MIN", minimum)
+            assert fp.fingerprint_numpy(folded) == _token_path(folded), (folded[:40], minimum)
+
+
+def test_either_path_by_length_and_cjk_count():
+    # Around both switches of fingerprint_of_folded: the result never depends on the path taken.
+    for n in (fp.VECTOR_MIN_WIDE - 1, fp.VECTOR_MIN_WIDE, fp.VECTOR_MIN_WIDE + 1):
+        folded = "中" * n + " ab" * 10
+        assert fp.fingerprint_of_folded(folded) == _token_path(folded)
+    for n in (fp.VECTOR_MIN_CHARS - 1, fp.VECTOR_MIN_CHARS):
+        folded = ("word " * n)[:n]
+        assert fp.fingerprint_of_folded(folded) == _token_path(folded)

@@ -81,7 +81,9 @@ def test_normalize_drops_the_crawls_click_trackers_too():
 # --- the line hints equal the per-line scan of the frozen reference ---------------------------
 
 from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
 
+from crawler.dedup import sourcelinks  # noqa: E402
 from tests.dedup.fragments import FRAGMENTS, texts  # noqa: E402
 from tests.dedup.reference import sourcelinks_v1  # noqa: E402
 
@@ -99,3 +101,34 @@ def test_fragments_as_lines_equal_the_reference():
     # "İ" lower-cases to two characters: the hints fall back to every line.
     text = "İİ\n" + text
     assert source_links(text) == sourcelinks_v1.source_links(text)
+
+
+@settings(max_examples=300, deadline=None)
+@given(texts)
+def test_equal_to_the_reference_with_the_callers_lower_case_copy(text):
+    url = "https://news.example/a/1"
+    assert source_links(text, self_url=url, low=text.lower()) == sourcelinks_v1.source_links(text, self_url=url)
+
+
+def test_a_source_word_many_times_in_a_line_is_one_hinted_line():
+    lines = ["open-source resources source: https://a.example/x " * 20, "plain", "via https://b.example/y //"]
+    text = "\n".join(lines)
+    assert source_links(text) == sourcelinks_v1.source_links(text)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(alphabet=st.sampled_from("wW./:\n x\u0130K"), max_size=80))
+def test_url_lines_by_find_equal_the_hint_pattern(text):
+    expected = sourcelinks._hinted_lines(text, sourcelinks._URL_HINT_RE)
+    assert sourcelinks._url_lines(text, text.lower()) == expected
+    assert sourcelinks._url_lines(text, None) == expected
+
+
+@settings(max_examples=300, deadline=None)
+@given(texts | st.text(alphabet=st.sampled_from("source via reference 原文链接来源参考\n*# :"), max_size=80))
+def test_marker_lines_by_find_equal_the_hint_pattern(text):
+    low = text.lower()
+    n_lines = text.count("\n") + 1
+    if len(low) == len(text):
+        assert sourcelinks._marker_lines(text, n_lines, low) == sorted(
+            sourcelinks._hinted_lines(low, sourcelinks._MARKER_HINT_RE))
