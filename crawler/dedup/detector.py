@@ -270,9 +270,10 @@ class Detector:
         new_links = {link["url"]: link["kind"] for link in new.signals.source_links}
         named = rules.named_originals(new)
         new_sources = rules.sources(new)
-        for oid in sorted(others):
+        order = sorted(others)
+        scores = self.scorer.score_many(new, [others[oid] for oid in order])  # every pair in one pass
+        for oid, s in zip(order, scores):
             other = others[oid]
-            s = self.score(new, other)
             link = rules.link_relation(new, other, found[oid], new_links)
             relation = rules.classify(new, other, s, th, new_sources=new_sources)
             if relation is not None:
