@@ -188,18 +188,34 @@ class FeatureIndex:
         self.conn.execute("DELETE FROM postings WHERE article_id = ?", (article_id,))
 
     def candidate_ids(self, weights: dict[str, float], *, max_df: int, limit: int) -> list[int]:
-        """The ids of :meth:`candidates`, ascending: the same articles, found without weighing
-        each posting in Python (thousands of rows an article in a catalog of 2,000) unless more
-        than ``limit`` articles share a feature and the weights choose among them."""
-        usable = self._usable(weights, max_df)
-        found: set[int] = set()
-        for i in range(0, len(usable), 500):
-            chunk = usable[i:i + 500]
-            found.update(r[0] for r in self.conn.execute(
-                f"SELECT DISTINCT article_id FROM postings WHERE feature IN ({','.join('?' * len(chunk))})", chunk))
-        if len(found) > limit:
-            return sorted(i for i, _mass in self.candidates(weights, max_df=max_df, limit=limit))
-        return sorted(found)
+        """The ids of :meth:`candidates`, ascending: the same articles, from one read of the
+        postings, weighed with arrays (thousands of rows an article in a catalog of 2,000) only
+        when more than ``limit`` articles share a feature and the weights choose among them."""
+        feats, articles = self._postings_of(self._usable(weights, max_df))
+        found = np.unique(articles)
+        if len(found) <= limit:
+            return found.tolist()
+        # Each article's mass summed in the order of its rows, as :meth:`candidates` adds them
+        # (``np.bincount`` adds one row after the other): the same floats, the same ranking.
+        index = {f: n for n, f in enumerate(weights)}
+        w = np.array(list(weights.values()), dtype=np.float64)
+        at = np.searchsorted(found, articles)
+        mass = np.bincount(at, weights=w[np.fromiter(map(index.__getitem__, feats), dtype=np.int64,
+                                                     count=len(feats))], minlength=len(found))
+        top = np.lexsort((found, -mass))[:limit]
+        return np.sort(found[top]).tolist()
+
+    def _postings_of(self, usable: list[str]) -> tuple[tuple[str, ...], np.ndarray]:
+        """The postings rows of ``usable`` features, as SQLite gives them: ``(features, article ids)``."""
+        rows: list[tuple[str, int]] = []
+        for i in range(0, len(usable), _CHUNK):
+            chunk = usable[i:i + _CHUNK]
+            rows += self.conn.execute(
+                f"SELECT feature, article_id FROM postings WHERE feature IN ({','.join('?' * len(chunk))})", chunk)
+        if not rows:
+            return (), np.zeros(0, dtype=np.int64)
+        feats, ids = zip(*rows)
+        return feats, np.array(ids, dtype=np.int64)
 
     def _usable(self, weights: dict[str, float], max_df: int) -> list[str]:
         dfs = self.df(weights)
