@@ -8,6 +8,8 @@ every feature of every article; postings hold only the features used to find can
 from __future__ import annotations
 
 import sqlite3
+from array import array
+from bisect import bisect_left
 from collections import defaultdict
 from typing import Iterable
 
@@ -37,6 +39,10 @@ INSERT OR IGNORE INTO df_total (id, n) VALUES (0, 0);
 #: SQLite as they are met. 400 articles of the realistic bench site hold 14,000 distinct features.
 VOCABULARY_SIZE = 300_000
 _CHUNK = 500  # features per ``IN (...)`` query
+#: Article ids of posting lists held in memory at most (8 bytes each, 8 MB; past it they are all
+#: forgotten and read again as met). Reading each new article's rare features' postings from
+#: SQLite was a sixth of its time in a catalog of 2,000 realistic articles (thousands of rows).
+POSTINGS_CACHE_IDS = 1_000_000
 
 
 class FeatureIndex:
@@ -66,6 +72,10 @@ class FeatureIndex:
         #: Counts moved in memory since the last flush, by feature, and of the total.
         self._pending: dict[str, int] = {}
         self._pending_total = 0
+        #: Posting lists read from SQLite (ascending article ids), kept equal to the table by
+        #: :meth:`add` (this object is the table's one writer); any other change forgets them.
+        self._postings: dict[str, array[int]] = {}
+        self._postings_ids = 0
         self._load_vocabulary()
 
     def _load_vocabulary(self) -> None:
@@ -87,6 +97,7 @@ class FeatureIndex:
         self._ids, self._names = {}, []
         self._df = np.zeros(1024, dtype=np.int64)
         self._complete = False
+        self._forget_postings()
         self.generation += 1
         self.epoch += 1
 
@@ -179,43 +190,79 @@ class FeatureIndex:
 
     # --- postings ---------------------------------------------------------------------
     def add(self, article_id: int, features: Iterable[str]) -> None:
-        self.conn.executemany(
-            "INSERT OR IGNORE INTO postings (feature, article_id) VALUES (?, ?)",
-            [(f, article_id) for f in sorted(set(features))],
-        )
+        feats = sorted(set(features))
+        self.conn.executemany("INSERT OR IGNORE INTO postings (feature, article_id) VALUES (?, ?)",
+                              [(f, article_id) for f in feats])
+        held = self._postings
+        for f in feats:
+            ids = held.get(f)
+            if ids is None:
+                continue
+            if not ids or ids[-1] < article_id:  # a new article: the largest id
+                ids.append(article_id)
+            else:  # settling re-adds older articles
+                at = bisect_left(ids, article_id)
+                if at == len(ids) or ids[at] != article_id:
+                    ids.insert(at, article_id)
+                else:
+                    continue
+            self._postings_ids += 1
+        if self._postings_ids > POSTINGS_CACHE_IDS:
+            self._forget_postings()
 
     def remove(self, article_id: int) -> None:
         self.conn.execute("DELETE FROM postings WHERE article_id = ?", (article_id,))
+        self._forget_postings()
+
+    def _forget_postings(self) -> None:
+        self._postings = {}
+        self._postings_ids = 0
 
     def candidate_ids(self, weights: dict[str, float], *, max_df: int, limit: int) -> list[int]:
         """The ids of :meth:`candidates`, ascending: the same articles, from one read of the
         postings, weighed with arrays (thousands of rows an article in a catalog of 2,000) only
         when more than ``limit`` articles share a feature and the weights choose among them."""
-        feats, articles = self._postings_of(self._usable(weights, max_df))
+        feats, lengths, articles = self._postings_of(self._usable(weights, max_df))
         found = np.unique(articles)
         if len(found) <= limit:
             return found.tolist()
         # Each article's mass summed in the order of its rows, as :meth:`candidates` adds them
         # (``np.bincount`` adds one row after the other): the same floats, the same ranking.
-        index = {f: n for n, f in enumerate(weights)}
-        w = np.array(list(weights.values()), dtype=np.float64)
-        at = np.searchsorted(found, articles)
-        mass = np.bincount(at, weights=w[np.fromiter(map(index.__getitem__, feats), dtype=np.int64,
-                                                     count=len(feats))], minlength=len(found))
+        w = np.repeat(np.array([weights[f] for f in feats], dtype=np.float64), lengths)
+        mass = np.bincount(np.searchsorted(found, articles), weights=w, minlength=len(found))
         top = np.lexsort((found, -mass))[:limit]
         return np.sort(found[top]).tolist()
 
-    def _postings_of(self, usable: list[str]) -> tuple[tuple[str, ...], np.ndarray]:
-        """The postings rows of ``usable`` features, as SQLite gives them: ``(features, article ids)``."""
-        rows: list[tuple[str, int]] = []
+    def _postings_of(self, usable: list[str]) -> tuple[list[str], list[int], np.ndarray]:
+        """The postings of ``usable`` features in the order SQLite gives their rows (the features of
+        each ``IN`` chunk ascending, then article ids): the features that have any, how many rows
+        each, and the rows' article ids. Posting lists read once are kept in memory."""
+        held = self._postings
+        feats: list[str] = []
+        lengths: list[int] = []
+        lists: list[np.ndarray] = []
         for i in range(0, len(usable), _CHUNK):
             chunk = usable[i:i + _CHUNK]
-            rows += self.conn.execute(
-                f"SELECT feature, article_id FROM postings WHERE feature IN ({','.join('?' * len(chunk))})", chunk)
-        if not rows:
-            return (), np.zeros(0, dtype=np.int64)
-        feats, ids = zip(*rows)
-        return feats, np.array(ids, dtype=np.int64)
+            missing = [f for f in chunk if f not in held]
+            if missing:
+                for f in missing:
+                    held[f] = array("q")
+                for f, article_id in self.conn.execute(
+                        f"SELECT feature, article_id FROM postings WHERE feature IN ({','.join('?' * len(missing))})",
+                        missing):
+                    held[f].append(article_id)
+                self._postings_ids += sum(len(held[f]) for f in missing)
+            for f in sorted(chunk):
+                ids = held[f]
+                if ids:
+                    feats.append(f)
+                    lengths.append(len(ids))
+                    lists.append(np.frombuffer(ids, dtype=np.int64))
+        articles = np.concatenate(lists) if lists else np.zeros(0, dtype=np.int64)
+        lists.clear()  # no view left on the arrays that adds append to
+        if self._postings_ids > POSTINGS_CACHE_IDS:
+            self._forget_postings()
+        return feats, lengths, articles
 
     def _usable(self, weights: dict[str, float], max_df: int) -> list[str]:
         dfs = self.df(weights)
