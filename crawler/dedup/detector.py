@@ -135,9 +135,10 @@ class Detector:
         feats = feature_names(sig)
         if self.update_frequencies:
             self.store.features.count_document(feats)
-            self.templates.count(article.source, feats)
+            if self.scorer.templates is not None:  # nothing reads the counts otherwise
+                self.templates.count(article.source, feats)
         new_id = self.store.insert(article, sig)
-        new = self.store.get(new_id)
+        new = self.store.get_many([new_id]).get(new_id)  # its signals are cached: the row without them
         assert new is not None  # just inserted
         matches = self._relate(new)
         self.store.features.add(new_id, self._indexed_features(new.signals))  # as _candidates had them
