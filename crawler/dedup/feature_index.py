@@ -139,6 +139,10 @@ class FeatureIndex:
             got = list(map(self._ids.get, features))
         return np.array(got, dtype=np.int64)
 
+    def size(self) -> int:
+        """Ids handed out in this vocabulary (each id is below it)."""
+        return len(self._names)
+
     def name(self, feature_id: int) -> str:
         return self._names[feature_id]
 

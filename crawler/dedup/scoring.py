@@ -29,9 +29,6 @@ WEIGHTED_CACHE_SIZE = 2_000
 _NO_IDS = np.zeros(0, dtype=np.int32)
 _NO_WEIGHTS = np.zeros(0, dtype=np.float64)
 _NO_DROP: frozenset[str] = frozenset()
-#: Keys of the three parts of an article's features kept apart in one sorted array (a headline
-#: word has the id of the same word in the text): ``part * _PART + id``.
-_PART = 1 << 32
 
 
 @lru_cache(maxsize=20_000)
@@ -185,6 +182,7 @@ class Scorer:
         self._weighted: dict[int, _Weights] = {}
         self._weighted_at = (-1, -1, -1)  # (generation, epoch, total) of the weighted cache
         self._drop_ids: dict[str, tuple[frozenset[str], int, np.ndarray]] = {}
+        self._table = np.full(0, -1, dtype=np.int32)
 
     def cached(self, article_id: int) -> bool:
         return article_id in self._cache
@@ -306,6 +304,12 @@ class Scorer:
     def score(self, a: StoredArticle, b: StoredArticle) -> PairScore:
         return self.score_many(a, [b])[0]
 
+    def _positions(self, size: int) -> np.ndarray:
+        """A table of at least ``size`` entries, all -1 (``score_many`` clears what it sets)."""
+        if len(self._table) < size:
+            self._table = np.full(max(size, 2 * len(self._table)), -1, dtype=np.int32)
+        return self._table
+
     def score_many(self, a: StoredArticle, others: list[StoredArticle]) -> list[PairScore]:
         """``a`` scored against each of ``others``, all pairs in one array pass: the features of the
         others, one after the other, are looked up in ``a``'s (binary search), and each pair's
@@ -321,9 +325,12 @@ class Scorer:
             return [self.score_many(a, [b])[0] for b in others]
         wa, wbs = got[0], got[1:]
         fa = wa.feats
-        keys_a = fa.ids.astype(np.int64)
-        keys_a[fa.words_at:fa.headline_at] += _PART
-        keys_a[fa.headline_at:] += 2 * _PART
+        # Where each feature of ``a`` is, by key ``3 * id + part`` in a table as long as the
+        # vocabulary (a gather per feature of the others, where a binary search took ten steps):
+        # set for ``a``, cleared after.
+        keys_a = fa.ids.astype(np.int64) * 3
+        keys_a[fa.words_at:fa.headline_at] += 1
+        keys_a[fa.headline_at:] += 2
         parts = [n for wb in wbs for n in (wb.feats.words_at, wb.feats.headline_at - wb.feats.words_at,
                                            len(wb.feats.ids) - wb.feats.headline_at)]
         segs = len(parts)
@@ -331,11 +338,13 @@ class Scorer:
         mins: list[float] = [0.0] * segs
         if len(keys_a):
             seg = np.repeat(np.arange(segs), parts)
-            keys = np.concatenate([wb.feats.ids for wb in wbs]).astype(np.int64)
-            keys += (seg % 3) * _PART
-            at = np.searchsorted(keys_a, keys)
-            np.minimum(at, len(keys_a) - 1, out=at)
-            hit = np.flatnonzero(keys_a[at] == keys)
+            keys = np.concatenate([wb.feats.ids for wb in wbs]).astype(np.int64) * 3
+            keys += seg % 3
+            table = self._positions(3 * self.features.size())
+            table[keys_a] = np.arange(len(keys_a), dtype=np.int32)
+            at = table[keys]
+            table[keys_a] = -1
+            hit = np.flatnonzero(at >= 0)
             if len(hit):
                 xs = wa.w[at[hit]]
                 ys = np.concatenate([wb.w for wb in wbs])[hit]
