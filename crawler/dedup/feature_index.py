@@ -39,10 +39,11 @@ INSERT OR IGNORE INTO df_total (id, n) VALUES (0, 0);
 #: SQLite as they are met. 400 articles of the realistic bench site hold 14,000 distinct features.
 VOCABULARY_SIZE = 300_000
 _CHUNK = 500  # features per ``IN (...)`` query
-#: Article ids of posting lists held in memory at most (8 bytes each, 8 MB; past it they are all
-#: forgotten and read again as met). Reading each new article's rare features' postings from
-#: SQLite was a sixth of its time in a catalog of 2,000 realistic articles (thousands of rows).
-POSTINGS_CACHE_IDS = 1_000_000
+#: Bytes of posting lists held in memory at most (past it they are all forgotten and read again as
+#: met). Reading each new article's rare features' postings from SQLite was a sixth of its time
+#: in a catalog of 2,000 realistic articles (thousands of rows).
+POSTINGS_CACHE_BYTES = 16 * 1024 * 1024
+_LIST_BYTES = 150  # a held list without its ids: the array object and its dict entry
 
 
 class FeatureIndex:
@@ -76,7 +77,7 @@ class FeatureIndex:
         #: Posting lists read from SQLite (ascending article ids), kept equal to the table by
         #: :meth:`add` (this object is the table's one writer); any other change forgets them.
         self._postings: dict[str, array[int]] = {}
-        self._postings_ids = 0
+        self._postings_bytes = 0
         self._load_vocabulary()
 
     def _load_vocabulary(self) -> None:
@@ -219,8 +220,8 @@ class FeatureIndex:
                     ids.insert(at, article_id)
                 else:
                     continue
-            self._postings_ids += 1
-        if self._postings_ids > POSTINGS_CACHE_IDS:
+            self._postings_bytes += 8
+        if self._postings_bytes > POSTINGS_CACHE_BYTES:
             self._forget_postings()
 
     def remove(self, article_id: int) -> None:
@@ -229,7 +230,7 @@ class FeatureIndex:
 
     def _forget_postings(self) -> None:
         self._postings = {}
-        self._postings_ids = 0
+        self._postings_bytes = 0
 
     def candidate_ids(self, weights: dict[str, float], *, max_df: int, limit: int) -> list[int]:
         """The ids of :meth:`candidates`, ascending: the same articles, from one read of the
@@ -264,7 +265,7 @@ class FeatureIndex:
                         f"SELECT feature, article_id FROM postings WHERE feature IN ({','.join('?' * len(missing))})",
                         missing):
                     held[f].append(article_id)
-                self._postings_ids += sum(len(held[f]) for f in missing)
+                self._postings_bytes += _LIST_BYTES * len(missing) + 8 * sum(len(held[f]) for f in missing)
             for f in sorted(chunk):
                 ids = held[f]
                 if ids:
@@ -273,7 +274,7 @@ class FeatureIndex:
                     lists.append(np.frombuffer(ids, dtype=np.int64))
         articles = np.concatenate(lists) if lists else np.zeros(0, dtype=np.int64)
         lists.clear()  # no view left on the arrays that adds append to
-        if self._postings_ids > POSTINGS_CACHE_IDS:
+        if self._postings_bytes > POSTINGS_CACHE_BYTES:
             self._forget_postings()
         return feats, lengths, articles
 

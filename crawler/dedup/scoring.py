@@ -280,12 +280,12 @@ class Scorer:
                 parts += (f.words_at, h - f.words_at, len(f.ids) - h)
                 lo = hi
             seg = np.repeat(np.arange(len(parts)), parts)
-            sq = np.sqrt(np.bincount(seg, weights=w * w, minlength=len(parts))).tolist()
-            mass = np.bincount(seg, weights=w, minlength=len(parts)).tolist()
+            norms = np.sqrt(np.bincount(seg, weights=w * w, minlength=len(parts))).tolist()
+            masses = np.bincount(seg, weights=w, minlength=len(parts)).tolist()
             lo = 0
             for k, ((n, art, drop), f) in enumerate(zip(todo, feats)):
                 hi = lo + len(f.ids)
-                got = _Weights(drop, f, w[lo:hi], sq[3 * k:3 * k + 3], mass[3 * k:3 * k + 3])
+                got = _Weights(drop, f, w[lo:hi], norms[3 * k:3 * k + 3], masses[3 * k:3 * k + 3])
                 self._weighted[art.id] = got
                 out[n] = got
                 lo = hi
@@ -312,9 +312,11 @@ class Scorer:
 
     def score_many(self, a: StoredArticle, others: list[StoredArticle]) -> list[PairScore]:
         """``a`` scored against each of ``others``, all pairs in one array pass: the features of the
-        others, one after the other, are looked up in ``a``'s (binary search), and each pair's
-        dot product and shared minimum summed by ``np.bincount``. Equal to :meth:`Vector.compare`
-        of each pair up to rounding (the sums run in another order)."""
+        others, one after the other, are looked up in ``a``'s, and each pair's dot product and
+        shared minimum summed by ``np.bincount`` (a candidate's sums do not depend on the others
+        in the batch: ``score(a, b)`` gives the same floats). Equal to :meth:`Vector.compare` of
+        each pair up to rounding (the sums run in another order: 2e-15 on the corpus). Scoring
+        pair by pair took about ten numpy calls per vector pair, most of an article's query time."""
         if not others:
             return []
         epoch = self.features.epoch
@@ -342,8 +344,10 @@ class Scorer:
             keys += seg % 3
             table = self._positions(3 * self.features.size())
             table[keys_a] = np.arange(len(keys_a), dtype=np.int32)
-            at = table[keys]
-            table[keys_a] = -1
+            try:
+                at = table[keys]
+            finally:
+                table[keys_a] = -1
             hit = np.flatnonzero(at >= 0)
             if len(hit):
                 xs = wa.w[at[hit]]

@@ -208,7 +208,7 @@ def test_postings_held_in_memory_stay_equal_to_the_table(tmp_path) -> None:
     store.commit()
     feats = sorted(f for (f,) in store.conn.execute("SELECT DISTINCT feature FROM postings"))
     assert held_postings(fi, feats) == sqlite_postings(store, feats)  # read, now held
-    assert fi._postings_ids > 0
+    assert fi._postings_bytes > 0
     for a in articles(13, 5, host="y.example"):
         det.add(a)
         assert held_postings(fi, feats) == sqlite_postings(store, feats)
@@ -225,7 +225,7 @@ def test_postings_held_in_memory_stay_equal_to_the_table(tmp_path) -> None:
 
 
 def test_posting_lists_past_the_bound_are_forgotten(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(feature_index, "POSTINGS_CACHE_IDS", 50)
+    monkeypatch.setattr(feature_index, "POSTINGS_CACHE_BYTES", 2000)
     store = ArticleStore(tmp_path / "c.sqlite3")
     det = Detector(store)
     for a in articles(14, 30):
@@ -233,7 +233,7 @@ def test_posting_lists_past_the_bound_are_forgotten(tmp_path, monkeypatch: pytes
     fi = store.features
     feats = sorted(f for (f,) in store.conn.execute("SELECT DISTINCT feature FROM postings"))
     assert held_postings(fi, feats) == sqlite_postings(store, feats)
-    assert fi._postings_ids <= 50
+    assert fi._postings_bytes <= 2000
     store.close()
 
 
