@@ -135,9 +135,10 @@ class Detector:
         feats = feature_names(sig)
         if self.update_frequencies:
             self.store.features.count_document(feats)
-            self.templates.count(article.source, feats)
+            if self.scorer.templates is not None:  # nothing reads the counts otherwise
+                self.templates.count(article.source, feats)
         new_id = self.store.insert(article, sig)
-        new = self.store.get(new_id)
+        new = self.store.get_many([new_id]).get(new_id)  # its signals are cached: the row without them
         assert new is not None  # just inserted
         matches = self._relate(new)
         self.store.features.add(new_id, self._indexed_features(new.signals))  # as _candidates had them
@@ -270,9 +271,10 @@ class Detector:
         new_links = {link["url"]: link["kind"] for link in new.signals.source_links}
         named = rules.named_originals(new)
         new_sources = rules.sources(new)
-        for oid in sorted(others):
+        order = sorted(others)
+        scores = self.scorer.score_many(new, [others[oid] for oid in order])  # every pair in one pass
+        for oid, s in zip(order, scores):
             other = others[oid]
-            s = self.score(new, other)
             link = rules.link_relation(new, other, found[oid], new_links)
             relation = rules.classify(new, other, s, th, new_sources=new_sources)
             if relation is not None:

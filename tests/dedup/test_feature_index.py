@@ -178,3 +178,76 @@ def test_candidate_ids_are_the_candidates_articles(tmp_path, limit: int) -> None
         assert ranked, "the test means something"
         assert fi.candidate_ids(weights, max_df=30, limit=limit) == sorted(i for i, _mass in ranked)
     store.close()
+
+
+def sqlite_postings(store: ArticleStore, feats: list[str]) -> dict[str, list[int]]:
+    out: dict[str, list[int]] = {}
+    for f, article_id in store.conn.execute(
+            f"SELECT feature, article_id FROM postings WHERE feature IN ({','.join('?' * len(feats))})", feats):
+        out.setdefault(f, []).append(article_id)
+    return out
+
+
+def held_postings(fi: feature_index.FeatureIndex, feats: list[str]) -> dict[str, list[int]]:
+    got, lengths, ids = fi._postings_of(feats)
+    out, at = {}, 0
+    for f, n in zip(got, lengths):
+        out[f] = ids[at:at + n].tolist()
+        at += n
+    return out
+
+
+def test_postings_held_in_memory_stay_equal_to_the_table(tmp_path) -> None:
+    """Adds (new articles, and older ones re-added out of order as settling does), a delete and a
+    rollback: what candidate gathering reads from memory is what the table holds."""
+    store = ArticleStore(tmp_path / "c.sqlite3")
+    det = Detector(store)
+    fi = store.features
+    for a in articles(12, 30):
+        det.add(a)
+    store.commit()
+    feats = sorted(f for (f,) in store.conn.execute("SELECT DISTINCT feature FROM postings"))
+    assert held_postings(fi, feats) == sqlite_postings(store, feats)  # read, now held
+    assert fi._postings_bytes > 0
+    for a in articles(13, 5, host="y.example"):
+        det.add(a)
+        assert held_postings(fi, feats) == sqlite_postings(store, feats)
+    ids = [i for (i,) in store.conn.execute("SELECT id FROM articles ORDER BY id")]
+    fi.remove(ids[3])
+    fi.remove(ids[-1])
+    assert held_postings(fi, feats) == sqlite_postings(store, feats)
+    fi.add(ids[3], ["t:w1", "t:w2", "a:cve-2024-1001"])  # older than the newest: inserted in order
+    fi.add(ids[3], ["t:w1"])  # already there: ignored, as by SQLite
+    assert held_postings(fi, feats) == sqlite_postings(store, feats)
+    store.rollback()
+    assert held_postings(fi, feats) == sqlite_postings(store, feats)
+    store.close()
+
+
+def test_posting_lists_past_the_bound_are_forgotten(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(feature_index, "POSTINGS_CACHE_BYTES", 2000)
+    store = ArticleStore(tmp_path / "c.sqlite3")
+    det = Detector(store)
+    for a in articles(14, 30):
+        det.add(a)
+    fi = store.features
+    feats = sorted(f for (f,) in store.conn.execute("SELECT DISTINCT feature FROM postings"))
+    assert held_postings(fi, feats) == sqlite_postings(store, feats)
+    assert fi._postings_bytes <= 2000
+    store.close()
+
+
+def test_candidate_masses_are_summed_in_the_order_of_the_rows(tmp_path) -> None:
+    """Weights whose sum depends on the order of addition (0.1 + 0.2 + 0.3 is not 0.1 + (0.2 + 0.3)):
+    the articles kept at the limit are those :meth:`candidates` ranks first, ties by id."""
+    store = ArticleStore(tmp_path / "c.sqlite3")
+    fi = store.features
+    fi.count_document(["t:x", "t:y", "t:z"])
+    weights = {"t:z": 0.3, "t:x": 0.1, "t:y": 0.2}
+    for article_id, feats in ((1, ["t:x", "t:y", "t:z"]), (2, ["t:z", "t:y", "t:x"]), (3, ["t:x", "t:z"]),
+                              (4, ["t:y", "t:z"]), (5, ["t:x", "t:y", "t:z"])):
+        fi.add(article_id, feats)
+    for limit in range(1, 6):
+        ranked = fi.candidates(weights, max_df=10, limit=limit)
+        assert fi.candidate_ids(weights, max_df=10, limit=limit) == sorted(i for i, _mass in ranked)
+    store.close()

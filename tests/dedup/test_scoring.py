@@ -187,3 +187,65 @@ def test_article_cache_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     scorer.forget(arts[-1].id)
     assert scorer._cached_features == sum(len(f.ids) for f in scorer._cache.values()) < bound
     assert_same_scores(scorer.score(arts[1], arts[2]), dict_score(store, arts[1], arts[2]))
+
+
+# --- all of an article's pairs in one pass ----------------------------------------------------
+def pairwise(scorer: Scorer, a: StoredArticle, b: StoredArticle) -> PairScore:
+    """One pair through :class:`Vector` (the per-pair computation ``score_many`` replaces)."""
+    (aa, at, ah), (ba, bt, bh) = scorer.vectors(a), scorer.vectors(b)
+    s = PairScore()
+    s.anchors, s.anchors_contained = aa.compare(ba)
+    if a.lang == b.lang:
+        s.terms, s.terms_contained = at.compare(bt)
+        s.headline = ah.cosine(bh)
+    s.hamming = (a.signals.simhash ^ b.signals.simhash).bit_count()
+    return s
+
+
+@pytest.mark.parametrize("templates", [False, True])
+def test_score_many_equals_each_pair_scored_alone(templates: bool) -> None:
+    store = ArticleStore(":memory:")
+    arts = random_articles(store, 25, seed=6)
+    t = None
+    if templates:
+        t = SourceTemplates(min_articles=3, min_share=0.3, min_lift=1.2)
+        for a in arts:
+            t.count(a.source, feature_names(a.signals))
+    scorer = Scorer(store.features, t)
+    for a in arts[:5]:
+        many = scorer.score_many(a, arts)
+        assert len(many) == len(arts)
+        for b, s in zip(arts, many):
+            assert_same_scores(s, pairwise(scorer, a, b))
+            assert s == scorer.score(a, b)  # one pair is a batch of one: the same floats
+    assert scorer.score_many(arts[0], []) == []
+
+
+def test_copies_score_alike_in_one_batch() -> None:
+    """Two copies of one article get the very same floats (which original a translation has is
+    decided between candidates by their scores: a rounding difference must not choose)."""
+    store = ArticleStore(":memory:")
+    arts = random_articles(store, 8, seed=7)
+    copy = Article(url="https://7.example/copy", lang=arts[3].lang, text="", title=arts[3].title,
+                   source=arts[3].source)
+    sig = arts[3].signals
+    store.features.count_document(feature_names(sig))
+    twin = store.get(store.insert(copy, sig))
+    assert twin is not None
+    scorer = Scorer(store.features)
+    for a in arts:
+        many = scorer.score_many(a, [arts[3], *arts, twin])
+        assert many[0] == many[-1] == many[4]
+
+
+def test_score_many_through_a_restarted_vocabulary(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A batch whose features outgrow the vocabulary is scored pair by pair (a pair always fits)."""
+    monkeypatch.setattr("crawler.dedup.feature_index.VOCABULARY_SIZE", 150)
+    store = ArticleStore(":memory:")
+    arts = random_articles(store, 10, seed=8)
+    scorer = Scorer(store.features)
+    epoch = store.features.epoch
+    for a in arts[:3]:
+        for b, s in zip(arts, scorer.score_many(a, arts)):
+            assert_same_scores(s, dict_score(store, a, b))
+    assert store.features.epoch > epoch
