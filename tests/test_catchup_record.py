@@ -77,3 +77,23 @@ def test_a_worker_loads_neither_scrapy_nor_the_archive_nor_the_detector() -> Non
     assert not {m for m in loaded if m.split(".")[0] in ("scrapy", "twisted", "surt", "tldextract", "requests")}
     assert not {"crawler.archive.archive", "crawler.archive.catalog", "crawler.dedup.detector",
                 "crawler.dedup.store", "crawler.catchup"} & loaded
+
+
+def test_words_of_an_answer_from_a_worker_become_shared_and_stay_equal() -> None:
+    """A pool answer is unpickled with its own copy of every word; the catch-up's process shares them
+    (crawler.catchup.share_words) before the store caches the signals, values and order unchanged."""
+    import pickle
+
+    from crawler.catchup import share_words
+
+    raw = record(ZH.encode(), [("Content-Type", "text/html; charset=utf-8")])
+    first, second = (pickle.loads(pickle.dumps(analyse_record(task(raw)))) for _ in range(2))
+    assert first.signals is not None and second.signals is not None
+    before = first.signals.to_json()
+    word = next(iter(first.signals.terms))
+    assert next(w for w in second.signals.terms if w == word) is not word
+    share_words(first.signals)
+    share_words(second.signals)
+    assert first.signals.to_json() == before and list(first.signals.terms) == list(before["terms"])
+    assert type(first.signals.terms) is type(second.signals.terms)
+    assert next(w for w in second.signals.terms if w == word) is next(w for w in first.signals.terms if w == word)
