@@ -52,7 +52,7 @@ from crawler.dedup.detector import Detector
 from crawler.dedup.features import Signals
 from crawler.dedup.store import ArticleStore
 from crawler.errors import Interrupted
-from crawler.memory import release_memory
+from crawler.memory import release_memory, trim_heap
 from crawler.rebuild import catalog_lock, holds_capture, replay_block
 from crawler.sources import Source
 
@@ -202,6 +202,10 @@ class Catchup:
                 if self._pending >= FLUSH_EVERY:
                     self._flush(writer, done)
             if self._changed:
+                # The workers have no more to do: gone before the settle, which reads every
+                # article of the catalog back at once (the tail's peak was crawl process + idle worker).
+                self._close_pool()
+                trim_heap()
                 # As the crawl does at its end: a young catalog's flags are decided again in
                 # publication order, so it does not depend on the order articles came in.
                 self.detector.settle()
