@@ -116,6 +116,10 @@ class ProcessSampler:
         self.done_at: float | None = None
         self.crawl_cpu_at_done: float | None = None
         self.peak_at_done: int | None = None
+        #: per role, the RSS of each at the sample where the tree's total peaked (crawl and tail)
+        self.peak_parts: dict[str, int] = {}
+        self.tail_peak = 0  # the tree's peak after ``crawl_done`` appeared (the catch-up and exit)
+        self.tail_peak_parts: dict[str, int] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._poll, name="rss-poll", daemon=True)
 
@@ -146,6 +150,7 @@ class ProcessSampler:
         roles: dict[int, str] = {}
         while not self._stop.is_set():
             total = 0
+            parts: dict[str, int] = {}
             try:
                 procs = [root, *root.children(recursive=True)]
             except psutil.NoSuchProcess:
@@ -159,9 +164,13 @@ class ProcessSampler:
                 except (psutil.NoSuchProcess, psutil.AccessDenied):
                     continue
                 total += rss
+                parts[role] = parts.get(role, 0) + rss
                 self.peak_by_role[role] = max(self.peak_by_role.get(role, 0), rss)
                 self.cpu_by_pid[proc.pid] = (role, times.user + times.system)
-            self.peak = max(self.peak, total)
+            if total > self.peak:
+                self.peak, self.peak_parts = total, parts
+            if self.done_at is not None and total > self.tail_peak:
+                self.tail_peak, self.tail_peak_parts = total, parts
             if self.done_at is None and self.crawl_done is not None and self.crawl_done.exists():
                 self.done_at = time.perf_counter() - self.started
                 self.crawl_cpu_at_done = self.cpu_by_pid.get(self.pid, ("crawl", 0.0))[1]
@@ -357,7 +366,14 @@ def process_lines(run: Run, responses: int, stdout: str) -> list[str]:
         lines.append(f"tail after the crawl (catch-up, exit): {run.wall - tree.done_at:.1f} s wall, "
                      f"{crawl_total - crawl_cpu:.1f} CPU s of the crawl process"
                      f"{'; ' + catchup if catchup else ''}")
+        lines.append(f"tree peak RSS in the tail {tree.tail_peak / mib:.0f} MB ({_parts(tree.tail_peak_parts)})")
+    lines.append(f"tree peak RSS {tree.peak / mib:.0f} MB was {_parts(tree.peak_parts)}")
     return lines
+
+
+def _parts(parts: dict[str, int]) -> str:
+    """Per-role RSS at one sample: ``crawl 290 + other 130 MB`` (other: the catch-up's pool workers)."""
+    return " + ".join(f"{role} {rss / 2**20:.0f}" for role, rss in sorted(parts.items())) + " MB"
 
 
 def verify_archive(archive: Path, stats: dict, target: Target, result: Result) -> None:

@@ -1,7 +1,7 @@
 """AnalysisPool: worker processes that analyse the catch-up's articles ahead of it, answers taken in order.
 
 The catch-up's expensive part per article (parsing the record, decoding the page, extraction and
-signals: ``crawler.catchup.analyse_record``) depends on the record's bytes alone, so it can run
+signals: ``crawler.catchup_record.analyse_record``) depends on the record's bytes alone, so it can run
 ahead of the catalog in other processes. What depends on the order (``Detector.add``, the metadata
 records, the checkpoint) stays in the catch-up's process: :meth:`AnalysisPool.ordered` hands the
 answers back in the order the records were read, so the catalog, its flags and the records written
@@ -309,7 +309,7 @@ def serve(requests_fd: int, replies_fd: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     logging.basicConfig(level=logging.WARNING,
                         format="%(asctime)s [catch-up worker %(process)d] %(name)s %(levelname)s: %(message)s")
-    import crawler.catchup  # noqa: F401  the tasks' module and what analysis needs, before the first task
+    import crawler.catchup_record  # noqa: F401  the tasks' module (all a worker imports), before the first task
 
     requests = Connection(requests_fd, writable=False)
     replies = Connection(replies_fd, readable=False)

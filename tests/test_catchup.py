@@ -275,7 +275,7 @@ def test_a_pass_that_fails_half_way_leaves_nothing_half_done(tmp_path: Path, mon
     write_archive(tmp_path / "ref", site_exchanges())
     run(tmp_path / "ref")
     write_archive(tmp_path / "a", site_exchanges())
-    import crawler.catchup as catchup
+    import crawler.catchup_record as catchup  # where the analysis runs (a pool worker imports only it)
 
     calls = {"n": 0}
     real = catchup.analyse_page
@@ -413,7 +413,7 @@ def test_follow_survives_a_failed_pass_and_its_catalog_ends_as_an_uninterrupted_
     sources = tmp_path / "sources.toml"
     sources.write_text(f'[[source]]\nname = "site"\nlang = "en"\nstart_urls = ["{BASE}/"]\n'
                        f'allowed_domains = ["{HOST}"]\narticle_pattern = \'/(en|zh)/[a-z0-9-]+$\'\n')
-    import crawler.catchup as catchup
+    import crawler.catchup_record as catchup  # where the analysis runs (a pool worker imports only it)
 
     calls = {"n": 0}
     real = catchup.analyse_page
