@@ -29,6 +29,11 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from typing import Any, Mapping
 
+from crawler.dedup.calibrated import Logistic
+
+#: The fields that hold a calibrated model (``calibrated.Logistic``, or None for the cascade's threshold).
+MODEL_FIELDS = ("translation_model", "sibling_model", "zh_story_model", "story_model")
+
 
 @dataclass(frozen=True)
 class Thresholds:
@@ -154,6 +159,16 @@ class Thresholds:
     template_min_share: float = 0.5
     template_min_lift: float = 2.0
 
+    # --- calibrated models ---------------------------------------------------------------
+    #: A logistic model per decision (``calibrated.py``), in place of the threshold above it:
+    #: ``translation_model`` for ``translation_min``, ``sibling_model`` for ``sibling_min``,
+    #: ``zh_story_model`` for ``zh_story_min``, ``story_model`` for ``story_min`` (and the
+    #: same-subject rule, which is its feature). None keeps the cascade's threshold.
+    translation_model: Logistic | None = None
+    sibling_model: Logistic | None = None
+    zh_story_model: Logistic | None = None
+    story_model: Logistic | None = None
+
     # --- candidate search ------------------------------------------------------------
     #: Features (anchors, top terms) held by more than this share of the catalog are not
     #: used to find candidates (they still count in the similarity).
@@ -184,7 +199,11 @@ class Thresholds:
         unknown = set(values) - known
         if unknown:
             raise ValueError(f"unknown dedup settings: {', '.join(sorted(unknown))}")
-        return cls(**dict(values))
+        given = dict(values)
+        for name in MODEL_FIELDS:
+            if given.get(name) is not None:
+                given[name] = Logistic.of(given[name])
+        return cls(**given)
 
 
 DEFAULTS = Thresholds()
