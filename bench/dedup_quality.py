@@ -334,7 +334,7 @@ def cross_validate(articles: list[dict], groups: list[dict], k: int, args: argpa
         print(f"fitted {sum(len(v) for v in fitting.GRID.values())} settings per fold in {time.perf_counter() - t0:.0f} s")
         if args.model == "logistic":
             per_held = [_with_models(th, observations, labels, amb, args.decisions,
-                                     lambda o, held=held: owner[o.a] != held and owner[o.b] != held)
+                                     lambda o, held=held, owner=owner: owner[o.a] != held and owner[o.b] != held)
                         for held, th in enumerate(per_held)]
             overall = _with_models(overall, observations, labels, amb, args.decisions, lambda o: True)
             for held, th in enumerate(per_held):
