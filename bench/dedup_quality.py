@@ -250,6 +250,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--decisions", type=lambda v: tuple(v.split(",")), default=tuple(fit_model.SPEC),
                     help="with --model logistic: the decisions given a model, comma-separated (default all: "
                          + ",".join(fit_model.SPEC) + "); the others keep the cascade's threshold")
+    ap.add_argument("--l2", type=float, default=fit_model.L2, help="with --model logistic: the L2 penalty")
+    ap.add_argument("--balanced", action="store_true", help="with --model logistic: weigh both classes alike")
+    ap.add_argument("--translation-cut", choices=("picked", "pairs"), default="picked",
+                    help="with --model logistic: choose the translation cut by the originals it leads to "
+                         "(default) or by pair F1")
     ap.add_argument("--runs-cache", type=Path,
                     help="with --folds K: keep the detector runs in this file, reused while the code is unchanged")
     ap.add_argument("--errors-out", type=Path,
@@ -323,6 +328,11 @@ def cross_validate(articles: list[dict], groups: list[dict], k: int, args: argpa
     report: dict = {"folds": k, "seeds": {}}
     errors = open(args.errors_out, "w", encoding="utf-8") if args.errors_out else None
     observations = fit_model.collect(fit_prep) if args.model == "logistic" else []
+    picked = args.translation_cut == "picked"
+    options = fit_model.Options(
+        l2=args.l2, balanced=args.balanced,
+        when={aid: parse_when(art.published) or 0.0 for aid, art in fit_prep.items} if picked else None,
+        lang=labels.lang if picked else None)
     for seed in args.seeds:
         owner = fitting.folds(articles, groups, k, seed)
         sizes = [sum(1 for f in owner.values() if f == i) for i in range(k)]
@@ -333,10 +343,10 @@ def cross_validate(articles: list[dict], groups: list[dict], k: int, args: argpa
                                                 seed=seed, runs=runs["stripped"], choice=args.choice)
         print(f"fitted {sum(len(v) for v in fitting.GRID.values())} settings per fold in {time.perf_counter() - t0:.0f} s")
         if args.model == "logistic":
-            per_held = [_with_models(th, observations, labels, amb, args.decisions,
+            per_held = [_with_models(th, observations, labels, amb, args.decisions, options,
                                      lambda o, held=held, owner=owner: owner[o.a] != held and owner[o.b] != held)
                         for held, th in enumerate(per_held)]
-            overall = _with_models(overall, observations, labels, amb, args.decisions, lambda o: True)
+            overall = _with_models(overall, observations, labels, amb, args.decisions, options, lambda o: True)
             for held, th in enumerate(per_held):
                 print(f"  fold {held} models: " + "; ".join(
                     f"{name} cut {getattr(th, name).cut}" for name in fit_model.MODEL_FIELDS if getattr(th, name)))
@@ -380,9 +390,12 @@ def cross_validate(articles: list[dict], groups: list[dict], k: int, args: argpa
     return 0
 
 
-def _with_models(th, observations: list, labels: fitting.Labels, amb: set, decisions: tuple[str, ...], keep):
+def _with_models(th, observations: list, labels: fitting.Labels, amb: set, decisions: tuple[str, ...],
+                 options, keep):
     """``th`` with the calibrated models of ``decisions`` fitted on the observations ``keep`` admits."""
-    return replace(th, **fit_model.fit_models(observations, labels, amb, keep=keep, decisions=decisions))
+    options = replace(options, margin=th.translation_margin)
+    return replace(th, **fit_model.fit_models(observations, labels, amb, keep=keep, decisions=decisions,
+                                              options=options))
 
 
 def _code_key() -> str:

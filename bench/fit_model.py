@@ -25,6 +25,7 @@ import sys
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -112,17 +113,20 @@ def label(o: Observation, labels: fitting.Labels, ambiguous: set[frozenset[str]]
 
 
 # --- fitting ----------------------------------------------------------------------------------
-def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = L2, iterations: int = 50) -> tuple[np.ndarray, float]:
-    """Coefficients and intercept minimising the log-loss plus ``l2 * |coef|^2 / 2`` (Newton)."""
+def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = L2, iterations: int = 50,
+                 weights: np.ndarray | None = None) -> tuple[np.ndarray, float]:
+    """Coefficients and intercept minimising the (``weights``-weighted) log-loss plus
+    ``l2 * |coef|^2 / 2`` (Newton)."""
     n, d = x.shape
     a = np.hstack([np.ones((n, 1)), x])
+    sw = np.ones(n) if weights is None else weights
     w = np.zeros(d + 1)
     penalty = np.full(d + 1, l2)
     penalty[0] = 0.0
     for _ in range(iterations):
         p = 1.0 / (1.0 + np.exp(-np.clip(a @ w, -35, 35)))
-        grad = a.T @ (p - y) + penalty * w
-        hess = (a * (p * (1 - p))[:, None]).T @ a + np.diag(penalty + 1e-9)
+        grad = a.T @ (sw * (p - y)) + penalty * w
+        hess = (a * (sw * p * (1 - p))[:, None]).T @ a + np.diag(penalty + 1e-9)
         step = np.linalg.solve(hess, grad)
         w -= step
         if np.max(np.abs(step)) < 1e-8:
@@ -153,34 +157,96 @@ def _logit(p: float) -> float:
     return math.log(p / (1 - p))
 
 
-def fit_one(rows: list[tuple[dict[str, float], int]], features: tuple[str, ...], l2: float = L2) -> Logistic | None:
-    """A logistic model over ``features`` fitted on labelled feature rows (None without both classes)."""
+def fit_one(rows: list[tuple[dict[str, float], int]], features: tuple[str, ...], l2: float = L2,
+            balanced: bool = False, cut_by: Callable[[np.ndarray], float] | None = None) -> Logistic | None:
+    """A logistic model over ``features`` fitted on labelled feature rows (None without both
+    classes). ``balanced`` weighs each class to the same total; ``cut_by(probabilities)``
+    chooses the cut (default: the best F1 over the rows, ``choose_cut``)."""
     if not rows or len({y for _x, y in rows}) < 2:
         return None
     x = np.array([[r[f] for f in features] for r, _y in rows], dtype=float)
     y = np.array([y for _x, y in rows], dtype=float)
-    coef, intercept = fit_logistic(x, y, l2)
+    weights = None
+    if balanced:
+        weights = np.where(y == 1, len(y) / (2 * y.sum()), len(y) / (2 * (len(y) - y.sum())))
+    coef, intercept = fit_logistic(x, y, l2, weights=weights)
     p = 1.0 / (1.0 + np.exp(-(x @ coef + intercept)))
-    return Logistic(features, tuple(round(float(c), 4) for c in coef), round(intercept, 4),
-                    round(choose_cut(p, y), 4))
+    cut = cut_by(p) if cut_by is not None else choose_cut(p, y)
+    return Logistic(features, tuple(round(float(c), 4) for c in coef), round(intercept, 4), round(cut, 4))
+
+
+def picked_cut(observations: list[Observation], y: np.ndarray, p: np.ndarray, when: dict[str, float],
+               lang: dict[str, str], margin: float) -> float:
+    """The translation cut with the best F1 of the originals it leads to: per translation, among
+    the candidates it accepts, the earliest within ``margin`` of the best anchor cosine (as
+    ``originals.pick_original``). A pair-level F1 would count the other reports of a story
+    (which share the original's names) against a cut the one-original choice handles."""
+    by_zh: dict[str, list[int]] = {}
+    for i, o in enumerate(observations):
+        by_zh.setdefault(o.a if lang[o.a] != "en" else o.b, []).append(i)
+    positives = float(y.sum())
+    cuts = sorted(set(p.tolist()), reverse=True)
+    best_f1, best_at = -1.0, 0
+    for n, c in enumerate(cuts):
+        tp = fp = 0
+        for rows in by_zh.values():
+            took = [i for i in rows if p[i] >= c]
+            if not took:
+                continue
+            top = max(observations[i].x["anchors"] for i in took)
+            close = [i for i in took if observations[i].x["anchors"] >= margin * top]
+            other = lambda i: observations[i].b if lang[observations[i].a] != "en" else observations[i].a  # noqa: E731
+            pick = min(close, key=lambda i: (when.get(other(i), math.inf), -observations[i].x["anchors"], other(i)))
+            tp += int(y[pick] == 1)
+            fp += int(y[pick] == 0)
+        f1 = 2 * tp / (2 * tp + fp + (positives - tp)) if tp else 0.0
+        if f1 > best_f1:
+            best_f1, best_at = f1, n
+    lo = cuts[best_at]
+    hi = cuts[best_at + 1] if best_at + 1 < len(cuts) else 1 / (1 + math.exp(-(_logit(lo) - 2.0)))
+    return float(1.0 / (1.0 + math.exp(-(_logit(lo) + _logit(hi)) / 2)))
+
+
+def _picked_cut_of(kept: list[Observation], y: np.ndarray, opt: Options, p: np.ndarray) -> float:
+    assert opt.when is not None and opt.lang is not None
+    return picked_cut(kept, y, p, opt.when, opt.lang, opt.margin)
+
+
+@dataclass(frozen=True)
+class Options:
+    """How the models are fitted (``dedup_quality.py --l2 / --balanced``)."""
+
+    l2: float = L2
+    balanced: bool = False
+    #: Articles' dates and languages: with them the translation cut is chosen by the originals it
+    #: leads to (``picked_cut``), else by pair F1.
+    when: dict[str, float] | None = None
+    lang: dict[str, str] | None = None
+    margin: float = DEFAULTS.translation_margin
 
 
 def fit_models(observations: list[Observation], labels: fitting.Labels, ambiguous: set[frozenset[str]],
                keep: Callable[[Observation], bool] = lambda o: True, decisions: tuple[str, ...] = tuple(SPEC),
-               l2: float = L2) -> dict[str, Logistic]:
+               l2: float = L2, options: Options | None = None) -> dict[str, Logistic]:
     """A model per decision in ``decisions`` (the ``Thresholds`` field -> model), fitted on the
     observations ``keep`` admits (the training folds' pairs)."""
+    opt = options or Options(l2=l2)
     models: dict[str, Logistic] = {}
     for decision in decisions:
         field_name, features, _rels = SPEC[decision]
-        rows = []
+        rows, kept = [], []
         for o in observations:
             if o.decision != decision or not keep(o):
                 continue
             y = label(o, labels, ambiguous)
             if y is not None:
                 rows.append((o.x, y))
-        model = fit_one(rows, features, l2)
+                kept.append(o)
+        cut_by = None
+        if decision == "translation" and opt.when is not None and opt.lang is not None:
+            ys = np.array([y for _x, y in rows], dtype=float)
+            cut_by = partial(_picked_cut_of, kept, ys, opt)
+        model = fit_one(rows, features, opt.l2, opt.balanced, cut_by)
         if model is not None:
             models[field_name] = model
     return models

@@ -85,3 +85,25 @@ def test_labels_follow_the_decision_and_leave_out_ambiguous_and_other_relations(
     assert fit_model.label(obs("story", "x-0", "x-4"), labels, amb) is None
     assert fit_model.label(obs("story", "x-1", "x-4"), labels, amb) == 0
     assert fit_model.label(obs("translation", "x-0", "x-1"), labels, amb) is None
+
+
+def test_balanced_classes_move_the_cut_not_the_separation() -> None:
+    rows = synthetic()
+    model = fit_model.fit_one(rows, ("anchors", "terms"), balanced=True)
+    assert model is not None
+    assert [model.probability(x) >= model.cut for x, _y in rows] == [bool(y) for _x, y in rows]
+
+
+def test_the_translation_cut_is_chosen_by_the_originals_it_leads_to() -> None:
+    """One translation (z1) and three English candidates: its original e1 (earliest), a later
+    report of the story e2 with a higher anchor cosine (negative), and an unrelated e3. Only a cut
+    that keeps e1 among the accepted lets the earliest-within-margin choice find it."""
+    lang = {"z1": "zh", "e1": "en", "e2": "en", "e3": "en"}
+    when = {"e1": 0.0, "e2": 3600.0, "e3": 0.0, "z1": 7200.0}
+    obs = [fit_model.Observation("translation", "z1", "e1", {"anchors": 0.5}),
+           fit_model.Observation("translation", "z1", "e2", {"anchors": 0.6}),
+           fit_model.Observation("translation", "z1", "e3", {"anchors": 0.1})]
+    y = np.array([1.0, 0.0, 0.0])
+    p = np.array([0.4, 0.7, 0.1])
+    cut = fit_model.picked_cut(obs, y, p, when, lang, margin=0.6)
+    assert 0.1 < cut <= 0.4
