@@ -250,6 +250,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--decisions", type=lambda v: tuple(v.split(",")), default=tuple(fit_model.SPEC),
                     help="with --model logistic: the decisions given a model, comma-separated (default all: "
                          + ",".join(fit_model.SPEC) + "); the others keep the cascade's threshold")
+    ap.add_argument("--features", action="append", default=[], metavar="DECISION:F1+F2",
+                    help="with --model logistic: the features of one decision's model (repeatable), "
+                         "e.g. story:anchors+terms+headline+same_subject (default: bench/fit_model.SPEC)")
     ap.add_argument("--l2", type=float, default=fit_model.L2, help="with --model logistic: the L2 penalty")
     ap.add_argument("--balanced", action="store_true", help="with --model logistic: weigh both classes alike")
     ap.add_argument("--translation-cut", choices=("picked", "pairs"), default="picked",
@@ -327,6 +330,10 @@ def cross_validate(articles: list[dict], groups: list[dict], k: int, args: argpa
     runs: dict[str, dict] = _load_runs(args.runs_cache)
     report: dict = {"folds": k, "seeds": {}}
     errors = open(args.errors_out, "w", encoding="utf-8") if args.errors_out else None
+    for spec in args.features:
+        decision, names = spec.split(":", 1)
+        field_name, _f, rels = fit_model.SPEC[decision]
+        fit_model.SPEC[decision] = (field_name, tuple(names.split("+")), rels)
     observations = fit_model.collect(fit_prep) if args.model == "logistic" else []
     picked = args.translation_cut == "picked"
     options = fit_model.Options(
