@@ -13,6 +13,11 @@ the detector runs over the whole corpus, as an index holds unseen articles among
 It also scores the frozen defaults per fold (``frozen``): not honest, since they were fitted on
 every fold, but the gap to the cross-validated figures shows how much the fit flatters.
 
+``--model logistic`` fits, over the thresholds, a calibrated model per content decision on the
+same K-1 folds (``bench/fit_model.py``: ``--decisions``, ``--features``, ``--l2``, ``--balanced``,
+``--translation-cut``) and scores the held-out fold the same way: the before/after of
+``crawler/dedup/calibrated.py`` (``defaults.py`` gives the figures).
+
 ``--seeds 0,1,2`` repeats the cross-validation over other fold splits (seed 0 is the split of
 the figures before seeds; the detector runs are shared, so each more seed costs seconds) and ends
 with a table of mean / worst fold per seed; ``--choice smoothed`` fits as before 2026-12;

@@ -107,3 +107,30 @@ def test_the_translation_cut_is_chosen_by_the_originals_it_leads_to() -> None:
     p = np.array([0.4, 0.7, 0.1])
     cut = fit_model.picked_cut(obs, y, p, when, lang, margin=0.6)
     assert 0.1 < cut <= 0.4
+
+
+def test_collect_sees_the_pairs_each_decision_weighs_through_the_real_detector() -> None:
+    """Two English reports of one incident and an unrelated one, a day apart: the story decision
+    weighs the pair of reports with its features; the unrelated article shares nothing to be found by."""
+    story = ("Fortinet patched CVE-2024-21762, an out-of-bounds write in FortiOS SSL VPN that attackers "
+             "exploit to run code without authentication. Fortinet urges customers on FortiOS 7.4 to upgrade. ")
+    other = ("Researchers describe a new phishing kit that targets payroll portals with fake login pages "
+             "hosted on cheap domains. The kit steals session cookies. ")
+    articles = [
+        {"id": "e-1", "lang": "en", "title": "Fortinet fixes exploited FortiOS SSL VPN flaw CVE-2024-21762",
+         "text": story * 3, "site": "one.example", "published": "2024-02-09T10:00:00Z"},
+        {"id": "e-2", "lang": "en", "title": "FortiOS SSL VPN bug CVE-2024-21762 exploited in attacks",
+         "text": story.replace("urges", "tells") * 2 + "CISA added the flaw to its catalog. ",
+         "site": "two.example", "published": "2024-02-10T08:00:00Z"},
+        {"id": "e-3", "lang": "en", "title": "Phishing kit targets payroll portals", "text": other * 3,
+         "site": "three.example", "published": "2024-02-10T09:00:00Z"},
+    ]
+    groups = [{"article_ids": ["e-1", "e-2"], "relation": "same_story"}]
+    observations = fit_model.collect(fitting.prepare(articles, strip=True))
+    weighed = {o.pair: o for o in observations if o.decision == "story"}
+    pair = frozenset(("e-1", "e-2"))
+    assert pair in weighed
+    x = weighed[pair].x
+    assert x["same_subject"] == 1.0 and x["shared_ids"] > 0 and x["anchors"] > 0
+    labels = fitting.Labels.of(articles, groups)
+    assert fit_model.label(weighed[pair], labels, set()) == 1
