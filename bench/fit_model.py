@@ -37,6 +37,7 @@ import fit_detector as fitting  # noqa: E402
 from crawler.dedup.calibrated import Logistic  # noqa: E402
 from crawler.dedup.defaults import DEFAULTS, Thresholds  # noqa: E402
 from crawler.dedup.detector import Detector  # noqa: E402
+from crawler.dedup.features import parse_when  # noqa: E402
 from crawler.dedup.store import ArticleStore, StoredArticle, feature_names  # noqa: E402
 
 #: Per decision: the ``Thresholds`` field its model goes in, the features it uses, and which
@@ -259,8 +260,10 @@ def main(argv: list[str] | None = None) -> int:
     articles, groups = fitting.load_corpus(args.corpus)
     labels = fitting.Labels.of(articles, groups)
     amb = labels.ambiguous(groups)
-    observations = collect(fitting.prepare(articles, strip=True))
-    models = fit_models(observations, labels, amb)
+    prep = fitting.prepare(articles, strip=True)
+    observations = collect(prep)
+    when = {aid: parse_when(art.published) or 0.0 for aid, art in prep.items}
+    models = fit_models(observations, labels, amb, options=Options(when=when, lang=labels.lang))
     for decision, (field_name, _f, _r) in SPEC.items():
         n = [label(o, labels, amb) for o in observations if o.decision == decision]
         print(f"{decision}: {sum(1 for y in n if y == 1)} positive, {sum(1 for y in n if y == 0)} negative pairs")
