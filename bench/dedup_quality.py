@@ -13,6 +13,11 @@ the detector runs over the whole corpus, as an index holds unseen articles among
 It also scores the frozen defaults per fold (``frozen``): not honest, since they were fitted on
 every fold, but the gap to the cross-validated figures shows how much the fit flatters.
 
+``--model logistic`` fits, over the thresholds, a calibrated model per content decision on the
+same K-1 folds (``bench/fit_model.py``: ``--decisions``, ``--features``, ``--l2``, ``--balanced``,
+``--translation-cut``) and scores the held-out fold the same way: the before/after of
+``crawler/dedup/calibrated.py`` (``defaults.py`` gives the figures).
+
 ``--seeds 0,1,2`` repeats the cross-validation over other fold splits (seed 0 is the split of
 the figures before seeds; the detector runs are shared, so each more seed costs seconds) and ends
 with a table of mean / worst fold per seed; ``--choice smoothed`` fits as before 2026-12;
@@ -48,12 +53,13 @@ import sys
 import tempfile
 import time
 from collections import defaultdict
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import fit_detector as fitting  # noqa: E402
+import fit_model  # noqa: E402
 
 from crawler.dedup import rules  # noqa: E402
 from crawler.dedup.defaults import DEFAULTS  # noqa: E402
@@ -243,6 +249,20 @@ def main(argv: list[str] | None = None) -> int:
                          "figures before seeds); the detector runs are shared between them")
     ap.add_argument("--choice", choices=sorted(fitting.CHOICES), default="best",
                     help="how the fit chooses among a grid's settings (default best: fit_detector.choose)")
+    ap.add_argument("--model", choices=("cascade", "logistic"), default="cascade",
+                    help="with --folds K: what is fitted on K-1 folds: the cascade's thresholds (bench/fit_detector.py) "
+                         "or, over them, the calibrated models of each decision (bench/fit_model.py)")
+    ap.add_argument("--decisions", type=lambda v: tuple(v.split(",")), default=tuple(fit_model.SPEC),
+                    help="with --model logistic: the decisions given a model, comma-separated (default all: "
+                         + ",".join(fit_model.SPEC) + "); the others keep the cascade's threshold")
+    ap.add_argument("--features", action="append", default=[], metavar="DECISION:F1+F2",
+                    help="with --model logistic: the features of one decision's model (repeatable), "
+                         "e.g. story:anchors+terms+headline+same_subject (default: bench/fit_model.SPEC)")
+    ap.add_argument("--l2", type=float, default=fit_model.L2, help="with --model logistic: the L2 penalty")
+    ap.add_argument("--balanced", action="store_true", help="with --model logistic: weigh both classes alike")
+    ap.add_argument("--translation-cut", choices=("picked", "pairs"), default="picked",
+                    help="with --model logistic: choose the translation cut by the originals it leads to "
+                         "(default) or by pair F1")
     ap.add_argument("--runs-cache", type=Path,
                     help="with --folds K: keep the detector runs in this file, reused while the code is unchanged")
     ap.add_argument("--errors-out", type=Path,
@@ -315,6 +335,16 @@ def cross_validate(articles: list[dict], groups: list[dict], k: int, args: argpa
     runs: dict[str, dict] = _load_runs(args.runs_cache)
     report: dict = {"folds": k, "seeds": {}}
     errors = open(args.errors_out, "w", encoding="utf-8") if args.errors_out else None
+    for spec in args.features:
+        decision, names = spec.split(":", 1)
+        field_name, _f, rels = fit_model.SPEC[decision]
+        fit_model.SPEC[decision] = (field_name, tuple(names.split("+")), rels)
+    observations = fit_model.collect(fit_prep) if args.model == "logistic" else []
+    picked = args.translation_cut == "picked"
+    options = fit_model.Options(
+        l2=args.l2, balanced=args.balanced,
+        when={aid: parse_when(art.published) or 0.0 for aid, art in fit_prep.items} if picked else None,
+        lang=labels.lang if picked else None)
     for seed in args.seeds:
         owner = fitting.folds(articles, groups, k, seed)
         sizes = [sum(1 for f in owner.values() if f == i) for i in range(k)]
@@ -324,6 +354,14 @@ def cross_validate(articles: list[dict], groups: list[dict], k: int, args: argpa
         per_held, overall, _table = fitting.fit(articles, groups, k, prep=fit_prep, log=lambda *_: None,
                                                 seed=seed, runs=runs["stripped"], choice=args.choice)
         print(f"fitted {sum(len(v) for v in fitting.GRID.values())} settings per fold in {time.perf_counter() - t0:.0f} s")
+        if args.model == "logistic":
+            per_held = [_with_models(th, observations, labels, amb, args.decisions, options,
+                                     lambda o, held=held, owner=owner: owner[o.a] != held and owner[o.b] != held)
+                        for held, th in enumerate(per_held)]
+            overall = _with_models(overall, observations, labels, amb, args.decisions, options, lambda o: True)
+            for held, th in enumerate(per_held):
+                print(f"  fold {held} models: " + "; ".join(
+                    f"{name} cut {getattr(th, name).cut}" for name in fit_model.MODEL_FIELDS if getattr(th, name)))
         fitted = {name: getattr(overall, name) for setting in fitting.GRID.values() for name in setting[0]}
         print(f"  whole corpus (what bench/fit_detector.py freezes): {json.dumps(fitted)}")
         for held, th in enumerate(per_held):
@@ -362,6 +400,14 @@ def cross_validate(articles: list[dict], groups: list[dict], k: int, args: argpa
     if args.json:
         args.json.write_text(json.dumps(report, indent=2))
     return 0
+
+
+def _with_models(th, observations: list, labels: fitting.Labels, amb: set, decisions: tuple[str, ...],
+                 options, keep):
+    """``th`` with the calibrated models of ``decisions`` fitted on the observations ``keep`` admits."""
+    options = replace(options, margin=th.translation_margin)
+    return replace(th, **fit_model.fit_models(observations, labels, amb, keep=keep, decisions=decisions,
+                                              options=options))
 
 
 def _code_key() -> str:

@@ -1,8 +1,8 @@
 """Fit the detector's thresholds on labelled articles, and the cross-validation that keeps the fit honest.
 
-    python bench/fit_detector.py --corpus ../shared/corpus
+    python bench/fit_detector.py --corpus ../shared/corpus [--model logistic]
 
-prints the thresholds that maximise each relation's content-only F1 on the whole corpus (what
+(``--model logistic``: the calibrated models of ``bench/fit_model.py`` instead) prints the thresholds that maximise each relation's content-only F1 on the whole corpus (what
 ``crawler/dedup/defaults.py`` freezes, with this command named there). ``bench/dedup_quality.py
 --folds K`` uses the same machinery on K-1 folds at a time and scores the held-out fold.
 
@@ -364,7 +364,13 @@ def fit(articles: list[dict], groups: list[dict], k: int = 1, base: Thresholds =
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--corpus", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "corpus")
+    ap.add_argument("--model", choices=("cascade", "logistic"), default="cascade",
+                    help="cascade: the thresholds' grid (default); logistic: the calibrated models (bench/fit_model.py)")
     args = ap.parse_args(argv)
+    if args.model == "logistic":
+        import fit_model  # here: it imports this module
+
+        return fit_model.main(["--corpus", str(args.corpus)])
     articles, groups = load_corpus(args.corpus)
     _per, overall, _table = fit(articles, groups, k=1)
     fitted = {name: getattr(overall, name) for setting in GRID.values() for name in setting[0]}

@@ -89,6 +89,10 @@ class _Judged:
 class Detector:
     """The near-duplicate and translation detector over one :class:`ArticleStore`."""
 
+    #: Told every pair each content decision weighs, with its features (``rules.Observe``):
+    #: ``bench/fit_model.py`` sets it on its detector to collect what the models are fitted on.
+    observe: rules.Observe | None = None
+
     def __init__(
         self,
         store: ArticleStore,
@@ -276,7 +280,7 @@ class Detector:
         for oid, s in zip(order, scores):
             other = others[oid]
             link = rules.link_relation(new, other, found[oid], new_links)
-            relation = rules.classify(new, other, s, th, new_sources=new_sources)
+            relation = rules.classify(new, other, s, th, new_sources=new_sources, observe=self.observe)
             if relation is not None:
                 judged.content_match = True
                 if relation.kind == Kind.TRANSLATION:

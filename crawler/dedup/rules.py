@@ -9,17 +9,24 @@ laid over the content's answer). ``refute_links`` drops links the content contra
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, TypeVar
 
+from crawler.dedup import calibrated
 from crawler.dedup.anchors import extract_anchors
+from crawler.dedup.calibrated import Logistic
 from crawler.dedup.defaults import DEFAULTS, Thresholds
 from crawler.dedup.kinds import Basis, Kind
 from crawler.dedup.scoring import PairScore
 from crawler.dedup.store import StoredArticle
 
 C = TypeVar("C")
+
+#: ``observe(decision, new, other, features)``: told every pair a decision weighs, with its
+#: features, before the model or threshold decides (``bench/fit_model.py`` collects them).
+Observe = Callable[[str, "StoredArticle", "StoredArticle", dict[str, float]], None]
 
 #: Anchor prefixes of ids that name one vulnerability.
 INCIDENT_ID_PREFIXES = ("cve-", "ghsa-")
@@ -38,10 +45,13 @@ class Found(StrEnum):
 
 @dataclass(frozen=True)
 class Relation:
-    """What the content alone says: a kind and how strongly."""
+    """What the content alone says: a kind and how strongly (with a calibrated model: its
+    probability ``p`` and the features that moved it most, ``because``)."""
 
     kind: Kind
     score: float
+    p: float | None = None
+    because: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -172,10 +182,39 @@ def link_relation(new: StoredArticle, other: StoredArticle, found: set[Found], n
 
 
 # --- the rules ---------------------------------------------------------------------------------
+def pair_features(new: StoredArticle, other: StoredArticle, s: PairScore) -> dict[str, float]:
+    """The pair's features for a calibrated model (``calibrated.FEATURES``)."""
+    a, b = new.signals.anchors, other.signals.anchors
+    small, large = (a, b) if len(a) <= len(b) else (b, a)
+    return calibrated.pair_features(
+        s_anchors=s.anchors, s_terms=s.terms, s_headline=s.headline, s_anchors_contained=s.anchors_contained,
+        s_terms_contained=s.terms_contained, days=s.days, same_subject=same_subject(new, other),
+        shared_ids=len(incident_ids(new) & incident_ids(other)), shared_anchors=sum(1 for x in small if x in large),
+        lengths=(new.signals.length, other.signals.length),
+        translated=new.signals.translated or other.signals.translated)
+
+
+def _weigh(decision: str, model: Logistic | None, score: float, least: float, new: StoredArticle,
+           other: StoredArticle, s: PairScore, observe: Observe | None) -> tuple[float, float | None, tuple[str, ...]] | None:
+    """One decision on a pair that passed its rules: with a model, its probability against the
+    model's cut; without, the cascade's ``score >= least``. Returns (score, p, because) when
+    accepted (the score is the probability with a model), else None."""
+    if model is None and observe is None:
+        return (score, None, ()) if score >= least else None
+    x = pair_features(new, other, s)
+    if observe is not None:
+        observe(decision, new, other, x)
+    if model is None:
+        return (score, None, ()) if score >= least else None
+    p = model.probability(x)
+    return (p, p, tuple(model.because(x))) if p >= model.cut else None
+
+
 def classify(new: StoredArticle, other: StoredArticle, s: PairScore, th: Thresholds, *,
-             new_sources: set[str]) -> Relation | None:
+             new_sources: set[str], observe: Observe | None = None) -> Relation | None:
     """What the content says the pair is. A cross-language match comes back as ``TRANSLATION``
-    whichever side translates; the caller decides whether it stands (one original per translation)."""
+    whichever side translates; the caller decides whether it stands (one original per translation).
+    ``observe`` is told each decision weighed (see ``Observe``)."""
     if new.signals.content_hash == other.signals.content_hash and new.signals.length > 0:
         return Relation(Kind.EXACT, 1.0)
     if th.incident_ids and conflicting_incidents(new, other, th):
@@ -187,14 +226,18 @@ def classify(new: StoredArticle, other: StoredArticle, s: PairScore, th: Thresho
         return Relation(Kind.REPOST, max(1.0 - s.hamming / 64.0, s.terms))
     if not same_lang:
         lo, hi = th.translation_window_days
-        if s.anchors >= th.translation_min and lo <= translation_days(new, other, s) <= hi:
-            return Relation(Kind.TRANSLATION, s.anchors)
+        if lo <= translation_days(new, other, s) <= hi:
+            took = _weigh("translation", th.translation_model, s.anchors, th.translation_min, new, other, s, observe)
+            if took is not None:
+                # The score stays the anchor cosine: the one-original choice (``originals.py``)
+                # compares translations' scores by ``translation_margin``; ``p`` goes in the detail.
+                return Relation(Kind.TRANSLATION, s.anchors, took[1], took[2])
         return None
-    return _same_language(new, other, s, th, new_sources)
+    return _same_language(new, other, s, th, new_sources, observe)
 
 
 def _same_language(new: StoredArticle, other: StoredArticle, s: PairScore, th: Thresholds,
-                   new_sources: set[str]) -> Relation | None:
+                   new_sources: set[str], observe: Observe | None = None) -> Relation | None:
     days = abs(s.days) if s.days is not None else 0.0
     relation = None
     if new.lang == "zh":
@@ -203,20 +246,32 @@ def _same_language(new: StoredArticle, other: StoredArticle, s: PairScore, th: T
         # related through their originals (an en same_story), not siblings; they may still
         # report one incident. (English reports cite references freely: not applied there.)
         different_originals = bool(new_sources and other_sources and not (new_sources & other_sources))
-        if not different_originals and s.sibling >= th.sibling_min and days <= th.sibling_window_days:
+        sibling = None
+        if not different_originals and days <= th.sibling_window_days:
+            sibling = _weigh("sibling", th.sibling_model, s.sibling, th.sibling_min, new, other, s, observe)
+        if sibling is not None:
             translated = new.signals.translated or other.signals.translated
-            relation = Relation(Kind.TRANSLATION_SIBLING if translated else Kind.SAME_STORY, s.sibling)
-        elif s.mixed >= th.zh_story_min and (days <= th.zh_story_window_days or (
+            relation = Relation(Kind.TRANSLATION_SIBLING if translated else Kind.SAME_STORY, *sibling)
+        if (sibling is None or observe is not None) and (days <= th.zh_story_window_days or (
                 days <= th.zh_story_subject_window_days and same_subject(new, other))):
             # Chinese outlets reporting one incident from different originals: their wording
             # shares little (each translates another report), their names and figures and the
             # words of the incident do, within days; or later (a follow-up, a weekly roundup)
             # when both are about the very same vulnerability ids.
-            relation = Relation(Kind.SAME_STORY, s.mixed)
-    elif days <= th.story_window_days and (s.story >= th.story_min or (th.story_same_subject and same_subject(new, other))):
+            story = _weigh("zh_story", th.zh_story_model, s.mixed, th.zh_story_min, new, other, s, observe)
+            if story is not None and sibling is None:
+                relation = Relation(Kind.SAME_STORY, *story)
+    elif days <= th.story_window_days:
         # Within days, two reports whose subject is the same vulnerability ids report one incident
         # however differently their teasers are worded (the vendor's fix, the exploitation, CISA).
-        relation = Relation(Kind.SAME_STORY, s.story)
+        if th.story_model is None and th.story_same_subject and s.story < th.story_min and same_subject(new, other):
+            story = (s.story, None, ())
+            if observe is not None:
+                observe("story", new, other, pair_features(new, other, s))
+        else:
+            story = _weigh("story", th.story_model, s.story, th.story_min, new, other, s, observe)
+        if story is not None:
+            relation = Relation(Kind.SAME_STORY, *story)
     if relation is not None and relation.kind == Kind.SAME_STORY and new.source and new.source == other.source:
         return None  # an outlet's follow-ups are its own stories, not a rewrite of another's
     return relation
@@ -261,8 +316,11 @@ def decide(new: StoredArticle, other: StoredArticle, s: PairScore, relation: Rel
     on a link the content does not confirm (a weak link, dropped if the content matches elsewhere)."""
     if relation is None and link is None:
         return None, False
-    detail = {"anchors": round(s.anchors, 4), "terms": round(s.terms, 4), "hamming": s.hamming,
-              "evidence": evidence(new, other)}
+    detail: dict[str, Any] = {"anchors": round(s.anchors, 4), "terms": round(s.terms, 4), "hamming": s.hamming,
+                              "evidence": evidence(new, other)}
+    if relation is not None and relation.p is not None:
+        detail["p"] = round(relation.p, 4)
+        detail["because"] = list(relation.because)
     if relation is not None:
         basis = Basis.CONTENT if link is None else Basis.CONTENT_LINK
         return Decision(other, relation.kind, relation.score, basis, detail), False
