@@ -10,8 +10,9 @@ same decisions are made over plain values with the same w3lib functions Scrapy c
 tests/test_http_text.py checks the answers against Scrapy's own classes on hostile inputs, and
 that the tables copied here still match Scrapy's.
 
-Content-Encoding is undone as ``crawler.archive.retrieve.decode_content`` does (that module
-imports the whole archive package, 12 MB more per worker); the tests pin the two together.
+Content-Encoding is undone here for the archive reader too (``crawler.archive.retrieve`` imports
+``decode_content`` from this module, which keeps a worker from importing the whole archive
+package, 12 MB more per worker).
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ from w3lib.encoding import (
     read_bom,
     resolve_encoding,
 )
+
+from crawler.errors import NewsarchiveError
 
 #: ``scrapy.responsetypes.ResponseTypes.CLASSES`` (a test keeps them equal): media type -> class.
 RESPONSE_CLASSES = {
@@ -60,16 +63,20 @@ _DEFAULT_ENCODING = "ascii"
 _META_CHARSET = re.compile(rb"<meta[^>]+charset\s*=", re.IGNORECASE)
 
 
-class DecodeError(ValueError):
-    """The payload's Content-Encoding cannot be undone (``crawler.archive.retrieve.DecodeError``'s twin)."""
+class DecodeError(NewsarchiveError, ValueError):
+    """The payload's Content-Encoding cannot be undone within limits (``get`` and the catch-up alike)."""
 
 
 class PayloadTooLarge(DecodeError):
-    """The decoded payload would exceed the size allowed."""
+    """Decoding would exceed the ceiling (a stored compression bomb stays a bomb)."""
+
+
+#: Ceiling for undoing a Content-Encoding (a stored gzip bomb stays a bomb).
+MAX_DECODED_SIZE = 256 * 1024 * 1024
 
 
 # -- Content-Encoding ----------------------------------------------------------------------------
-def decode_content(payload: bytes, encoding: str | None, max_size: int) -> bytes:
+def decode_content(payload: bytes, encoding: str | None, max_size: int = MAX_DECODED_SIZE) -> bytes:
     """``payload`` with its Content-Encoding (``gzip``, ``x-gzip``, ``deflate``, ``br``, stacked)
     undone, at most ``max_size`` bytes. Raises :class:`DecodeError`."""
     codings = [c.strip().lower() for c in (encoding or "").split(",") if c.strip()]

@@ -13,7 +13,6 @@ bounded decoder of warcio_brotli.py, the one warcio's readers use here too.
 from __future__ import annotations
 
 import io
-import zlib
 from dataclasses import dataclass
 
 from warcio.archiveiterator import ArchiveIterator
@@ -24,21 +23,13 @@ from crawler.archive.cdxj import CaptureEntry
 from crawler.archive.records import NOT_MODIFIED_PROFILE
 from crawler.archive.warcscan import PARSE_ERRORS, UnreadableWarc
 from crawler.errors import NewsarchiveError
-
-#: Ceiling for decoding a Content-Encoded payload on `get` (a stored gzip bomb stays a bomb).
-MAX_DECODED_SIZE = 256 * 1024 * 1024
+from crawler.http_text import MAX_DECODED_SIZE, decode_content
+from crawler.http_text import DecodeError as DecodeError  # get's errors: the one decoder's
+from crawler.http_text import PayloadTooLarge as PayloadTooLarge
 
 
 class NotArchived(NewsarchiveError, LookupError):
     """No capture of this URL (or of the record a revisit refers to) is in the archive."""
-
-
-class DecodeError(NewsarchiveError, ValueError):
-    """The payload's Content-Encoding could not be decoded within limits."""
-
-
-class PayloadTooLarge(DecodeError):
-    """Decoding would exceed the ceiling (a stored compression bomb stays a bomb)."""
 
 
 @dataclass
@@ -58,52 +49,6 @@ class Capture:
 
     def decoded(self, max_size: int = MAX_DECODED_SIZE) -> bytes:
         return decode_content(self.payload, self.header("Content-Encoding"), max_size)
-
-
-def decode_content(payload: bytes, encoding: str | None, max_size: int = MAX_DECODED_SIZE) -> bytes:
-    codings = [c.strip().lower() for c in (encoding or "").split(",") if c.strip()]
-    data = payload
-    for coding in reversed(codings):
-        if coding in ("identity", ""):
-            continue
-        if coding in ("gzip", "x-gzip"):
-            data = _inflate(data, zlib.MAX_WBITS | 32, max_size)
-        elif coding == "deflate":
-            try:  # zlib-wrapped, as RFC 9110 says; many servers send raw deflate instead
-                data = _inflate(data, zlib.MAX_WBITS, max_size)
-            except PayloadTooLarge:
-                raise
-            except DecodeError:
-                data = _inflate(data, -zlib.MAX_WBITS, max_size)
-        elif coding == "br":
-            from crawler.archive.warcio_brotli import BrotliDecodeError, BrotliDecompressor, BrotliSizeExceeded
-
-            try:
-                data = BrotliDecompressor(max_size).decompress(data)  # stops at max_size: a bomb stays one
-            except ImportError as e:
-                raise DecodeError("payload is brotli-encoded and brotli is not installed") from e
-            except BrotliSizeExceeded as e:
-                raise PayloadTooLarge(f"decoded payload exceeds {max_size} bytes (refusing to inflate further)") from e
-            except BrotliDecodeError as e:
-                raise DecodeError(str(e)) from e
-        else:
-            raise DecodeError(f"unsupported Content-Encoding {coding!r}")
-    return data
-
-
-def _inflate(data: bytes, wbits: int, max_size: int) -> bytes:
-    d = zlib.decompressobj(wbits)
-    out = bytearray()
-    try:
-        chunk = d.decompress(data, max_size + 1)
-        out += chunk
-        while d.unconsumed_tail and len(out) <= max_size:
-            out += d.decompress(d.unconsumed_tail, max_size + 1 - len(out))
-    except zlib.error as e:
-        raise DecodeError(f"bad compressed payload: {e}") from e
-    if len(out) > max_size:
-        raise PayloadTooLarge(f"decoded payload exceeds {max_size} bytes (refusing to inflate further)")
-    return bytes(out)
 
 
 def load_record(archive: Archive, entry: CaptureEntry):

@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import codecs
 import logging
-import re
 from typing import Self
 
 from scrapy import Request, Spider
 from scrapy.crawler import Crawler
 from scrapy.http import HtmlResponse, Response, TextResponse
 
+from crawler import http_text
 from crawler.meta import LANG_META_KEY
 
 logger = logging.getLogger(__name__)
 
-_META_CHARSET = re.compile(rb"<meta[^>]+charset\s*=", re.IGNORECASE)
 
 
 def _brotli_available() -> bool:
@@ -66,28 +65,6 @@ class CharsetFallbackMiddleware:
 
 def fallback_encoding(response: TextResponse, fallbacks: list[str]) -> str | None:
     """The first of ``fallbacks`` that decodes a page declaring no charset and not valid UTF-8;
-    None when the page needs none (the dedup catch-up decodes archived pages the same way)."""
-    if _declared(response):
-        return None
-    body = response.body
-    try:
-        body.decode("utf-8")
-        return None
-    except UnicodeDecodeError:
-        pass
-    for enc in fallbacks:
-        try:
-            body.decode(enc)
-        except UnicodeDecodeError:
-            continue
-        return enc
-    return None
-
-
-def _declared(response: TextResponse) -> bool:
-    content_type = response.headers.get(b"Content-Type") or b""
-    if b"charset" in content_type.lower():
-        return True
-    if response.body[:3] == codecs.BOM_UTF8 or response.body[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
-        return True
-    return bool(_META_CHARSET.search(response.body[:4096]))
+    None when the page needs none (the dedup catch-up decodes archived pages the same way:
+    ``crawler.http_text.fallback_encoding`` over the plain values, which this calls)."""
+    return http_text.fallback_encoding(response.headers.get(b"Content-Type") or b"", response.body, fallbacks)
