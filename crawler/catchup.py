@@ -202,8 +202,8 @@ class Catchup:
                 if self._pending >= FLUSH_EVERY:
                     self._flush(writer, done)
             if self._changed:
-                # The workers have no more to do: gone before the settle, which reads every
-                # article of the catalog back at once (the tail's peak was crawl process + idle worker).
+                # The workers have no more to do: gone before the settle and the last flush (the
+                # tail's peak was the crawl process beside an idle worker).
                 self._close_pool()
                 trim_heap()
                 # As the crawl does at its end: a young catalog's flags are decided again in

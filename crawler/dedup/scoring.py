@@ -27,7 +27,6 @@ ARTICLE_CACHE_FEATURES = 1_500_000
 WEIGHTED_CACHE_SIZE = 2_000
 
 _NO_IDS = np.zeros(0, dtype=np.int32)
-_NO_WEIGHTS = np.zeros(0, dtype=np.float64)
 _NO_DROP: frozenset[str] = frozenset()
 
 
@@ -36,48 +35,6 @@ def headline_words(title: str, lang: str) -> dict[str, int]:
     """Words of a headline (shared: never mutate). Rebuilding a candidate's vectors recounted
     its headline with rjieba each time: a third of the scoring time on a young catalog."""
     return dict(terms(fold(title), lang)) if title else {}
-
-
-class Vector:
-    """A sparse weighted vector: feature ids (ascending) and their weights, with norm and mass."""
-
-    __slots__ = ("ids", "mass", "norm", "w")
-
-    def __init__(self, ids: np.ndarray, w: np.ndarray) -> None:
-        self.ids = ids
-        self.w = w
-        self.norm = float(np.sqrt(np.dot(w, w)))
-        self.mass = float(w.sum())
-
-    def _shared(self, other: Vector) -> tuple[np.ndarray, np.ndarray]:
-        """The weights of the features both hold, in each vector (looked up by binary search
-        of the smaller vector's ids in the larger's: cheaper than ``np.intersect1d``'s sort)."""
-        x, y = (self, other) if len(self.ids) <= len(other.ids) else (other, self)
-        if not len(x.ids) or not len(y.ids):
-            return _NO_WEIGHTS, _NO_WEIGHTS
-        at = np.searchsorted(y.ids, x.ids)
-        np.minimum(at, len(y.ids) - 1, out=at)
-        hit = y.ids[at] == x.ids
-        return x.w[hit], y.w[at[hit]]
-
-    def compare(self, other: Vector) -> tuple[float, float]:
-        """``(cosine, contained)`` with one intersection."""
-        xs, ys = self._shared(other)
-        cos = 0.0
-        if self.norm and other.norm:
-            dot = float(np.dot(xs, ys))
-            cos = dot / (self.norm * other.norm) if dot > 0 else 0.0
-        inside = 0.0
-        if self.mass and other.mass:
-            inside = float(np.minimum(xs, ys).sum()) / min(self.mass, other.mass)
-        return cos, inside
-
-    def contained(self, other: Vector) -> float:
-        """Weighted overlap over the smaller mass: 1.0 when one vector lies inside the other."""
-        return self.compare(other)[1]
-
-    def cosine(self, other: Vector) -> float:
-        return self.compare(other)[0]
 
 
 @dataclass
@@ -291,16 +248,6 @@ class Scorer:
                 lo = hi
         return cast(list[_Weights], out)
 
-    def vectors(self, art: StoredArticle) -> tuple[Vector, Vector, Vector]:
-        """IDF-weighted anchor, word and headline-word vectors, under the current frequencies
-        (what :meth:`score_many` compares, one pair at a time)."""
-        got = self._weigh([art])
-        if got is None:
-            return self.vectors(art)
-        f, w = got[0].feats, got[0].w
-        t, h = f.words_at, f.headline_at
-        return Vector(f.ids[:t], w[:t]), Vector(f.ids[t:h], w[t:h]), Vector(f.ids[h:], w[h:])
-
     def score(self, a: StoredArticle, b: StoredArticle) -> PairScore:
         return self.score_many(a, [b])[0]
 
@@ -314,9 +261,10 @@ class Scorer:
         """``a`` scored against each of ``others``, all pairs in one array pass: the features of the
         others, one after the other, are looked up in ``a``'s, and each pair's dot product and
         shared minimum summed by ``np.bincount`` (a candidate's sums do not depend on the others
-        in the batch: ``score(a, b)`` gives the same floats). Equal to :meth:`Vector.compare` of
-        each pair up to rounding (the sums run in another order: 2e-15 on the corpus). Scoring
-        pair by pair took about ten numpy calls per vector pair, most of an article's query time."""
+        in the batch: ``score(a, b)`` gives the same floats). Equal to scoring each pair alone
+        (``Vector.compare`` in tests/dedup/test_scoring.py, the code this replaced) up to rounding
+        (the sums run in another order: 2e-15 on the corpus); that took about ten numpy calls per
+        vector pair, most of an article's query time."""
         if not others:
             return []
         epoch = self.features.epoch

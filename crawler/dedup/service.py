@@ -327,8 +327,8 @@ class _Analyst:
     def settle(self) -> int:
         from crawler.memory import release_memory
 
-        # The crawl's pages, trees and pickled requests are freed by now; the settle reads every
-        # article back at once (the child's largest moment, beside the crawl process).
+        # The crawl's pages, trees and pickled requests are freed by now; a young catalog's settle
+        # (at most ``young_catalog`` articles) reads every article back at once.
         release_memory()
         if not self.detector.settle():
             return 0

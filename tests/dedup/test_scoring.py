@@ -11,9 +11,62 @@ import pytest
 
 from crawler.dedup import scoring
 from crawler.dedup.features import Article, compute_signals
-from crawler.dedup.scoring import PairScore, Scorer, Vector
+from crawler.dedup.scoring import PairScore, Scorer
 from crawler.dedup.store import ArticleStore, StoredArticle, feature_names
 from crawler.dedup.templates import SourceTemplates
+
+NO_WEIGHTS = np.zeros(0, dtype=np.float64)
+
+
+class Vector:
+    """The per-pair computation ``Scorer.score_many`` replaced (kept as its reference): a sparse weighted vector: feature ids (ascending) and their weights, with norm and mass."""
+
+    __slots__ = ("ids", "mass", "norm", "w")
+
+    def __init__(self, ids: np.ndarray, w: np.ndarray) -> None:
+        self.ids = ids
+        self.w = w
+        self.norm = float(np.sqrt(np.dot(w, w)))
+        self.mass = float(w.sum())
+
+    def _shared(self, other: Vector) -> tuple[np.ndarray, np.ndarray]:
+        """The weights of the features both hold, in each vector (looked up by binary search
+        of the smaller vector's ids in the larger's: cheaper than ``np.intersect1d``'s sort)."""
+        x, y = (self, other) if len(self.ids) <= len(other.ids) else (other, self)
+        if not len(x.ids) or not len(y.ids):
+            return NO_WEIGHTS, NO_WEIGHTS
+        at = np.searchsorted(y.ids, x.ids)
+        np.minimum(at, len(y.ids) - 1, out=at)
+        hit = y.ids[at] == x.ids
+        return x.w[hit], y.w[at[hit]]
+
+    def compare(self, other: Vector) -> tuple[float, float]:
+        """``(cosine, contained)`` with one intersection."""
+        xs, ys = self._shared(other)
+        cos = 0.0
+        if self.norm and other.norm:
+            dot = float(np.dot(xs, ys))
+            cos = dot / (self.norm * other.norm) if dot > 0 else 0.0
+        inside = 0.0
+        if self.mass and other.mass:
+            inside = float(np.minimum(xs, ys).sum()) / min(self.mass, other.mass)
+        return cos, inside
+
+    def contained(self, other: Vector) -> float:
+        """Weighted overlap over the smaller mass: 1.0 when one vector lies inside the other."""
+        return self.compare(other)[1]
+
+    def cosine(self, other: Vector) -> float:
+        return self.compare(other)[0]
+
+
+def vectors(scorer: Scorer, art: StoredArticle) -> tuple[Vector, Vector, Vector]:
+    """``art``'s anchor, word and headline-word vectors under the scorer's current weights."""
+    got = scorer._weigh([art])
+    assert got is not None
+    f, w = got[0].feats, got[0].w
+    t, h = f.words_at, f.headline_at
+    return Vector(f.ids[:t], w[:t]), Vector(f.ids[t:h], w[t:h]), Vector(f.ids[h:], w[h:])
 
 
 # --- the straightforward computation the arrays must equal ----------------------------------
@@ -192,7 +245,7 @@ def test_article_cache_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
 # --- all of an article's pairs in one pass ----------------------------------------------------
 def pairwise(scorer: Scorer, a: StoredArticle, b: StoredArticle) -> PairScore:
     """One pair through :class:`Vector` (the per-pair computation ``score_many`` replaces)."""
-    (aa, at, ah), (ba, bt, bh) = scorer.vectors(a), scorer.vectors(b)
+    (aa, at, ah), (ba, bt, bh) = vectors(scorer, a), vectors(scorer, b)
     s = PairScore()
     s.anchors, s.anchors_contained = aa.compare(ba)
     if a.lang == b.lang:
