@@ -60,6 +60,10 @@ GRID: dict[str, list[dict[str, Any]]] = {
     # positive pairs, the 7- and 14-day windows tied on one fold's training pairs and the tie
     # chose 7 (held-out zh same_story F1 0.800 against 0.846 at 14).
     ZH_STORY: [{"zh_story_min": m} for m in (0.14, 0.16, 0.18, 0.20, 0.22, 0.24, 0.26)],
+    # The translation's opening choosing its original among close candidates (``originals.
+    # opening_match``): off, or the ratio by which another candidate's opening must be said more
+    # than the earliest's. Words and the wide margin are not fitted (``defaults.py`` says why).
+    "translation_of:opening": [{"translation_opening_ratio": v} for v in (0.0, 1.2, 1.3, 1.4, 1.6)],
     # The translated headline choosing a translation's original (translation_headline_ratio) was
     # fitted here as "translation_of:headline" (a key's relation is before the colon), off plus
     # ratio 1.25 / 1.5 / 2.0 x translation_headline_margin 0.3 / 0.4 / 0.5 / 0.6: off on the whole

@@ -75,6 +75,15 @@ class Thresholds:
     #: one headline, two named originals; Salesforce). Kept as a setting to measure on more data.
     translation_headline_ratio: float = 0.0
     translation_headline_margin: float = 0.6
+    #: ... the same choice by the openings instead (``originals.opening_match``; it wins over the
+    #: headline when on): the first ``translation_opening_words`` distinct words of each article
+    #: (headline and lede; an RSS teaser whole), the Chinese ones read through CC-CEDICT, as the
+    #: IDF-weighted share of the English opening the Chinese one says. Among the candidates
+    #: scoring at least ``translation_opening_margin`` of the best, the one whose opening is said
+    #: ``translation_opening_ratio`` times as much as the earliest close one's is the original.
+    translation_opening_ratio: float = 1.3
+    translation_opening_margin: float = 0.4
+    translation_opening_words: int = 50
     #: Days from the original's date to the translation's: -2 (time zones, feed lag) .. 30.
     translation_window_days: tuple[float, float] = (-2.0, 30.0)
     #: A source link is believed when the content agrees at least this much (anchor cosine

@@ -303,7 +303,7 @@ class Detector:
             ok = not named or other.url_key in named
             (judged.originals if ok else judged.unnamed).append(Candidate(s.anchors, other, s))
             return None
-        says = originals.headline_match(other, self.store.features.idf)
+        says, _ratio, _wide = originals.reading(other, self.store.features.idf, self.thresholds)
         if originals.beats_current_original(self.store, other, new, s.anchors, self.thresholds, says):
             return relation
         return None
@@ -311,8 +311,8 @@ class Detector:
     def _choose_original(self, new: StoredArticle, decided: list[Decision], candidates: list[Candidate]) -> None:
         """Add the content-chosen original of ``new`` to ``decided`` (or confirm a link to it)."""
         th = self.thresholds
-        best = originals.pick_original(candidates, th.translation_margin, originals.headline_match(new, self.store.features.idf),
-                                       th.translation_headline_ratio, th.translation_headline_margin)
+        best = originals.pick_original(candidates, th.translation_margin,
+                                       *originals.reading(new, self.store.features.idf, th))
         if best is None:
             return
         if rules.has_link_original(new, decided) and not any(d.other.id == best.article.id for d in decided):
@@ -376,11 +376,12 @@ class Detector:
         for d in decided:
             other = d.other
             if d.kind == Kind.TRANSLATION and not is_translation_side(new, other):
-                # ``new`` is an original: it displaces the translation's content-based guess
-                # (a weaker one, or any when ``new`` is named by link).
+                # ``new`` is an original: it displaces the translation's content-based guess.
+                # By content it is here only because it beats every current original
+                # (``beats_current_original``: better, as good and earlier, or its opening is the
+                # one translated), whatever its score: a translation keeps one original.
                 for f in self.store.flags_of(other.id):
-                    if f.kind == Kind.TRANSLATION and f.basis == Basis.CONTENT \
-                            and (d.basis != Basis.CONTENT or f.score < d.score):
+                    if f.kind == Kind.TRANSLATION and f.basis == Basis.CONTENT:
                         self.store.remove_flag(other.id, f.other)
             first = new if (new.when or 0) <= (other.when or 0) else other
             detail = {**d.detail, "first": first.url}

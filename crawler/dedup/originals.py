@@ -3,9 +3,11 @@
 A Chinese translation often matches several English reports of one story by content: outlets
 report within hours with the same names and figures. Translators translate the first report, so
 among the candidates within ``translation_margin`` of the best the earliest wins
-(``pick_original``); a reprint of an earlier article is not an original (``first_copy``); and an
-original that arrives after its translation replaces a content-based guess only when it is a
-better or an equally good and earlier one (``beats_current_original``).
+(``pick_original``), unless the translation's opening says another candidate's opening clearly
+more (``opening_match``: the words, read through CC-CEDICT, where the anchors are alike); a
+reprint of an earlier article is not an original (``first_copy``); and an original that arrives
+after its translation replaces a content-based guess only when it is a better or an equally good
+and earlier one, by the same rules (``beats_current_original``).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from itertools import islice
 
 from crawler.dedup import bilingual
 from crawler.dedup.defaults import Thresholds
@@ -21,8 +24,11 @@ from crawler.dedup.rules import named_originals, translation_days
 from crawler.dedup.scoring import PairScore, headline_words
 from crawler.dedup.store import ArticleStore, StoredArticle
 
-#: How much of an English report's words a Chinese headline says (``bilingual.headline_overlap``).
+#: How much of an English report's words a Chinese translation says (``opening_match``,
+#: ``headline_match``), read through CC-CEDICT.
 HeadlineMatch = Callable[[StoredArticle], float]
+#: Feature frequencies: names (``t:`` words) -> IDF (``FeatureIndex.idf``).
+Idf = Callable[[list[str]], dict[str, float]]
 
 
 @dataclass(frozen=True)
@@ -58,7 +64,49 @@ def pick_original(candidates: list[Candidate], margin: float, says: HeadlineMatc
     return top if told[top.article.id] > ratio * told[earliest.article.id] else earliest
 
 
-def headline_match(translation: StoredArticle, idf: Callable[[list[str]], dict[str, float]]) -> HeadlineMatch:
+def opening_match(translation: StoredArticle, idf: Idf, words: int) -> HeadlineMatch:
+    """How much of a candidate original's opening the opening of ``translation`` says: the first
+    ``words`` distinct words of each (an article's ``terms`` keep the order of first occurrence:
+    its headline and first paragraph or two; an RSS teaser whole), the Chinese ones looked up in
+    CC-CEDICT (``bilingual.word_slots``), as the IDF-weighted share of the English words met
+    (``bilingual.opening_overlap``). Translators translate the headline and the lede first and
+    most closely; other outlets' reports of the story carry its names and figures (the anchors)
+    in their own words."""
+    slots: list[tuple[frozenset[str], ...]] = []
+
+    def says(original: StoredArticle) -> float:
+        # Called only when candidates are close: the dictionary is loaded on first need.
+        if not slots:
+            slots.append(bilingual.word_slots(islice(translation.signals.terms, words)))
+        english = list(islice(original.signals.terms, words))
+        weights = idf(["t:" + w for w in english])
+        return bilingual.opening_overlap(slots[0], english, lambda w: weights.get("t:" + w, 0.0))
+    return says
+
+
+def _tiebreak(th: Thresholds) -> tuple[str | None, float, float | None]:
+    """Which reading chooses among close originals besides their order, with its ratio and wide
+    margin: the opening when ``translation_opening_ratio`` is on, else the headline when
+    ``translation_headline_ratio`` is, else none."""
+    if th.translation_opening_ratio > 0:
+        return "opening", th.translation_opening_ratio, th.translation_opening_margin
+    if th.translation_headline_ratio > 0:
+        return "headline", th.translation_headline_ratio, th.translation_headline_margin
+    return None, 0.0, None
+
+
+def reading(translation: StoredArticle, idf: Idf, th: Thresholds) -> tuple[HeadlineMatch | None, float, float | None]:
+    """``(says, ratio, wide)`` for ``pick_original`` (see ``_tiebreak``); ``(None, 0.0, None)``
+    when only the order chooses."""
+    what, ratio, wide = _tiebreak(th)
+    if what == "opening":
+        return opening_match(translation, idf, th.translation_opening_words), ratio, wide
+    if what == "headline":
+        return headline_match(translation, idf), ratio, wide
+    return None, 0.0, None
+
+
+def headline_match(translation: StoredArticle, idf: Idf) -> HeadlineMatch:
     """How much of a candidate original's headline the Chinese headline of
     ``translation`` says, looked up word by word in CC-CEDICT (``bilingual``), IDF-weighted by
     ``idf`` (of ``t:`` words, the English term frequencies of the catalog)."""
@@ -102,11 +150,14 @@ def first_copy(store: ArticleStore, new: StoredArticle, chosen: Candidate,
 def beats_current_original(store: ArticleStore, translation: StoredArticle, new: StoredArticle, score: float,
                            th: Thresholds, says: HeadlineMatch | None = None) -> bool:
     """Whether ``new`` (an original arriving after ``translation``) replaces its current original:
-    as ``pick_original`` would choose between the two (``says``: see ``headline_match``)."""
+    as ``pick_original`` would choose between the two (``says``: see ``reading``, whose ratio and
+    wide margin apply)."""
     named = named_originals(translation)
     if named and new.url_key not in named:
         return False
     r = th.translation_margin
+    _what, ratio, wide = _tiebreak(th)
+    wide = r if wide is None else wide
     for f in store.flags_of(translation.id):
         if f.kind != Kind.TRANSLATION:
             continue
@@ -115,14 +166,14 @@ def beats_current_original(store: ArticleStore, translation: StoredArticle, new:
         current = store.get(f.other)
         cur_when = current.when if current is not None and current.when is not None else math.inf
         new_when = new.when if new.when is not None else math.inf
+        if says is not None and ratio > 0 and current is not None and score >= wide * f.score \
+                and f.score >= wide * score:
+            told_new, told_cur = says(new), says(current)
+            if told_new > ratio * told_cur:
+                continue  # its opening (or headline) is the one translated
+            if told_cur > ratio * told_new:
+                return False
         if score >= r * f.score and f.score >= r * score:
-            ratio = th.translation_headline_ratio
-            if says is not None and ratio > 0 and current is not None:
-                told_new, told_cur = says(new), says(current)
-                if told_new > ratio * told_cur:
-                    continue  # its headline is the one translated
-                if told_cur > ratio * told_new:
-                    return False
             if new_when >= cur_when:
                 return False  # as good, but not earlier
         elif f.score > score:

@@ -57,3 +57,23 @@ def test_overlap_prefers_the_headline_the_chinese_one_translates() -> None:
     rare = {"apple": 1, "patch": 1}
     idf = lambda w: {"apple": 3.0, "patch": 0.5}.get(w, 1.0)  # noqa: E731
     assert math.isclose(bilingual.headline_overlap(zh[:1], rare, idf), 3.0 / math.sqrt(3.5 * 3.0))
+
+
+def test_word_slots_read_an_articles_words_and_skip_what_is_not_chinese() -> None:
+    table = bilingual.parse_cedict(LINES)
+    got = bilingual.word_slots(["苹果", "safari", "服务器群", "猫猫"], table)
+    assert got[0] == frozenset({"apple"}) and frozenset({"server"}) in got
+    assert all("safari" not in s for s in got)  # a zh article's terms hold Chinese words only
+    assert bilingual.word_slots([], table) == ()
+
+
+def test_opening_overlap_is_the_share_of_the_english_opening_said() -> None:
+    table = bilingual.parse_cedict(LINES)
+    zh = bilingual.word_slots(["苹果", "修复", "漏洞"], table)
+    idf = lambda w: {"apple": 3.0, "iphone": 1.0}.get(w, 0.5)  # noqa: E731
+    assert math.isclose(bilingual.opening_overlap(zh, ["apple", "fix", "flaw"], idf), 1.0)
+    # "apple" and "fix" met (3.0 + 0.5) of 3.0 + 0.5 + 1.0: the unsaid word weighs its IDF
+    assert math.isclose(bilingual.opening_overlap(zh, ["apple", "fix", "iphone"], idf), 3.5 / 4.5)
+    assert bilingual.opening_overlap(zh, ["iphone"], idf) == 0.0
+    assert bilingual.opening_overlap((), ["apple"], idf) == 0.0
+    assert bilingual.opening_overlap(zh, [], idf) == 0.0

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from crawler.dedup import originals
 from crawler.dedup.defaults import DEFAULTS
 from crawler.dedup.features import Article, compute_signals
@@ -99,3 +101,59 @@ def test_a_later_original_whose_headline_is_translated_displaces_a_close_guess()
     first = candidate(store, "https://first.example/", "2024-03-01T01:00:00Z", 0.5).article
     told[first.id] = 0.1
     assert not originals.beats_current_original(store, zh, first, 0.5, th, lambda a: told[a.id])  # earlier, but
+
+
+# Two outlets' reports of one finding, with the same names and ids (their anchors are alike), worded
+# differently; the Chinese article translates the later one's headline and lede.
+EARLIER_REPORT = Article(
+    url="https://bc.example/openfire", lang="en", title="Openfire XMPP servers open to takeover attacks",
+    text="Openfire XMPP servers open to takeover attacks\n\nMany Openfire XMPP servers remain vulnerable to "
+         "CVE-2023-32315, an actively exploited path traversal bug that allows an unauthenticated user to create "
+         "new admin accounts, VulnCheck says.", published="2023-08-23T20:00:00+00:00")
+TRANSLATED_REPORT = Article(
+    url="https://thn.example/openfire", lang="en",
+    title="Openfire XMPP servers by the thousands still unpatched, exposed to high-severity flaw",
+    text="Openfire XMPP servers by the thousands still unpatched, exposed to high-severity flaw\n\nMany thousands of "
+         "Openfire XMPP servers are unpatched against a recently disclosed high-severity flaw (CVE-2023-32315) and "
+         "are susceptible to a new exploit, according to a new report from VulnCheck.",
+    published="2023-08-24T11:00:00+00:00")
+TRANSLATION = Article(
+    url="https://zh.example/openfire", lang="zh", title="数千台未修复 Openfire XMPP 服务器仍易受高危漏洞影响",
+    text="数千台未修复 Openfire XMPP 服务器仍易受高危漏洞影响\n\nVulnCheck 公司发布报告称，数千台 Openfire XMPP "
+         "服务器仍未修复最近披露的一个高危漏洞 (CVE-2023-32315)，易受一种新的利用方法攻击。",
+    published="2023-08-28T10:00:00+00:00")
+
+
+@pytest.mark.parametrize("order", [(0, 1, 2), (0, 2, 1), (2, 0, 1), (2, 1, 0)])
+@pytest.mark.parametrize("opening", [True, False])
+def test_the_translated_opening_chooses_among_close_originals_in_any_order(order, opening) -> None:
+    """Several outlets report a story within hours with the same anchors: the report whose opening
+    the translation's says is its original (off: the earliest), one original, whichever arrives last."""
+    from dataclasses import replace
+
+    from crawler.dedup.detector import Detector
+
+    th = DEFAULTS if opening else replace(DEFAULTS, translation_opening_ratio=0.0)
+    assert DEFAULTS.translation_opening_ratio > 0
+    store = ArticleStore(":memory:")
+    det = Detector(store, th)
+    arts = (EARLIER_REPORT, TRANSLATED_REPORT, TRANSLATION)
+    for i in order:
+        det.add(Article(**arts[i].__dict__))
+    zh = store.by_url(TRANSLATION.url)
+    assert zh is not None
+    got = [store.get(f.other).url for f in store.flags_of(zh.id) if f.kind == Kind.TRANSLATION]
+    assert got == [TRANSLATED_REPORT.url if opening else EARLIER_REPORT.url]
+
+
+def test_opening_match_reads_the_first_words_of_each() -> None:
+    store = ArticleStore(":memory:")
+    got = {}
+    for art in (EARLIER_REPORT, TRANSLATED_REPORT, TRANSLATION):
+        got[art.url] = store.get(store.insert(art, compute_signals(art)))
+    says = originals.opening_match(got[TRANSLATION.url], lambda names: {n: 1.0 for n in names}, 50)
+    literal, other = says(got[TRANSLATED_REPORT.url]), says(got[EARLIER_REPORT.url])
+    assert literal > 1.3 * other > 0
+    # Only the first ``words`` count: none, nothing said.
+    assert originals.opening_match(got[TRANSLATION.url], lambda names: {n: 1.0 for n in names}, 0)(
+        got[TRANSLATED_REPORT.url]) == 0.0
