@@ -71,7 +71,6 @@ _SENSE_NOISE_RE = re.compile(r"\([^)]*\)|\[[^\]]*\]|\b(?:CL|variant of|old varia
 _EN_WORD_RE = re.compile(r"[a-z][a-z0-9]*(?:-[a-z0-9]+)*")
 _CJK_RE = re.compile(r"[\u3400-\u9fff]")
 _CJK_WORD_RE = re.compile(r"^[\u3400-\u9fff]{2,}$")
-_LINE_RE = re.compile(r"^(\S+) (\S+) \[[^\]]*\] /(.*)/\s*$")
 
 
 def lemma(word: str) -> str:
@@ -94,19 +93,27 @@ def sense_lemmas(senses: Iterable[str]) -> tuple[str, ...]:
 
 
 class Lexicon:
-    """Simplified word -> English lemmas, packed: the sorted words in one string and the lemmas in
-    another, found by bisection (a dict of 105,000 tuples took 54 MB; this takes a tenth)."""
+    """Simplified word -> English lemmas, packed: the sorted words in one string and their entries'
+    senses in one UTF-8 string of bytes, found by bisection (a dict of 105,000 tuples took 54 MB;
+    this takes a tenth). A word's senses become lemmas when it is first looked up
+    (``sense_lemmas``, each entry on its own, merged in file order, ``SECURITY_SENSES`` first):
+    reducing all of CC-CEDICT's 120,000 entries when it loads was 1.3 CPU-s, where a crawl looks
+    up a few thousand words."""
 
-    __slots__ = ("_key_at", "_keys", "_value_at", "_values")
+    __slots__ = ("_done", "_key_at", "_keys", "_value_at", "_values")
 
-    def __init__(self, table: Mapping[str, str]) -> None:
-        """``table``: word -> its lemmas joined by spaces (at most ``MAX_LEMMAS`` are kept)."""
-        words = sorted(table)
-        values = [" ".join(table[w].split()[:MAX_LEMMAS]) for w in words]
+    #: Words whose lemmas are kept once worked out, at most (then the memory starts over).
+    REMEMBERED = 20_000
+
+    def __init__(self, words: list[str], values: bytes, value_at: array) -> None:
+        """``words`` sorted; ``values``: for each, the senses of its entries (``/``-separated,
+        entries joined by ``ENTRY_SEP``) in UTF-8, each ended by a newline, the i-th starting at
+        ``value_at[i]`` (``value_at`` ends with the length of ``values``)."""
         self._keys = "\n".join(words)
-        self._values = "\n".join(values)
+        self._values = values
         self._key_at = _offsets(words)
-        self._value_at = _offsets(values)
+        self._value_at = value_at
+        self._done: dict[str, tuple[str, ...] | None] = {}
 
     def __len__(self) -> int:
         return len(self._key_at) - 1
@@ -115,6 +122,11 @@ class Lexicon:
         return self._keys[self._key_at[i]:self._key_at[i + 1] - 1]
 
     def get(self, word: str) -> tuple[str, ...] | None:
+        """The word's lemmas (at most ``MAX_LEMMAS``), or None when CC-CEDICT has no entry for
+        it with an English content word."""
+        done = self._done.get(word, _NOT_YET)
+        if done is not _NOT_YET:
+            return done  # type: ignore[return-value]
         lo, hi = 0, len(self)
         while lo < hi:
             mid = (lo + hi) // 2
@@ -122,15 +134,31 @@ class Lexicon:
                 lo = mid + 1
             else:
                 hi = mid
-        if lo < len(self) and self._key(lo) == word:
-            return tuple(self._values[self._value_at[lo]:self._value_at[lo + 1] - 1].split())
-        return None
+        if lo >= len(self) or self._key(lo) != word:
+            return None
+        raw = self._values[self._value_at[lo]:self._value_at[lo + 1] - 1].decode()
+        merged: dict[str, None] = dict.fromkeys(SECURITY_SENSES.get(word, ()))
+        for entry in raw.split(ENTRY_SEP) if raw else ():
+            merged.update(dict.fromkeys(sense_lemmas(entry.split("/"))))
+        out = tuple(merged)[:MAX_LEMMAS] or None
+        if len(self._done) >= self.REMEMBERED:
+            self._done.clear()
+        self._done[word] = out
+        return out
 
     def __contains__(self, word: object) -> bool:
         return isinstance(word, str) and self.get(word) is not None
 
 
-def _offsets(parts: list[str]) -> array:
+#: Separates the senses of a word's entries in a :class:`Lexicon` (no sense holds it).
+ENTRY_SEP = "\x1f"
+_NOT_YET = object()
+#: A CC-CEDICT line: ``traditional simplified [pinyin] /sense/sense/``; the simplified word and
+#: the senses. Bytes: the file is matched as it is, without a string object per line.
+_ENTRY_RE = re.compile(rb"^[^#\s]\S* (\S\S+) \[[^\]\n]*\] /([^\n\x1f]*)/[ \t\r]*$", re.MULTILINE)
+
+
+def _offsets(parts: list) -> array:
     out = array("I", [0])
     at = 0
     for p in parts:
@@ -139,33 +167,54 @@ def _offsets(parts: list[str]) -> array:
     return out
 
 
-def parse_cedict(lines: Iterable[str]) -> Lexicon:
-    """Simplified words (two characters or more) -> English lemmas, from CC-CEDICT lines; the
-    entries of one word merged, ``SECURITY_SENSES`` first. Each line is reduced to its lemmas as
-    it is read: holding every entry's senses first doubled the peak memory of loading."""
-    table: dict[str, str] = {}
-    for line in lines:
-        if line.startswith("#"):
-            continue
-        m = _LINE_RE.match(line)
-        if m is None or len(m[2]) < 2:
-            continue  # single characters are too vague to translate a headline by
-        lemmas = sense_lemmas(m[3].split("/"))
-        if not lemmas:
-            continue
-        had = table.get(m[2])
-        table[m[2]] = " ".join(lemmas) if had is None else " ".join(dict.fromkeys((*had.split(), *lemmas)))
-    for word, extra in SECURITY_SENSES.items():
-        table[word] = " ".join(dict.fromkeys((*extra, *table.get(word, "").split())))
-    return Lexicon(table)
+def parse_cedict(data: bytes | Iterable[str]) -> Lexicon:
+    """Simplified words (two characters or more) -> their entries' senses, from CC-CEDICT (its
+    UTF-8 bytes, or lines), plus the words of ``SECURITY_SENSES``. The senses become lemmas when
+    a word is looked up (:meth:`Lexicon.get`)."""
+    if not isinstance(data, bytes):
+        data = "".join(data).encode()
+    # Compact parallel lists, not a tuple per entry: loading peaked at 62 MB with those, 42 so (the
+    # eager reduction of every entry before: 34 MB, but 1.3 CPU-s).
+    keys: list[bytes] = []
+    spans = array("I")
+    for m in _ENTRY_RE.finditer(data):
+        if len(m[1].decode()) >= 2:  # single characters are too vague to translate a headline by
+            keys.append(m[1])
+            spans.extend(m.span(2))
+    order = sorted(range(len(keys)), key=keys.__getitem__)  # UTF-8 sorts as the code points do; stable
+    words: list[str] = []
+    values = bytearray()
+    value_at = array("I", [0])
+    sep = ENTRY_SEP.encode()
+    extra = sorted(w.encode() for w in SECURITY_SENSES)
+    at = 0
+    while at < len(order) or extra:
+        word = keys[order[at]] if at < len(order) else None
+        if extra and (word is None or extra[0] < word):
+            word = extra.pop(0)
+        else:
+            assert word is not None
+            first = True
+            while at < len(order) and keys[order[at]] == word:
+                i = order[at]
+                if not first:
+                    values += sep
+                values += data[spans[2 * i]:spans[2 * i + 1]]
+                first = False
+                at += 1
+            if extra and extra[0] == word:
+                extra.pop(0)
+        values += b"\n"
+        value_at.append(len(values))
+        words.append(word.decode())
+    return Lexicon(words, bytes(values), value_at)
 
 
 @lru_cache(maxsize=1)
 def dictionary() -> Lexicon:
     """The CC-CEDICT lemma table, read once, on first use."""
-    with files(CEDICT_PACKAGE).joinpath(CEDICT_FILE).open("rb") as raw, \
-            gzip.open(raw, "rt", encoding="utf-8") as f:
-        return parse_cedict(f)
+    with files(CEDICT_PACKAGE).joinpath(CEDICT_FILE).open("rb") as raw, gzip.open(raw, "rb") as f:
+        return parse_cedict(f.read())
 
 
 @lru_cache(maxsize=4096)
