@@ -58,7 +58,7 @@ def pick_original(candidates: list[Candidate], margin: float, says: HeadlineMatc
     earliest = min(close, key=_earliest_key)
     if says is None or ratio <= 0 or len(close if wide is None else candidates) < 2:
         return earliest
-    pool = close if wide is None else [c for c in candidates if c.score >= wide * best]
+    pool = close if wide is None else [c for c in candidates if c.score >= wide * best or c is earliest]
     told = {c.article.id: says(c.article) for c in pool}
     top = min(pool, key=lambda c: (-told[c.article.id], *_earliest_key(c)))
     return top if told[top.article.id] > ratio * told[earliest.article.id] else earliest

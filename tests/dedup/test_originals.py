@@ -157,3 +157,13 @@ def test_opening_match_reads_the_first_words_of_each() -> None:
     # Only the first ``words`` count: none, nothing said.
     assert originals.opening_match(got[TRANSLATION.url], lambda names: {n: 1.0 for n in names}, 0)(
         got[TRANSLATED_REPORT.url]) == 0.0
+
+
+def test_a_wide_margin_narrower_than_the_close_one_still_weighs_the_earliest() -> None:
+    store = ArticleStore(":memory:")
+    best = candidate(store, "https://best.example/", "2024-03-01T12:00:00Z", 0.50)
+    early = candidate(store, "https://early.example/", "2024-03-01T08:00:00Z", 0.26)  # close at 0.5, not at 0.6
+    told = {best.article.id: 0.9, early.article.id: 0.1}
+    assert originals.pick_original([best, early], 0.5, lambda a: told[a.id], ratio=1.3, wide=0.6) == best
+    told = {best.article.id: 0.1, early.article.id: 0.9}
+    assert originals.pick_original([best, early], 0.5, lambda a: told[a.id], ratio=1.3, wide=0.6) == early
