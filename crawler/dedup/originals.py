@@ -25,8 +25,8 @@ from crawler.dedup.scoring import PairScore, headline_words
 from crawler.dedup.store import ArticleStore, StoredArticle
 
 #: How much of an English report's words a Chinese translation says (``opening_match``,
-#: ``headline_match``), read through CC-CEDICT.
-HeadlineMatch = Callable[[StoredArticle], float]
+#: ``headline_match``), read through CC-CEDICT; None when it cannot tell (see ``opening_words``).
+HeadlineMatch = Callable[[StoredArticle], float | None]
 #: Feature frequencies: names (``t:`` words) -> IDF (``FeatureIndex.idf``).
 Idf = Callable[[list[str]], dict[str, float]]
 
@@ -60,8 +60,12 @@ def pick_original(candidates: list[Candidate], margin: float, says: HeadlineMatc
         return earliest
     pool = close if wide is None else [c for c in candidates if c.score >= wide * best or c is earliest]
     told = {c.article.id: says(c.article) for c in pool}
-    top = min(pool, key=lambda c: (-told[c.article.id], *_earliest_key(c)))
-    return top if told[top.article.id] > ratio * told[earliest.article.id] else earliest
+    least = told[earliest.article.id]
+    known = [(t, c) for c in pool if (t := told[c.article.id]) is not None]
+    if least is None or not known:
+        return earliest
+    t, top = min(known, key=lambda tc: (-tc[0], *_earliest_key(tc[1])))
+    return top if t > ratio * least else earliest
 
 
 def opening_match(translation: StoredArticle, idf: Idf, words: int) -> HeadlineMatch:
@@ -72,16 +76,34 @@ def opening_match(translation: StoredArticle, idf: Idf, words: int) -> HeadlineM
     (``bilingual.opening_overlap``). Translators translate the headline and the lede first and
     most closely; other outlets' reports of the story carry its names and figures (the anchors)
     in their own words."""
-    slots: list[tuple[frozenset[str], ...]] = []
+    slots: list[tuple[frozenset[str], ...] | None] = []
 
-    def says(original: StoredArticle) -> float:
+    def says(original: StoredArticle) -> float | None:
         # Called only when candidates are close: the dictionary is loaded on first need.
         if not slots:
-            slots.append(bilingual.word_slots(islice(translation.signals.terms, words)))
-        english = list(islice(original.signals.terms, words))
+            zh = opening_words(translation, words)
+            slots.append(None if zh is None else bilingual.word_slots(zh))
+        english = opening_words(original, words)
+        if slots[0] is None or english is None:
+            return None
         weights = idf(["t:" + w for w in english])
         return bilingual.opening_overlap(slots[0], english, lambda w: weights.get("t:" + w, 0.0))
     return says
+
+
+#: An opening of at least this many words in alphabetical order is taken for a record that
+#: sorted its words (WARC metadata records before 2026-12-03), not for a text's order: by chance
+#: one in 40,320.
+SORTED_OPENING = 8
+
+
+def opening_words(art: StoredArticle, words: int) -> list[str] | None:
+    """The first ``words`` distinct words of an article, or None when its signals lost their
+    order (a dedup metadata record written with its words sorted: ``payload.encode``)."""
+    first = list(islice(art.signals.terms, words))
+    if len(first) >= SORTED_OPENING and all(a < b for a, b in zip(first, first[1:])):
+        return None
+    return first
 
 
 def _tiebreak(th: Thresholds) -> tuple[str | None, float, float | None]:
@@ -169,10 +191,11 @@ def beats_current_original(store: ArticleStore, translation: StoredArticle, new:
         if says is not None and ratio > 0 and current is not None and score >= wide * f.score \
                 and f.score >= wide * score:
             told_new, told_cur = says(new), says(current)
-            if told_new > ratio * told_cur:
-                continue  # its opening (or headline) is the one translated
-            if told_cur > ratio * told_new:
-                return False
+            if told_new is not None and told_cur is not None:
+                if told_new > ratio * told_cur:
+                    continue  # its opening (or headline) is the one translated
+                if told_cur > ratio * told_new:
+                    return False
         if score >= r * f.score and f.score >= r * score:
             if new_when >= cur_when:
                 return False  # as good, but not earlier

@@ -54,9 +54,25 @@ def build_payload(article: Article, signals: Signals, *, status: int | None = No
     }
 
 
+#: Signals whose order is information: an article's words and anchors as they first occur
+#: (``originals.opening_match`` reads its first words). Kept as they are in a record.
+ORDERED_SIGNALS = frozenset({"anchors", "terms"})
+
+
 def encode(payload: dict[str, Any]) -> bytes:
-    """The record block: UTF-8 JSON, keys sorted (the same article gives the same bytes)."""
-    return json.dumps(payload, ensure_ascii=False, sort_keys=True).encode("utf-8")
+    """The record block: UTF-8 JSON, keys sorted but the signals' words and anchors, which keep
+    the order of the text (the same article gives the same bytes either way)."""
+    return json.dumps(_sorted(payload), ensure_ascii=False).encode("utf-8")
+
+
+def _sorted(value: Any, parent: str = "") -> Any:
+    if isinstance(value, dict):
+        if parent == "signals":
+            return {k: value[k] if k in ORDERED_SIGNALS else _sorted(value[k], k) for k in sorted(value)}
+        return {k: _sorted(value[k], k) for k in sorted(value)}
+    if isinstance(value, list):
+        return [_sorted(v) for v in value]
+    return value
 
 
 def load_payload(block: bytes) -> dict[str, Any] | None:

@@ -167,3 +167,50 @@ def test_a_wide_margin_narrower_than_the_close_one_still_weighs_the_earliest() -
     assert originals.pick_original([best, early], 0.5, lambda a: told[a.id], ratio=1.3, wide=0.6) == best
     told = {best.article.id: 0.1, early.article.id: 0.9}
     assert originals.pick_original([best, early], 0.5, lambda a: told[a.id], ratio=1.3, wide=0.6) == early
+
+
+def test_openings_survive_the_catalog_and_its_records(tmp_path) -> None:
+    """The opening is an article's first words: its stored ``terms`` must keep the order of first
+    occurrence through the catalog (reopened, words read lazily) and the WARC metadata payload."""
+    from crawler.dedup import payload
+
+    path = tmp_path / "catalog.sqlite3"
+    store = ArticleStore(path)
+    fresh = {}
+    for art in (EARLIER_REPORT, TRANSLATED_REPORT, TRANSLATION):
+        fresh[art.url] = store.get(store.insert(art, compute_signals(art)))
+    assert list(fresh[EARLIER_REPORT.url].signals.terms)[:4] == ["openfire", "xmpp", "server", "open"]
+    store.commit()
+    store.close()
+    again = ArticleStore(path)
+    flat = lambda names: {n: 1.0 for n in names}  # noqa: E731
+    for url, art in fresh.items():
+        stored = again.by_url(url)
+        assert stored is not None and list(stored.signals.terms) == list(art.signals.terms)
+        block = payload.encode(payload.build_payload(Article(url=url, lang=art.lang, text=""), art.signals))
+        loaded = payload.load_payload(block)
+        assert loaded is not None
+        _article, signals = payload.article_from_payload(loaded)
+        assert list(signals.terms) == list(art.signals.terms)
+    says = originals.opening_match(again.by_url(TRANSLATION.url), flat, 50)
+    assert says(again.by_url(TRANSLATED_REPORT.url)) == originals.opening_match(
+        fresh[TRANSLATION.url], flat, 50)(fresh[TRANSLATED_REPORT.url]) > 0
+
+
+def test_an_opening_whose_words_were_sorted_cannot_tell() -> None:
+    """A dedup record written before the words kept their order (sorted): its opening would be
+    the alphabet's, so the earliest close original stands."""
+    store = ArticleStore(":memory:")
+    got = {}
+    for art in (EARLIER_REPORT, TRANSLATED_REPORT, TRANSLATION):
+        sig = compute_signals(art)
+        got[art.url] = store.get(store.insert(art, sig))
+    flat = lambda names: {n: 1.0 for n in names}  # noqa: E731
+    translated = got[TRANSLATED_REPORT.url]
+    assert originals.opening_words(translated, 50) == list(translated.signals.terms)[:50]
+    translated.signals.terms = dict(sorted(translated.signals.terms.items()))
+    assert originals.opening_words(translated, 50) is None
+    assert originals.opening_match(got[TRANSLATION.url], flat, 50)(translated) is None
+    cands = [Candidate(0.5, got[EARLIER_REPORT.url], PairScore(anchors=0.5)), Candidate(0.5, translated, PairScore(anchors=0.5))]
+    says = originals.opening_match(got[TRANSLATION.url], flat, 50)
+    assert originals.pick_original(cands, 0.6, says, ratio=1.3, wide=0.4).article.url == EARLIER_REPORT.url
