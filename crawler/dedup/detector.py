@@ -147,6 +147,7 @@ class Detector:
         matches = self._relate(new)
         self.store.features.add(new_id, self._indexed_features(new.signals))  # as _candidates had them
         self.index.insert(new_id, sig.simhash)
+        self.store.release_terms([new_id])  # the scorer holds what it needs of them
         return new_id, matches
 
     def settle(self) -> bool:
@@ -277,6 +278,7 @@ class Detector:
         new_sources = rules.sources(new)
         order = sorted(others)
         scores = self.scorer.score_many(new, [others[oid] for oid in order])  # every pair in one pass
+        self.store.release_terms(order)  # words read for the scorer: it holds them now
         for oid, s in zip(order, scores):
             other = others[oid]
             link = rules.link_relation(new, other, found[oid], new_links)
@@ -333,7 +335,7 @@ class Detector:
             for f in self.store.flags_of(copied.id):
                 if f.other in have or f.other == new.id or f.kind in (*COPIES, Kind.ATTRIBUTED):
                     continue
-                third = self.store.get(f.other)
+                third = self.store.get_many([f.other]).get(f.other)  # its words are not needed
                 if third is None:
                     continue
                 if f.kind == Kind.TRANSLATION:
@@ -357,7 +359,7 @@ class Detector:
                 at = have.get(f.other)
                 if at is not None and decided[at].kind != Kind.SAME_STORY:
                     continue
-                third = self.store.get(f.other)
+                third = self.store.get_many([f.other]).get(f.other)  # its words are not needed
                 if third is None or third.lang != new.lang or not is_translation_side(third, original):
                     continue
                 # Two reports of one story that translate one original: siblings, the closer fact.

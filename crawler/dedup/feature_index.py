@@ -78,6 +78,10 @@ class FeatureIndex:
         #: :meth:`add` (this object is the table's one writer); any other change forgets them.
         self._postings: dict[str, array[int]] = {}
         self._postings_bytes = 0
+        #: Postings added since the last flush, by feature: the table gets them at :meth:`flush`
+        #: in key order (an article's few hundred rows inserted one by one, each into its own
+        #: page of the B-tree, were its largest SQLite cost in a catalog of 2,000).
+        self._pending: dict[str, list[int]] = {}
         self._load_vocabulary()
 
     def _load_vocabulary(self) -> None:
@@ -99,6 +103,7 @@ class FeatureIndex:
         self._df = np.zeros(1024, dtype=np.int64)
         self._moved = np.zeros(1024, dtype=np.int64)
         self._complete = False
+        self._pending = {}
         self._forget_postings()
         self.generation += 1
         self.epoch += 1
@@ -172,7 +177,9 @@ class FeatureIndex:
         self.generation += 1
 
     def flush(self) -> None:
-        """Write the counts moved since the last flush to the df table (in the open transaction)."""
+        """Write the counts moved and the postings added since the last flush to their tables (in
+        the open transaction)."""
+        self._flush_postings()
         moved = np.flatnonzero(self._moved)
         if len(moved):
             names = self._names
@@ -204,11 +211,15 @@ class FeatureIndex:
 
     # --- postings ---------------------------------------------------------------------
     def add(self, article_id: int, features: Iterable[str]) -> None:
+        """Post ``article_id`` under ``features`` (in the table at the next :meth:`flush`)."""
         feats = sorted(set(features))
-        self.conn.executemany("INSERT OR IGNORE INTO postings (feature, article_id) VALUES (?, ?)",
-                              [(f, article_id) for f in feats])
-        held = self._postings
+        held, pending = self._postings, self._pending
         for f in feats:
+            waiting = pending.get(f)
+            if waiting is None:
+                pending[f] = [article_id]
+            else:
+                waiting.append(article_id)
             ids = held.get(f)
             if ids is None:
                 continue
@@ -225,8 +236,17 @@ class FeatureIndex:
             self._forget_postings()
 
     def remove(self, article_id: int) -> None:
+        self._flush_postings()
         self.conn.execute("DELETE FROM postings WHERE article_id = ?", (article_id,))
         self._forget_postings()
+
+    def _flush_postings(self) -> None:
+        if self._pending:
+            # in key order: the inserts walk the table's B-tree in order; OR IGNORE: an article
+            # posted twice under a feature is one row, as it always was
+            self.conn.executemany("INSERT OR IGNORE INTO postings (feature, article_id) VALUES (?, ?)",
+                                  sorted((f, i) for f, ids in self._pending.items() for i in ids))
+            self._pending = {}
 
     def _forget_postings(self) -> None:
         self._postings = {}
@@ -265,6 +285,15 @@ class FeatureIndex:
                         f"SELECT feature, article_id FROM postings WHERE feature IN ({','.join('?' * len(missing))})",
                         missing):
                     held[f].append(article_id)
+                pending = self._pending
+                for f in missing:
+                    waiting = pending.get(f)
+                    if waiting:  # posted since the last flush: not in the table yet
+                        ids = held[f]
+                        if ids and ids[-1] >= min(waiting) or any(x >= y for x, y in zip(waiting, waiting[1:])):
+                            held[f] = array("q", sorted(set(ids).union(waiting)))  # settling re-adds older ones
+                        else:
+                            ids.extend(waiting)
                 self._postings_bytes += _LIST_BYTES * len(missing) + 8 * sum(len(held[f]) for f in missing)
             for f in sorted(chunk):
                 ids = held[f]
@@ -284,6 +313,7 @@ class FeatureIndex:
 
     def candidates(self, weights: dict[str, float], *, max_df: int, limit: int) -> list[tuple[int, float]]:
         """Articles sharing the rarest features, ranked by shared weight: ``[(id, mass)]``."""
+        self._flush_postings()  # this reference reads the table itself
         usable = self._usable(weights, max_df)
         mass: dict[int, float] = defaultdict(float)
         for i in range(0, len(usable), 500):

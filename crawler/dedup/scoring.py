@@ -19,14 +19,19 @@ from crawler.dedup.terms import terms
 DAY = 86400.0
 
 #: Features of cached articles at most, all articles together (the least recently scored go
-#: first): 12 bytes each, 18 MB (the whole crawl with dedup stays under 400 MB RSS). An 83 KB
-#: article of the realistic bench site holds about 870, so about 1,700 such articles.
-ARTICLE_CACHE_FEATURES = 1_500_000
+#: first): 6 bytes each (an int32 id, a uint16 count), 15 MB. An 83 KB article of the realistic
+#: bench site holds about 870, so about 2,900 such articles: past the cache, each candidate's
+#: words are read back from the catalog and counted again (1,500,000 at 12 bytes, a float64
+#: log-count, held 1,700 and those rebuilds grew an article's time by a catalog of 2,000).
+ARTICLE_CACHE_FEATURES = 2_500_000
 #: Weighted vectors kept while no frequency changes (a catalog seeded beforehand never changes
 #: them: a new article's candidates are scored once each, a later one's again).
 WEIGHTED_CACHE_SIZE = 2_000
 
 _NO_IDS = np.zeros(0, dtype=np.int32)
+#: ``1 + log(count)`` by count (index 0 unused: counts are positive): the same floats as
+#: ``1.0 + np.log(counts)`` element by element (checked in tests/dedup/test_scoring.py).
+_LOG_COUNTS = 1.0 + np.log(np.maximum(np.arange(1 << 16, dtype=np.int32), 1))
 _NO_DROP: frozenset[str] = frozenset()
 
 
@@ -110,11 +115,12 @@ class _Weights:
 @dataclass(slots=True)
 class ArticleFeatures:
     """An article's anchors, words and headline words, one after the other (each part by
-    ascending id), with ``1 + log(count)``: one array operation weighs all three."""
+    ascending id), with their counts (uint16 when they fit: ``log_counts`` makes them the
+    ``1 + log(count)`` one array operation weighs all three with)."""
 
     epoch: int  # the feature index's vocabulary the ids belong to
     ids: np.ndarray
-    log_counts: np.ndarray
+    counts: np.ndarray
     words_at: int  # where the words start
     headline_at: int  # where the headline words start
 
@@ -176,8 +182,10 @@ class Scorer:
                                       (headline_words(art.title, art.lang), "t:"))
         if self.features.epoch != epoch:  # the lookup restarted the vocabulary: words' ids are void
             return self.article_features(art)
-        out = ArticleFeatures(epoch, np.concatenate((anchors.ids, words.ids, headline.ids)),
-                              1.0 + np.log(np.concatenate((anchors.counts, words.counts, headline.counts))),
+        counts = np.concatenate((anchors.counts, words.counts, headline.counts))
+        if len(counts) and counts.max() < len(_LOG_COUNTS):
+            counts = counts.astype(np.uint16)
+        out = ArticleFeatures(epoch, np.concatenate((anchors.ids, words.ids, headline.ids)), counts,
                               len(anchors.ids), len(anchors.ids) + len(words.ids))
         self.forget(art.id)
         self._cache[art.id] = out
@@ -224,7 +232,7 @@ class Scorer:
             if (fi.generation, fi.epoch, fi.total()) != now:
                 return None
             ids = np.concatenate([f.ids for f in feats])
-            w = np.concatenate([f.log_counts for f in feats]) * fi.idf_of(ids)
+            w = log_counts(np.concatenate([f.counts for f in feats])) * fi.idf_of(ids)
             lo = 0
             parts: list[int] = []
             for f, drop_ids in zip(feats, drops):
@@ -319,6 +327,13 @@ class Scorer:
                 s.days = (b.when - a.when) / DAY
             out.append(s)
         return out
+
+
+def log_counts(counts: np.ndarray) -> np.ndarray:
+    """``1.0 + np.log(counts)`` (float64), by table for the counts it holds."""
+    if counts.dtype == np.uint16:
+        return _LOG_COUNTS[counts]
+    return 1.0 + np.log(counts)
 
 
 def _cosine(dot: float, na: float, nb: float) -> float:

@@ -11,7 +11,7 @@ import pytest
 
 from crawler.dedup import feature_index
 from crawler.dedup.detector import Detector
-from crawler.dedup.features import Article
+from crawler.dedup.features import Article, compute_signals
 from crawler.dedup.store import ArticleStore, feature_names
 
 WORDS = [f"w{n}" for n in range(80)] + ["ransomware", "hospital", "LockBit"]
@@ -181,6 +181,8 @@ def test_candidate_ids_are_the_candidates_articles(tmp_path, limit: int) -> None
 
 
 def sqlite_postings(store: ArticleStore, feats: list[str]) -> dict[str, list[int]]:
+    """The table's posting lists once the postings added since the last flush are in it."""
+    store.features.flush()
     out: dict[str, list[int]] = {}
     for f, article_id in store.conn.execute(
             f"SELECT feature, article_id FROM postings WHERE feature IN ({','.join('?' * len(feats))})", feats):
@@ -250,4 +252,46 @@ def test_candidate_masses_are_summed_in_the_order_of_the_rows(tmp_path) -> None:
     for limit in range(1, 6):
         ranked = fi.candidates(weights, max_df=10, limit=limit)
         assert fi.candidate_ids(weights, max_df=10, limit=limit) == sorted(i for i, _mass in ranked)
+    store.close()
+
+
+def test_postings_wait_for_the_flush_and_are_found_before_it(tmp_path) -> None:
+    """Postings added since the last flush are in no table row yet, yet candidate gathering finds
+    them (read from the table or held in memory), equal to the reference; a rollback drops them."""
+    store = ArticleStore(tmp_path / "c.sqlite3")
+    det = Detector(store)
+    fi = store.features
+    for a in articles(21, 20):
+        det.add(a)
+    store.commit()
+    assert store.conn.execute("SELECT COUNT(*) FROM postings").fetchone()[0] > 0
+    committed = store.conn.execute("SELECT COUNT(*) FROM postings").fetchone()[0]
+    fi._forget_postings()  # nothing held: pending lists merge into what the table gives
+    later = articles(22, 15, host="y.example")
+    for k, a in enumerate(later):
+        a.url = f"https://y.example/{k}"  # no replaced capture (its delete would flush)
+    queries = []
+    for a in later:
+        det.add(a)
+        queries.append(fi.idf(det._indexed_features(compute_signals(a))))
+        fi._forget_postings()  # the next add's lists are read from the table and the pending ones
+    got = []
+    for weights in queries:
+        got.append(fi.candidate_ids(weights, max_df=30, limit=8))
+        fi._forget_postings()
+    assert fi._pending and store.conn.execute("SELECT COUNT(*) FROM postings").fetchone()[0] == committed
+    pending = {f: list(ids) for f, ids in fi._pending.items()}
+    feats = sorted(pending)
+    fi._forget_postings()
+    in_memory = held_postings(fi, feats)
+    for f, ids in pending.items():
+        assert set(ids) <= set(in_memory[f])
+    store.rollback()
+    assert not fi._pending
+    assert store.conn.execute("SELECT COUNT(*) FROM postings").fetchone()[0] == committed
+    for a in later:
+        det.add(a)
+    assert got == [sorted(i for i, _mass in fi.candidates(weights, max_df=30, limit=8))  # flushes first
+                   for weights in queries]
+    assert not fi._pending
     store.close()
