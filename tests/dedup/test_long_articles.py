@@ -32,12 +32,12 @@ def paragraph(n: int, topic: str = "") -> str:
     return f"Part {n} {topic}: {words}. The advisory for CVE-2026-{10000 + n} lists build {n}.{n % 7}."
 
 
-def page(paragraphs: list[str], *, tail: str = "", script: str = "") -> str:
+def page(paragraphs: list[str], *, head: str = "", tail: str = "", script: str = "") -> str:
     body = "".join(f"<p>{p}</p>\n" for p in paragraphs)
     return (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>A long report</title>"
             f"<meta property='article:published_time' content='2026-01-05T08:00:00+00:00'></head><body>"
             f"<nav><a href='/'>Home</a> <a href='/news'>News</a> <a href='/about'>About</a></nav>{script}"
-            f"<article><h1>A long report</h1>\n{body}{tail}</article>"
+            f"<article><h1>A long report</h1>\n{head}{body}{tail}</article>"
             f"<footer><p>Copyright 2026 Example News. All rights reserved.</p></footer></body></html>")
 
 
@@ -52,24 +52,25 @@ def long_paragraphs(chars: int, start: int = 0, topic: str = "") -> list[str]:
 
 def paragraphs_of(text: str) -> list[str]:
     """The paragraphs of an extracted text after its headline."""
-    heading, *rest = text.split("\n\n")
+    heading, *rest = text.rstrip("\n").split("\n\n")
     assert heading == "# A long report"
     return rest
 
 
-def test_a_300_kb_article_is_analysed_from_its_head_and_keeps_its_source_line():
+def test_a_300_kb_article_is_analysed_from_its_head():
     paragraphs = long_paragraphs(300_000)
-    tail = f"<p>Source: <a href='{SOURCE}'>{SOURCE}</a></p>"
-    html = page(paragraphs, tail=tail)
+    late = "https://late.example/the-end"
+    html = page(paragraphs, head=f"<p>Source: <a href='{SOURCE}'>{SOURCE}</a></p>",
+                tail=f"<p>Via: <a href='{late}'>{late}</a></p>")
     assert len(html) > 300_000
     article, signals = analyse_page(html, URL, lang="en", source="site")
-    main, _, source_line = article.text.rpartition("\n\n")
-    # The text is the article's head, whole paragraphs in order, within the bound ...
-    assert len(main) <= ARTICLE_TEXT_MAX
-    kept = paragraphs_of(main)
-    assert kept == paragraphs[:len(kept)] and len(main) > ARTICLE_TEXT_MAX - 2 * len(paragraphs[0])
-    # ... and the source line at the article's end, found on the whole page, follows it.
+    # The text is the article's head, whole paragraphs in order, within the bound, its source line
+    # first; a source line past the bound is not read.
+    assert len(article.text) <= ARTICLE_TEXT_MAX
+    source_line, *kept = paragraphs_of(article.text)
+    assert kept == paragraphs[:len(kept)] and len(article.text) > ARTICLE_TEXT_MAX - 2 * len(paragraphs[0])
     assert SOURCE in source_line and [link["url"] for link in signals.source_links] == [SOURCE.split("://")[1]]
+    assert late not in article.text
     # Every signal of the body comes from the head: nothing of the tail, a bounded number of tokens.
     assert "cve-2026-10100" not in signals.anchors and "cve-2026-10000" in signals.anchors
     assert f"cve-2026-{10000 + len(kept) + 5}" not in signals.anchors
@@ -154,7 +155,7 @@ def _record(html: str) -> tuple[bytes, str, str]:
 
 
 def test_the_crawl_the_catch_up_and_a_rebuild_bound_a_long_article_alike(tmp_path):
-    html = page(long_paragraphs(300_000), tail=f"<p>Source: {SOURCE}</p>")
+    html = page(long_paragraphs(300_000), head=f"<p>Source: {SOURCE}</p>")
     raw, record_id, fetched_at = _record(html)
     caught_up = analyse_record(RecordTask(raw, "a.warc.gz", 0, URL, "site", "en", (), 1 << 20))
     assert caught_up.status == "ok"
