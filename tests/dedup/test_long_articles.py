@@ -12,6 +12,7 @@ from warcio.warcwriter import WARCWriter
 from crawler.catchup_record import RecordTask, analyse_record
 from crawler.dedup import extract as extract_module
 from crawler.dedup.analysis import analyse_page
+from crawler.dedup.defaults import DEFAULTS
 from crawler.dedup.detector import Detector
 from crawler.dedup.extract import TREE_TEXT_MAX, extract
 from crawler.dedup.features import ARTICLE_TEXT_MAX, Article, article_head, compute_signals
@@ -117,8 +118,8 @@ def test_a_page_within_the_bound_is_left_as_it_is():
 
 
 def test_two_long_articles_alike_in_their_head_are_one_article():
-    """README: past its first ARTICLE_TEXT_MAX characters an article's text is not read, so two pages
-    that agree on them are flagged ``exact``, whatever follows; a difference within them counts."""
+    """Past its first ARTICLE_TEXT_MAX characters an article's text is not read, so two pages that
+    agree on them are flagged ``exact``, whatever follows; a difference within them counts."""
     head = long_paragraphs(ARTICLE_TEXT_MAX + 5_000)
     store = ArticleStore(":memory:")
     det = Detector(store)
@@ -159,7 +160,7 @@ def test_the_crawl_the_catch_up_and_a_rebuild_bound_a_long_article_alike(tmp_pat
     raw, record_id, fetched_at = _record(html)
     caught_up = analyse_record(RecordTask(raw, "a.warc.gz", 0, URL, "site", "en", (), 1 << 20))
     assert caught_up.status == "ok"
-    analyst = _Analyst(str(tmp_path / "crawl.sqlite3"), Detector(ArticleStore(":memory:")).thresholds)
+    analyst = _Analyst(str(tmp_path / "crawl.sqlite3"), DEFAULTS)
     try:
         crawled = analyst.page({"html": html, "url": URL, "lang": "en", "source": "site", "status": 200,
                                 "fetched_at": fetched_at, "warc_record_id": record_id})
