@@ -193,7 +193,7 @@ def _nodes_holding_text(tree: HtmlElement, markers: tuple[str, ...]) -> list:
 #: ``bench/dedup_speed.py``: 250 KB 63 -> 14 CPU-ms, 65 KB 14 -> 11 (30 KB, under the bound: 7.5);
 #: the stress pages of ``bench/site.py`` 13 -> 7.
 #: A page whose navigation is longer keeps less of its article (never nothing: the bound is
-#: counted from the body's start). Source lines are looked for before the cut too: a source line
+#: counted from the body's start). Source lines are looked for in the cut page too: a source line
 #: past it (at the end of an article longer than the bound) is not read. Looking for them on the
 #: whole page was the largest part left of a 250 KB page's extraction (7 of 21 CPU-ms on the
 #: sized pages of ``bench/dedup_speed.py``, which hold a source line every few thousand characters).
