@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING
 
+from crawler.dedup.features import ARTICLE_TEXT_MAX, article_head
 from crawler.dedup.main_text import main_text
 from crawler.dedup.normalize import SOURCE_LINE_MARKERS
 from crawler.dedup.sourcelinks import TRANSLATION_MARKERS
@@ -183,6 +184,73 @@ def _nodes_holding_text(tree: HtmlElement, markers: tuple[str, ...]) -> list:
     return [nodes[i] for i in sorted(hits)]
 
 
+#: The page text (in document order; scripts and styles left out) that the date search and
+#: trafilatura read: room for an article's head (``ARTICLE_TEXT_MAX``) and for what comes before
+#: it on a page (navigation, breadcrumb, headline, byline: at most 1,500 characters on the bench's
+#: realistic templates; none of their pages has more text than this). The rest of a longer page
+#: is cut from the tree before they run, so their work is bounded as the text kept is:
+#: trafilatura's cost grows with the tree it cleans and converts. Extraction p50 on the pages of
+#: ``bench/dedup_speed.py``: 250 KB 63 -> 14 CPU-ms, 65 KB 14 -> 11 (30 KB, under the bound: 7.5);
+#: the stress pages of ``bench/site.py`` 13 -> 7.
+#: A page whose navigation is longer keeps less of its article (never nothing: the bound is
+#: counted from the body's start). Source lines are looked for in the cut page too: a source line
+#: past it (at the end of an article longer than the bound) is not read. Looking for them on the
+#: whole page was the largest part left of a 250 KB page's extraction (7 of 21 CPU-ms on the
+#: sized pages of ``bench/dedup_speed.py``, which hold a source line every few thousand characters).
+TREE_TEXT_MAX = ARTICLE_TEXT_MAX + 5_000
+# Elements whose text is no page text (trafilatura drops them).
+_NO_TEXT = frozenset(("script", "style", "noscript", "template"))
+
+
+def _bound_tree(tree: HtmlElement, limit: int) -> bool:
+    """Cut ``tree`` after the first ``limit`` characters of its body's text: the text node that
+    passes it is shortened, the elements after it (their tails, later siblings, ancestors'
+    later siblings and tails) removed. Whitespace-only nodes (indentation) do not count; the
+    walk stops at the cut, so its cost is bounded too. True when something was cut."""
+    from lxml.etree import iterwalk
+
+    body = tree.find("body")
+    root = tree if body is None else body
+    if len(root.text_content()) <= limit:  # all of its text, scripts and whitespace too: most pages
+        return False
+    budget = limit
+    cut = None
+    walker = iterwalk(root, events=("start", "end", "comment", "pi"))
+    for event, el in walker:
+        if event == "end":
+            if el is root:
+                break
+            attr = "tail"
+        elif budget <= 0:
+            cut = el
+            break
+        elif event == "start":
+            if el.tag in _NO_TEXT:
+                continue
+            attr = "text"
+        else:  # a comment or processing instruction: its text is none of the page's, its tail is
+            attr = "tail"
+        value = getattr(el, attr)
+        if not value:
+            continue
+        if budget <= 0:  # the text after the cut, whitespace too
+            setattr(el, attr, None)
+        elif not value.isspace():
+            if len(value) > budget:
+                setattr(el, attr, value[:budget])
+            budget -= len(value)
+    if cut is None:
+        return budget < 0
+    node = cut
+    parent = node.getparent()
+    del parent[parent.index(node):]  # the element, its later siblings and their tails
+    while parent is not root:
+        node, parent = parent, parent.getparent()
+        node.tail = None
+        del parent[parent.index(node) + 1:]
+    return True
+
+
 def _source_lines(tree: HtmlElement) -> list[str]:
     """``marker：url`` for each short block that names a source. trafilatura drops link-dense
     paragraphs as boilerplate, and a source line is exactly that."""
@@ -291,11 +359,12 @@ def extract(html: str, url: str | None = None) -> Extracted:
         raise ExtractionError("empty page")
     try:
         tree = lxml.html.fromstring(html, parser=_html_parser())
-        sources = _source_lines(tree)
         title = _title(tree)
-        published = _published(tree, url)
         author = _author(tree)
         html_lang = tree.get("lang") or ""
+        _bound_tree(tree, TREE_TEXT_MAX)
+        sources = _source_lines(tree)
+        published = _published(tree, url)
         options = copy(_extractor_options())
         options.url = url
         options.source = url and url.encode("utf-8", "replace").decode("utf-8")  # as Extractor(url=url) sets it
@@ -304,6 +373,7 @@ def extract(html: str, url: str | None = None) -> Extracted:
         raise ExtractionError(f"trafilatura failed: {e}") from e
     if not text or not text.strip():
         raise ExtractionError("no main text")
+    text = article_head(text)
     extra = [line for line in sources if not all(u in text for u in _URL_RE.findall(line))]
     if extra:
         text = text.rstrip("\n") + "\n\n" + "\n".join(extra) + "\n"

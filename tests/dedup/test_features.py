@@ -32,16 +32,16 @@ def test_main_body_equal_to_the_reference(text):
 
 
 def test_features_come_from_the_head_of_a_long_article(monkeypatch):
-    monkeypatch.setattr(features, "FEATURE_TEXT_MAX", 170)
+    monkeypatch.setattr(features, "ARTICLE_TEXT_MAX", 170)
     head = "Microsoft fixed CVE-2024-21412 in March.\n" * 4  # 164 characters
     tail = "Google fixed CVE-2023-1111 in May.\n" * 4
     sig = compute_signals(Article(url="https://a.example/1", lang="en", text=head + tail))
     assert "cve-2024-21412" in sig.anchors and "microsoft" in sig.anchors
     assert "cve-2023-1111" not in sig.anchors and "google" not in sig.anchors
     assert "googl" not in sig.terms and "microsoft" in sig.terms
-    # The fingerprint and length cover the whole text.
+    # So do the fingerprint, content hash and length (before ARTICLE_TEXT_MAX they covered the whole text).
     short = compute_signals(Article(url="https://a.example/2", lang="en", text=head))
-    assert sig.length > short.length and sig.simhash != short.simhash
+    assert (sig.simhash, sig.content_hash, sig.length) == (short.simhash, short.content_hash, short.length)
 
 
 def test_short_article_is_unbounded():
