@@ -51,9 +51,12 @@ class DedupPipeline:
     per page; they run in ONE child process (crawler.dedup.service), so the crawl's reactor never
     waits for them. On a thread of the crawl process they cost the crawl 80% of its speed.
 
-    The crawl never waits for dedup either. Pages sent and not yet answered are bounded by
-    ``DEDUP_QUEUE_BYTES``; a page beyond it, or any page once the child has died, is archived
-    unanalysed (``dedup/deferred``; the item gets no ``duplicates``) for a catch-up from the archive.
+    The crawl never waits for dedup either. Pages sent and not yet answered are bounded in memory
+    by ``DEDUP_QUEUE_BYTES``; past it a page waits on disk (``dedup/spilled``; an unlinked file of
+    at most ``SPILL_FACTOR`` times that). A page beyond both, or any page once the child has died,
+    is archived unanalysed (``dedup/deferred``; the item gets no ``duplicates``) for a catch-up from
+    the archive. At the end the pages still on disk go to the running child when it needs at most
+    ``WARM_TAIL_SECONDS`` of CPU for them, else to the catch-up (deferred then).
     An item waits for its answer only when less than ``DEDUP_WAIT_BYTES`` of pages are ahead of it
     (the answer comes soon): a waiting item keeps its response (body, text, parsed tree: about
     five times the page) in Scrapy's scraper slot, so that bound stays below
