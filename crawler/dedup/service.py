@@ -167,13 +167,14 @@ class DedupService:
         """The child's mean CPU seconds per page answered so far (None before the first)."""
         return self._answered_cpu / self._answered if self._answered else None
 
-    def drop_spill(self) -> int:
-        """Give back the pages waiting in the spill, unsent: their futures fail with :class:`SpillDropped`
-        (the caller leaves them to the catch-up). The number given back."""
+    def drop_spill(self, keep_bytes: int = 0) -> int:
+        """Give back the newest pages waiting in the spill, unsent, until at most ``keep_bytes`` of the
+        oldest wait: their futures fail with :class:`SpillDropped` (the caller leaves them to the
+        catch-up). The number given back."""
         with self._lock:
             if self._spill is None:
                 return 0
-            dropped = [self._pending.pop(seq, (None, 0))[0] for seq in self._spill.clear()]
+            dropped = [self._pending.pop(seq, (None, 0))[0] for seq in self._spill.drop_newest(keep_bytes)]
         for fut in dropped:
             if fut is not None and not fut.done():
                 fut.set_exception(SpillDropped("given back to the catch-up unanalysed"))
@@ -402,6 +403,15 @@ class _Spill:
             return False
         self.size -= self._pages.popleft()[2]
         return True
+
+    def drop_newest(self, keep_bytes: int) -> list[int]:
+        """Forget the newest pages until at most ``keep_bytes`` wait; their sequence numbers."""
+        seqs = []
+        while self._pages and self.size > keep_bytes:
+            seq, _offset, n = self._pages.pop()
+            self.size -= n
+            seqs.append(seq)
+        return seqs
 
     def clear(self) -> list[int]:
         """Forget every page waiting; their sequence numbers."""
