@@ -30,8 +30,9 @@ logger = logging.getLogger(__name__)
 
 #: Pages beyond DEDUP_QUEUE_BYTES wait on disk (an unlinked temporary file, no memory) up to this
 #: many times DEDUP_QUEUE_BYTES before one is archived unanalysed: 64 MB by default, some 800
-#: realistic news pages, more than the dedup process is left to do after any crawl measured on
-#: two cores (94-151 pages deferred on a quiet machine, 612-1,046 under other helpers' load).
+#: realistic news pages: more than a quiet two-core machine left behind (94-151 pages deferred
+#: on the 2,000-page realistic site); under a load average of 6-8 it was 1,000-1,600, and then
+#: the catch-up takes most of them anyway (``_spill_or_catchup``).
 SPILL_FACTOR = 4
 #: At the end of the crawl, the pages still waiting on disk go to the running dedup process when
 #: it needs at most this many CPU seconds for them (its pace so far), else they are left to the
