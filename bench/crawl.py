@@ -336,7 +336,8 @@ def run_scrapy(mode: Mode, ctx: Context) -> Result:
         if "dedup/articles" in stats or "dedup/deferred" in stats:
             # the crawl never waits for the dedup process: what it analysed vs left to a catch-up
             result.checks.append(f"dedup: {stats.get('dedup/articles', 0)} articles analysed during the crawl "
-                                 f"({stats.get('dedup/analysed_after_item', 0)} after their item went on), "
+                                 f"({stats.get('dedup/analysed_after_item', 0)} after their item went on, "
+                                 f"{stats.get('dedup/spilled', 0)} of them having waited on disk), "
                                  f"{stats.get('dedup/deferred', 0)} deferred, "
                                  f"{stats.get('dedup/extract_failures', 0)} without main text")
         result.checks.extend(process_lines(run, result.responses, (work / "stdout.log").read_text(errors="replace")))

@@ -14,8 +14,12 @@ Not ``multiprocessing.Process``: its spawn runs the parent's ``__main__`` script
 resource-tracker process beside it, and at exit SIGTERMs and joins its children. A plain subprocess
 with two pipes has none of that; ``multiprocessing.connection`` still frames the messages.
 
-Bounded: the pickled pages sent and not yet answered never exceed ``max_bytes``; a page beyond it is
-refused (``analyse`` returns None) and the caller archives it unanalysed. The crawl never waits.
+Bounded: the pickled pages sent and not yet answered never exceed ``max_bytes`` in memory. A page
+beyond it waits on disk, in a spill file of at most ``spill_bytes`` (an unlinked temporary file: a
+crash or kill leaves nothing behind, and the page, archived without its metadata record, is caught
+up by the next catch-up), and is sent as soon as the child has taken everything queued before it;
+``settle`` and ``close`` are sent after the spill's last page. A page beyond both is refused
+(``analyse`` returns None) and the caller archives it unanalysed. The crawl never waits.
 
 Lifetime: the child reads its requests from a pipe only this process holds the write end of. When
 this process ends in any way (even SIGKILL), the child reads end-of-file and exits after the page in
@@ -33,9 +37,11 @@ import pickle
 import queue
 import signal
 import subprocess
+import tempfile
 import threading
 import time
 import traceback
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
@@ -75,6 +81,10 @@ class ChildError(Exception):
     """The child failed on a request; the message is its traceback."""
 
 
+class SpillDropped(DedupUnavailable):
+    """A page waiting in the spill was given back unsent (:meth:`DedupService.drop_spill`)."""
+
+
 @dataclass(frozen=True)
 class PageAnalysis:
     """The child's answer for one page, plain values only."""
@@ -90,6 +100,8 @@ class PageAnalysis:
     kinds: list[str]
     #: The WARC metadata record's block (crawler/dedup/payload.py)
     payload: bytes
+    #: CPU seconds the child spent on this page (its pace, to judge a backlog by)
+    cpu: float = 0.0
 
 
 class DedupService:
@@ -98,20 +110,28 @@ class DedupService:
     Thread-safe. Futures are resolved on the reader thread; ``on_death(returncode)`` is called there
     once if the child ends without being asked to."""
 
-    def __init__(self, catalog: Path, thresholds: Thresholds, *, max_bytes: int,
+    def __init__(self, catalog: Path, thresholds: Thresholds, *, max_bytes: int, spill_bytes: int = 0,
                  on_death: Callable[[int | None], None] | None = None) -> None:
         self.catalog = Path(catalog)
         self.thresholds = thresholds
         self.max_bytes = max_bytes
+        self.spill_bytes = spill_bytes
         self.on_death = on_death
         self._lock = threading.Lock()
+        # seq -> (future, bytes counted in _in_flight: 0 for a page that waited in the spill)
         self._pending: dict[int, tuple[concurrent.futures.Future[Any], int]] = {}
         self._in_flight = 0
+        self._spill: _Spill | None = None  # made for the first page that waits on disk
+        #: pages that waited in the spill, in all
+        self.spilled_pages = 0
+        self._answered = 0  # pages answered, and the child's CPU seconds on them
+        self._answered_cpu = 0.0
         self._last_answer = time.monotonic()
         self._seq = 0
         self._state = "new"  # -> running -> closing | stopping -> gone
         self._proc: subprocess.Popen[bytes] | None = None
-        self._outbox: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
+        # a request's blob and whether the spill goes before it (settle, close); _WAKE: a page was spilled
+        self._outbox: queue.SimpleQueue[tuple[bytes, bool] | object | None] = queue.SimpleQueue()
         self.opened: concurrent.futures.Future[Any] = concurrent.futures.Future()
 
     # -- the parent's side ----------------------------------------------------------------------
@@ -134,7 +154,31 @@ class DedupService:
 
     @property
     def in_flight_bytes(self) -> int:
-        return self._in_flight
+        """Bytes of pages waiting for the child, in memory and in the spill: how far off a new page's answer is."""
+        return self._in_flight + (self._spill.size if self._spill is not None else 0)
+
+    @property
+    def spill_pages(self) -> int:
+        """Pages waiting in the spill now."""
+        return len(self._spill) if self._spill is not None else 0
+
+    @property
+    def cpu_per_page(self) -> float | None:
+        """The child's mean CPU seconds per page answered so far (None before the first)."""
+        return self._answered_cpu / self._answered if self._answered else None
+
+    def drop_spill(self, keep_bytes: int = 0) -> int:
+        """Give back the newest pages waiting in the spill, unsent, until at most ``keep_bytes`` of the
+        oldest wait: their futures fail with :class:`SpillDropped` (the caller leaves them to the
+        catch-up). The number given back."""
+        with self._lock:
+            if self._spill is None:
+                return 0
+            dropped = [self._pending.pop(seq, (None, 0))[0] for seq in self._spill.drop_newest(keep_bytes)]
+        for fut in dropped:
+            if fut is not None and not fut.done():
+                fut.set_exception(SpillDropped("given back to the catch-up unanalysed"))
+        return len(dropped)
 
     @property
     def idle_seconds(self) -> float:
@@ -194,27 +238,73 @@ class DedupService:
             # A page that cannot fit is refused before it is pickled: its blob is at least its
             # HTML's length (a character is one UTF-8 byte or more). Behind a full backlog most
             # pages are refused, and pickling each (0.3 ms on the crawl's reactor thread) was waste.
-            if bounded and self._in_flight + len(body.get("html") or "") > self.max_bytes:
+            if bounded and not self._fits(len(body.get("html") or "")):
                 return None
         blob = pickle.dumps((kind, seq, body), protocol=pickle.HIGHEST_PROTOCOL)
         with self._lock:
-            if self._state != "running" or (bounded and self._in_flight + len(blob) > self.max_bytes):
+            if self._state != "running" or (bounded and not self._fits(len(blob))):
                 return None
             fut = future if future is not None else concurrent.futures.Future()
-            self._pending[seq] = (fut, len(blob))
-            self._in_flight += len(blob)
-            if closing:
-                self._state = "closing"
-            self._outbox.put(blob)
+            spill = self._spill
+            # In memory while there is room and nothing waits on disk (the spill keeps the order)
+            if not bounded or (not spill and self._in_flight + len(blob) <= self.max_bytes):
+                self._pending[seq] = (fut, len(blob))
+                self._in_flight += len(blob)
+                if closing:
+                    self._state = "closing"
+                self._outbox.put((blob, not bounded))
+                return fut
+            if spill is None:
+                spill = self._spill = _Spill(self.spill_bytes)
+            if not spill.put(seq, blob):  # no contiguous room in the ring
+                return None
+            self._pending[seq] = (fut, 0)
+            self.spilled_pages += 1
+        self._outbox.put(_WAKE)
         return fut
 
+    def _fits(self, size: int) -> bool:
+        """Under the lock: can a page of ``size`` bytes wait, in memory or in the spill?"""
+        if not self._spill and self._in_flight + size <= self.max_bytes:
+            return True
+        return (self._spill.size if self._spill is not None else 0) + size <= self.spill_bytes
+
     def _send_loop(self) -> None:
-        while (blob := self._outbox.get()) is not None:
-            try:
+        try:
+            while True:
+                try:  # a page in the spill is sent whenever no request waits in memory
+                    item = self._outbox.get_nowait() if self._spill else self._outbox.get()
+                except queue.Empty:
+                    if self._send_spilled():
+                        continue
+                    item = self._outbox.get()
+                if item is None:
+                    break
+                if item is _WAKE:
+                    continue
+                assert isinstance(item, tuple)
+                blob, after_spill = item
+                while after_spill and self._send_spilled():
+                    pass
                 self._requests.send_bytes(blob)
-            except OSError:  # the child is gone: the reader sees its end-of-file and fails what is pending
-                break
-        self._requests.close()
+        except (OSError, ValueError):  # the child is gone (the reader sees its end-of-file and fails what
+            pass                        # is pending), or the spill closed under a read after it went
+        finally:
+            self._requests.close()
+
+    def _send_spilled(self) -> bool:
+        """Send the oldest page waiting in the spill; False when none waits."""
+        with self._lock:
+            spill = self._spill
+            if not spill or self._state not in ("running", "closing"):
+                return False
+            seq, offset, n = spill.oldest()
+        blob = spill.read(offset, n)  # outside the lock: a page still listed is never overwritten
+        with self._lock:
+            sent = spill.pop_if(seq)  # not if dropped meanwhile (drop_spill)
+        if sent:
+            self._requests.send_bytes(blob)
+        return True
 
     def _read_loop(self) -> None:
         from crawler.memory import trim_heap
@@ -236,6 +326,9 @@ class DedupService:
                 fut, size = self._pending.pop(seq, (None, 0))
                 self._in_flight -= size
                 self._last_answer = time.monotonic()
+                if isinstance(value, PageAnalysis):
+                    self._answered += 1
+                    self._answered_cpu += value.cpu
             if fut is not None:
                 _resolve(fut, status, value)
         self._replies.close()
@@ -250,12 +343,86 @@ class DedupService:
             pending = list(self._pending.values())
             self._pending.clear()
             self._in_flight = 0
+            if self._spill is not None:
+                self._spill.close()
         self._outbox.put(None)
         for fut, _size in pending:
             if not fut.done():
                 fut.set_exception(DedupUnavailable(f"dedup process ended (exit code {returncode})"))
         if was == "running" and self.on_death is not None:
             self.on_death(returncode)
+
+
+#: Put in the outbox after a page went to the spill: wakes the sender.
+_WAKE = object()
+
+
+class _Spill:
+    """Pages waiting on disk, oldest first: a ring of at most ``capacity`` bytes in an unlinked
+    temporary file (nothing of it outlives the process). Each page is one contiguous run; one that
+    does not fit before the oldest page still waiting is refused. Not thread-safe: the service's lock."""
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self._file = tempfile.TemporaryFile(prefix="newsarchive-dedup-spill-")
+        self._pages: deque[tuple[int, int, int]] = deque()  # (seq, offset, length)
+        self.size = 0  # bytes waiting
+
+    def __len__(self) -> int:
+        return len(self._pages)
+
+    def put(self, seq: int, blob: bytes) -> bool:
+        n = len(blob)
+        if not self._pages:
+            offset = 0
+        else:
+            head = self._pages[0][1]
+            _seq, last, length = self._pages[-1]
+            end = last + length
+            if end > head:  # not wrapped: after the newest, else from the start up to the oldest
+                offset = end if end + n <= self.capacity else (0 if n <= head else -1)
+            else:  # wrapped: between the newest and the oldest
+                offset = end if end + n <= head else -1
+        if offset < 0 or n > self.capacity:
+            return False
+        os.pwrite(self._file.fileno(), blob, offset)
+        self._pages.append((seq, offset, n))
+        self.size += n
+        return True
+
+    def oldest(self) -> tuple[int, int, int]:
+        """``(seq, offset, length)`` of the oldest page waiting."""
+        return self._pages[0]
+
+    def read(self, offset: int, n: int) -> bytes:
+        return os.pread(self._file.fileno(), n, offset)
+
+    def pop_if(self, seq: int) -> bool:
+        """Take the oldest page off if it is still ``seq`` (not dropped meanwhile)."""
+        if not self._pages or self._pages[0][0] != seq:
+            return False
+        self.size -= self._pages.popleft()[2]
+        return True
+
+    def drop_newest(self, keep_bytes: int) -> list[int]:
+        """Forget the newest pages until at most ``keep_bytes`` wait; their sequence numbers."""
+        seqs = []
+        while self._pages and self.size > keep_bytes:
+            seq, _offset, n = self._pages.pop()
+            self.size -= n
+            seqs.append(seq)
+        return seqs
+
+    def clear(self) -> list[int]:
+        """Forget every page waiting; their sequence numbers."""
+        seqs = [seq for seq, _offset, _n in self._pages]
+        self._pages.clear()
+        self.size = 0
+        return seqs
+
+    def close(self) -> None:
+        self.clear()
+        self._file.close()
 
 
 def _resolve(fut: concurrent.futures.Future[Any], status: str, value: Any) -> None:
@@ -302,6 +469,7 @@ class _Analyst:
         from crawler.dedup.analysis import analyse_page
         from crawler.dedup.payload import build_payload, encode
 
+        started = time.process_time()
         article, signals = analyse_page(
             fields["html"], fields["url"], lang=fields.get("lang"), source=fields.get("source") or "",
             fetched_at=fields.get("fetched_at"), warc_record_id=fields.get("warc_record_id"))
@@ -322,6 +490,7 @@ class _Analyst:
             # The record carries the detector's inputs, not these flags: they change as the catalog
             # grows and settles, and a rebuild derives them again (crawler/dedup/payload.py).
             payload=encode(build_payload(article, signals, status=fields.get("status"), signals_json=signals_json)),
+            cpu=time.process_time() - started,
         )
 
     def settle(self) -> int:

@@ -17,7 +17,7 @@ from twisted.python.failure import Failure
 from crawler.config import dedup_catalog_path, thresholds
 from crawler.daemons import in_daemon_thread
 from crawler.dedup.defaults import Thresholds
-from crawler.dedup.service import DedupService, DedupUnavailable, NoMainText, PageAnalysis
+from crawler.dedup.service import DedupService, DedupUnavailable, NoMainText, PageAnalysis, SpillDropped
 from crawler.memory import release_memory
 from crawler.signals import dedup_catalog_closed, stop_requested, warc_metadata
 
@@ -28,6 +28,21 @@ except ImportError:  # Python 3.10
 
 logger = logging.getLogger(__name__)
 
+#: Pages beyond DEDUP_QUEUE_BYTES wait on disk (an unlinked temporary file, no memory) up to this
+#: many times DEDUP_QUEUE_BYTES before one is archived unanalysed: 64 MB by default, some 800
+#: realistic news pages: more than a quiet two-core machine left behind (94-151 pages deferred
+#: on the 2,000-page realistic site); under a load average of 6-8 it was 1,000-1,600, and then
+#: the catch-up takes most of them anyway (``_spill_or_catchup``).
+SPILL_FACTOR = 4
+#: At the end of the crawl, the pages still waiting on disk go to the running dedup process when
+#: it needs at most this many CPU seconds for them (its pace so far), else they are left to the
+#: catch-up after the crawl. The catch-up runs on both cores (a pool worker beside the crawl
+#: process) but first costs about 2 s (heap release, the detector's index loaded into the crawl
+#: process, a worker started): 2.7-3.3 s wall for 94-151 articles at 16 CPU-ms each. One core
+#: doing n pages of c seconds beats it while n*c < 2 s + n*c/2 (x1.1: its records are read back
+#: from the WARC), so up to about 4 s; and it always costs less CPU, and no memory in the crawl process.
+WARM_TAIL_SECONDS = 4.0
+
 
 class DedupPipeline:
     """For items with ``html``: analyse in the dedup process, add ``duplicates`` and the extracted
@@ -37,9 +52,12 @@ class DedupPipeline:
     per page; they run in ONE child process (crawler.dedup.service), so the crawl's reactor never
     waits for them. On a thread of the crawl process they cost the crawl 80% of its speed.
 
-    The crawl never waits for dedup either. Pages sent and not yet answered are bounded by
-    ``DEDUP_QUEUE_BYTES``; a page beyond it, or any page once the child has died, is archived
-    unanalysed (``dedup/deferred``; the item gets no ``duplicates``) for a catch-up from the archive.
+    The crawl never waits for dedup either. Pages sent and not yet answered are bounded in memory
+    by ``DEDUP_QUEUE_BYTES``; past it a page waits on disk (``dedup/spilled``; an unlinked file of
+    at most ``SPILL_FACTOR`` times that). A page beyond both, or any page once the child has died,
+    is archived unanalysed (``dedup/deferred``; the item gets no ``duplicates``) for a catch-up from
+    the archive. At the end the pages still on disk go to the running child when it needs at most
+    ``WARM_TAIL_SECONDS`` of CPU for them, else to the catch-up (deferred then).
     An item waits for its answer only when less than ``DEDUP_WAIT_BYTES`` of pages are ahead of it
     (the answer comes soon): a waiting item keeps its response (body, text, parsed tree: about
     five times the page) in Scrapy's scraper slot, so that bound stays below
@@ -58,14 +76,16 @@ class DedupPipeline:
     close_timeout = 30.0
 
     def __init__(self, crawler, *, catalog: Path, settings: Thresholds, queue_bytes: int,
-                 wait_bytes: int | None = None) -> None:
+                 wait_bytes: int | None = None, spill_bytes: int | None = None) -> None:
         self.crawler = crawler
         self.catalog = Path(catalog)
         self.settings = settings
         self.queue_bytes = queue_bytes
         self.wait_bytes = queue_bytes if wait_bytes is None else wait_bytes
+        self.spill_bytes = SPILL_FACTOR * queue_bytes if spill_bytes is None else spill_bytes
         self.service: DedupService | None = None
         self._deferred_reasons: set[str] = set()
+        self._overflowed = False  # a page found no room, in memory or on disk
         crawler.signals.connect(self._kill, signal=signals.engine_stopped)
         crawler.signals.connect(self._stop_requested, signal=stop_requested)
 
@@ -86,7 +106,7 @@ class DedupPipeline:
 
     def open_spider(self) -> None:
         self.service = DedupService(self.catalog, self.settings, max_bytes=self.queue_bytes,
-                                    on_death=self._died_in_thread)
+                                    spill_bytes=self.spill_bytes, on_death=self._died_in_thread)
         self.service.start()
         self.service.opened.add_done_callback(self._opened)
         logger.info("dedup: analysing in process %(pid)d (catalog %(catalog)s)",
@@ -110,6 +130,8 @@ class DedupPipeline:
         finally:
             service.kill()  # a no-op once it has exited
             self.service = None
+        if service.spilled_pages:
+            self.crawler.stats.set_value("dedup/spilled", service.spilled_pages)
         deferred = self.crawler.stats.get_value("dedup/deferred", 0)
         if deferred:
             logger.warning("dedup: %(n)d pages were archived unanalysed (dedup/deferred); a catch-up from the "
@@ -119,6 +141,7 @@ class DedupPipeline:
     def _settle_and_close(self, service: DedupService) -> int:
         """On a daemon thread: blocking waits for the child, never on the reactor. The backlog ahead
         of the settle may take long; the child is given up on only when it stops answering."""
+        self._spill_or_catchup(service)
         settling = service.settle()
         # The crawl is over: the heap it freed goes back to the system before the child's
         # largest moment (its backlog, then the settle reloading the catalog's articles), which
@@ -134,6 +157,26 @@ class DedupPipeline:
         service.close(self.close_timeout)
         return settled
 
+    def _spill_or_catchup(self, service: DedupService) -> None:
+        """The pages still waiting on disk at the end: to the running dedup process, or, when the
+        catch-up after the crawl has work anyway (pages found no room) or would be done sooner
+        (``WARM_TAIL_SECONDS``), all but the oldest ``DEDUP_QUEUE_BYTES`` given back to it
+        unanalysed (their futures fail: counted deferred)."""
+        waiting = service.spill_pages
+        if not waiting:
+            return
+        # no answer yet (a crawl of a few pages, all at the start): its pace is unknown, the pages few
+        pace = service.cpu_per_page or 0.0
+        if not self._overflowed and waiting * pace <= WARM_TAIL_SECONDS:
+            logger.info("dedup: %(n)d pages waiting on disk go to the dedup process (about %(s).1f CPU s)",
+                        {"n": waiting, "s": waiting * pace})
+            return
+        # The oldest DEDUP_QUEUE_BYTES of them stay, as a backlog in memory would have: the catch-up
+        # runs anyway, and the dedup process is done with those before it starts. Giving back all of
+        # them took longer: 500 realistic pages, load 6: 37-43 s to exit, all to the catch-up 51-55 s.
+        dropped = service.drop_spill(keep_bytes=self.queue_bytes)
+        logger.info("dedup: %(n)d pages waiting on disk are left to the catch-up after the crawl", {"n": dropped})
+
     async def process_item(self, item: Any) -> Any:
         adapter = ItemAdapter(item)
         if "html" not in adapter or not adapter.get("html"):
@@ -146,7 +189,9 @@ class DedupPipeline:
         answer = service.analyse(fields, for_item=waits) if service is not None else None
         url = fields["url"]
         if answer is None:
-            self._defer(url, "backlog_full" if service is not None and service.running else "no_process")
+            running = service is not None and service.running
+            self._overflowed |= running
+            self._defer(url, "backlog_full" if running else "no_process")
             return item
         if not waits:  # its answer is far off: the item goes on, the answer writes the record
             self.crawler.stats.inc_value("dedup/analysed_after_item")
@@ -191,6 +236,8 @@ class DedupPipeline:
         if failure.check(NoMainText):
             stats.inc_value("dedup/extract_failures")
             logger.warning("dedup: no main text in %(url)s: %(error)s", {"url": url, "error": failure.value})
+        elif failure.check(SpillDropped):
+            self._defer(url, "left_to_catchup")
         elif failure.check(DedupUnavailable):
             self._defer(url, "no_process")
         else:
@@ -222,8 +269,10 @@ class DedupPipeline:
         self.crawler.stats.inc_value("dedup/deferred")
         if reason not in self._deferred_reasons:
             self._deferred_reasons.add(reason)
-            why = (f"more than DEDUP_QUEUE_BYTES ({self.queue_bytes}) of pages wait for the dedup process"
-                   if reason == "backlog_full" else "the dedup process is not running")
+            why = {"backlog_full": f"more than DEDUP_QUEUE_BYTES ({self.queue_bytes}) of pages wait for the dedup "
+                                   f"process, and {self.spill_bytes} more on disk",
+                   "left_to_catchup": "the dedup process had more pages waiting on disk at the end than the "
+                                      "catch-up after the crawl takes to analyse"}.get(reason, "the dedup process is not running")
             logger.warning("dedup: %(why)s: %(url)s and later pages like it are archived unanalysed "
                            "(counted in dedup/deferred)", {"why": why, "url": url})
 

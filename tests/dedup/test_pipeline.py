@@ -146,8 +146,10 @@ def test_analysis_runs_in_the_dedup_process(tmp_path, inline):
 
 
 def test_a_full_backlog_defers_the_page(tmp_path, inline):
-    """DEDUP_QUEUE_BYTES smaller than a page: it is archived unanalysed, counted, and the crawl goes on."""
-    crawler, pipe = make_pipeline({"DEDUP_CATALOG": str(tmp_path / "d.sqlite3"), "DEDUP_QUEUE_BYTES": 1000})
+    """DEDUP_QUEUE_BYTES, and the spill on disk beyond it (SPILL_FACTOR times that), smaller than a
+    page: it is archived unanalysed, counted, and the crawl goes on."""
+    crawler, pipe = make_pipeline({"DEDUP_CATALOG": str(tmp_path / "d.sqlite3"), "DEDUP_QUEUE_BYTES": 300})
+    assert pipe.spill_bytes < min(len(item_for(p, 0)["html"]) for p in ("/en/lockbit-hospital", "/en/lockbit-school"))
     sent = []
     crawler.signals.connect(lambda **kw: sent.append(kw), signal=warc_metadata, weak=False)
     pipe.open_spider()
@@ -249,3 +251,101 @@ def test_a_first_ctrl_c_keeps_the_process_for_the_items_in_flight(tmp_path, inli
     item = run(pipe.process_item(item_for("/en/lockbit-hospital", 1)))
     assert "duplicates" in item
     run(pipe.close_spider())
+
+
+@pytest.fixture
+def answers_on_arrival(monkeypatch):
+    """As ``inline``, but an answer no item waits for fires when it arrives (on the service's reader
+    thread) instead of being waited for: the pages go on while the dedup process is busy."""
+    from twisted.python.failure import Failure
+
+    def deferred(self, answer):
+        d = defer.Deferred()
+
+        def fire(done):
+            error = done.exception()
+            d.callback(done.result()) if error is None else d.errback(Failure(error))
+
+        answer.add_done_callback(fire)
+        return d
+
+    monkeypatch.setattr(DedupPipeline, "_deferred", deferred)
+    monkeypatch.setattr("crawler.pipelines.dedup.in_daemon_thread", lambda f, *a, name: defer.maybeDeferred(f, *a))
+    monkeypatch.setattr("crawler.pipelines.dedup.maybe_deferred_to_future", lambda d: d)
+
+
+SPILL_PATHS = ["/en/lockbit-hospital", "/zh/lockbit-hospital", "/en/lockbit-school", "/zh/lockbit-logistics"]
+
+
+def big_item(path, n):
+    """A page larger than a pipe's buffer (64 KB): one sent waits in the pipe until the child reads it."""
+    item = item_for(path, n)
+    return {**item, "html": item["html"].replace("</body>", "<!--" + "x" * 70_000 + "--></body>")}
+
+
+def spilling_pipeline(tmp_path):
+    """A backlog of one page in memory: while the dedup process starts, the next pages wait on disk."""
+    crawler, pipe = make_pipeline({"DEDUP_CATALOG": str(tmp_path / "d.sqlite3"), "DEDUP_QUEUE_BYTES": 80_000,
+                                   "DEDUP_WAIT_BYTES": 0})
+    sent = []
+    crawler.signals.connect(lambda **kw: sent.append(kw["url"]), signal=warc_metadata, weak=False)
+    return crawler, pipe, sent
+
+
+def test_pages_waiting_on_disk_go_to_the_running_process_at_the_end(tmp_path, answers_on_arrival):
+    """Pages beyond DEDUP_QUEUE_BYTES are not deferred while the spill has room: at the end the running
+    dedup process analyses them before it settles, so every page is in the catalog with its record
+    and the catch-up after the crawl has nothing to do."""
+    from crawler.dedup.store import ArticleStore
+
+    crawler, pipe, sent = spilling_pipeline(tmp_path)
+    pipe.open_spider()
+    items = [run(pipe.process_item(big_item(p, n))) for n, p in enumerate(SPILL_PATHS)]
+    spilled = pipe.service.spilled_pages
+    run(pipe.close_spider())
+    stats = crawler.stats.get_stats()
+    assert spilled >= 1 and stats["dedup/spilled"] == spilled and "dedup/deferred" not in stats
+    assert all("html" not in it for it in items)
+    assert sorted(sent) == sorted(BASE + p for p in SPILL_PATHS) and stats["dedup/articles"] == len(SPILL_PATHS)
+    store = ArticleStore(tmp_path / "d.sqlite3")
+    try:
+        assert store.count() == len(SPILL_PATHS) and store.count_flags() >= 1
+    finally:
+        store.close()
+
+
+def test_pages_waiting_on_disk_are_left_to_the_catchup_when_it_is_sooner(tmp_path, answers_on_arrival, monkeypatch):
+    """When the running process would take longer than WARM_TAIL_SECONDS for them, the pages still on
+    disk are given back unanalysed: counted deferred, no record, for the catch-up from the archive."""
+    monkeypatch.setattr("crawler.pipelines.dedup.WARM_TAIL_SECONDS", 0.0)
+    crawler, pipe, sent = spilling_pipeline(tmp_path)
+    pipe.open_spider()
+    service = pipe.service
+    items = [{**big_item(p, n), "url": f"{BASE}{p}?{n}"} for n, p in enumerate(SPILL_PATHS + SPILL_PATHS[:1])]
+    for item in items:
+        run(pipe.process_item(item))
+    deadline = time.monotonic() + 60
+    while service.cpu_per_page is None and time.monotonic() < deadline:  # its pace known: the first answer
+        time.sleep(0.005)
+    assert service.spill_pages >= 2
+    run(pipe.close_spider())
+    stats = crawler.stats.get_stats()
+    # the oldest DEDUP_QUEUE_BYTES (one page) stay for the dedup process, as a backlog in memory would
+    assert stats["dedup/deferred"] >= 1 and stats["dedup/spilled"] == len(items) - 1
+    assert stats["dedup/articles"] == len(sent) == len(items) - stats["dedup/deferred"] >= 2
+
+
+def test_a_killed_dedup_process_leaves_the_pages_on_disk_deferred(tmp_path, answers_on_arrival):
+    """Pages waiting on disk when the dedup process dies are counted deferred (the catch-up analyses
+    them from the archive): none is lost, and the end of the crawl does not hang."""
+    crawler, pipe, sent = spilling_pipeline(tmp_path)
+    pipe.open_spider()
+    for n, p in enumerate(SPILL_PATHS):
+        run(pipe.process_item(big_item(p, n)))
+    child = pipe.service
+    assert child.spilled_pages >= 1
+    os.kill(child.pid, signal.SIGKILL)
+    assert child.wait(10) == -signal.SIGKILL
+    run(pipe.close_spider())
+    stats = crawler.stats.get_stats()
+    assert stats.get("dedup/articles", 0) + stats["dedup/deferred"] == len(SPILL_PATHS) == len(sent) + stats["dedup/deferred"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import pickle
 import signal
 import subprocess
 import sys
@@ -13,7 +14,7 @@ import psutil
 import pytest
 
 from crawler.dedup.defaults import Thresholds
-from crawler.dedup.service import CHILD_NICENESS, DedupService, DedupUnavailable, NoMainText
+from crawler.dedup.service import CHILD_NICENESS, DedupService, DedupUnavailable, NoMainText, SpillDropped, _Spill
 from tests.conftest import REPO, cli_env, process_gone
 from tests.dedup import dedup_site
 
@@ -170,3 +171,86 @@ def test_the_child_never_outlives_its_parent(tmp_path, how):
     child = int(proc.stdout.split()[0])
     assert proc.returncode == (-signal.SIGKILL if how == "sigkill" else 3)
     assert process_gone(child), f"dedup child {child} outlived its parent"
+
+
+def test_pages_beyond_the_backlog_wait_on_disk_and_are_all_answered(started):
+    """Past ``max_bytes`` a page waits in the spill (not in memory) and is sent once the child has taken
+    what was queued before it; the settle comes after the spill's last page."""
+    one = len(page("/en/lockbit-hospital")["html"].encode())
+    service = started(max_bytes=int(one * 1.5), spill_bytes=one * 20)
+    service.opened.result(60)
+    paths = ["/en/lockbit-hospital", "/zh/lockbit-hospital", "/en/lockbit-school"] * 3
+    answers = [service.analyse({**page(p), "url": f"{BASE}{p}?{n}"}, for_item=False) for n, p in enumerate(paths)]
+    assert all(a is not None for a in answers)
+    assert service.spilled_pages >= len(paths) - 1 and service.in_flight_bytes > service.max_bytes
+    settled = service.settle()
+    results = [a.result(60) for a in answers]
+    assert [r.article["url"] for r in results] == [f"{BASE}{p}?{n}" for n, p in enumerate(paths)]
+    assert settled.result(60) == len(paths)  # every page was in the catalog before the settle
+    assert service.in_flight_bytes == 0 and service.spill_pages == 0
+    assert service.cpu_per_page is not None and service.cpu_per_page > 0
+
+
+def big_page(path: str) -> dict:
+    """A page larger than a pipe's buffer (64 KB): one being sent waits until the child reads it."""
+    p = page(path)
+    return {**p, "html": p["html"].replace("</body>", "<!--" + "x" * 70_000 + "--></body>")}
+
+
+def test_the_spill_is_bounded_and_can_be_given_back(started):
+    one = len(pickle.dumps(("page", 1, big_page("/en/lockbit-hospital")), protocol=pickle.HIGHEST_PROTOCOL)) + 10
+    service = started(max_bytes=one, spill_bytes=int(one * 2.5))
+    service.opened.result(60)
+    first = service.analyse(big_page("/en/lockbit-hospital"))  # in memory, then in the pipe
+    sent = [service.analyse(big_page("/en/lockbit-hospital")) for _ in range(8)]  # then on disk, two at most
+    assert first is not None and None in sent  # no room in memory nor on disk: refused, the crawl does not wait
+    waiting = [w for w in sent if w is not None]
+    assert 2 <= len(waiting) < 8
+    given_back = service.drop_spill()
+    assert first.result(60).pid == service.pid
+    outcomes = []
+    for w in waiting:
+        try:
+            outcomes.append(w.result(60).pid)
+        except SpillDropped:
+            outcomes.append("dropped")
+    # whatever was still waiting on disk is given back; what had been taken out to be sent is answered
+    assert outcomes.count("dropped") == given_back and service.spill_pages == 0
+    assert service.analyse(page("/en/lockbit-school")).result(60).pid == service.pid  # goes on as before
+
+
+def test_a_killed_child_fails_the_pages_waiting_on_disk(started):
+    """Nothing waits forever: the pages in the spill fail like those in memory (the crawl counts them
+    deferred; the catch-up analyses them from the archive)."""
+    one = len(page("/en/lockbit-hospital")["html"].encode())
+    service = started(max_bytes=one, spill_bytes=one * 10)
+    service.opened.result(60)
+    answers = [service.analyse(page("/en/lockbit-hospital")) for _ in range(6)]
+    assert service.spill_pages >= 1
+    os.kill(service.pid, signal.SIGKILL)
+    for a in answers:
+        try:
+            a.result(30)
+        except DedupUnavailable:
+            pass
+    assert all(a.done() for a in answers) and service.spill_pages == 0 and service.in_flight_bytes == 0
+
+
+def test_the_spill_is_a_ring_of_bounded_size():
+    ring = _Spill(100)
+    try:
+        assert ring.put(1, b"a" * 40) and ring.put(2, b"b" * 40)
+        assert not ring.put(3, b"c" * 30)  # 80 + 30 > 100, and the oldest starts at 0
+        seq, offset, n = ring.oldest()
+        assert (seq, ring.read(offset, n)) == (1, b"a" * 40) and ring.pop_if(1)
+        assert ring.put(3, b"c" * 30)  # wraps to the start, before the oldest (at 40)
+        assert not ring.put(4, b"d" * 20)  # 30 + 20 > 40: would overwrite page 2
+        assert [ring.read(o, n) for _s, o, n in [ring.oldest()]] == [b"b" * 40] and ring.pop_if(2)
+        assert not ring.pop_if(2) and ring.size == 30 and len(ring) == 1
+        seq, offset, n = ring.oldest()
+        assert (seq, ring.read(offset, n)) == (3, b"c" * 30)
+        assert ring.put(4, b"d" * 30) and ring.put(5, b"e" * 30)
+        assert ring.drop_newest(60) == [5] and ring.size == 60 and len(ring) == 2  # the oldest stay
+        assert ring.clear() == [3, 4] and ring.size == 0 and ring.put(5, b"e" * 100) and not ring.put(6, b"f")
+    finally:
+        ring.close()

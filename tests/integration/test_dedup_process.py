@@ -100,3 +100,25 @@ def test_a_killed_dedup_process_neither_stops_nor_hangs_the_crawl(tmp_path: Path
     assert "the dedup process ended unexpectedly (exit code -9)" in log
     assert {f"http://{host}{p}" for p in MANY_PAGES} <= archived_urls(archive)
     assert process_gone(child[0])
+
+
+def test_pages_past_the_backlog_are_analysed_by_the_dedup_process_before_it_closes(tmp_path: Path) -> None:
+    """A backlog of a few pages in memory: the rest wait on disk, and the running dedup process takes
+    them at the end of the crawl. Every article is in the catalog with its metadata record when the
+    crawl ends, so its catch-up has none left to analyse."""
+    from crawler.dedup.store import ArticleStore
+
+    server = serve(MANY_PAGES)
+    host = f"127.0.0.1:{server.server_address[1]}"
+    try:
+        run = crawl(tmp_path, write_sources(tmp_path, f"http://{host}", host), tmp_path / "archive",
+                    "-s", "DEDUP_QUEUE_BYTES=6000", "-s", "DEDUP_WAIT_BYTES=0")
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert run.proc.returncode == 0, run.log[-3000:]
+    assert run.stats.get("dedup/spilled", 0) > 0, "no page waited on disk: the dedup process kept up"
+    assert "dedup/deferred" not in run.stats and run.stats["dedup/articles"] == len(MANY_PAGES)
+    assert "articles_extracted=0 " in run.proc.stdout.decode()
+    with ArticleStore.open_existing(tmp_path / "archive" / "dedup.sqlite3") as store:
+        assert store.count() == len(MANY_PAGES)
