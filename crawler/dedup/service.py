@@ -254,9 +254,13 @@ class DedupService:
                     self._state = "closing"
                 self._outbox.put((blob, not bounded))
                 return fut
-            if spill is None:
-                spill = self._spill = _Spill(self.spill_bytes)
-            if not spill.put(seq, blob):  # no contiguous room in the ring
+            try:
+                if spill is None:
+                    spill = self._spill = _Spill(self.spill_bytes)
+                if not spill.put(seq, blob):  # no contiguous room in the ring
+                    return None
+            except OSError as e:  # no temporary file, or a full disk: the page is deferred like one
+                logger.warning("dedup: cannot spill a page to disk: %s", e)  # beyond the spill
                 return None
             self._pending[seq] = (fut, 0)
             self.spilled_pages += 1
@@ -385,7 +389,8 @@ class _Spill:
                 offset = end if end + n <= head else -1
         if offset < 0 or n > self.capacity:
             return False
-        os.pwrite(self._file.fileno(), blob, offset)
+        if os.pwrite(self._file.fileno(), blob, offset) != n:
+            raise OSError(f"short write to the dedup spill ({n} bytes)")
         self._pages.append((seq, offset, n))
         self.size += n
         return True

@@ -254,3 +254,35 @@ def test_the_spill_is_a_ring_of_bounded_size():
         assert ring.clear() == [3, 4] and ring.size == 0 and ring.put(5, b"e" * 100) and not ring.put(6, b"f")
     finally:
         ring.close()
+
+
+def test_a_spill_the_disk_refuses_defers_the_page(tmp_path):
+    """A full disk (here the file-size limit, so the write really fails with EFBIG) is no crash: the
+    page is refused like one beyond the spill and the crawl goes on; what was in memory is answered."""
+    script = textwrap.dedent(f"""\
+        import resource, signal, sys
+        sys.path.insert(0, {str(REPO)!r})
+        from pathlib import Path
+        from crawler.dedup.defaults import Thresholds
+        from crawler.dedup.service import DedupService
+        from tests.dedup.test_service import page
+        first = page("/en/lockbit-hospital")
+        one = len(first["html"].encode())
+        service = DedupService(Path({str(tmp_path / "d.sqlite3")!r}), Thresholds(), max_bytes=int(one * 1.5),
+                               spill_bytes=one * 20)
+        service.start()
+        service.opened.result(60)
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (100, resource.RLIM_INFINITY))  # the child keeps its own
+        answers = [service.analyse({{**page(p), "url": p + str(n)}}, for_item=False)
+                   for n, p in enumerate(["/en/lockbit-hospital", "/zh/lockbit-hospital", "/en/lockbit-school"])]
+        print(answers[0] is not None, answers[1:] == [None, None], service.spilled_pages)
+        print(answers[0].result(60).pid == service.pid)
+        service.close(30)
+        print(service.wait(30))
+        """)
+    proc = subprocess.run([sys.executable, "-c", script], cwd=REPO, env=cli_env(), capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["True", "True", "0", "True", "0"], proc.stdout
+    assert "cannot spill a page to disk" in proc.stderr
