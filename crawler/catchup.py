@@ -411,7 +411,7 @@ class Catchup:
 def share_words(signals: Signals) -> None:
     """Make the words of ``signals`` the interpreter's one copy of each (``sys.intern``), in place.
 
-    The store keeps the signals of its recent articles (``SIGNALS_CACHE_FEATURES`` words): an
+    The store keeps the signals of its recent articles (``SIGNALS_CACHE_FEATURES`` features): an
     article analysed in this process names its words with strings shared between articles, but
     one unpickled from a pool worker brings its own copy of every word, about 50 KB an article.
     The cache full of those was 45 MB more of this process (2,000 realistic articles, 285 MB vs

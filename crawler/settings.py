@@ -158,9 +158,10 @@ DEDUP_CATALOG = None
 #: Overrides of the frozen thresholds in crawler/dedup/defaults.py, e.g.
 #: {"story_min": 0.5, "young_catalog": 0}; an unknown name stops the crawl before it starts.
 DEDUP_THRESHOLDS: dict[str, float] = {}
-#: Bytes of pages sent to the dedup process and not yet analysed; a page beyond it is archived
-#: unanalysed (stat dedup/deferred, flagged by the catch-up after the crawl) so the crawl never
-#: waits for dedup. These wait as bytes in the crawl process (about the page's size each): 16 MB is
+#: Bytes of pages sent to the dedup process and not yet analysed, in memory; past it a page waits
+#: on disk (up to 4x more, an unlinked temporary file: stat dedup/spilled), and a page beyond both
+#: is archived unanalysed (stat dedup/deferred, flagged by the catch-up after the crawl) so the
+#: crawl never waits for dedup. These wait as bytes in the crawl process (about the page's size each): 16 MB is
 #: some 200 news pages, several seconds of the dedup process's work, so a process briefly behind
 #: (a burst of large pages, a busy machine) defers nothing.
 DEDUP_QUEUE_BYTES = 16_000_000
