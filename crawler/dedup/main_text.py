@@ -67,7 +67,9 @@ def main_text(tree: HtmlElement, options: Extractor) -> str | None:
                 return text
         elif text:
             return text
-    return trafilatura.extract(tree, options=options)
+    # the whole page: trafilatura's steps again when they are all that would run
+    text = trafilatura_steps.page_markdown(tree, options) if trafilatura_steps.available() else None
+    return text if text is not None else trafilatura.extract(tree, options=options)
 
 
 def _container(tree: HtmlElement) -> HtmlElement | None:

@@ -58,6 +58,12 @@ def available() -> bool:
     return trafilatura.__version__ == _VERSION
 
 
+def _follows(options: Extractor) -> bool:
+    """Whether ``options`` take only the paths these steps follow."""
+    return not (options.comments or options.focus != "balanced" or not options.fast or options.dedup or options.lang
+                or options.with_metadata or options.images or options.format != "markdown")
+
+
 def container_markdown(container: HtmlElement, options: Extractor, min_text: int,
                        short_text_floor: Callable[[], float]) -> str | None:
     """trafilatura's markdown for a page holding only (a copy of) ``container`` in its body, as
@@ -65,41 +71,115 @@ def container_markdown(container: HtmlElement, options: Extractor, min_text: int
     text at least ``min_text`` characters, and when under 3,000 at least ``short_text_floor()``.
     ``""`` when the caller would not keep it (the whole page's text is wanted), None when
     trafilatura must run on the container to say."""
-    if options.comments or options.focus != "balanced" or not options.fast or options.dedup or options.lang \
-            or options.with_metadata or options.images or options.format != "markdown":
+    if not _follows(options):
         return None
     try:
-        return _steps(container, options, min_text, short_text_floor)
+        return _container_steps(container, options, min_text, short_text_floor)
     except (TypeError, ValueError):  # bare_extraction gives None for these: let it say so
         return None
 
 
-def _steps(container: HtmlElement, options: Extractor, min_text: int,
-           short_text_floor: Callable[[], float]) -> str | None:
+def page_markdown(tree: HtmlElement, options: Extractor) -> str | None:
+    """``trafilatura.extract(tree, options=options)`` (``tree`` left as it was), or None when a
+    step these shortcuts leave out could run (trafilatura must then say, None included)."""
+    if not _follows(options):
+        return None
+    try:
+        return _page_steps(tree, options)
+    except (TypeError, ValueError):  # bare_extraction gives None for these: let it say so
+        return None
+
+
+def _container_steps(container: HtmlElement, options: Extractor, min_text: int,
+                     short_text_floor: Callable[[], float]) -> str | None:
     from copy import copy
-
-    from lxml.etree import strip_elements, strip_tags
-    from trafilatura import core, htmlprocessing, main_extractor
-
-    from crawler.dedup import trafilatura_xpaths
 
     page = container.makeelement("html")
     page.append(container.makeelement("body"))
     page[0].append(copy(container))  # the copy keeps the tail, as the moved container does
-    if core._forum_thread_page(page):
+    # the tree itself is cleaned: trafilatura copies it for the baseline and escalation, which
+    # do not run here (the container's text bounds the page's html2txt from above)
+    found = _sequence(page, options, keep_raw=False)
+    if found is None:
         return None
-    # trafilatura_sequence: raw-tree prunes, then tree_cleaning and convert_tags (_prepare_tree) on
-    # the tree itself: trafilatura copies it for the baseline and escalation, which do not run here
-    tree = htmlprocessing.prune_unwanted_nodes(page, trafilatura_xpaths.raw_tree_prune())
-    tree = htmlprocessing.prune_unwanted_nodes(tree, [trafilatura_xpaths.comments_and_lists()])
-    tree = htmlprocessing.tree_cleaning(tree, options)
-    tree = htmlprocessing.convert_tags(tree, options, options.url)
-    # extract_content without the backup for recover_wild_text (which runs only on short text)
-    body, text = _extract(tree, options)
+    _, _, body, text, _, _ = found
     if len(body) == 0 or len(text) < options.min_extracted_size:
-        return None
+        return None  # the wild-text recovery and the baseline rescue would run
     if len(text) < _ESCALATION_MAX_LENGTH and len(text) < _ESCALATION_PAGE_SHARE * _page_text_bound(container):
         return None
+    _finish(body)
+    # bare_extraction's checks after the sequence (a None from it: no usable text), then the caller's
+    if options.max_tree_size and len(body) > options.max_tree_size:
+        return None
+    if len(text) < options.min_output_size or len(text) < min_text or sum(el.tag != "graphic" for el in body) < 2:
+        return ""
+    if len(text) < _ESCALATION_MAX_LENGTH and len(text) < short_text_floor():
+        return ""
+    return body_markdown(body)
+
+
+def _page_steps(tree: HtmlElement, options: Extractor) -> str | None:
+    from trafilatura.baseline import baseline
+    from trafilatura.main_extractor import recover_wild_text
+
+    from copy import copy
+
+    found = _sequence(copy(tree), options, keep_raw=True)  # bare_extraction's copy of its input
+    if found is None:
+        return None
+    raw, cleaned, body, text, potential_tags, touched = found
+    short = len(body) == 0 or len(text) < options.min_extracted_size
+    if short:
+        # extract_content's recovery of wild text, from its copy of the cleaned tree taken before
+        # the main extractor: that is the cleaned tree itself when no body rule found a subtree
+        if touched:
+            return None
+        body = recover_wild_text(cleaned, body, options, potential_tags, set())
+        text = " ".join(body.itertext()).strip()
+    _finish(body)
+    if len(text) < options.min_extracted_size:  # trafilatura_sequence's baseline rescue
+        b_body, b_text, b_len = baseline(raw)  # it copies the tree it is given
+        if b_len > len(text):
+            body, text = b_body, b_text
+    # the recall escalation, from the pruned tree's html2txt: first its bound (text and element count)
+    if 0 < len(text) < _ESCALATION_MAX_LENGTH and len(text) < _ESCALATION_PAGE_SHARE * _raw_text_bound(raw) \
+            and len(text) < _ESCALATION_PAGE_SHARE * len(_html2txt(raw)):
+        return None
+    # bare_extraction's checks: its None is no text for the caller
+    if options.max_tree_size and len(body) > options.max_tree_size:
+        return None
+    if len(text) < options.min_output_size and 0 < options.min_output_comm_size:
+        return ""
+    return body_markdown(body)
+
+
+def _sequence(page: HtmlElement, options: Extractor,
+              keep_raw: bool) -> tuple[HtmlElement, HtmlElement, _Element, str, set[str], bool] | None:
+    """``trafilatura_sequence`` on ``page`` (changed) up to ``_extract`` of the main extractor:
+    the pruned raw tree (cleaned apart when ``keep_raw``, else cleaned itself), the cleaned
+    tree, then what ``_extract`` gives. None on a forum page."""
+    from copy import copy
+
+    from trafilatura import core, htmlprocessing
+
+    from crawler.dedup import trafilatura_xpaths
+
+    if core._forum_thread_page(page):
+        return None
+    raw = htmlprocessing.prune_unwanted_nodes(page, trafilatura_xpaths.raw_tree_prune())
+    raw = htmlprocessing.prune_unwanted_nodes(raw, [trafilatura_xpaths.comments_and_lists()])
+    # _prepare_tree without the backup for the external extractors (fast mode runs none)
+    cleaned = htmlprocessing.tree_cleaning(copy(raw) if keep_raw else raw, options)
+    cleaned = htmlprocessing.convert_tags(cleaned, options, options.url)
+    # extract_content without its copy for recover_wild_text (the callers say when it runs)
+    return raw, cleaned, *_extract(cleaned, options)
+
+
+def _finish(body: _Element) -> None:
+    """The end of ``extract_content``: adjacent repeats, done elements, divs and blank line breaks."""
+    from lxml.etree import strip_elements, strip_tags
+    from trafilatura import main_extractor
+
     previous = None
     for el in list(body):
         current = main_extractor._elem_text(el)
@@ -116,19 +196,30 @@ def _steps(container: HtmlElement, options: Extractor, min_text: int,
             and not any(anc.tag in main_extractor.SPACING_PROTECTED for anc in linebreak.iterancestors())
         ):
             linebreak.tail = None
-    # bare_extraction's checks after the sequence (a None from it: no usable text), then the caller's
-    if options.max_tree_size and len(body) > options.max_tree_size:
-        return None
-    if len(text) < options.min_output_size or len(text) < min_text or sum(el.tag != "graphic" for el in body) < 2:
-        return ""
-    if len(text) < _ESCALATION_MAX_LENGTH and len(text) < short_text_floor():
-        return ""
-    return body_markdown(body)
 
 
-def _extract(tree: HtmlElement, options: Extractor) -> tuple[_Element, str]:
+def _raw_text_bound(tree: HtmlElement) -> int:
+    """At least the length of trafilatura's html2txt of ``tree`` (``main_text._page_text_bound``)."""
+    body = tree.find(".//body")
+    root = tree if body is None else body
+    return len(" ".join(root.xpath("string()").split())) + 2 * int(root.xpath("count(.//*)"))
+
+
+def _html2txt(tree: HtmlElement) -> str:
+    """``baseline.html2txt(tree)``, changing ``tree`` instead of a copy of it."""
+    from lxml.html import HtmlElement
+    from trafilatura.baseline import _spaced_text, basic_cleaning
+
+    body = tree.find(".//body")
+    if body is None and not isinstance(tree, HtmlElement):
+        return ""
+    return _spaced_text(basic_cleaning(tree if body is None else body))
+
+
+def _extract(tree: HtmlElement, options: Extractor) -> tuple[_Element, str, set[str], bool]:
     """``main_extractor._extract``: its body rules in order, the first by ``trafilatura_xpaths``;
-    the sections pruned by ``_prune_sections``."""
+    the sections pruned by ``_prune_sections``. Also whether a rule found a subtree (else the
+    tree is as it came)."""
     from lxml.etree import Element
     from trafilatura import main_extractor as m
     from trafilatura.htmlprocessing import process_node
@@ -148,10 +239,12 @@ def _extract(tree: HtmlElement, options: Extractor) -> tuple[_Element, str]:
         potential_tags.add("ref")
     result_body = Element("body")
     first_rule = trafilatura_xpaths.body_rule()
+    found = False
     for n, expr in enumerate(BODY_XPATH):
         subtree = first_rule(tree) if n == 0 else next((s for s in expr(tree) if s is not None), None)
         if subtree is None:
             continue
+        found = True
         subtree = _prune_sections(subtree, potential_tags, options)
         if len(subtree) == 0:
             continue
@@ -188,7 +281,7 @@ def _extract(tree: HtmlElement, options: Extractor) -> tuple[_Element, str]:
             if lead is not None:
                 result_body.insert(start, lead)
             break
-    return result_body, " ".join(result_body.itertext()).strip()
+    return result_body, " ".join(result_body.itertext()).strip(), potential_tags, found
 
 
 def _prune_sections(tree: HtmlElement, potential_tags: set[str], options: Extractor) -> HtmlElement:
