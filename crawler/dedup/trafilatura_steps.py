@@ -25,7 +25,7 @@ bench pages.
 from __future__ import annotations
 
 import re
-from functools import cache
+from functools import cache, lru_cache
 from html import unescape
 from typing import TYPE_CHECKING
 
@@ -45,6 +45,9 @@ _ESCALATION_PAGE_SHARE = 0.2
 # every LaTeX math span it rewrites starts with: text with none of them comes back unchanged.
 _ESCAPED_RE = re.compile(r"[*_`~\[\]<\\]")
 _ESCAPED_CHARS = "*_`~[]<"
+# Links whose resolved target is remembered: up to this length of base URL and href together
+# (menu, tag and sidebar links are short paths; 4,096 of them hold at most a few MB).
+_CACHED_LINK_LENGTH = 512
 
 
 @cache
@@ -119,10 +122,10 @@ def _container_steps(container: HtmlElement, options: Extractor, min_text: int,
 
 
 def _page_steps(tree: HtmlElement, options: Extractor) -> str | None:
+    from copy import copy
+
     from trafilatura.baseline import baseline
     from trafilatura.main_extractor import recover_wild_text
-
-    from copy import copy
 
     found = _sequence(copy(tree), options, keep_raw=True)  # bare_extraction's copy of its input
     if found is None:
@@ -170,9 +173,65 @@ def _sequence(page: HtmlElement, options: Extractor,
     raw = htmlprocessing.prune_unwanted_nodes(raw, [trafilatura_xpaths.comments_and_lists()])
     # _prepare_tree without the backup for the external extractors (fast mode runs none)
     cleaned = htmlprocessing.tree_cleaning(copy(raw) if keep_raw else raw, options)
-    cleaned = htmlprocessing.convert_tags(cleaned, options, options.url)
+    cleaned = _convert_tags(cleaned, options, options.url)
     # extract_content without its copy for recover_wild_text (the callers say when it runs)
     return raw, cleaned, *_extract(cleaned, options)
+
+
+def _convert_tags(tree: HtmlElement, options: Extractor, url: str | None) -> HtmlElement:
+    """``htmlprocessing.convert_tags`` with links kept and no images, each link's target resolved
+    by ``_link_target`` (trafilatura resolves each of the hundreds of menu and sidebar links of
+    every page with urljoin, most of them the same on every page of a site); else that function."""
+    from lxml.etree import strip_tags
+    from trafilatura import htmlprocessing as h
+    from trafilatura.utils import safe_base_url
+    from trafilatura.xml import delete_element
+
+    if not options.links or options.images:
+        return h.convert_tags(tree, options, url)
+    base_url = url and safe_base_url(url)
+    for elem in tree.iter("a", "ref"):
+        target = elem.get("href")
+        elem.tag = "ref"
+        elem.attrib.clear()
+        if target:
+            elem.set("target", _link_target(base_url, target) if base_url else target)
+    for elem in tree.iter("strong"):
+        if "schema-faq-question" in elem.get("class", ""):
+            elem.attrib.clear()
+            elem.set("rend", "h3")
+            elem.tag = "head"
+    for elem in tree.iter("sub", "sup"):
+        if not elem.text and len(elem) == 0:
+            delete_element(elem)
+    if options.formatting:
+        for elem in tree.iter(h.REND_TAG_MAPPING.keys()):
+            elem.attrib.clear()
+            elem.set("rend", h.REND_TAG_MAPPING[elem.tag])
+            elem.tag = "hi"
+    else:
+        strip_tags(tree, *h.REND_TAG_MAPPING.keys())
+    for elem in tree.iter(h.CONVERSIONS.keys()):
+        h.CONVERSIONS[elem.tag](elem)
+    return tree
+
+
+def _link_target(base_url: str, href: str) -> str:
+    """``convert_link``'s target: ``href`` resolved against the page's base URL, a pure function
+    of the two, remembered for the last few thousand short ones (a page's links are untrusted:
+    long ones would make the cache hold a page's worth of text each)."""
+    if len(href) + len(base_url) > _CACHED_LINK_LENGTH:
+        return _resolved_link(base_url, href)
+    return _cached_link(base_url, href)
+
+
+def _resolved_link(base_url: str, href: str) -> str:
+    from trafilatura.utils import safe_relative_url
+
+    return safe_relative_url(base_url, href) or href
+
+
+_cached_link = lru_cache(maxsize=4096)(_resolved_link)
 
 
 def _finish(body: _Element) -> None:
@@ -208,12 +267,18 @@ def _raw_text_bound(tree: HtmlElement) -> int:
 def _html2txt(tree: HtmlElement) -> str:
     """``baseline.html2txt(tree)``, changing ``tree`` instead of a copy of it."""
     from lxml.html import HtmlElement
-    from trafilatura.baseline import _spaced_text, basic_cleaning
+    from trafilatura.baseline import _spaced_text
+    from trafilatura.xml import delete_element
+
+    from crawler.dedup import trafilatura_xpaths
 
     body = tree.find(".//body")
     if body is None and not isinstance(tree, HtmlElement):
         return ""
-    return _spaced_text(basic_cleaning(tree if body is None else body))
+    root = tree if body is None else body
+    for elem in trafilatura_xpaths.basic_clean()(root):  # basic_cleaning
+        delete_element(elem)
+    return _spaced_text(root)
 
 
 def _extract(tree: HtmlElement, options: Extractor) -> tuple[_Element, str, set[str], bool]:

@@ -260,8 +260,10 @@ def _attribute_soup(seed: int, count: int = 400) -> str:
              "disqus_thread", "article-comments", "cookie", "hidden", "hide-x", "x hidden", "reply-to", "ad-slot",
              "x ad y", "widget", "footer", "tags", "tag-list", "infinite-scroll", "mvp-post-add-box", "teaser",
              "caption", "meta", "elated", "main-content", "story", "", "plain", "ÄRTICLE", "akismet", "TeaserBox",
-             "img-caption", "elementor-share-buttons x"]
-    tags = ["div", "section", "article", "main", "p", "span", "aside", "ul", "ol", "details", "li", "b"]
+             "img-caption", "elementor-share-buttons x", "site-footer", "Cookie-Banner", "x cookie_consent",
+             "CookieBot", "notice--cookie", "consentmanager", "OneTrust-x", "moove_gdpr", "cookies-bar"]
+    tags = ["div", "section", "article", "main", "p", "span", "aside", "ul", "ol", "details", "li", "b", "footer",
+            "script", "style", "svg", "template", "fencedframe"]
     attrs = ["id", "class", "style", "role", "itemprop", "aria-hidden", "data-component", "data-lp-replacement-content"]
     values = {"style": ["display:none", "display: none", "color:red", "hidden"], "role": ["Navigation", "main", "x"],
               "itemprop": ["articleBody", "x"], "aria-hidden": ["true", "false"],
@@ -283,6 +285,7 @@ def _attribute_soup(seed: int, count: int = 400) -> str:
 @pytest.mark.parametrize("seed", range(12))
 def test_xpath_loops_match_trafilaturas_xpaths(seed: int) -> None:
     import lxml.html
+    from trafilatura.settings import BASIC_CLEAN_XPATH
     from trafilatura.xpaths import (
         BODY_XPATH,
         DISCARD_IMAGE_ELEMENTS,
@@ -303,6 +306,8 @@ def test_xpath_loops_match_trafilaturas_xpaths(seed: int) -> None:
     assert trafilatura_xpaths.comments_and_lists()(tree) == REMOVE_COMMENTS_AND_LISTS_XPATH[0](tree)
     assert trafilatura_xpaths.teasers()[0](tree) == TEASER_DISCARD_XPATH[0](tree)
     assert trafilatura_xpaths.captions()[0](tree) == DISCARD_IMAGE_ELEMENTS[0](tree)
+    assert trafilatura_xpaths.basic_clean()(tree) == BASIC_CLEAN_XPATH(tree)
+    assert trafilatura_xpaths.basic_clean()(tree[0]) == BASIC_CLEAN_XPATH(tree[0])  # html2txt's: from the body
 
 
 def test_xpath_loops_are_the_installed_rules() -> None:
@@ -313,6 +318,7 @@ def test_xpath_loops_are_the_installed_rules() -> None:
     assert not any(hasattr(f, "path") for f in trafilatura_xpaths.raw_tree_prune())
     assert not any(hasattr(f, "path") for f in trafilatura_xpaths.teasers() + trafilatura_xpaths.captions())
     assert trafilatura_xpaths.body_rule().__name__ == "first"
+    assert not hasattr(trafilatura_xpaths.basic_clean(), "path")
 
 
 def test_source_id_class_order_decides_the_either_attribute_rule() -> None:
