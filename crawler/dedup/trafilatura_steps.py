@@ -313,7 +313,7 @@ def _extract(tree: HtmlElement, options: Extractor) -> tuple[_Element, str, set[
         subtree = _prune_sections(subtree, potential_tags, options)
         if len(subtree) == 0:
             continue
-        ptest = subtree.xpath("//p//text()")
+        ptest = _paragraph_text()(subtree)
         factor = 1 if options.focus == "precision" else 3
         if not ptest or len("".join(ptest)) < options.min_extracted_size * factor:
             potential_tags.add("div")
@@ -330,7 +330,10 @@ def _extract(tree: HtmlElement, options: Extractor) -> tuple[_Element, str, set[
             if elem.getroottree().getroot() is result_body:
                 continue
             tag, tail = elem.tag, elem.tail
-            processed_elem = m.handle_textelem(elem, potential_tags, options)
+            if tag == "p" and len(elem) == 0:  # most of an article
+                processed_elem = _plain_paragraph(elem)
+            else:
+                processed_elem = m.handle_textelem(elem, potential_tags, options)
             if processed_elem is not None:
                 result_body.append(processed_elem)
                 if elem.getroottree().getroot() is not result_body:
@@ -349,12 +352,77 @@ def _extract(tree: HtmlElement, options: Extractor) -> tuple[_Element, str, set[
     return result_body, " ".join(result_body.itertext()).strip(), potential_tags, found
 
 
+@cache
+def _paragraph_text() -> Callable[[_Element], list[str]]:
+    """The text nodes of the document's paragraphs (``_extract``'s test of them), as plain
+    strings (lxml's default result strings each keep a reference to their parent)."""
+    from lxml.etree import XPath
+
+    return XPath("//p//text()", smart_strings=False)
+
+
+def delete_by_link_density(subtree: HtmlElement, tagname: str, backtracking: bool = False,
+                           favor_precision: bool = False) -> HtmlElement:
+    """``htmlprocessing.delete_by_link_density``, its test run only on the elements holding a
+    link (it passes every other: most of an article's paragraphs)."""
+    from trafilatura.htmlprocessing import link_density_test
+    from trafilatura.utils import trim
+    from trafilatura.xml import delete_element
+
+    linked = {anc for ref in subtree.iterdescendants("ref") for anc in ref.iterancestors()}
+    deletions = []
+    len_threshold = 200 if favor_precision else 100
+    depth_threshold = 1 if favor_precision else 3
+    for elem in subtree.iter(tagname):
+        if elem not in linked:
+            continue
+        result, short_with_links = link_density_test(elem, favor_precision)
+        if result or (
+            backtracking
+            and short_with_links
+            and len(elem) >= depth_threshold
+            and len(trim(elem.text_content())) < len_threshold
+        ):
+            parent = elem.getparent()
+            if tagname == "p" and parent is not None and parent.tag in ("item", "td", "th"):
+                continue
+            deletions.append(elem)
+    for elem in dict.fromkeys(deletions):
+        delete_element(elem)
+    return subtree
+
+
+def _plain_paragraph(elem: _Element) -> _Element | None:
+    """``handle_textelem`` for a ``p`` without children (``handle_paragraphs``: ``process_node``
+    without the duplicate test): text and tail trimmed (None if empty), the tail as the text when
+    there is none, None when the text is filtered out (share buttons) or there was nothing. Text
+    is written back only when trimming changed it (lxml rebuilds the node on each write)."""
+    from trafilatura.utils import RE_FILTER
+
+    text, tail = elem.text, elem.tail
+    if not text and not tail:
+        return None
+    # trim: whitespace runs to one space; str.split leaves none at either end
+    new_text = (" ".join(text.split()) or None) if text else None
+    new_tail = (" ".join(tail.split()) or None) if tail else None
+    if new_text is None and new_tail is not None:
+        new_text, new_tail = new_tail, None
+    if new_text != text:
+        elem.text = new_text
+    if new_tail != tail:
+        elem.tail = new_tail
+    # textfilter: a trimmed text has no line break, no space at either end
+    if new_text is not None and any(map(RE_FILTER.match, new_text.splitlines())):
+        return None
+    return elem
+
+
 def _prune_sections(tree: HtmlElement, potential_tags: set[str], options: Extractor) -> HtmlElement:
     """``main_extractor.prune_unwanted_sections`` (not keeping teasers), its boilerplate rules by
     ``trafilatura_xpaths``; the second round of link-density deletions is skipped when the
     first deleted nothing (the tests are functions of the tree: they would delete nothing)."""
     from lxml.etree import strip_tags
-    from trafilatura.htmlprocessing import delete_by_link_density, link_density_test_tables, prune_unwanted_nodes
+    from trafilatura.htmlprocessing import link_density_test_tables, prune_unwanted_nodes
     from trafilatura.xml import delete_element
     from trafilatura.xpaths import PRECISION_DISCARD_XPATH
 
@@ -404,15 +472,45 @@ def body_markdown(body: _Element) -> str:
     if next(body.iter("hi"), None) is not None:
         xml._collapse_emphasis(body)
         xml._merge_adjacent_hi(body)
-    xml._strip_block_whitespace(body)
+    _strip_block_whitespace(body)
     parts: list[str] = []
     if body.text or body.tag in xml.NEWLINE_ELEMS or body.tag in ("cell", "item", "quote", "table") \
             or xml._consumes_inline_children(body):
         xml.process_element(body, parts, True)
     else:
         _body_children(body, parts)
-    text = unescape(utils.sanitize("".join(parts), True) or "")
+    text = unescape(_sanitized("".join(parts)) or "")
     return utils.normalize_unicode(f"{text}\n".strip())
+
+
+def _strip_block_whitespace(element: _Element) -> None:
+    """``xml._strip_block_whitespace``, writing only the text it changes (lxml rebuilds the node
+    on each write)."""
+    for p in element.iter("p", "quote", "head"):
+        text = p.text
+        if text:
+            stripped = text.lstrip() if len(p) > 0 else text.strip()
+            if stripped != text:
+                p.text = stripped
+        if len(p) > 0:
+            tail = p[-1].tail
+            if tail and tail.rstrip() != tail:
+                p[-1].tail = tail.rstrip()
+
+
+def _sanitized(text: str) -> str | None:
+    """``utils.sanitize(text, True)``: each line without HTML space entities and control
+    characters, empty lines dropped, the paragraph marks removed. Without the three entities a
+    line is only filtered, and a line of printable characters has nothing to filter."""
+    from trafilatura import utils
+
+    if "&#13;" in text or "&#10;" in text or "&nbsp;" in text:
+        return utils.sanitize(text, True)
+    lines = text.splitlines()
+    if not "".join(lines).isprintable():
+        filtered = utils.remove_control_characters
+        lines = [line if line.isprintable() else filtered(line) for line in lines]
+    return "\n".join(filter(None, lines)).replace("\u2424", "")
 
 
 def _body_children(body: _Element, parts: list[str]) -> None:
@@ -444,6 +542,7 @@ def _body_children(body: _Element, parts: list[str]) -> None:
 
 def _escape_tree(element: _Element) -> None:
     """xml._escape_and_convert_math_tree, calling the escaping only on text it can change."""
+    from lxml.etree import Comment, ProcessingInstruction
     from trafilatura.xml import HI_FORMATTING, _escape_and_convert_math
 
     def escape(element: _Element) -> None:
@@ -469,4 +568,8 @@ def _escape_tree(element: _Element) -> None:
         return text
 
     search = _ESCAPED_RE.search
+    # nothing to escape anywhere (comments and processing instructions hold text itertext skips)
+    if search("".join(element.itertext())) is None \
+            and next(element.iter(Comment, ProcessingInstruction), None) is None:
+        return
     escape(element)
