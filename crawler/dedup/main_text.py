@@ -88,7 +88,7 @@ def _container(tree: HtmlElement) -> HtmlElement | None:
             return None
         if _PRUNED_ANCESTOR_RE.search(f"{ancestor.get('class') or ''} {ancestor.get('id') or ''}"):
             return None
-    if sum(len(t) for t in container.xpath(".//p//text()")) < _MIN_PARAGRAPH_TEXT:
+    if sum(map(len, container.xpath(".//p//text()", smart_strings=False))) < _MIN_PARAGRAPH_TEXT:
         return None
     return container
 

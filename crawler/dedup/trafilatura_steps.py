@@ -567,9 +567,21 @@ def _escape_tree(element: _Element) -> None:
                 text = text.replace(c, "\\" + c)
         return text
 
+    def untouched(element: _Element) -> bool:
+        # nothing to escape in it (comments and processing instructions hold text itertext skips)
+        return search("".join(element.itertext())) is None \
+            and next(element.iter(Comment, ProcessingInstruction), None) is None
+
     search = _ESCAPED_RE.search
-    # nothing to escape anywhere (comments and processing instructions hold text itertext skips)
-    if search("".join(element.itertext())) is None \
-            and next(element.iter(Comment, ProcessingInstruction), None) is None:
+    # escape(element), leaving alone the children (paragraphs) holding nothing to escape
+    if element.tag == "code" or (element.tag == "hi" and HI_FORMATTING.get(element.get("rend") or "") == "`"):
         return
-    escape(element)
+    text = element.text
+    if text and search(text) is not None:
+        element.text = escape_text(text)
+    for child in element:
+        if not untouched(child):
+            escape(child)
+        tail = child.tail
+        if tail and search(tail) is not None:
+            child.tail = escape_text(tail)
