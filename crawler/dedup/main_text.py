@@ -18,9 +18,9 @@ provably (or, for two steps, with a wide margin) takes the same path through tra
 - the container's paragraphs hold at least ``_MIN_PARAGRAPH_TEXT`` characters (trafilatura looks
   at the paragraph text of the whole document to decide whether to take text-bearing divs).
 
-Otherwise trafilatura runs on the whole page, as before. On the container, ``trafilatura_steps``
+Otherwise the whole page is extracted. On the container and on the whole page, ``trafilatura_steps``
 first calls trafilatura's own steps directly (skipping the copies and passes whose results are
-never read); when one of the paths it leaves out could run, trafilatura runs on the container.
+never read); when one of the paths it leaves out could run, trafilatura itself runs.
 """
 
 from __future__ import annotations

@@ -15,7 +15,14 @@ its order, and hands back None whenever a step our shortcuts leave out could run
 - the page declares a discussion forum (posts are comments there, and trafilatura keeps them);
 - trafilatura is not the version these steps were copied from.
 
-The caller then runs trafilatura itself. Its markdown conversion (``xmltotxt``) is called on the
+``page_markdown`` takes the same steps on a whole page (one whose container the caller does not take), with
+trafilatura's copy of its input kept uncleaned for the rescues: the wild-text recovery when no body rule
+found a subtree (the cleaned tree is then still what trafilatura copies for it), the baseline rescue,
+and the recall-retry test, by an upper bound of the page's html2txt first and html2txt itself only
+when the bound cannot settle it; it hands back None when a body rule's subtree left the text short,
+or the retry would run, or the page is a forum.
+
+On None the caller runs trafilatura itself. The markdown conversion (``xmltotxt``) is called on the
 result with the same passes; the escaping pass skips text holding none of the characters it escapes
 (it returns such text unchanged), the emphasis passes a tree holding no ``hi`` element (they only
 touch those). ``tests/dedup/extract_equivalence.py`` checks the output against trafilatura's on the
