@@ -18,9 +18,9 @@ provably (or, for two steps, with a wide margin) takes the same path through tra
 - the container's paragraphs hold at least ``_MIN_PARAGRAPH_TEXT`` characters (trafilatura looks
   at the paragraph text of the whole document to decide whether to take text-bearing divs).
 
-Otherwise trafilatura runs on the whole page, as before. On the container, ``trafilatura_steps``
+Otherwise the whole page is extracted. On the container and on the whole page, ``trafilatura_steps``
 first calls trafilatura's own steps directly (skipping the copies and passes whose results are
-never read); when one of the paths it leaves out could run, trafilatura runs on the container.
+never read); when one of the paths it leaves out could run, trafilatura itself runs.
 """
 
 from __future__ import annotations
@@ -67,7 +67,9 @@ def main_text(tree: HtmlElement, options: Extractor) -> str | None:
                 return text
         elif text:
             return text
-    return trafilatura.extract(tree, options=options)
+    # the whole page: trafilatura's steps again when they are all that would run
+    text = trafilatura_steps.page_markdown(tree, options) if trafilatura_steps.available() else None
+    return text if text is not None else trafilatura.extract(tree, options=options)
 
 
 def _container(tree: HtmlElement) -> HtmlElement | None:
@@ -86,7 +88,7 @@ def _container(tree: HtmlElement) -> HtmlElement | None:
             return None
         if _PRUNED_ANCESTOR_RE.search(f"{ancestor.get('class') or ''} {ancestor.get('id') or ''}"):
             return None
-    if sum(len(t) for t in container.xpath(".//p//text()")) < _MIN_PARAGRAPH_TEXT:
+    if sum(map(len, container.xpath(".//p//text()", smart_strings=False))) < _MIN_PARAGRAPH_TEXT:
         return None
     return container
 

@@ -15,7 +15,14 @@ its order, and hands back None whenever a step our shortcuts leave out could run
 - the page declares a discussion forum (posts are comments there, and trafilatura keeps them);
 - trafilatura is not the version these steps were copied from.
 
-The caller then runs trafilatura itself. Its markdown conversion (``xmltotxt``) is called on the
+``page_markdown`` takes the same steps on a whole page (one whose container the caller does not take), with
+trafilatura's copy of its input kept uncleaned for the rescues: the wild-text recovery when no body rule
+found a subtree (the cleaned tree is then still what trafilatura copies for it), the baseline rescue,
+and the recall-retry test, by an upper bound of the page's html2txt first and html2txt itself only
+when the bound cannot settle it; it hands back None when a body rule's subtree left the text short,
+or the retry would run, or the page is a forum.
+
+On None the caller runs trafilatura itself. The markdown conversion (``xmltotxt``) is called on the
 result with the same passes; the escaping pass skips text holding none of the characters it escapes
 (it returns such text unchanged), the emphasis passes a tree holding no ``hi`` element (they only
 touch those). ``tests/dedup/extract_equivalence.py`` checks the output against trafilatura's on the
@@ -25,7 +32,7 @@ bench pages.
 from __future__ import annotations
 
 import re
-from functools import cache
+from functools import cache, lru_cache
 from html import unescape
 from typing import TYPE_CHECKING
 
@@ -45,6 +52,9 @@ _ESCALATION_PAGE_SHARE = 0.2
 # every LaTeX math span it rewrites starts with: text with none of them comes back unchanged.
 _ESCAPED_RE = re.compile(r"[*_`~\[\]<\\]")
 _ESCAPED_CHARS = "*_`~[]<"
+# Links whose resolved target is remembered: up to this length of base URL and href together
+# (menu, tag and sidebar links are short paths; 4,096 of them hold at most a few MB).
+_CACHED_LINK_LENGTH = 512
 
 
 @cache
@@ -58,6 +68,12 @@ def available() -> bool:
     return trafilatura.__version__ == _VERSION
 
 
+def _follows(options: Extractor) -> bool:
+    """Whether ``options`` take only the paths these steps follow."""
+    return not (options.comments or options.focus != "balanced" or not options.fast or options.dedup or options.lang
+                or options.with_metadata or options.images or options.format != "markdown")
+
+
 def container_markdown(container: HtmlElement, options: Extractor, min_text: int,
                        short_text_floor: Callable[[], float]) -> str | None:
     """trafilatura's markdown for a page holding only (a copy of) ``container`` in its body, as
@@ -65,41 +81,171 @@ def container_markdown(container: HtmlElement, options: Extractor, min_text: int
     text at least ``min_text`` characters, and when under 3,000 at least ``short_text_floor()``.
     ``""`` when the caller would not keep it (the whole page's text is wanted), None when
     trafilatura must run on the container to say."""
-    if options.comments or options.focus != "balanced" or not options.fast or options.dedup or options.lang \
-            or options.with_metadata or options.images or options.format != "markdown":
+    if not _follows(options):
         return None
     try:
-        return _steps(container, options, min_text, short_text_floor)
+        return _container_steps(container, options, min_text, short_text_floor)
     except (TypeError, ValueError):  # bare_extraction gives None for these: let it say so
         return None
 
 
-def _steps(container: HtmlElement, options: Extractor, min_text: int,
-           short_text_floor: Callable[[], float]) -> str | None:
+def page_markdown(tree: HtmlElement, options: Extractor) -> str | None:
+    """``trafilatura.extract(tree, options=options)`` (``tree`` left as it was), or None when a
+    step these shortcuts leave out could run (trafilatura must then say, None included)."""
+    if not _follows(options):
+        return None
+    try:
+        return _page_steps(tree, options)
+    except (TypeError, ValueError):  # bare_extraction gives None for these: let it say so
+        return None
+
+
+def _container_steps(container: HtmlElement, options: Extractor, min_text: int,
+                     short_text_floor: Callable[[], float]) -> str | None:
     from copy import copy
-
-    from lxml.etree import strip_elements, strip_tags
-    from trafilatura import core, htmlprocessing, main_extractor
-
-    from crawler.dedup import trafilatura_xpaths
 
     page = container.makeelement("html")
     page.append(container.makeelement("body"))
     page[0].append(copy(container))  # the copy keeps the tail, as the moved container does
-    if core._forum_thread_page(page):
+    # the tree itself is cleaned: trafilatura copies it for the baseline and escalation, which
+    # do not run here (the container's text bounds the page's html2txt from above)
+    found = _sequence(page, options, keep_raw=False)
+    if found is None:
         return None
-    # trafilatura_sequence: raw-tree prunes, then tree_cleaning and convert_tags (_prepare_tree) on
-    # the tree itself: trafilatura copies it for the baseline and escalation, which do not run here
-    tree = htmlprocessing.prune_unwanted_nodes(page, trafilatura_xpaths.raw_tree_prune())
-    tree = htmlprocessing.prune_unwanted_nodes(tree, [trafilatura_xpaths.comments_and_lists()])
-    tree = htmlprocessing.tree_cleaning(tree, options)
-    tree = htmlprocessing.convert_tags(tree, options, options.url)
-    # extract_content without the backup for recover_wild_text (which runs only on short text)
-    body, text = _extract(tree, options)
+    _, _, body, text, _, _ = found
     if len(body) == 0 or len(text) < options.min_extracted_size:
-        return None
+        return None  # the wild-text recovery and the baseline rescue would run
     if len(text) < _ESCALATION_MAX_LENGTH and len(text) < _ESCALATION_PAGE_SHARE * _page_text_bound(container):
         return None
+    _finish(body)
+    # bare_extraction's checks after the sequence (a None from it: no usable text), then the caller's
+    if options.max_tree_size and len(body) > options.max_tree_size:
+        return None
+    if len(text) < options.min_output_size or len(text) < min_text or sum(el.tag != "graphic" for el in body) < 2:
+        return ""
+    if len(text) < _ESCALATION_MAX_LENGTH and len(text) < short_text_floor():
+        return ""
+    return body_markdown(body)
+
+
+def _page_steps(tree: HtmlElement, options: Extractor) -> str | None:
+    from copy import copy
+
+    from trafilatura.baseline import baseline
+    from trafilatura.main_extractor import recover_wild_text
+
+    found = _sequence(copy(tree), options, keep_raw=True)  # bare_extraction's copy of its input
+    if found is None:
+        return None
+    raw, cleaned, body, text, potential_tags, touched = found
+    short = len(body) == 0 or len(text) < options.min_extracted_size
+    if short:
+        # extract_content's recovery of wild text, from its copy of the cleaned tree taken before
+        # the main extractor: that is the cleaned tree itself when no body rule found a subtree
+        if touched:
+            return None
+        body = recover_wild_text(cleaned, body, options, potential_tags, set())
+        text = " ".join(body.itertext()).strip()
+    _finish(body)
+    if len(text) < options.min_extracted_size:  # trafilatura_sequence's baseline rescue
+        b_body, b_text, b_len = baseline(raw)  # it copies the tree it is given
+        if b_len > len(text):
+            body, text = b_body, b_text
+    # the recall escalation, from the pruned tree's html2txt: first its bound (text and element count)
+    if 0 < len(text) < _ESCALATION_MAX_LENGTH and len(text) < _ESCALATION_PAGE_SHARE * _raw_text_bound(raw) \
+            and len(text) < _ESCALATION_PAGE_SHARE * len(_html2txt(raw)):
+        return None
+    # bare_extraction's checks: its None is no text for the caller
+    if options.max_tree_size and len(body) > options.max_tree_size:
+        return None
+    if len(text) < options.min_output_size and 0 < options.min_output_comm_size:
+        return ""
+    return body_markdown(body)
+
+
+def _sequence(page: HtmlElement, options: Extractor,
+              keep_raw: bool) -> tuple[HtmlElement, HtmlElement, _Element, str, set[str], bool] | None:
+    """``trafilatura_sequence`` on ``page`` (changed) up to ``_extract`` of the main extractor:
+    the pruned raw tree (cleaned apart when ``keep_raw``, else cleaned itself), the cleaned
+    tree, then what ``_extract`` gives. None on a forum page."""
+    from copy import copy
+
+    from trafilatura import core, htmlprocessing
+
+    from crawler.dedup import trafilatura_xpaths
+
+    if core._forum_thread_page(page):
+        return None
+    raw = htmlprocessing.prune_unwanted_nodes(page, trafilatura_xpaths.raw_tree_prune())
+    raw = htmlprocessing.prune_unwanted_nodes(raw, [trafilatura_xpaths.comments_and_lists()])
+    # _prepare_tree without the backup for the external extractors (fast mode runs none)
+    cleaned = htmlprocessing.tree_cleaning(copy(raw) if keep_raw else raw, options)
+    cleaned = _convert_tags(cleaned, options, options.url)
+    # extract_content without its copy for recover_wild_text (the callers say when it runs)
+    return raw, cleaned, *_extract(cleaned, options)
+
+
+def _convert_tags(tree: HtmlElement, options: Extractor, url: str | None) -> HtmlElement:
+    """``htmlprocessing.convert_tags`` with links kept and no images, each link's target resolved
+    by ``_link_target`` (trafilatura resolves each of the hundreds of menu and sidebar links of
+    every page with urljoin, most of them the same on every page of a site); else that function."""
+    from lxml.etree import strip_tags
+    from trafilatura import htmlprocessing as h
+    from trafilatura.utils import safe_base_url
+    from trafilatura.xml import delete_element
+
+    if not options.links or options.images:
+        return h.convert_tags(tree, options, url)
+    base_url = url and safe_base_url(url)
+    for elem in tree.iter("a", "ref"):
+        target = elem.get("href")
+        elem.tag = "ref"
+        elem.attrib.clear()
+        if target:
+            elem.set("target", _link_target(base_url, target) if base_url else target)
+    for elem in tree.iter("strong"):
+        if "schema-faq-question" in elem.get("class", ""):
+            elem.attrib.clear()
+            elem.set("rend", "h3")
+            elem.tag = "head"
+    for elem in tree.iter("sub", "sup"):
+        if not elem.text and len(elem) == 0:
+            delete_element(elem)
+    if options.formatting:
+        for elem in tree.iter(h.REND_TAG_MAPPING.keys()):
+            elem.attrib.clear()
+            elem.set("rend", h.REND_TAG_MAPPING[elem.tag])
+            elem.tag = "hi"
+    else:
+        strip_tags(tree, *h.REND_TAG_MAPPING.keys())
+    for elem in tree.iter(h.CONVERSIONS.keys()):
+        h.CONVERSIONS[elem.tag](elem)
+    return tree
+
+
+def _link_target(base_url: str, href: str) -> str:
+    """``convert_link``'s target: ``href`` resolved against the page's base URL, a pure function
+    of the two, remembered for the last few thousand short ones (a page's links are untrusted:
+    long ones would make the cache hold a page's worth of text each)."""
+    if len(href) + len(base_url) > _CACHED_LINK_LENGTH:
+        return _resolved_link(base_url, href)
+    return _cached_link(base_url, href)
+
+
+def _resolved_link(base_url: str, href: str) -> str:
+    from trafilatura.utils import safe_relative_url
+
+    return safe_relative_url(base_url, href) or href
+
+
+_cached_link = lru_cache(maxsize=4096)(_resolved_link)
+
+
+def _finish(body: _Element) -> None:
+    """The end of ``extract_content``: adjacent repeats, done elements, divs and blank line breaks."""
+    from lxml.etree import strip_elements, strip_tags
+    from trafilatura import main_extractor
+
     previous = None
     for el in list(body):
         current = main_extractor._elem_text(el)
@@ -116,19 +262,36 @@ def _steps(container: HtmlElement, options: Extractor, min_text: int,
             and not any(anc.tag in main_extractor.SPACING_PROTECTED for anc in linebreak.iterancestors())
         ):
             linebreak.tail = None
-    # bare_extraction's checks after the sequence (a None from it: no usable text), then the caller's
-    if options.max_tree_size and len(body) > options.max_tree_size:
-        return None
-    if len(text) < options.min_output_size or len(text) < min_text or sum(el.tag != "graphic" for el in body) < 2:
-        return ""
-    if len(text) < _ESCALATION_MAX_LENGTH and len(text) < short_text_floor():
-        return ""
-    return body_markdown(body)
 
 
-def _extract(tree: HtmlElement, options: Extractor) -> tuple[_Element, str]:
+def _raw_text_bound(tree: HtmlElement) -> int:
+    """At least the length of trafilatura's html2txt of ``tree`` (``main_text._page_text_bound``)."""
+    body = tree.find(".//body")
+    root = tree if body is None else body
+    return len(" ".join(root.xpath("string()").split())) + 2 * int(root.xpath("count(.//*)"))
+
+
+def _html2txt(tree: HtmlElement) -> str:
+    """``baseline.html2txt(tree)``, changing ``tree`` instead of a copy of it."""
+    from lxml.html import HtmlElement
+    from trafilatura.baseline import _spaced_text
+    from trafilatura.xml import delete_element
+
+    from crawler.dedup import trafilatura_xpaths
+
+    body = tree.find(".//body")
+    if body is None and not isinstance(tree, HtmlElement):
+        return ""
+    root = tree if body is None else body
+    for elem in trafilatura_xpaths.basic_clean()(root):  # basic_cleaning
+        delete_element(elem)
+    return _spaced_text(root)
+
+
+def _extract(tree: HtmlElement, options: Extractor) -> tuple[_Element, str, set[str], bool]:
     """``main_extractor._extract``: its body rules in order, the first by ``trafilatura_xpaths``;
-    the sections pruned by ``_prune_sections``."""
+    the sections pruned by ``_prune_sections``. Also whether a rule found a subtree (else the
+    tree is as it came)."""
     from lxml.etree import Element
     from trafilatura import main_extractor as m
     from trafilatura.htmlprocessing import process_node
@@ -148,14 +311,16 @@ def _extract(tree: HtmlElement, options: Extractor) -> tuple[_Element, str]:
         potential_tags.add("ref")
     result_body = Element("body")
     first_rule = trafilatura_xpaths.body_rule()
+    found = False
     for n, expr in enumerate(BODY_XPATH):
         subtree = first_rule(tree) if n == 0 else next((s for s in expr(tree) if s is not None), None)
         if subtree is None:
             continue
+        found = True
         subtree = _prune_sections(subtree, potential_tags, options)
         if len(subtree) == 0:
             continue
-        ptest = subtree.xpath("//p//text()")
+        ptest = _paragraph_text()(subtree)
         factor = 1 if options.focus == "precision" else 3
         if not ptest or len("".join(ptest)) < options.min_extracted_size * factor:
             potential_tags.add("div")
@@ -172,7 +337,10 @@ def _extract(tree: HtmlElement, options: Extractor) -> tuple[_Element, str]:
             if elem.getroottree().getroot() is result_body:
                 continue
             tag, tail = elem.tag, elem.tail
-            processed_elem = m.handle_textelem(elem, potential_tags, options)
+            if tag == "p" and len(elem) == 0:  # most of an article
+                processed_elem = _plain_paragraph(elem)
+            else:
+                processed_elem = m.handle_textelem(elem, potential_tags, options)
             if processed_elem is not None:
                 result_body.append(processed_elem)
                 if elem.getroottree().getroot() is not result_body:
@@ -188,7 +356,72 @@ def _extract(tree: HtmlElement, options: Extractor) -> tuple[_Element, str]:
             if lead is not None:
                 result_body.insert(start, lead)
             break
-    return result_body, " ".join(result_body.itertext()).strip()
+    return result_body, " ".join(result_body.itertext()).strip(), potential_tags, found
+
+
+@cache
+def _paragraph_text() -> Callable[[_Element], list[str]]:
+    """The text nodes of the document's paragraphs (``_extract``'s test of them), as plain
+    strings (lxml's default result strings each keep a reference to their parent)."""
+    from lxml.etree import XPath
+
+    return XPath("//p//text()", smart_strings=False)
+
+
+def delete_by_link_density(subtree: HtmlElement, tagname: str, backtracking: bool = False,
+                           favor_precision: bool = False) -> HtmlElement:
+    """``htmlprocessing.delete_by_link_density``, its test run only on the elements holding a
+    link (it passes every other: most of an article's paragraphs)."""
+    from trafilatura.htmlprocessing import link_density_test
+    from trafilatura.utils import trim
+    from trafilatura.xml import delete_element
+
+    linked = {anc for ref in subtree.iterdescendants("ref") for anc in ref.iterancestors()}
+    deletions = []
+    len_threshold = 200 if favor_precision else 100
+    depth_threshold = 1 if favor_precision else 3
+    for elem in subtree.iter(tagname):
+        if elem not in linked:
+            continue
+        result, short_with_links = link_density_test(elem, favor_precision)
+        if result or (
+            backtracking
+            and short_with_links
+            and len(elem) >= depth_threshold
+            and len(trim(elem.text_content())) < len_threshold
+        ):
+            parent = elem.getparent()
+            if tagname == "p" and parent is not None and parent.tag in ("item", "td", "th"):
+                continue
+            deletions.append(elem)
+    for elem in dict.fromkeys(deletions):
+        delete_element(elem)
+    return subtree
+
+
+def _plain_paragraph(elem: _Element) -> _Element | None:
+    """``handle_textelem`` for a ``p`` without children (``handle_paragraphs``: ``process_node``
+    without the duplicate test): text and tail trimmed (None if empty), the tail as the text when
+    there is none, None when the text is filtered out (share buttons) or there was nothing. Text
+    is written back only when trimming changed it (lxml rebuilds the node on each write)."""
+    from trafilatura.utils import RE_FILTER
+
+    text, tail = elem.text, elem.tail
+    if not text and not tail:
+        return None
+    # trim: whitespace runs to one space; str.split leaves none at either end
+    new_text = (" ".join(text.split()) or None) if text else None
+    new_tail = (" ".join(tail.split()) or None) if tail else None
+    if new_text is None and new_tail is not None:
+        new_text, new_tail = new_tail, None
+    if new_text != text:
+        elem.text = new_text
+    if new_tail != tail:
+        elem.tail = new_tail
+    # textfilter: a trimmed text has no line break, no space at either end
+    if new_text is not None and any(map(RE_FILTER.match, new_text.splitlines())):
+        return None
+    return elem
 
 
 def _prune_sections(tree: HtmlElement, potential_tags: set[str], options: Extractor) -> HtmlElement:
@@ -196,7 +429,7 @@ def _prune_sections(tree: HtmlElement, potential_tags: set[str], options: Extrac
     ``trafilatura_xpaths``; the second round of link-density deletions is skipped when the
     first deleted nothing (the tests are functions of the tree: they would delete nothing)."""
     from lxml.etree import strip_tags
-    from trafilatura.htmlprocessing import delete_by_link_density, link_density_test_tables, prune_unwanted_nodes
+    from trafilatura.htmlprocessing import link_density_test_tables, prune_unwanted_nodes
     from trafilatura.xml import delete_element
     from trafilatura.xpaths import PRECISION_DISCARD_XPATH
 
@@ -246,15 +479,45 @@ def body_markdown(body: _Element) -> str:
     if next(body.iter("hi"), None) is not None:
         xml._collapse_emphasis(body)
         xml._merge_adjacent_hi(body)
-    xml._strip_block_whitespace(body)
+    _strip_block_whitespace(body)
     parts: list[str] = []
     if body.text or body.tag in xml.NEWLINE_ELEMS or body.tag in ("cell", "item", "quote", "table") \
             or xml._consumes_inline_children(body):
         xml.process_element(body, parts, True)
     else:
         _body_children(body, parts)
-    text = unescape(utils.sanitize("".join(parts), True) or "")
+    text = unescape(_sanitized("".join(parts)) or "")
     return utils.normalize_unicode(f"{text}\n".strip())
+
+
+def _strip_block_whitespace(element: _Element) -> None:
+    """``xml._strip_block_whitespace``, writing only the text it changes (lxml rebuilds the node
+    on each write)."""
+    for p in element.iter("p", "quote", "head"):
+        text = p.text
+        if text:
+            stripped = text.lstrip() if len(p) > 0 else text.strip()
+            if stripped != text:
+                p.text = stripped
+        if len(p) > 0:
+            tail = p[-1].tail
+            if tail and tail.rstrip() != tail:
+                p[-1].tail = tail.rstrip()
+
+
+def _sanitized(text: str) -> str | None:
+    """``utils.sanitize(text, True)``: each line without HTML space entities and control
+    characters, empty lines dropped, the paragraph marks removed. Without the three entities a
+    line is only filtered, and a line of printable characters has nothing to filter."""
+    from trafilatura import utils
+
+    if "&#13;" in text or "&#10;" in text or "&nbsp;" in text:
+        return utils.sanitize(text, True)
+    lines = text.splitlines()
+    if not "".join(lines).isprintable():
+        filtered = utils.remove_control_characters
+        lines = [line if line.isprintable() else filtered(line) for line in lines]
+    return "\n".join(filter(None, lines)).replace("\u2424", "")
 
 
 def _body_children(body: _Element, parts: list[str]) -> None:
@@ -286,6 +549,7 @@ def _body_children(body: _Element, parts: list[str]) -> None:
 
 def _escape_tree(element: _Element) -> None:
     """xml._escape_and_convert_math_tree, calling the escaping only on text it can change."""
+    from lxml.etree import Comment, ProcessingInstruction
     from trafilatura.xml import HI_FORMATTING, _escape_and_convert_math
 
     def escape(element: _Element) -> None:
@@ -310,5 +574,21 @@ def _escape_tree(element: _Element) -> None:
                 text = text.replace(c, "\\" + c)
         return text
 
+    def untouched(element: _Element) -> bool:
+        # nothing to escape in it (comments and processing instructions hold text itertext skips)
+        return search("".join(element.itertext())) is None \
+            and next(element.iter(Comment, ProcessingInstruction), None) is None
+
     search = _ESCAPED_RE.search
-    escape(element)
+    # escape(element), leaving alone the children (paragraphs) holding nothing to escape
+    if element.tag == "code" or (element.tag == "hi" and HI_FORMATTING.get(element.get("rend") or "") == "`"):
+        return
+    text = element.text
+    if text and search(text) is not None:
+        element.text = escape_text(text)
+    for child in element:
+        if not untouched(child):
+            escape(child)
+        tail = child.tail
+        if tail and search(tail) is not None:
+            child.tail = escape_text(tail)

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
     Matcher = Callable[[_Element], list[_Element]]
 
-_RE_TEST = re.compile(r"re:test\((@[\w|@-]+), '([^']*)'\)")
+_RE_TEST = re.compile(r"re:test\((@[\w|@-]+), '([^']*)'(, 'i')?\)")
 # The paths these loops follow, whitespace collapsed and each re:test pattern written as {}.
 _BODY = (".//*[self::article or self::div or self::main or self::section][ @class='post' or @class='entry' or "
          "@itemprop='articleBody' or @id='articleContent' or re:test(@id, {}) or re:test(@class, {}) ][1]")
@@ -46,6 +46,8 @@ _BLOCKS = ".//*[self::div or self::item or self::list or self::p or self::sectio
 _TEASER = _BLOCKS + "contains(translate(@id, 'T', 't'), 'teaser') or contains(translate(@class, 'T', 't'), 'teaser')]"
 _CAPTION = _BLOCKS + "contains(@id, 'caption') or contains(@class, 'caption')]"
 _SHARE_BUTTONS = ".//*[self::div or self::section or self::aside][contains(@class, 'elementor-share-buttons')]"
+_BASIC_CLEAN = (".//aside|.//div[contains(@class|@id, 'footer')]|.//fencedframe|.//footer|.//script|.//style|.//svg|"
+                ".//template|.//*[re:test(@class, {}, 'i') or re:test(@id, {}, 'i')]")
 _COMMENTS = (".//*[self::div or self::list or self::section or self::details or self::ol or self::ul][ "
              "re:test(@id, {}) or re:test(@class, {})][ not(self::ol or self::ul) or re:test(@id, {}) or "
              "re:test(@class, {})]")
@@ -57,9 +59,9 @@ def _patterns(xpath: XPath, template: str) -> list[re.Pattern[str]] | None:
     elements without the attribute)."""
     path = " ".join(xpath.path.split())
     found = _RE_TEST.findall(path)
-    if _RE_TEST.sub(lambda m: f"re:test({m.group(1)}, {{}})", path) != template:
+    if _RE_TEST.sub(lambda m: f"re:test({m.group(1)}, {{}}{m.group(3) or ''})", path) != template:
         return None
-    patterns = [re.compile(p) for _, p in found]
+    patterns = [re.compile(p, re.IGNORECASE if flags else 0) for _, p, flags in found]
     if any(p.search("") is not None for p in patterns):
         return None
     return patterns
@@ -243,3 +245,33 @@ def captions() -> list[Matcher]:
     from trafilatura.xpaths import DISCARD_IMAGE_ELEMENTS
 
     return _attribute_holding(DISCARD_IMAGE_ELEMENTS, _CAPTION, "caption", None)
+
+
+@cache
+def basic_clean() -> Matcher:
+    """A matcher giving what ``BASIC_CLEAN_XPATH`` (html2txt's and the baseline's cleaning) gives."""
+    from lxml.etree import Element
+    from trafilatura.settings import BASIC_CLEAN_XPATH
+
+    patterns = _patterns(BASIC_CLEAN_XPATH, _BASIC_CLEAN)
+    if patterns is None:
+        return BASIC_CLEAN_XPATH
+    class_search, id_search = (p.search for p in patterns)
+    tags = frozenset(("aside", "fencedframe", "footer", "script", "style", "svg", "template"))
+
+    def cleaned(tree: _Element) -> list[_Element]:
+        found = []
+        for el in tree.iterdescendants(Element):
+            tag = el.tag
+            if tag in tags:
+                found.append(el)
+                continue
+            if not el.attrib:
+                continue
+            cls, ident = el.get("class"), el.get("id")
+            if ((tag == "div" and (cls is not None or ident is not None) and "footer" in _first_of(el, "class", "id"))
+                    or (cls is not None and class_search(cls)) or (ident is not None and id_search(ident))):
+                found.append(el)
+        return found
+
+    return cleaned

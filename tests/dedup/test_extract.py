@@ -248,6 +248,111 @@ def test_container_steps_match_trafilatura_or_defer() -> None:
     assert trafilatura_steps.container_markdown(container, options, 750, lambda: 0.0) is None
 
 
+# -- trafilatura's steps on the whole page (no container taken): trafilatura's text or deferral ----
+def _comments(n: int) -> str:
+    return "".join(f"<li class='reply'><p>Reader {i} says: patch now, the exploit for this bug is public.</p>"
+                   f"<a href='/u/{i}'>user{i}</a></li>" for i in range(n))
+
+
+_WHOLE_PAGES = {
+    # a short article (under the container's paragraph floor) on a news page: the corpus pages' case
+    "short article": _news_page("<div class='entry-content'>" + "".join(_para(i) for i in range(4)) + "</div>"),
+    "short zh article": _news_page("<div class='entry-content'>" + "".join(_para(i, "zh") for i in range(15))
+                                   + "</div>"),
+    "malformed": _news_page("<div class='entry-content'>" + "".join(_para(i).replace("</p>", "") for i in range(4))
+                            + "<div><span>unclosed <b>bold</i></td></div>").replace("</article>", "", 1)
+                 .replace("<main>", "<main><p><div><table><p>stray cell</div>\x00"),
+    "no body element": "<div class='entry-content'>" + "".join(_para(i) for i in range(4)) + "</div>",
+    "no body tag": "<html><head><title>T</title></head>" + "".join(_para(i) for i in range(5)) + "</html>",
+    "nested containers": _news_page("<div class='post'><div class='entry-content'><div itemprop='articleBody'>"
+                                    "<article class='entry'>" + "".join(_para(i) for i in range(4))
+                                    + "</article></div></div></div>"),
+    # a comment section the comment rules do not name, and one they do, each far larger than the article
+    "huge unnamed comments": _news_page("<div class='entry-content'>" + "".join(_para(i) for i in range(4))
+                                        + "</div>", after=f"<div class='talk'><ul>{_comments(600)}</ul></div>"),
+    "huge named comments": _news_page("<div class='entry-content'>" + "".join(_para(i) for i in range(4))
+                                      + "</div>", after=f"<div id='comments'><ol>{_comments(600)}</ol></div>"),
+    "no body rule": "<html><body>" + "".join(_para(i) for i in range(5)) + "</body></html>",  # wild text
+    "tiny": "<html><body><div><p>Only a line.</p></div></body></html>",  # the baseline rescue
+    "empty body": "<html><body><div> </div></body></html>",
+}
+
+
+@pytest.mark.parametrize("name", sorted(_WHOLE_PAGES))
+def test_page_steps_give_trafilaturas_text_or_defer(name: str) -> None:
+    import lxml.html
+    import trafilatura
+
+    from crawler.dedup import trafilatura_steps
+
+    html = _WHOLE_PAGES[name]
+    tree = lxml.html.fromstring(html, parser=extract_module._html_parser())
+    before = lxml.html.tostring(tree)
+    options = copy(_extractor_options())
+    options.url = options.source = BASE + "/a"
+    ours = trafilatura_steps.page_markdown(tree, options)
+    assert lxml.html.tostring(tree) == before  # the page is left as it was
+    theirs = trafilatura.extract(tree, options=options)
+    if ours is not None:  # "" where trafilatura gives no text
+        assert ours == (theirs or "")
+    assert _fields(extract_v1_module(), html, BASE + "/a") == _fields(extract_module, html, BASE + "/a")
+
+
+def extract_v1_module():
+    from tests.dedup.reference import extract_v1
+
+    return extract_v1
+
+
+@pytest.mark.parametrize("name", ["short article", "short zh article", "malformed", "no body element", "no body tag",
+                                  "nested containers", "huge named comments", "no body rule"])
+def test_page_steps_take_the_pages_without_a_container(name: str) -> None:
+    # these used to run the whole of trafilatura: the steps now give its text themselves
+    import lxml.html
+
+    from crawler.dedup import trafilatura_steps
+
+    tree = lxml.html.fromstring(_WHOLE_PAGES[name], parser=extract_module._html_parser())
+    options = copy(_extractor_options())
+    options.url = options.source = BASE + "/a"
+    assert main_text._container(tree) is None
+    assert trafilatura_steps.page_markdown(tree, options)
+
+
+def test_page_steps_defer_where_trafilatura_would_retry_or_keep_posts() -> None:
+    import lxml.html
+
+    from crawler.dedup import trafilatura_steps
+
+    options = copy(_extractor_options())
+    short = "<div class='entry-content'>" + "".join(_para(i) for i in range(3)) + "</div>"
+    filler = "".join(f"<div class='promo'><p>Promotional text number {i} for our readers today</p></div>"
+                     for i in range(400))
+    forum = "<script type='application/ld+json'>{\"@type\": \"DiscussionForumPosting\"}</script>"
+    for html in (_news_page(short, after=filler),  # a fifth of the page's text: the recall retry could run
+                 _WHOLE_PAGES["huge unnamed comments"],  # the same: comments the rules do not prune are text
+                 _news_page(short + forum)):  # a forum: posts are content there
+        tree = lxml.html.fromstring(html, parser=extract_module._html_parser())
+        assert trafilatura_steps.page_markdown(tree, options) is None
+        assert extract(html, BASE + "/a").text.rstrip("\n") == _whole_page(html).rstrip("\n")
+    options.comments = True  # options these steps do not follow
+    tree = lxml.html.fromstring(_WHOLE_PAGES["short article"])
+    assert trafilatura_steps.page_markdown(tree, options) is None
+
+
+def test_link_targets_resolved_as_trafilatura_does() -> None:
+    # the remembered targets are trafilatura's own: relative, protocol-relative, other hosts, long
+    from trafilatura.utils import safe_base_url, safe_relative_url
+
+    from crawler.dedup import trafilatura_steps
+
+    base = safe_base_url(BASE + "/a/b")
+    for href in ("/x", "y/z?q=1", "//cdn.example/i", "https://o.example/p", "mailto:a@b", "{tpl}", "#top",
+                 "http://[bad", "/" + "l" * 2000):
+        for _ in range(2):  # computed, then remembered
+            assert trafilatura_steps._link_target(base, href) == (safe_relative_url(base, href) or href)
+
+
 # -- trafilatura's regular-expression XPaths as Python loops: the same elements, in order ---------
 def _attribute_soup(seed: int, count: int = 400) -> str:
     """Elements of every tag the rules look at, with id, class, style, role... values drawn from
@@ -260,8 +365,10 @@ def _attribute_soup(seed: int, count: int = 400) -> str:
              "disqus_thread", "article-comments", "cookie", "hidden", "hide-x", "x hidden", "reply-to", "ad-slot",
              "x ad y", "widget", "footer", "tags", "tag-list", "infinite-scroll", "mvp-post-add-box", "teaser",
              "caption", "meta", "elated", "main-content", "story", "", "plain", "ÄRTICLE", "akismet", "TeaserBox",
-             "img-caption", "elementor-share-buttons x"]
-    tags = ["div", "section", "article", "main", "p", "span", "aside", "ul", "ol", "details", "li", "b"]
+             "img-caption", "elementor-share-buttons x", "site-footer", "Cookie-Banner", "x cookie_consent",
+             "CookieBot", "notice--cookie", "consentmanager", "OneTrust-x", "moove_gdpr", "cookies-bar"]
+    tags = ["div", "section", "article", "main", "p", "span", "aside", "ul", "ol", "details", "li", "b", "footer",
+            "script", "style", "svg", "template", "fencedframe"]
     attrs = ["id", "class", "style", "role", "itemprop", "aria-hidden", "data-component", "data-lp-replacement-content"]
     values = {"style": ["display:none", "display: none", "color:red", "hidden"], "role": ["Navigation", "main", "x"],
               "itemprop": ["articleBody", "x"], "aria-hidden": ["true", "false"],
@@ -283,6 +390,7 @@ def _attribute_soup(seed: int, count: int = 400) -> str:
 @pytest.mark.parametrize("seed", range(12))
 def test_xpath_loops_match_trafilaturas_xpaths(seed: int) -> None:
     import lxml.html
+    from trafilatura.settings import BASIC_CLEAN_XPATH
     from trafilatura.xpaths import (
         BODY_XPATH,
         DISCARD_IMAGE_ELEMENTS,
@@ -303,6 +411,8 @@ def test_xpath_loops_match_trafilaturas_xpaths(seed: int) -> None:
     assert trafilatura_xpaths.comments_and_lists()(tree) == REMOVE_COMMENTS_AND_LISTS_XPATH[0](tree)
     assert trafilatura_xpaths.teasers()[0](tree) == TEASER_DISCARD_XPATH[0](tree)
     assert trafilatura_xpaths.captions()[0](tree) == DISCARD_IMAGE_ELEMENTS[0](tree)
+    assert trafilatura_xpaths.basic_clean()(tree) == BASIC_CLEAN_XPATH(tree)
+    assert trafilatura_xpaths.basic_clean()(tree[0]) == BASIC_CLEAN_XPATH(tree[0])  # html2txt's: from the body
 
 
 def test_xpath_loops_are_the_installed_rules() -> None:
@@ -313,6 +423,7 @@ def test_xpath_loops_are_the_installed_rules() -> None:
     assert not any(hasattr(f, "path") for f in trafilatura_xpaths.raw_tree_prune())
     assert not any(hasattr(f, "path") for f in trafilatura_xpaths.teasers() + trafilatura_xpaths.captions())
     assert trafilatura_xpaths.body_rule().__name__ == "first"
+    assert not hasattr(trafilatura_xpaths.basic_clean(), "path")
 
 
 def test_source_id_class_order_decides_the_either_attribute_rule() -> None:
