@@ -193,11 +193,15 @@ def _nodes_holding_text(tree: HtmlElement, markers: tuple[str, ...]) -> list:
 #: ``bench/dedup_speed.py``: 250 KB 63 -> 14 CPU-ms, 65 KB 14 -> 11 (30 KB, under the bound: 7.5);
 #: the stress pages of ``bench/site.py`` 13 -> 7.
 #: A page whose navigation is longer keeps less of its article (never nothing: the bound is
-#: counted from the body's start). Source lines are looked for in the cut page too: a source line
-#: past it (at the end of an article longer than the bound) is not read. Looking for them on the
-#: whole page was the largest part left of a 250 KB page's extraction (7 of 21 CPU-ms on the
-#: sized pages of ``bench/dedup_speed.py``, which hold a source line every few thousand characters).
+#: counted from the body's start). Source lines are looked for on the whole page, before the cut:
+#: a translation names its original at its end as often as at its start, and a link-based flag
+#: is the one an editor can check. It costs a scan of the page's text (about 1 CPU-ms at 80 KB;
+#: 7 of 21 on the 250 KB pages of ``bench/dedup_speed.py``, which hold a source line every few
+#: thousand characters), and what it adds is bounded by ``SOURCE_LINES_MAX``.
 TREE_TEXT_MAX = ARTICLE_TEXT_MAX + 5_000
+#: Characters of source lines added after the article's head (each line is a block of at most 300
+#: characters): a page of thousands of "Source:" blocks adds its first few, not all of them.
+SOURCE_LINES_MAX = 2_000
 # Elements whose text is no page text (trafilatura drops them).
 _NO_TEXT = frozenset(("script", "style", "noscript", "template"))
 
@@ -362,8 +366,8 @@ def extract(html: str, url: str | None = None) -> Extracted:
         title = _title(tree)
         author = _author(tree)
         html_lang = tree.get("lang") or ""
-        _bound_tree(tree, TREE_TEXT_MAX)
         sources = _source_lines(tree)
+        _bound_tree(tree, TREE_TEXT_MAX)
         published = _published(tree, url)
         options = copy(_extractor_options())
         options.url = url
@@ -374,7 +378,12 @@ def extract(html: str, url: str | None = None) -> Extracted:
     if not text or not text.strip():
         raise ExtractionError("no main text")
     text = article_head(text)
-    extra = [line for line in sources if not all(u in text for u in _URL_RE.findall(line))]
+    extra = []
+    room = SOURCE_LINES_MAX
+    for line in sources:
+        if len(line) <= room and not all(u in text for u in _URL_RE.findall(line)):
+            extra.append(line)
+            room -= len(line) + 1
     if extra:
         text = text.rstrip("\n") + "\n\n" + "\n".join(extra) + "\n"
     lang = html_lang.split("-")[0].lower() or None

@@ -66,12 +66,14 @@ def test_a_300_kb_article_is_analysed_from_its_head():
     assert len(html) > 300_000
     article, signals = analyse_page(html, URL, lang="en", source="site")
     # The text is the article's head, whole paragraphs in order, within the bound, its source line
-    # first; a source line past the bound is not read.
-    assert len(article.text) <= ARTICLE_TEXT_MAX
-    source_line, *kept = paragraphs_of(article.text)
+    # first; a source line past the bound is read too (a translation names its original at its end
+    # as often as at its start) and comes after the head.
+    *body, late_line = article.text.rstrip("\n").split("\n")
+    assert late in late_line and len("\n".join(body)) <= ARTICLE_TEXT_MAX
+    source_line, *kept = paragraphs_of("\n".join(body))
     assert kept == paragraphs[:len(kept)] and len(article.text) > ARTICLE_TEXT_MAX - 2 * len(paragraphs[0])
-    assert SOURCE in source_line and [link["url"] for link in signals.source_links] == [SOURCE.split("://")[1]]
-    assert late not in article.text
+    assert SOURCE in source_line
+    assert [link["url"] for link in signals.source_links] == [SOURCE.split("://")[1], late.split("://")[1]]
     # Every signal of the body comes from the head: nothing of the tail, a bounded number of tokens.
     assert "cve-2026-10100" not in signals.anchors and "cve-2026-10000" in signals.anchors
     assert f"cve-2026-{10000 + len(kept) + 5}" not in signals.anchors
@@ -176,3 +178,18 @@ def test_the_crawl_the_catch_up_and_a_rebuild_bound_a_long_article_alike(tmp_pat
         assert rebuilt is not None and rebuilt.signals == caught_up.signals
     finally:
         store.close()
+
+
+def test_a_page_of_thousands_of_source_lines_adds_a_bounded_few():
+    """Source lines are read on the whole page, but what they add after the head is bounded."""
+    from crawler.dedup.extract import SOURCE_LINES_MAX
+
+    blocks = "".join(f"<div>Source: <a href='https://s{n}.example/a'>s{n}</a></div>" for n in range(3_000))
+    html = page(long_paragraphs(2_000), tail=blocks)
+    ex = extract(html, URL)
+    head, _, after = ex.text.partition("\n\n" + "Source: s")  # the lines added after the head
+    added = ("Source: s" + after).rstrip("\n").split("\n")
+    numbers = [int(line.split()[1][1:]) for line in added]
+    assert len(head) <= ARTICLE_TEXT_MAX and numbers == sorted(numbers)  # the first past the head, in page order
+    assert 10 < len(added) < 100 and sum(len(line) + 1 for line in added) <= SOURCE_LINES_MAX + 1
+    assert "https://s2999.example/a" not in ex.text
