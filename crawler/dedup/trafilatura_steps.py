@@ -552,14 +552,15 @@ def _escape_tree(element: _Element) -> None:
     from lxml.etree import Comment, ProcessingInstruction
     from trafilatura.xml import HI_FORMATTING, _escape_and_convert_math
 
-    def escape(element: _Element) -> None:
+    def escape(element: _Element, skip_untouched_children: bool = False) -> None:
         if element.tag == "code" or (element.tag == "hi" and HI_FORMATTING.get(element.get("rend") or "") == "`"):
             return
         text = element.text
         if text and search(text) is not None:
             element.text = escape_text(text)
         for child in element:
-            escape(child)
+            if not (skip_untouched_children and untouched(child)):
+                escape(child)
             tail = child.tail
             if tail and search(tail) is not None:
                 child.tail = escape_text(tail)
@@ -580,15 +581,5 @@ def _escape_tree(element: _Element) -> None:
             and next(element.iter(Comment, ProcessingInstruction), None) is None
 
     search = _ESCAPED_RE.search
-    # escape(element), leaving alone the children (paragraphs) holding nothing to escape
-    if element.tag == "code" or (element.tag == "hi" and HI_FORMATTING.get(element.get("rend") or "") == "`"):
-        return
-    text = element.text
-    if text and search(text) is not None:
-        element.text = escape_text(text)
-    for child in element:
-        if not untouched(child):
-            escape(child)
-        tail = child.tail
-        if tail and search(tail) is not None:
-            child.tail = escape_text(tail)
+    # the element's children (paragraphs) holding nothing to escape are left alone
+    escape(element, skip_untouched_children=True)
