@@ -248,7 +248,11 @@ def _finish(body: _Element) -> None:
 
     previous = None
     for el in list(body):
-        current = main_extractor._elem_text(el)
+        text = el.text
+        if len(el) == 0 and text is not None and el.tag.__class__ is str:  # a leaf element: its text is all of itertext
+            current = " ".join(text.split())
+        else:
+            current = main_extractor._elem_text(el)
         if current and current == previous and len(current) > main_extractor.MIN_DUPLICATE_LENGTH:
             main_extractor.delete_element(el, keep_tail=False)
         else:
@@ -472,20 +476,28 @@ def _page_text_bound(container: HtmlElement) -> int:
 
 def body_markdown(body: _Element) -> str:
     """``determine_returnstring`` for markdown without metadata: ``xmltotxt`` of the body (which
-    it changes: trafilatura converts a copy) joined with that of the empty comments body, stripped."""
+    it changes: trafilatura converts a copy) joined with that of the empty comments body, stripped.
+    A body of no text and no ``hi`` element (the emphasis passes touch nothing else) renders as its
+    children: each is escaped, stripped and written in turn (``_body_blocks``), what each pass does
+    to one child reading and changing that child alone."""
     from trafilatura import utils, xml
 
-    _escape_tree(body)
-    if next(body.iter("hi"), None) is not None:
-        xml._collapse_emphasis(body)
-        xml._merge_adjacent_hi(body)
-    _strip_block_whitespace(body)
     parts: list[str] = []
-    if body.text or body.tag in xml.NEWLINE_ELEMS or body.tag in ("cell", "item", "quote", "table") \
-            or xml._consumes_inline_children(body):
-        xml.process_element(body, parts, True)
+    if next(body.iter("hi"), None) is None and not body.text and body.tag not in xml.NEWLINE_ELEMS \
+            and body.tag not in ("cell", "item", "quote", "table") and not xml._consumes_inline_children(body) \
+            and not _escape_skipped(body):
+        _body_blocks(body, parts)
     else:
-        _body_children(body, parts)
+        _escape_tree(body)
+        if next(body.iter("hi"), None) is not None:
+            xml._collapse_emphasis(body)
+            xml._merge_adjacent_hi(body)
+        _strip_block_whitespace(body)
+        if body.text or body.tag in xml.NEWLINE_ELEMS or body.tag in ("cell", "item", "quote", "table") \
+                or xml._consumes_inline_children(body):
+            xml.process_element(body, parts, True)
+        else:
+            _body_children(body, parts)
     text = unescape(_sanitized("".join(parts)) or "")
     return utils.normalize_unicode(f"{text}\n".strip())
 
@@ -548,38 +560,103 @@ def _body_children(body: _Element, parts: list[str]) -> None:
 
 
 def _escape_tree(element: _Element) -> None:
-    """xml._escape_and_convert_math_tree, calling the escaping only on text it can change."""
+    """xml._escape_and_convert_math_tree, calling the escaping only on text it can change; the
+    element's children (paragraphs) holding nothing to escape are left alone."""
+    if _escape_skipped(element):
+        return
+    text = element.text
+    if text and _ESCAPED_RE.search(text) is not None:
+        element.text = _escape_text(text)
+    for child in element:
+        if not _untouched(child):
+            _escape(child)
+        tail = child.tail
+        if tail and _ESCAPED_RE.search(tail) is not None:
+            child.tail = _escape_text(tail)
+
+
+def _escape_skipped(element: _Element) -> bool:
+    """Whether the escaping leaves ``element`` and what it holds as they are (code)."""
+    tag = element.tag
+    if tag != "code" and tag != "hi":
+        return False
+    from trafilatura.xml import HI_FORMATTING
+
+    return tag == "code" or HI_FORMATTING.get(element.get("rend") or "") == "`"
+
+
+def _escape(element: _Element) -> None:
+    """xml._escape_and_convert_math_tree of ``element``, calling the escaping only on text it can change."""
+    if _escape_skipped(element):
+        return
+    search = _ESCAPED_RE.search
+    text = element.text
+    if text and search(text) is not None:
+        element.text = _escape_text(text)
+    for child in element:
+        _escape(child)
+        tail = child.tail
+        if tail and search(tail) is not None:
+            child.tail = _escape_text(tail)
+
+
+def _escape_text(text: str) -> str:
+    """xml._escape_and_convert_math of text holding one of the characters it acts on: without a
+    backslash (no math span, no escaped run) a backslash before each of them."""
+    if "\\" in text:
+        from trafilatura.xml import _escape_and_convert_math
+
+        return _escape_and_convert_math(text)
+    for c in _ESCAPED_CHARS:
+        if c in text:
+            text = text.replace(c, "\\" + c)
+    return text
+
+
+def _untouched(element: _Element) -> bool:
+    """Nothing in ``element`` to escape (comments and processing instructions hold text itertext skips)."""
     from lxml.etree import Comment, ProcessingInstruction
-    from trafilatura.xml import HI_FORMATTING, _escape_and_convert_math
 
-    def escape(element: _Element, skip_untouched_children: bool = False) -> None:
-        if element.tag == "code" or (element.tag == "hi" and HI_FORMATTING.get(element.get("rend") or "") == "`"):
-            return
-        text = element.text
-        if text and search(text) is not None:
-            element.text = escape_text(text)
-        for child in element:
-            if not (skip_untouched_children and untouched(child)):
-                escape(child)
-            tail = child.tail
-            if tail and search(tail) is not None:
-                child.tail = escape_text(tail)
+    return _ESCAPED_RE.search("".join(element.itertext())) is None \
+        and next(element.iter(Comment, ProcessingInstruction), None) is None
 
-    def escape_text(text: str) -> str:
-        # without a backslash (no math span, no escaped run) the escaping puts one before
-        # each of the characters
-        if "\\" in text:
-            return _escape_and_convert_math(text)
-        for c in _ESCAPED_CHARS:
-            if c in text:
-                text = text.replace(c, "\\" + c)
-        return text
 
-    def untouched(element: _Element) -> bool:
-        # nothing to escape in it (comments and processing instructions hold text itertext skips)
-        return search("".join(element.itertext())) is None \
-            and next(element.iter(Comment, ProcessingInstruction), None) is None
+def _body_blocks(body: _Element, parts: list[str]) -> None:
+    """``_escape_tree``, ``_strip_block_whitespace`` and ``_body_children`` of a body of no text and
+    no ``hi`` element, child by child: a paragraph or heading of text alone (most of an article) is
+    escaped, stripped and written from its text, without writing the text back; any other child
+    goes through the three in turn."""
+    from trafilatura import xml
 
     search = _ESCAPED_RE.search
-    # the element's children (paragraphs) holding nothing to escape are left alone
-    escape(element, skip_untouched_children=True)
+    separators, block_start, heading_prefix = xml.SEPARATORS, xml._escape_block_start, xml._heading_prefix
+    for child in body:
+        tag, text = child.tag, child.text
+        tail = child.tail
+        if tail and search(tail) is not None:
+            child.tail = tail = _escape_text(tail)
+        if (tag != "p" and tag != "head") or len(child):
+            if not _untouched(child):
+                _escape(child)
+            _strip_block_whitespace(child)
+            xml.process_element(child, parts, True)
+            continue
+        if text:
+            if search(text) is not None:
+                text = _escape_text(text)
+            text = text.strip()
+        if not text:
+            if child.text:
+                child.text = text
+            xml.process_element(child, parts, True)
+            continue
+        if (parts[-1][-1:] if parts else "") not in separators:
+            parts.append("\n")
+        if tag == "head":
+            parts.append(f"{heading_prefix(child)} {text}")
+        else:  # block syntax starts, after up to 3 spaces, with # > - + or a digit (\d: isdecimal)
+            first = text.lstrip(" ")[:1]
+            parts.append(block_start(text) if first in "#>-+" or first.isdecimal() else text)
+        parts.append("\n\u2424\n")
+        if tail:
+            parts.append(tail.lstrip())
