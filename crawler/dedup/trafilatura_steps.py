@@ -489,9 +489,7 @@ def body_markdown(body: _Element) -> str:
         _body_blocks(body, parts)
     else:
         _escape_tree(body)
-        if next(body.iter("hi"), None) is not None:
-            xml._collapse_emphasis(body)
-            xml._merge_adjacent_hi(body)
+        _emphasis(body)
         _strip_block_whitespace(body)
         if body.text or body.tag in xml.NEWLINE_ELEMS or body.tag in ("cell", "item", "quote", "table") \
                 or xml._consumes_inline_children(body):
@@ -500,6 +498,38 @@ def body_markdown(body: _Element) -> str:
             _body_children(body, parts)
     text = unescape(_sanitized("".join(parts)) or "")
     return utils.normalize_unicode(f"{text}\n".strip())
+
+
+def _emphasis(body: _Element) -> None:
+    """``xml._collapse_emphasis`` and ``xml._merge_adjacent_hi`` of ``body`` (not itself a ``hi``),
+    run where they change something instead of recursing through every element: the first on
+    each outermost ``hi`` (below it, away from any ``hi``, it only passes an empty set down), the
+    second's pass on each element holding a ``hi`` (a merge removes a childless ``hi`` and
+    changes two ``hi`` texts: no other element's pass sees a difference, so their order is free)."""
+    from trafilatura import xml
+
+    outermost = [hi for hi in body.iter("hi") if next(hi.iterancestors("hi"), None) is None]
+    if not outermost:
+        return
+    for hi in outermost:
+        xml._collapse_emphasis(hi)
+    for element in dict.fromkeys(hi.getparent() for hi in body.iter("hi")):
+        # xml._merge_adjacent_hi's reverse pass: removing nxt never disturbs the pairs still to be visited
+        children = list(element)
+        for i in range(len(children) - 2, -1, -1):
+            curr, nxt = children[i], children[i + 1]
+            if (
+                curr.tag == "hi"
+                and nxt.tag == "hi"
+                and curr.get("rend") == nxt.get("rend")
+                and curr.get("rend") in xml.MERGEABLE_RENDS
+                and len(curr) == 0
+                and len(nxt) == 0
+                and not (curr.tail or "").strip()
+            ):
+                curr.text = (curr.text or "") + (curr.tail or "") + (nxt.text or "")
+                curr.tail = nxt.tail
+                element.remove(nxt)
 
 
 def _strip_block_whitespace(element: _Element) -> None:
