@@ -158,17 +158,19 @@ def _nodes_holding(markers: tuple[str, ...]) -> Callable[[HtmlElement], list]:
     return lambda tree: xpath(tree, **values)
 
 
-def _nodes_holding_text(tree: HtmlElement, markers: tuple[str, ...]) -> list:
+def _nodes_holding_text(tree: HtmlElement, markers: tuple[str, ...], page_text: str = "", low: bytes = b"") -> list:
     """``_nodes_holding(markers)(tree)``, found in the text of all the text nodes joined: each
     occurrence of a marker that lies within one node's stretch of it (the XPath, converting each
-    node to a string once per marker, took 1 to 4 ms a page)."""
+    node to a string once per marker, took 1 to 4 ms a page). ``low`` is the ASCII-lower-cased
+    UTF-8 of ``page_text``, used when that is the nodes' text (the tree is the document's root)."""
     from bisect import bisect_right
     from itertools import accumulate
 
     nodes = tree.xpath("//text()")
     text = "".join(nodes)
     if any(c.isascii() and c.isalpha() for m in markers for c in m):
-        lowered = text.encode("utf-8", "replace").lower().decode("utf-8", "replace")
+        encoded = low if low and text == page_text else text.encode("utf-8", "replace").lower()
+        lowered = encoded.decode("utf-8", "replace")
         if len(lowered) != len(text):  # not reached: lxml's text is valid UTF-8
             return _nodes_holding(markers)(tree)
         text = lowered
@@ -274,7 +276,7 @@ def _source_lines(tree: HtmlElement) -> list[str]:
         present = _markers_present(page_text, low)
         if not present:
             return out  # no text node can hold one (most English pages): one scan of the page's text
-        nodes = _nodes_holding_text(tree, present)  # only the markers the page holds can be in a node
+        nodes = _nodes_holding_text(tree, present, page_text, low)  # only the markers the page holds can be in a node
     for node in nodes:
         el = node.getparent()
         while el is not None:

@@ -422,8 +422,9 @@ def _plain_paragraph(elem: _Element) -> _Element | None:
         elem.text = new_text
     if new_tail != tail:
         elem.tail = new_tail
-    # textfilter: a trimmed text has no line break, no space at either end
-    if new_text is not None and any(map(RE_FILTER.match, new_text.splitlines())):
+    # textfilter: a trimmed text has no line break (str.split splits at all of splitlines'), no
+    # space at either end
+    if new_text is not None and RE_FILTER.match(new_text):
         return None
     return elem
 
@@ -477,13 +478,14 @@ def _page_text_bound(container: HtmlElement) -> int:
 def body_markdown(body: _Element) -> str:
     """``determine_returnstring`` for markdown without metadata: ``xmltotxt`` of the body (which
     it changes: trafilatura converts a copy) joined with that of the empty comments body, stripped.
-    A body of no text and no ``hi`` element (the emphasis passes touch nothing else) renders as its
-    children: each is escaped, stripped and written in turn (``_body_blocks``), what each pass does
-    to one child reading and changing that child alone."""
+    A body of no text and no ``hi`` child renders as its children: each is escaped, has its
+    emphasis collapsed and merged, is stripped and written in turn (``_body_blocks``), what each
+    pass does to one child reading and changing that child alone (the merge of adjacent ``hi``
+    elements would join two children of the body)."""
     from trafilatura import utils, xml
 
     parts: list[str] = []
-    if next(body.iter("hi"), None) is None and not body.text and body.tag not in xml.NEWLINE_ELEMS \
+    if body.find("hi") is None and not body.text and body.tag not in xml.NEWLINE_ELEMS \
             and body.tag not in ("cell", "item", "quote", "table") and not xml._consumes_inline_children(body) \
             and not _escape_skipped(body):
         _body_blocks(body, parts)
@@ -501,7 +503,7 @@ def body_markdown(body: _Element) -> str:
 
 
 def _emphasis(body: _Element) -> None:
-    """``xml._collapse_emphasis`` and ``xml._merge_adjacent_hi`` of ``body`` (not itself a ``hi``),
+    """``xml._collapse_emphasis`` and ``xml._merge_adjacent_hi`` of ``body`` (no ``hi`` itself),
     run where they change something instead of recursing through every element: the first on
     each outermost ``hi`` (below it, away from any ``hi``, it only passes an empty set down), the
     second's pass on each element holding a ``hi`` (a merge removes a childless ``hi`` and
@@ -652,10 +654,10 @@ def _untouched(element: _Element) -> bool:
 
 
 def _body_blocks(body: _Element, parts: list[str]) -> None:
-    """``_escape_tree``, ``_strip_block_whitespace`` and ``_body_children`` of a body of no text and
-    no ``hi`` element, child by child: a paragraph or heading of text alone (most of an article) is
-    escaped, stripped and written from its text, without writing the text back; any other child
-    goes through the three in turn."""
+    """``_escape_tree``, ``_emphasis``, ``_strip_block_whitespace`` and ``_body_children`` of a body
+    of no text and no ``hi`` child, child by child: a paragraph or heading of text alone (most of an
+    article) is escaped, stripped and written from its text, without writing the text back; any
+    other child goes through the four in turn."""
     from trafilatura import xml
 
     search = _ESCAPED_RE.search
@@ -668,6 +670,7 @@ def _body_blocks(body: _Element, parts: list[str]) -> None:
         if (tag != "p" and tag != "head") or len(child):
             if not _untouched(child):
                 _escape(child)
+            _emphasis(child)
             _strip_block_whitespace(child)
             xml.process_element(child, parts, True)
             continue
