@@ -6,6 +6,7 @@ import re
 from copy import copy
 from dataclasses import dataclass
 from functools import cache
+from itertools import chain
 from typing import TYPE_CHECKING
 
 from crawler.dedup.features import ARTICLE_TEXT_MAX, article_head
@@ -304,14 +305,26 @@ def _source_line(el: HtmlElement, text: str, out: list[str]) -> None:
             out.append(line)
 
 
-_DATE_XPATHS = (
-    "//meta[@property='article:published_time']/@content",
-    "//meta[@name='article:published_time']/@content",
-    "//meta[@itemprop='datePublished']/@content",
-    "//meta[@name='pubdate' or @name='publishdate' or @name='date' or @name='DC.date.issued']/@content",
-    "//time[@datetime]/@datetime",
+# The date's tags, in the order they are trusted: (attribute, the values it may have), then
+# ``<time datetime>``.
+_DATE_METAS = (
+    ("property", ("article:published_time",)),
+    ("name", ("article:published_time",)),
+    ("itemprop", ("datePublished",)),
+    ("name", ("pubdate", "publishdate", "date", "DC.date.issued")),
 )
 _ISO_DATE_RE = re.compile(r"(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2}))?(?:\.\d+)?(Z|[+-]\d{2}:?\d{2})?)?")
+
+
+def _metas(tree: HtmlElement) -> list[HtmlElement]:
+    """The document's ``meta`` elements in document order (what ``//meta`` finds): one walk of
+    the tree for all the tags read here, where each XPath walked it again."""
+    return list(tree.getroottree().getroot().iter("meta"))
+
+
+def _meta_contents(metas: list[HtmlElement], attribute: str, values: tuple[str, ...]) -> list[str]:
+    """``//meta[@attribute=value...]/@content`` over ``metas``."""
+    return [content for m in metas if m.get(attribute) in values and (content := m.get("content")) is not None]
 
 
 def _published(tree: HtmlElement, url: str | None) -> str | None:
@@ -320,8 +333,11 @@ def _published(tree: HtmlElement, url: str | None) -> str | None:
     who was first by hours, and a date alone reads as midnight); else htmldate's YYYY-MM-DD
     without its extensive search, which scans every text node and was a sixth of the
     pipeline's time."""
-    for xp in _DATE_XPATHS:
-        for value in tree.xpath(xp):
+    metas = _metas(tree)
+    found = chain((_meta_contents(metas, attribute, names) for attribute, names in _DATE_METAS),
+                  (tree.xpath(xp) for xp in ("//time[@datetime]/@datetime",)))  # each in turn, when needed
+    for values in found:
+        for value in values:
             m = _ISO_DATE_RE.search(str(value))
             if m:
                 if m.group(4) is None or m.group(7) is None:  # no time, or a time in no known zone
@@ -335,18 +351,20 @@ def _published(tree: HtmlElement, url: str | None) -> str | None:
         return None
 
 
-def _title(tree: HtmlElement) -> str:
-    for xp in ("//meta[@property='og:title']/@content", "//h1//text()", "//title/text()"):
-        parts = [" ".join(str(v).replace("\u200b", " ").replace("\ufeff", " ").split()) for v in tree.xpath(xp)]
+def _title(tree: HtmlElement, metas: list[HtmlElement] | None = None) -> str:
+    og_title = _meta_contents(_metas(tree) if metas is None else metas, "property", ("og:title",))
+    for values in chain((og_title,), (tree.xpath(xp) for xp in ("//h1//text()", "//title/text()"))):
+        parts = [" ".join(str(v).replace("\u200b", " ").replace("\ufeff", " ").split()) for v in values]
         title = " ".join(p for p in parts if p).strip()
         if title:
             return title
     return ""
 
 
-def _author(tree: HtmlElement) -> str | None:
-    for xp in ("//meta[@name='author']/@content", "//meta[@property='article:author']/@content"):
-        for value in tree.xpath(xp):
+def _author(tree: HtmlElement, metas: list[HtmlElement] | None = None) -> str | None:
+    metas = _metas(tree) if metas is None else metas
+    for values in (_meta_contents(metas, "name", ("author",)), _meta_contents(metas, "property", ("article:author",))):
+        for value in values:
             value = " ".join(str(value).split())
             if value and not value.startswith("http"):
                 return value
@@ -365,8 +383,9 @@ def extract(html: str, url: str | None = None) -> Extracted:
         raise ExtractionError("empty page")
     try:
         tree = lxml.html.fromstring(html, parser=_html_parser())
-        title = _title(tree)
-        author = _author(tree)
+        metas = _metas(tree)
+        title = _title(tree, metas)
+        author = _author(tree, metas)
         html_lang = tree.get("lang") or ""
         sources = _source_lines(tree)
         _bound_tree(tree, TREE_TEXT_MAX)

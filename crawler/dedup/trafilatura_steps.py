@@ -341,10 +341,12 @@ def _extract(tree: HtmlElement, options: Extractor) -> tuple[_Element, str, set[
             if elem.getroottree().getroot() is result_body:
                 continue
             tag, tail = elem.tag, elem.tail
-            if tag == "p" and len(elem) == 0:  # most of an article
+            if tag == "p" and len(elem) == 0:  # most of an article: kept as it is, or not at all
                 processed_elem = _plain_paragraph(elem)
-            else:
-                processed_elem = m.handle_textelem(elem, potential_tags, options)
+                if processed_elem is not None:
+                    result_body.append(processed_elem)
+                continue  # no tail to rebuild: a paragraph is no REBUILT_BLOCKS tag
+            processed_elem = m.handle_textelem(elem, potential_tags, options)
             if processed_elem is not None:
                 result_body.append(processed_elem)
                 if elem.getroottree().getroot() is not result_body:
