@@ -329,9 +329,11 @@ def _extract(tree: HtmlElement, options: Extractor) -> tuple[_Element, str, set[
         if not ptest or len("".join(ptest)) < options.min_extracted_size * factor:
             potential_tags.add("div")
         subelems = subtree.xpath(".//*")
-        tags = {e.tag for e in subelems}
-        if tags == {"lb"} or (subtree.tag == "div" and "div" in potential_tags and tags <= INLINE_FORMATTABLE | {"lb"}):
-            subelems = [subtree]
+        inline = INLINE_FORMATTABLE | {"lb"}
+        if all(e.tag in inline for e in subelems):  # else neither test below holds: stops at an article's first block
+            tags = {e.tag for e in subelems}
+            if tags == {"lb"} or (subtree.tag == "div" and "div" in potential_tags):
+                subelems = [subtree]
         lead, start = None, len(result_body)
         if subelems != [subtree] and text_chars_test(subtree.text):
             lead = Element("p")
@@ -374,15 +376,22 @@ def _paragraph_text() -> Callable[[_Element], list[str]]:
     return XPath("//p//text()", smart_strings=False)
 
 
+def _linked(subtree: HtmlElement) -> set[HtmlElement]:
+    """The elements holding a link in ``subtree``, and more: its ancestors."""
+    return {anc for ref in subtree.iterdescendants("ref") for anc in ref.iterancestors()}
+
+
 def delete_by_link_density(subtree: HtmlElement, tagname: str, backtracking: bool = False,
-                           favor_precision: bool = False) -> HtmlElement:
-    """``htmlprocessing.delete_by_link_density``, its test run only on the elements holding a
-    link (it passes every other: most of an article's paragraphs)."""
+                           favor_precision: bool = False, linked: set[HtmlElement] | None = None) -> HtmlElement:
+    """``htmlprocessing.delete_by_link_density``, its test run only on the elements in ``linked``
+    (by default ``_linked(subtree)``; any set holding those will do): the test passes an element
+    without a link (most of an article's paragraphs)."""
     from trafilatura.htmlprocessing import link_density_test
     from trafilatura.utils import trim
     from trafilatura.xml import delete_element
 
-    linked = {anc for ref in subtree.iterdescendants("ref") for anc in ref.iterancestors()}
+    if linked is None:
+        linked = _linked(subtree)
     deletions = []
     len_threshold = 200 if favor_precision else 100
     depth_threshold = 1 if favor_precision else 3
@@ -452,9 +461,12 @@ def _prune_sections(tree: HtmlElement, potential_tags: set[str], options: Extrac
             tree = prune_unwanted_nodes(tree, PRECISION_DISCARD_XPATH)
     for _ in range(2):
         before = (tree.getparent(), tree.xpath("count(.//*)"))
-        tree = delete_by_link_density(tree, "div", backtracking=True, favor_precision=favor_precision)
-        tree = delete_by_link_density(tree, "list", backtracking=False, favor_precision=favor_precision)
-        tree = delete_by_link_density(tree, "p", backtracking=False, favor_precision=favor_precision)
+        # the elements holding a link before the round's deletions: after one, a few of them may
+        # hold none, and the test passes those
+        linked = _linked(tree)
+        tree = delete_by_link_density(tree, "div", backtracking=True, favor_precision=favor_precision, linked=linked)
+        tree = delete_by_link_density(tree, "list", backtracking=False, favor_precision=favor_precision, linked=linked)
+        tree = delete_by_link_density(tree, "p", backtracking=False, favor_precision=favor_precision, linked=linked)
         if (tree.getparent(), tree.xpath("count(.//*)")) == before:
             break  # nothing deleted (each deletion removes an element, or the tree from its parent)
     if "table" in potential_tags or favor_precision:
