@@ -421,6 +421,7 @@ def _plain_paragraph(elem: _Element) -> _Element | None:
     is written back only when trimming changed it (lxml rebuilds the node on each write)."""
     from trafilatura.utils import RE_FILTER
 
+    long_text = _filtered_length()
     text, tail = elem.text, elem.tail
     if not text and not tail:
         return None
@@ -435,9 +436,29 @@ def _plain_paragraph(elem: _Element) -> _Element | None:
         elem.tail = new_tail
     # textfilter: a trimmed text has no line break (str.split splits at all of splitlines'), no
     # space at either end
-    if new_text is not None and RE_FILTER.match(new_text):
+    if new_text is not None and (len(new_text) <= long_text or not (new_text[0].isalnum() or new_text[0] == "_")) \
+            and RE_FILTER.match(new_text):
         return None
     return elem
+
+
+# trafilatura's share-button filter (utils.RE_FILTER): ``\W*`` then a word of at most 20 characters
+# (``More on this.{,8}``) ending the text. Its words start with a letter, so a match starts its word at
+# the text's first word character (``\w``: alphanumeric or ``_``): a text starting with one is matched
+# only when it is that short. The regex took a third of a paragraph's handling.
+_FILTER_PATTERN = (r"\W*(Drucken|E-?Mail|Facebook|Flipboard|Google|Instagram|Linkedin|Mail|PDF|Pinterest|Pocket|"
+                   r"Print|QQ|Reddit|Twitter|WeChat|WeiBo|Whatsapp|Xing|Mehr zum Thema:?|More on this.{,8}$)$")
+
+
+@cache
+def _filtered_length() -> int | float:
+    """The longest text starting with a word character that ``RE_FILTER`` can match (with a line
+    break before ``$``); infinite for another pattern (the regex then tests every text)."""
+    import re
+
+    from trafilatura.utils import RE_FILTER
+
+    return 21 if RE_FILTER.pattern == _FILTER_PATTERN and RE_FILTER.flags == re.IGNORECASE | re.UNICODE else float("inf")
 
 
 def _prune_sections(tree: HtmlElement, potential_tags: set[str], options: Extractor) -> HtmlElement:

@@ -489,6 +489,10 @@ def test_detect_lang_counts_as_the_regexes_do() -> None:
     "<p>a_b *c* [d] &lt;e&gt; `f` ~g~ back\\slash \\(x_1\\)</p><p>tail</p>plain tail text<p>x</p>",
     "<list><item>one</item><item>two</item></list><p>p</p><quote>q</quote><p>  spaced  </p>",
     "<p>x</p><code>a_b *c*</code><p>y</p><table><row><cell>c_1</cell></row></table>",
+    "<hi rend='#b'>a</hi><hi rend='#b'>b</hi><p>x_y</p>",
+    "<p><hi rend='#i'><hi rend='#i'>nested</hi></hi> and <hi rend='#b'>x</hi> <hi rend='#b'>y</hi>.</p><p>*z*</p>",
+    "<p>  </p><p>text</p><head rend='h2'>  H_1  </head>tail *t*<p></p><quote><p> q </p>q_t </quote>",
+    "<list><item><hi rend='#b'>a</hi><hi rend='#b'>b</hi></item></list><p><hi rend='#t'>c_d</hi></p>",
 ])
 def test_body_markdown_is_trafilaturas(body: str) -> None:
     from lxml import etree
@@ -502,3 +506,23 @@ def test_body_markdown_is_trafilaturas(body: str) -> None:
     ours = trafilatura_steps.body_markdown(parse())
     theirs = utils.normalize_unicode(f"{xml.xmltotxt(parse(), True)}\n".strip())
     assert ours == theirs
+
+
+@pytest.mark.parametrize("text", [
+    "Print", "  ***Print  ", "!!! " * 40 + "Facebook", "More on this 1234567", "More on this 12345678", "more ON this.",
+    "Mehr zum Thema:", "Twitter is where the news broke first", "_Print", "_" + "x" * 30, "打印", "Pinterest\n",
+    "x" * 30, "Facebook   ", "\u2028Print", "« Print", "1" * 25, "Whatsapp" + "\u3000" * 20, "",
+])
+def test_paragraph_filter_is_trafilaturas(text: str) -> None:
+    from lxml import etree
+    from trafilatura.htmlprocessing import process_node
+
+    from crawler.dedup import trafilatura_steps
+
+    def paragraph() -> etree._Element:
+        element = etree.Element("p")
+        element.text = text
+        return element
+
+    assert (trafilatura_steps._plain_paragraph(paragraph()) is None) == \
+        (process_node(paragraph(), _extractor_options()) is None)
