@@ -109,7 +109,8 @@ def _container_steps(container: HtmlElement, options: Extractor, min_text: int,
     page[0].append(copy(container))  # the copy keeps the tail, as the moved container does
     # the tree itself is cleaned: trafilatura copies it for the baseline and escalation, which
     # do not run here (the container's text bounds the page's html2txt from above)
-    found = _sequence(page, options, keep_raw=False)
+    texts: dict[_Element, str] = {}  # the kept paragraphs' trimmed texts, read again by _finish and body_markdown
+    found = _sequence(page, options, keep_raw=False, texts=texts)
     if found is None:
         return None
     _, _, body, text, _, _ = found
@@ -117,7 +118,7 @@ def _container_steps(container: HtmlElement, options: Extractor, min_text: int,
         return None  # the wild-text recovery and the baseline rescue would run
     if len(text) < _ESCALATION_MAX_LENGTH and len(text) < _ESCALATION_PAGE_SHARE * _page_text_bound(container):
         return None
-    _finish(body)
+    _finish(body, texts)
     # bare_extraction's checks after the sequence (a None from it: no usable text), then the caller's
     if options.max_tree_size and len(body) > options.max_tree_size:
         return None
@@ -125,7 +126,7 @@ def _container_steps(container: HtmlElement, options: Extractor, min_text: int,
         return ""
     if len(text) < _ESCALATION_MAX_LENGTH and len(text) < short_text_floor():
         return ""
-    return body_markdown(body)
+    return body_markdown(body, texts)
 
 
 def _page_steps(tree: HtmlElement, options: Extractor) -> str | None:
@@ -163,11 +164,11 @@ def _page_steps(tree: HtmlElement, options: Extractor) -> str | None:
     return body_markdown(body)
 
 
-def _sequence(page: HtmlElement, options: Extractor,
-              keep_raw: bool) -> tuple[HtmlElement, HtmlElement, _Element, str, set[str], bool] | None:
+def _sequence(page: HtmlElement, options: Extractor, keep_raw: bool, texts: dict[_Element, str] | None = None,
+              ) -> tuple[HtmlElement, HtmlElement, _Element, str, set[str], bool] | None:
     """``trafilatura_sequence`` on ``page`` (changed) up to ``_extract`` of the main extractor:
     the pruned raw tree (cleaned apart when ``keep_raw``, else cleaned itself), the cleaned
-    tree, then what ``_extract`` gives. None on a forum page."""
+    tree, then what ``_extract`` gives (``texts`` as it fills it). None on a forum page."""
     from copy import copy
 
     from trafilatura import core, htmlprocessing
@@ -182,7 +183,7 @@ def _sequence(page: HtmlElement, options: Extractor,
     cleaned = htmlprocessing.tree_cleaning(copy(raw) if keep_raw else raw, options)
     cleaned = _convert_tags(cleaned, options, options.url)
     # extract_content without its copy for recover_wild_text (the callers say when it runs)
-    return raw, cleaned, *_extract(cleaned, options)
+    return raw, cleaned, *_extract(cleaned, options, texts)
 
 
 def _convert_tags(tree: HtmlElement, options: Extractor, url: str | None) -> HtmlElement:
@@ -241,18 +242,21 @@ def _resolved_link(base_url: str, href: str) -> str:
 _cached_link = lru_cache(maxsize=4096)(_resolved_link)
 
 
-def _finish(body: _Element) -> None:
-    """The end of ``extract_content``: adjacent repeats, done elements, divs and blank line breaks."""
+def _finish(body: _Element, texts: dict[_Element, str] | None = None) -> None:
+    """The end of ``extract_content``: adjacent repeats, done elements, divs and blank line breaks.
+    ``texts``: trimmed texts of leaf elements of ``body`` (``_plain_paragraph``'s), its own for the others."""
     from lxml.etree import strip_elements, strip_tags
     from trafilatura import main_extractor
 
     previous = None
     for el in list(body):
-        text = el.text
-        if len(el) == 0 and text is not None and el.tag.__class__ is str:  # a leaf element: its text is all of itertext
-            current = " ".join(text.split())
-        else:
-            current = main_extractor._elem_text(el)
+        current = texts.get(el) if texts else None
+        if current is None:
+            text = el.text
+            if len(el) == 0 and text is not None and el.tag.__class__ is str:  # a leaf: its text is all of itertext
+                current = " ".join(text.split())
+            else:
+                current = main_extractor._elem_text(el)
         if current and current == previous and len(current) > main_extractor.MIN_DUPLICATE_LENGTH:
             main_extractor.delete_element(el, keep_tail=False)
         else:
@@ -292,10 +296,11 @@ def _html2txt(tree: HtmlElement) -> str:
     return _spaced_text(root)
 
 
-def _extract(tree: HtmlElement, options: Extractor) -> tuple[_Element, str, set[str], bool]:
+def _extract(tree: HtmlElement, options: Extractor,
+             texts: dict[_Element, str] | None = None) -> tuple[_Element, str, set[str], bool]:
     """``main_extractor._extract``: its body rules in order, the first by ``trafilatura_xpaths``;
     the sections pruned by ``_prune_sections``. Also whether a rule found a subtree (else the
-    tree is as it came)."""
+    tree is as it came). Plain paragraphs' texts go into ``texts`` (``_plain_paragraph``)."""
     from lxml.etree import Element
     from trafilatura import main_extractor as m
     from trafilatura.htmlprocessing import process_node
@@ -344,7 +349,7 @@ def _extract(tree: HtmlElement, options: Extractor) -> tuple[_Element, str, set[
                 continue
             tag, tail = elem.tag, elem.tail
             if tag == "p" and len(elem) == 0:  # most of an article: kept as it is, or not at all
-                processed_elem = _plain_paragraph(elem)
+                processed_elem = _plain_paragraph(elem, texts)
                 if processed_elem is not None:
                     result_body.append(processed_elem)
                 continue  # no tail to rebuild: a paragraph is no REBUILT_BLOCKS tag
@@ -414,11 +419,12 @@ def delete_by_link_density(subtree: HtmlElement, tagname: str, backtracking: boo
     return subtree
 
 
-def _plain_paragraph(elem: _Element) -> _Element | None:
+def _plain_paragraph(elem: _Element, texts: dict[_Element, str] | None = None) -> _Element | None:
     """``handle_textelem`` for a ``p`` without children (``handle_paragraphs``: ``process_node``
     without the duplicate test): text and tail trimmed (None if empty), the tail as the text when
     there is none, None when the text is filtered out (share buttons) or there was nothing. Text
-    is written back only when trimming changed it (lxml rebuilds the node on each write)."""
+    is written back only when trimming changed it (lxml rebuilds the node on each write); a kept
+    text goes into ``texts`` too (reading it again from lxml decodes it again)."""
     from trafilatura.utils import RE_FILTER
 
     long_text = _filtered_length()
@@ -439,6 +445,8 @@ def _plain_paragraph(elem: _Element) -> _Element | None:
     if new_text is not None and (len(new_text) <= long_text or not (new_text[0].isalnum() or new_text[0] == "_")) \
             and RE_FILTER.match(new_text):
         return None
+    if texts is not None and new_text is not None:
+        texts[elem] = new_text
     return elem
 
 
@@ -510,20 +518,21 @@ def _page_text_bound(container: HtmlElement) -> int:
     return len(" ".join(text.split())) + 2 * (1 + int(container.xpath("count(.//*)")))
 
 
-def body_markdown(body: _Element) -> str:
+def body_markdown(body: _Element, texts: dict[_Element, str] | None = None) -> str:
     """``determine_returnstring`` for markdown without metadata: ``xmltotxt`` of the body (which
     it changes: trafilatura converts a copy) joined with that of the empty comments body, stripped.
     A body of no text and no ``hi`` child renders as its children: each is escaped, has its
     emphasis collapsed and merged, is stripped and written in turn (``_body_blocks``), what each
     pass does to one child reading and changing that child alone (the merge of adjacent ``hi``
-    elements would join two children of the body)."""
+    elements would join two children of the body). ``texts``: the text of leaf children whose text
+    is known (``_finish``)."""
     from trafilatura import utils, xml
 
     parts: list[str] = []
     if body.find("hi") is None and not body.text and body.tag not in xml.NEWLINE_ELEMS \
             and body.tag not in ("cell", "item", "quote", "table") and not xml._consumes_inline_children(body) \
             and not _escape_skipped(body):
-        _body_blocks(body, parts)
+        _body_blocks(body, parts, texts or {})
     else:
         _escape_tree(body)
         _emphasis(body)
@@ -688,7 +697,7 @@ def _untouched(element: _Element) -> bool:
         and next(element.iter(Comment, ProcessingInstruction), None) is None
 
 
-def _body_blocks(body: _Element, parts: list[str]) -> None:
+def _body_blocks(body: _Element, parts: list[str], texts: dict[_Element, str]) -> None:
     """``_escape_tree``, ``_emphasis``, ``_strip_block_whitespace`` and ``_body_children`` of a body
     of no text and no ``hi`` child, child by child: a paragraph or heading of text alone (most of an
     article) is escaped, stripped and written from its text, without writing the text back; any
@@ -698,7 +707,9 @@ def _body_blocks(body: _Element, parts: list[str]) -> None:
     search = _ESCAPED_RE.search
     separators, block_start, heading_prefix = xml.SEPARATORS, xml._escape_block_start, xml._heading_prefix
     for child in body:
-        tag, text = child.tag, child.text
+        tag, text = child.tag, texts.get(child)
+        if text is None:
+            text = child.text
         tail = child.tail
         if tail and search(tail) is not None:
             child.tail = tail = _escape_text(tail)
