@@ -24,9 +24,12 @@ or the retry would run, or the page is a forum.
 
 On None the caller runs trafilatura itself. The markdown conversion (``xmltotxt``) is called on the
 result with the same passes; the escaping pass skips text holding none of the characters it escapes
-(it returns such text unchanged), the emphasis passes a tree holding no ``hi`` element (they only
-touch those). ``tests/dedup/extract_equivalence.py`` checks the output against trafilatura's on the
-bench pages.
+(it returns such text unchanged), the emphasis passes run only where a ``hi`` element is (they only
+touch those), and a body whose passes cannot reach across its children takes them child by child,
+a paragraph of text alone written from the text ``_extract`` trimmed. On the realistic pages of
+``bench/news_site.py`` these steps and ``extract``'s (one walk for the meta tags) took extraction
+from 5.5 to 4.5 CPU-ms an article. ``tests/dedup/extract_equivalence.py`` checks the output against
+trafilatura's on the bench pages.
 """
 
 from __future__ import annotations
