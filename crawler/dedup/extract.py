@@ -103,15 +103,15 @@ def _extractor_options() -> Extractor:
 
 
 @cache
-def _html_parser(encoding: str | None = None) -> HTMLParser:
+def _html_parser() -> HTMLParser:
     """lxml.html's parser with every element an ``HtmlElement``, its class chosen in C. lxml.html's
     own lookup is a Python method run each time an element gets a Python object (every element
     trafilatura and these functions touch: a tenth of extraction's time); the special classes it
-    picks (forms, inputs, labels) add methods nothing here calls. ``encoding``: the bytes' it reads."""
+    picks (forms, inputs, labels) add methods nothing here calls."""
     import lxml.html
     from lxml.etree import ElementDefaultClassLookup
 
-    parser = lxml.html.HTMLParser(encoding=encoding)
+    parser = lxml.html.HTMLParser()
     parser.set_element_class_lookup(ElementDefaultClassLookup(
         element=lxml.html.HtmlElement, comment=lxml.html.HtmlComment, pi=lxml.html.HtmlProcessingInstruction,
         entity=lxml.html.HtmlEntity))
@@ -371,23 +371,6 @@ def _author(tree: HtmlElement, metas: list[HtmlElement] | None = None) -> str | 
     return None
 
 
-def _parsed(html: str) -> HtmlElement:
-    """``lxml.html.fromstring(html)``, from its UTF-8 bytes read as UTF-8: lxml hands a str to
-    libxml2 in its own width, which libxml2 converts (0.86 -> 0.60 CPU-ms a realistic page, best
-    of five rounds over 200). A str that cannot be encoded (lone surrogates) or that starts with an
-    XML declaration (which lxml refuses in a str) is parsed as it is."""
-    import lxml.html
-
-    if not html.lstrip()[:5] == "<?xml":
-        try:
-            data = html.encode("utf-8")
-        except UnicodeEncodeError:
-            pass
-        else:
-            return lxml.html.fromstring(data, parser=_html_parser("utf-8"))
-    return lxml.html.fromstring(html, parser=_html_parser())
-
-
 def extract(html: str, url: str | None = None) -> Extracted:
     """Extract one page; raises ExtractionError when there is no main text.
 
@@ -399,7 +382,7 @@ def extract(html: str, url: str | None = None) -> Extracted:
     if not html or not html.strip():
         raise ExtractionError("empty page")
     try:
-        tree = _parsed(html)
+        tree = lxml.html.fromstring(html, parser=_html_parser())
         metas = _metas(tree)
         title = _title(tree, metas)
         author = _author(tree, metas)

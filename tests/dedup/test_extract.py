@@ -526,24 +526,3 @@ def test_paragraph_filter_is_trafilaturas(text: str) -> None:
 
     assert (trafilatura_steps._plain_paragraph(paragraph()) is None) == \
         (process_node(paragraph(), _extractor_options()) is None)
-
-
-@pytest.mark.parametrize("html", [
-    '<html><head><meta charset="gbk"></head><body><p>中文 text é</p></body></html>',
-    '<html><head><meta http-equiv="Content-Type" content="text/html; charset=iso-8859-1"></head><body><p>café</p></body></html>',
-    '<meta charset="utf-16"><p>café 中</p>', "\ufeff<html><body><p>bom é</p></body></html>", "<p>a\ufeffb</p>",
-    "<html><body><p>nul \x00 here é</p></body></html>", "<p>ctl \x0c \x01 \x1f \x80 é</p>", "\x00", "text only",
-    "<!-- c -->", '<?xml version="1.0" encoding="utf-8"?><html><body>x</body></html>', "<p>lone \ud800 surrogate</p>",
-    "<html><body><p>\U0001f600 emoji \u2028 ls &#x0; &#xD800; &nbsp;</p></body></html>",
-])
-def test_parsed_from_utf8_is_the_str_parse(html: str) -> None:
-    import lxml.etree
-    import lxml.html
-
-    def parse(parser: object) -> str:
-        try:
-            return lxml.etree.tostring(parser(html).getroottree(), encoding="unicode")  # type: ignore[operator]
-        except (ValueError, lxml.etree.ParserError) as e:
-            return f"{type(e).__name__}: {e}"
-
-    assert parse(extract_module._parsed) == parse(lambda h: lxml.html.fromstring(h, parser=extract_module._html_parser()))
