@@ -28,8 +28,8 @@ result with the same passes; the escaping pass skips text holding none of the ch
 touch those), and a body whose passes cannot reach across its children takes them child by child,
 a paragraph of text alone written from the text ``_extract`` trimmed. With ``extract``'s own (one
 walk for the meta tags) these took extraction on 600 realistic pages of
-``bench/news_site.py`` from 4.9 to 3.9 CPU-ms an article (0.79-0.82 of it, old and new alternating
-every 20 pages, three runs). ``tests/dedup/extract_equivalence.py`` checks the output against
+``bench/news_site.py`` from about 5.0 to 4.1 CPU-ms an article (0.79-0.86 of it in six runs, old and
+new alternating every 20 pages). ``tests/dedup/extract_equivalence.py`` checks the output against
 trafilatura's on the bench pages.
 """
 
