@@ -424,17 +424,19 @@ def _digit_run_starts(low: str) -> list[int]:
 
 def _number_figures(pattern: re.Pattern[str], text: str, starts: list[int]) -> list[tuple[str, str]]:
     """``pattern.findall(text)`` for a number pattern (value and unit, "" for none), by ``match``
-    at the ``starts`` (of :func:`_digit_run_starts`) past the last match: every match starts at a
-    digit that no ASCII letter, digit, "." or "," precedes, so at one of them; ``finditer`` tries
-    each such position after the last match's end, and only those can match."""
-    figures = []
+    at the ``starts`` (:func:`_digit_run_starts` of ``text`` or of its lower-cased copy) past the
+    last match: every match starts at a digit that no ASCII digit precedes (nor a letter, "." or
+    ","), so at one of them; ``finditer`` tries each such position after the last match's end,
+    and no other position can match."""
+    figures: list[tuple[str, str]] = []
     done = 0
     match = pattern.match
     for at in starts:
         if at >= done:
             m = match(text, at)
             if m is not None:
-                figures.append(m.groups(""))
+                value, unit = m.groups("")
+                figures.append((value, unit))
                 done = m.end()
     return figures
 
