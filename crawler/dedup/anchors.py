@@ -17,7 +17,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from crawler.dedup.normalize import TLD_ALTERNATION, hinted_lines
+from crawler.dedup.normalize import TLD_ALTERNATION, blank, hinted_lines
 
 # --- ids --------------------------------------------------------------------------------
 # Boundaries are ASCII: Chinese writes ids against characters ("编号为CVE-2024-1709的漏洞"),
@@ -314,20 +314,6 @@ def extract_anchors(text: str, lang: str, *, low: str | None = None) -> Counter[
     return out
 
 
-def _blank(text: str, spans: list[tuple[int, int]]) -> str:
-    """``text`` with each of the (sorted, disjoint) spans replaced by one space, as ``sub(" ", ...)``."""
-    if not spans:
-        return text
-    parts: list[str] = []
-    done = 0
-    for start, end in spans:
-        parts.append(text[done:start])
-        parts.append(" ")
-        done = end
-    parts.append(text[done:])
-    return "".join(parts)
-
-
 def _anchors_lowered(text: str, lang: str, out: Counter[str], low: str) -> str:
     """Ids, dates, versions and figures of a text without case traps, found in its lower-cased
     copy by the fast patterns; returns the text without the ids, dates and versions, so that
@@ -362,11 +348,11 @@ def _anchors_lowered(text: str, lang: str, out: Counter[str], low: str) -> str:
     for kind, pattern in (("cve", _CVE_FAST_RE), ("cwe", _CWE_FAST_RE), ("ghsa", _GHSA_FAST_RE)):
         if found[kind]:
             spans = [m.span() for m in pattern.finditer(rest_low)]
-            rest, rest_low = _blank(rest, spans), _blank(rest_low, spans)
+            rest, rest_low = blank(rest, spans), blank(rest_low, spans)
     if domains:
         spans = [m.span() for start, end in hinted_lines(_DOMAIN_HINT_LOW_RE, rest_low)
                  for m in _DOMAIN_LOW_RE.finditer(rest_low, start, end)]
-        rest, rest_low = _blank(rest, spans), _blank(rest_low, spans)
+        rest, rest_low = blank(rest, spans), blank(rest_low, spans)
     # English and Chinese month-day dates; the Chinese ones are removed.
     if starts_of is not rest_low:
         starts_of, starts = rest_low, _digit_run_starts(rest_low)
@@ -379,7 +365,7 @@ def _anchors_lowered(text: str, lang: str, out: Counter[str], low: str) -> str:
             month, day = int(m.group(1)), int(m.group(2))
             if 1 <= month <= 12:
                 _count_date(out, month, day)
-        rest, rest_low = _blank(rest, spans), _blank(rest_low, spans)
+        rest, rest_low = blank(rest, spans), blank(rest_low, spans)
     # Version strings (three parts, or ``v`` and two); the ones of three parts or more are removed.
     lines = list(hinted_lines(_DOT_DIGIT_RE, rest_low))
     versions = False
@@ -391,7 +377,7 @@ def _anchors_lowered(text: str, lang: str, out: Counter[str], low: str) -> str:
                 out["v:" + v] += 1
     if versions:
         spans = [m.span() for start, end in lines for m in _VERSION_3_RE.finditer(rest, start, end)]
-        rest, rest_low = _blank(rest, spans), _blank(rest_low, spans)
+        rest, rest_low = blank(rest, spans), blank(rest_low, spans)
     # Figures, normalised across 万/亿 and million/billion.
     if starts_of is not rest_low:
         starts = _digit_run_starts(rest_low)
