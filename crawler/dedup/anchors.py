@@ -401,7 +401,7 @@ def _digit_run_starts(low: str) -> list[int]:
     group's number, a day or a figure can start (each pattern's first digit follows a letter, a
     separator, white space or no word character). The digit passes each scanned the whole text
     for a digit class, which ``re`` tests character by character (0.15-0.25 ms per pass on an
-    11,000-character article); the code points and a table find them in 0.03 ms."""
+    11,000-character article); the code points and a table find them in 0.05 ms."""
     cp = np.frombuffer(low.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
     at = np.flatnonzero(_digit_table()[cp])
     before = cp[at - 1]  # at 0, the last character: that digit is kept whatever it is
@@ -512,7 +512,9 @@ def _count_numbers(out: Counter[str], figures: list[tuple[str, str]], scales: di
     """Counts the anchor of each ``(value, unit)`` of a number pattern's ``findall`` (unit "" for
     none). Each distinct figure new to the table is read once; the anchors are then looked up and
     counted in C (``map``, ``filter``, ``Counter.update``, one per occurrence in order, as
-    ``out[anchor] += 1`` did): a Python step per match was 0.3 ms of an English article."""
+    ``out[anchor] += 1`` did). With the matches found from the digit positions
+    (:func:`_number_figures`): 0.17 ms where ``finditer`` and a Python step per match took 0.34 ms
+    on an English article of 15,000 characters."""
     known = _NUMBER_ANCHORS[id(scales)]
     if len(known) > _NUMBER_CACHE_MAX:
         known.clear()
