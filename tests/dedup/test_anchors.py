@@ -174,3 +174,19 @@ def test_digit_table_flags_what_re_calls_a_digit():
     digit = re.compile(r"\d")
     for cp in range(0x20000):
         assert table[cp] == bool(digit.match(chr(cp))), hex(cp)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.sampled_from(["1", "12", "٣", "a", " ", "-", "x9", ",5"]), max_size=20),
+       st.lists(st.tuples(st.integers(0, 40), st.integers(1, 6)), max_size=5))
+def test_digit_run_starts_follow_a_blanking(parts, cuts):
+    text = "".join(parts)
+    spans, done = [], 0
+    for gap, width in cuts:  # sorted, disjoint (possibly adjacent) spans inside the text
+        start = done + gap % 3
+        if start + width > len(text):
+            break
+        spans.append((start, start + width))
+        done = start + width
+    expected = anchors._digit_run_starts(anchors.blank(text, spans))
+    assert anchors._starts_after_blank(anchors._digit_run_starts(text), spans, text) == expected
