@@ -9,7 +9,7 @@ from typing import Any
 
 from crawler.dedup.anchors import extract_anchors, has_case_trap
 from crawler.dedup.fingerprint import fingerprint_of_folded
-from crawler.dedup.normalize import canonical, remove_urls
+from crawler.dedup.normalize import canonical, lower_maps_each_character, remove_urls, remove_urls_lowered
 from crawler.dedup.sourcelinks import by_first_character, holds_any, normalize_url, source_links
 from crawler.dedup.terms import terms
 
@@ -138,13 +138,12 @@ def says_translated(text: str) -> bool:
     return holds_any(text, _TRANSLATED_FIRSTS)
 
 
-def compute_signals(article: Article) -> Signals:
-    """All signals of one article; depends on nothing but the article."""
-    text = article.text or ""
+def _head(article: Article, text: str, text_low: str) -> tuple[str, str]:
+    """The article's head (:func:`article_head` of its main body, canonical, titled) and its
+    lower-cased copy; ``text_low`` is ``text.lower()``."""
     # One lower-case copy of the text serves every pass that leaves the text as it is (most
     # articles hold no URL, no "recommended reading" list, nothing NFKC or OpenCC changes): each
     # pass returns its input itself then, and ``is`` says the copy still fits.
-    text_low = text.lower()
     low: str | None = text_low
     without_urls = remove_urls(text, low=low)
     low = low if without_urls is text else None
@@ -155,6 +154,39 @@ def compute_signals(article: Article) -> Signals:
         body = canonical(article.title) + "\n" + body
     head = article_head(body)
     folded = (low if low is not None and body is kept else body.lower()) if head is body else head.lower()
+    return head, folded
+
+
+def _head_lowered(article: Article, text: str, text_low: str) -> tuple[str, str]:
+    """:func:`_head` for a text whose lower-cased copy maps each character on its own
+    (:func:`lower_maps_each_character`): the copy is cut, blanked and joined along with the text
+    (URLs removed, the main body's head, the title before it) instead of lower-casing each new
+    text again (0.05-0.1 ms a time on a realistic article: two or three times an article)."""
+    without_urls, low = remove_urls_lowered(text, text_low)
+    kept = main_body(without_urls, low=low)
+    kept_low: str | None = low if kept is without_urls else low[:len(kept)]
+    body = canonical(kept)
+    if body is not kept:
+        kept_low = None  # NFKC or OpenCC changed it
+    if article.title and article.title.strip() not in body[: len(article.title) + 200]:
+        title = canonical(article.title)
+        title_low = title.lower()
+        body = title + "\n" + body
+        kept_low = title_low + "\n" + kept_low if kept_low is not None and lower_maps_each_character(
+            title, title_low) else None
+    head = article_head(body)
+    folded = head.lower() if kept_low is None else kept_low[:len(head)]
+    return head, folded
+
+
+def compute_signals(article: Article) -> Signals:
+    """All signals of one article; depends on nothing but the article."""
+    text = article.text or ""
+    text_low = text.lower()
+    if lower_maps_each_character(text, text_low):
+        head, folded = _head_lowered(article, text, text_low)
+    else:
+        head, folded = _head(article, text, text_low)
     simhash, content_hash, length = fingerprint_of_folded(folded)  # of fingerprint.tokens(folded)
     return Signals(
         simhash=simhash,  # = simhash_value(folded, prepared=True)

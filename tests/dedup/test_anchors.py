@@ -148,3 +148,45 @@ def test_number_cache_is_bounded(monkeypatch):
         text = f"{1000 + n} devices, 1.{n} million users"
         assert items(extract_anchors(text, "en")) == items(anchors_v1.extract_anchors(text, "en"))
     assert len(anchors._NUMBER_ANCHORS[id(anchors._SCALE_EN)]) <= 6 + 2
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.sampled_from(["apt", "unc", "ta", "fin", "temp", "storm", "dev", "uat", "sectorj", "sector", "xapt",
+                                 "_ta", "3dev", "-", " ", "  ", "\n", "1", "28", "12345", "123456", "٣", "a", "x",
+                                 "_", "."]), max_size=30))
+def test_threat_groups_are_the_finditer_matches(parts):
+    low = "".join(parts)
+    assert [m.groups() for m in anchors._threat_groups(low)] == [m.groups() for m in anchors._GROUP_FAST_RE.finditer(low)]
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.sampled_from(["1", "12", "1,000", "2,00", "1.5", "3.", ".5", ",", ".", " ", "\n", "٣", "万", "亿",
+                                 "million", "m", "bn", "k", "a", "_", "x1"]), max_size=30))
+def test_number_figures_are_the_findall_matches(parts):
+    low = "".join(parts)
+    starts = anchors._digit_run_starts(low)
+    for pattern in (anchors._NUM_EN_FAST_RE, anchors._NUM_ZH_FAST_RE):
+        assert anchors._number_figures(pattern, low, starts) == pattern.findall(low)
+
+
+def test_digit_table_flags_what_re_calls_a_digit():
+    table = anchors._digit_table()
+    digit = re.compile(r"\d")
+    for cp in range(0x20000):
+        assert table[cp] == bool(digit.match(chr(cp))), hex(cp)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.sampled_from(["1", "12", "٣", "a", " ", "-", "x9", ",5"]), max_size=20),
+       st.lists(st.tuples(st.integers(0, 40), st.integers(1, 6)), max_size=5))
+def test_digit_run_starts_follow_a_blanking(parts, cuts):
+    text = "".join(parts)
+    spans, done = [], 0
+    for gap, width in cuts:  # sorted, disjoint (possibly adjacent) spans inside the text
+        start = done + gap % 3
+        if start + width > len(text):
+            break
+        spans.append((start, start + width))
+        done = start + width
+    expected = anchors._digit_run_starts(anchors.blank(text, spans))
+    assert anchors._starts_after_blank(anchors._digit_run_starts(text), spans, text) == expected

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from crawler.dedup import anchors, features
 from crawler.dedup.anchors import has_case_trap
@@ -71,3 +72,27 @@ def test_literal_scans_equal_their_patterns(text):
     for t in (text, text + " 编译：x", text + "综合编译", text + "\u0131"):
         assert says_translated(t) == bool(features._TRANSLATED_RE.search(t))
         assert has_case_trap(t) == bool(anchors._CASE_TRAPS_RE.search(t))
+
+
+_ODD = st.sampled_from(["\u03a3", "ΑΣ", "σ", "İ", "ı", "ſ", "\u212a", "Ⅻ", "ﬁ", "，", "臺灣", "[a](http://x.com)", "www.Evil.COM",
+                        "https://a.example/x", "example.co.uk/p", "\nRead more\n", "\n推荐阅读\n", "Title", "\n", " "])
+_HEAD_TEXTS = st.lists(st.one_of(texts, _ODD), max_size=12).map("".join)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_HEAD_TEXTS, st.one_of(st.just(""), _ODD, _HEAD_TEXTS))
+def test_head_from_the_lower_cased_copy_is_the_head(text, title):
+    # The copy cut, blanked and joined along with the text is the lower-cased copy of the result.
+    article = Article(url="https://a.example/1", lang="en", text=text, title=title)
+    low = text.lower()
+    if features.lower_maps_each_character(text, low):
+        assert features._head_lowered(article, text, low) == features._head(article, text, low)
+        head, folded = features._head(article, text, low)
+        assert folded == head.lower()
+
+
+def test_head_with_a_capital_sigma_or_a_dotted_capital_i_lower_cases_again():
+    for text in ("ΑΣ https://a.example/x tail", "İstanbul https://a.example/x tail"):
+        assert not features.lower_maps_each_character(text, text.lower())
+        sig = compute_signals(Article(url="https://a.example/1", lang="en", text=text, title="ΟΔΟΣ"))
+        assert sig.length > 0

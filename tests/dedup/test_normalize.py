@@ -20,8 +20,10 @@ from crawler.dedup.normalize import (
     _traditional_chars,
     _url_hint_lines,
     hinted_lines,
+    lower_maps_each_character,
     nfkc,
     remove_urls,
+    remove_urls_lowered,
     to_simplified,
 )
 from tests.dedup.fragments import texts
@@ -122,3 +124,13 @@ def test_url_hint_lines_by_find_equal_the_hint_pattern(text):
     if len(text.lower()) == len(text):
         assert _url_hint_lines(text, text.lower()) == list(hinted_lines(_URL_HINT_RE, text))
     assert remove_urls(text, low=text.lower()) == remove_urls(text)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.one_of(texts, st.text(alphabet=st.sampled_from("wW./:[]()!\n xh\u0130\u0131\u017fΣσ.com.CN/ab"), max_size=80)))
+def test_urls_removed_with_the_lower_cased_copy(text):
+    low = text.lower()
+    if lower_maps_each_character(text, low):
+        without, without_low = remove_urls_lowered(text, low)
+        assert without == remove_urls(text)
+        assert without_low == without.lower()
