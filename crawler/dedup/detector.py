@@ -245,10 +245,14 @@ class Detector:
         widest = max(th.sibling_window_days, th.story_window_days, th.zh_story_window_days,
                      *map(abs, th.translation_window_days)) * DAY
         others = self.store.get_many(sorted(found))
-        for oid in list(others):
-            o = others[oid]
-            if found[oid] == {Found.CONTENT} and new.when is not None and o.when is not None \
-                    and abs(o.when - new.when) > widest:
+        when = new.when
+        if when is None:
+            return others
+        content_only = {Found.CONTENT}
+        # ``when`` is a property (a date parsed when there is none published): read once each
+        for oid in [oid for oid in others if found[oid] == content_only]:
+            o_when = others[oid].when
+            if o_when is not None and abs(o_when - when) > widest:
                 del others[oid]
         return others
 

@@ -241,11 +241,12 @@ class FeatureIndex:
         self._forget_postings()
 
     def _flush_postings(self) -> None:
-        if self._pending:
+        pending = self._pending
+        if pending:
             # in key order: the inserts walk the table's B-tree in order; OR IGNORE: an article
             # posted twice under a feature is one row, as it always was
             self.conn.executemany("INSERT OR IGNORE INTO postings (feature, article_id) VALUES (?, ?)",
-                                  sorted((f, i) for f, ids in self._pending.items() for i in ids))
+                                  [(f, i) for f in sorted(pending) for i in sorted(pending[f])])
             self._pending = {}
 
     def _forget_postings(self) -> None:

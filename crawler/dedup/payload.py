@@ -11,7 +11,7 @@ derived again on a rebuild.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Iterable, Mapping
 
 from crawler.dedup.features import Article, Signals
 
@@ -59,10 +59,23 @@ def build_payload(article: Article, signals: Signals, *, status: int | None = No
 ORDERED_SIGNALS = frozenset({"anchors", "terms"})
 
 
-def encode(payload: dict[str, Any]) -> bytes:
+def encode(payload: dict[str, Any], *, words: Mapping[str, str] | None = None) -> bytes:
     """The record block: UTF-8 JSON, keys sorted but the signals' words and anchors, which keep
-    the order of the text (the same article gives the same bytes either way)."""
-    return json.dumps(_sorted(payload), ensure_ascii=False).encode("utf-8")
+    the order of the text (the same article gives the same bytes either way). ``words``: the JSON
+    of the signals' anchors and terms when the caller has it (``store.encoded_words``), spliced in."""
+    top = _sorted(payload)
+    if not words:
+        return json.dumps(top, ensure_ascii=False).encode("utf-8")
+    signals = top["signals"]
+    return json_object((k, json_object((n, words[n] if n in words else json.dumps(x, ensure_ascii=False))
+                                       for n, x in signals.items()) if k == "signals"
+                        else json.dumps(v, ensure_ascii=False)) for k, v in top.items()).encode("utf-8")
+
+
+def json_object(items: Iterable[tuple[str, str]]) -> str:
+    """``json.dumps`` (default separators, ``ensure_ascii=False``) of a dict given as (key, value
+    already as JSON) pairs."""
+    return "{" + ", ".join(f"{json.dumps(k, ensure_ascii=False)}: {v}" for k, v in items) + "}"
 
 
 def _sorted(value: Any, parent: str = "") -> Any:

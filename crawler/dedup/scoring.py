@@ -86,10 +86,15 @@ class Counts:
         counts: list[int] = []
         bounds = [0]
         for held, prefix in namespaces:
-            for k, v in held.items():
-                if v > 0:
-                    names.append(prefix + k)
-                    counts.append(v)
+            items = held if type(held) is dict else dict(held.items())  # a catalog article's words: read once
+            if all(v > 0 for v in items.values()):  # always, but for a hand-made Signals
+                names += map(prefix.__add__, items)  # one C loop, where a Python step per word took 5% of an add
+                counts += items.values()
+            else:
+                for k, v in items.items():
+                    if v > 0:
+                        names.append(prefix + k)
+                        counts.append(v)
             bounds.append(len(names))
         ids = features.ids(names).astype(np.int32) if names else _NO_IDS
         n = np.array(counts, dtype=np.int32)

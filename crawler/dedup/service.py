@@ -473,6 +473,7 @@ class _Analyst:
     def page(self, fields: dict[str, Any]) -> PageAnalysis:
         from crawler.dedup.analysis import analyse_page
         from crawler.dedup.payload import build_payload, encode
+        from crawler.dedup.store import encoded_words
 
         started = time.process_time()
         article, signals = analyse_page(
@@ -494,7 +495,8 @@ class _Analyst:
             kinds=[str(m.kind) for m in matches],
             # The record carries the detector's inputs, not these flags: they change as the catalog
             # grows and settles, and a rebuild derives them again (crawler/dedup/payload.py).
-            payload=encode(build_payload(article, signals, status=fields.get("status"), signals_json=signals_json)),
+            payload=encode(build_payload(article, signals, status=fields.get("status"), signals_json=signals_json),
+                           words=encoded_words(signals)),  # encoded once, for the catalog's row too
             cpu=time.process_time() - started,
         )
 
