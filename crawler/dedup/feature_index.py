@@ -212,9 +212,8 @@ class FeatureIndex:
     # --- postings ---------------------------------------------------------------------
     def add(self, article_id: int, features: Iterable[str]) -> None:
         """Post ``article_id`` under ``features`` (in the table at the next :meth:`flush`)."""
-        feats = sorted(set(features))
         held, pending = self._postings, self._pending
-        for f in feats:
+        for f in set(features):  # in any order: each list gets its ids in call order, the flush sorts
             waiting = pending.get(f)
             if waiting is None:
                 pending[f] = [article_id]
