@@ -245,7 +245,8 @@ class FeatureIndex:
             # in key order: the inserts walk the table's B-tree in order; OR IGNORE: an article
             # posted twice under a feature is one row, as it always was
             self.conn.executemany("INSERT OR IGNORE INTO postings (feature, article_id) VALUES (?, ?)",
-                                  [(f, i) for f in sorted(pending) for i in sorted(pending[f])])
+                                  [(f, i) for f in sorted(pending)
+                                   for i in (pending[f] if len(pending[f]) == 1 else sorted(pending[f]))])
             self._pending = {}
 
     def _forget_postings(self) -> None:

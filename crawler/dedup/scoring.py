@@ -87,8 +87,8 @@ class Counts:
         bounds = [0]
         for held, prefix in namespaces:
             items = held if type(held) is dict else dict(held.items())  # a catalog article's words: read once
-            if all(v > 0 for v in items.values()):  # always, but for a hand-made Signals
-                names += map(prefix.__add__, items)  # one C loop, where a Python step per word took 5% of an add
+            if not items or min(items.values()) > 0:  # always, but for a hand-made Signals
+                names += [prefix + k for k in items]  # no test and two appends a word (2/3 of the time)
                 counts += items.values()
             else:
                 for k, v in items.items():
