@@ -144,6 +144,7 @@ class Detector:
         new_id = self.store.insert(article, sig)
         new = self.store.get_many([new_id]).get(new_id)  # its signals are cached: the row without them
         assert new is not None  # just inserted
+        self.scorer.named(new.signals, feats)  # its anchors and words in the order of ``sig``'s
         matches = self._relate(new)
         self.store.features.add(new_id, self._indexed_features(new.signals))  # as _candidates had them
         self.index.insert(new_id, sig.simhash)
