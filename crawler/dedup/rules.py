@@ -102,9 +102,10 @@ def _memo(art: StoredArticle, key: str, compute):
     # Asked for every candidate pair; the store keeps one Signals object per cached article,
     # and signals never change once stored, so the answer is kept on it (not a field: not stored).
     d = art.signals.__dict__
-    if key not in d:
-        d[key] = compute()
-    return d[key]
+    got = d.get(key)  # never None once computed
+    if got is None:
+        got = d[key] = compute()
+    return got
 
 
 def incident_ids(art: StoredArticle) -> frozenset[str]:
