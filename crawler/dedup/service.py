@@ -4,8 +4,8 @@ The child is a fresh interpreter (``python -c``; never a fork: the crawl has thr
 page it runs ``analyse_page`` -> ``Detector.add`` -> the encoded metadata payload and answers with
 plain values (:class:`PageAnalysis`). It commits the catalog when no request is waiting, and at
 least every ``COMMIT_EVERY_PAGES`` pages or ``COMMIT_EVERY_SECONDS`` while a backlog lasts (a commit
-every 256 pages costs about 1.2-1.4 CPU-ms of each realistic page's 16-19): what a kill loses of the catalog is in the archive already, in the
-metadata records the parent wrote, and the catch-up replays it. The crawl process only pickles the page and
+every 256 pages costs about 1.2-1.4 CPU-ms of each realistic page's 16-19): what a kill loses of the
+catalog is in the archive already, in the metadata records the parent wrote, and the catch-up replays it. The crawl process only pickles the page and
 reads the answer on two daemon threads of this module: extraction and detection no longer hold the
 crawl's GIL against its reactor.
 
