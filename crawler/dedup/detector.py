@@ -144,6 +144,7 @@ class Detector:
         new_id = self.store.insert(article, sig)
         new = self.store.get_many([new_id]).get(new_id)  # its signals are cached: the row without them
         assert new is not None  # just inserted
+        self.scorer.named(new.signals, feats)  # its anchors and words in the order of ``sig``'s
         matches = self._relate(new)
         self.store.features.add(new_id, self._indexed_features(new.signals))  # as _candidates had them
         self.index.insert(new_id, sig.simhash)
@@ -245,10 +246,14 @@ class Detector:
         widest = max(th.sibling_window_days, th.story_window_days, th.zh_story_window_days,
                      *map(abs, th.translation_window_days)) * DAY
         others = self.store.get_many(sorted(found))
-        for oid in list(others):
-            o = others[oid]
-            if found[oid] == {Found.CONTENT} and new.when is not None and o.when is not None \
-                    and abs(o.when - new.when) > widest:
+        when = new.when
+        if when is None:
+            return others
+        content_only = {Found.CONTENT}
+        # ``when`` is a property (a date parsed when there is none published): read once each
+        for oid in [oid for oid in others if found[oid] == content_only]:
+            o_when = others[oid].when
+            if o_when is not None and abs(o_when - when) > widest:
                 del others[oid]
         return others
 

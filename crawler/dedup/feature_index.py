@@ -212,9 +212,8 @@ class FeatureIndex:
     # --- postings ---------------------------------------------------------------------
     def add(self, article_id: int, features: Iterable[str]) -> None:
         """Post ``article_id`` under ``features`` (in the table at the next :meth:`flush`)."""
-        feats = sorted(set(features))
         held, pending = self._postings, self._pending
-        for f in feats:
+        for f in set(features):  # in any order: each list gets its ids in call order, the flush sorts
             waiting = pending.get(f)
             if waiting is None:
                 pending[f] = [article_id]
@@ -241,11 +240,13 @@ class FeatureIndex:
         self._forget_postings()
 
     def _flush_postings(self) -> None:
-        if self._pending:
+        pending = self._pending
+        if pending:
             # in key order: the inserts walk the table's B-tree in order; OR IGNORE: an article
             # posted twice under a feature is one row, as it always was
             self.conn.executemany("INSERT OR IGNORE INTO postings (feature, article_id) VALUES (?, ?)",
-                                  sorted((f, i) for f, ids in self._pending.items() for i in ids))
+                                  [(f, i) for f in sorted(pending)
+                                   for i in (pending[f] if len(pending[f]) == 1 else sorted(pending[f]))])
             self._pending = {}
 
     def _forget_postings(self) -> None:

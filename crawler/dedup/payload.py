@@ -11,7 +11,7 @@ derived again on a rebuild.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Iterable, Mapping
 
 from crawler.dedup.features import Article, Signals
 
@@ -54,15 +54,32 @@ def build_payload(article: Article, signals: Signals, *, status: int | None = No
     }
 
 
+#: ``json.dumps(value, ensure_ascii=False)``: the same encoder, made once (``json.dumps`` makes one a
+#: call when any option differs from its defaults, about 50 calls a page).
+json_text = json.JSONEncoder(ensure_ascii=False).encode
+
 #: Signals whose order is information: an article's words and anchors as they first occur
 #: (``originals.opening_match`` reads its first words). Kept as they are in a record.
 ORDERED_SIGNALS = frozenset({"anchors", "terms"})
 
 
-def encode(payload: dict[str, Any]) -> bytes:
+def encode(payload: dict[str, Any], *, words: Mapping[str, str] | None = None) -> bytes:
     """The record block: UTF-8 JSON, keys sorted but the signals' words and anchors, which keep
-    the order of the text (the same article gives the same bytes either way)."""
-    return json.dumps(_sorted(payload), ensure_ascii=False).encode("utf-8")
+    the order of the text (the same article gives the same bytes either way). ``words``: the JSON
+    of the signals' anchors and terms when the caller has it (``store.encoded_words``), spliced in."""
+    top = _sorted(payload)
+    if not words:
+        return json_text(top).encode("utf-8")
+    signals = top["signals"]
+    return json_object((k, json_object((n, words[n] if n in words else json_text(x))
+                                       for n, x in signals.items()) if k == "signals"
+                        else json_text(v)) for k, v in top.items()).encode("utf-8")
+
+
+def json_object(items: Iterable[tuple[str, str]]) -> str:
+    """``json.dumps`` (default separators, ``ensure_ascii=False``) of a dict given as (key, value
+    already as JSON) pairs."""
+    return "{" + ", ".join(f"{json_text(k)}: {v}" for k, v in items) + "}"
 
 
 def _sorted(value: Any, parent: str = "") -> Any:

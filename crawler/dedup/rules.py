@@ -102,9 +102,10 @@ def _memo(art: StoredArticle, key: str, compute):
     # Asked for every candidate pair; the store keeps one Signals object per cached article,
     # and signals never change once stored, so the answer is kept on it (not a field: not stored).
     d = art.signals.__dict__
-    if key not in d:
-        d[key] = compute()
-    return d[key]
+    got = d.get(key)  # never None once computed
+    if got is None:
+        got = d[key] = compute()
+    return got
 
 
 def incident_ids(art: StoredArticle) -> frozenset[str]:
@@ -284,8 +285,17 @@ EVIDENCE_ANCHORS = 12
 def evidence(new: StoredArticle, other: StoredArticle) -> dict[str, Any]:
     """Why an editor should believe a flag: the anchors both name (ids first), the incident ids
     only one names, and the source link that joins them, if any."""
-    a, b = new.signals.anchors, other.signals.anchors
-    shared = sorted(set(a) & set(b), key=lambda x: (not x.startswith(INCIDENT_ID_PREFIXES), ":" in x, x))
+    both = new.signals.anchors.keys() & other.signals.anchors.keys()
+    # ids first, then names without a colon, then with one, each by name: the order of the key
+    # ``(not id, ":" in x, x)``, by plain string sorts of the groups (a key call per shared
+    # anchor, a hundred a flag, was most of this function)
+    ids = sorted(x for x in both if x.startswith(INCIDENT_ID_PREFIXES))
+    rest = [x for x in both if not x.startswith(INCIDENT_ID_PREFIXES)]
+    shared = [*(x for x in ids if ":" not in x), *(x for x in ids if ":" in x)]
+    if len(shared) < EVIDENCE_ANCHORS:
+        shared += sorted(x for x in rest if ":" not in x)
+    if len(shared) < EVIDENCE_ANCHORS:
+        shared += sorted(x for x in rest if ":" in x)
     out: dict[str, Any] = {"shared": shared[:EVIDENCE_ANCHORS]}
     ia, ib = incident_ids(new), incident_ids(other)
     if (ia ^ ib) and ia and ib:

@@ -80,16 +80,26 @@ class Counts:
     counts: np.ndarray
 
     @classmethod
-    def of(cls, features: FeatureIndex, *namespaces: tuple[dict[str, int], str]) -> list[Counts]:
-        """The ``(counts, prefix)`` namespaces, their ids looked up at once (one vocabulary epoch)."""
+    def of(cls, features: FeatureIndex, *namespaces: tuple[dict[str, int], str],
+           named: list[list[str] | None] | None = None) -> list[Counts]:
+        """The ``(counts, prefix)`` namespaces, their ids looked up at once (one vocabulary epoch).
+        ``named``: for each namespace, its names (``prefix + key`` of each key in order) when the
+        caller made them already, else None."""
         names: list[str] = []
         counts: list[int] = []
         bounds = [0]
-        for held, prefix in namespaces:
-            for k, v in held.items():
-                if v > 0:
-                    names.append(prefix + k)
-                    counts.append(v)
+        for at, (held, prefix) in enumerate(namespaces):
+            items = held if type(held) is dict else dict(held.items())  # a catalog article's words: read once
+            if not items or min(items.values()) > 0:  # always, but for a hand-made Signals
+                given = named[at] if named is not None else None
+                # no test and two appends a word (2/3 of the time); names made before have their hash
+                names += given if given is not None else [prefix + k for k in items]
+                counts += items.values()
+            else:
+                for k, v in items.items():
+                    if v > 0:
+                        names.append(prefix + k)
+                        counts.append(v)
             bounds.append(len(names))
         ids = features.ids(names).astype(np.int32) if names else _NO_IDS
         n = np.array(counts, dtype=np.int32)
@@ -142,6 +152,7 @@ class Scorer:
         #: The words of the last Signals asked for by :meth:`terms_of` (the new article's,
         #: whose indexed terms come before its scores), and their vocabulary epoch.
         self._last: tuple[Signals, int, Counts] | None = None
+        self._names: tuple[Signals, list[str]] | None = None  # see :meth:`named`
         self._weighted: dict[int, _Weights] = {}
         self._weighted_at = (-1, -1, -1)  # (generation, epoch, total) of the weighted cache
         self._drop_ids: dict[str, tuple[frozenset[str], int, np.ndarray]] = {}
@@ -161,13 +172,27 @@ class Scorer:
         self._cached_features = 0
         self._weighted.clear()
         self._last = None
+        self._names = None
+
+    def named(self, sig: Signals, names: list[str]) -> None:
+        """``names`` are ``store.feature_names`` of ``sig`` (anchors, then words): the new article's,
+        made for its frequencies, reused for its vectors (each made again, and hashed again at
+        each lookup, was a few % of an add)."""
+        self._names = (sig, names)
+
+    def _names_of(self, sig: Signals, *, words: bool) -> list[str] | None:
+        held = self._names
+        if held is None or held[0] is not sig:
+            return None
+        cut = len(sig.anchors)
+        return held[1][cut:] if words else held[1][:cut]
 
     def terms_of(self, sig: Signals) -> Counts:
         """The words of ``sig`` as ids and counts (``FeatureIndex.name`` names them)."""
         last = self._last
         if last is not None and last[0] is sig and last[1] == self.features.epoch:
             return last[2]
-        (words,) = Counts.of(self.features, (sig.terms, "t:"))
+        (words,) = Counts.of(self.features, (sig.terms, "t:"), named=[self._names_of(sig, words=True)])
         self._last = (sig, self.features.epoch, words)
         return words
 
@@ -179,7 +204,8 @@ class Scorer:
             return hit
         words = self.terms_of(art.signals)
         anchors, headline = Counts.of(self.features, (art.signals.anchors, "a:"),
-                                      (headline_words(art.title, art.lang), "t:"))
+                                      (headline_words(art.title, art.lang), "t:"),
+                                      named=[self._names_of(art.signals, words=False), None])
         if self.features.epoch != epoch:  # the lookup restarted the vocabulary: words' ids are void
             return self.article_features(art)
         counts = np.concatenate((anchors.counts, words.counts, headline.counts))

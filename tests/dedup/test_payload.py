@@ -70,3 +70,15 @@ def test_malformed_payloads_are_bad(change: dict) -> None:
     payload = {**build_payload(ARTICLE, compute_signals(ARTICLE)), **change}
     with pytest.raises(BadPayload):
         article_from_payload(payload)
+
+
+def test_words_encoded_once_make_the_same_record() -> None:
+    """The dedup process splices in the anchors' and words' JSON the catalog's row was made with."""
+    from crawler.dedup.store import encoded_words
+
+    for article in (ARTICLE, Article(url="https://en.example/2", lang="en", text="Ivanti fixed CVE-2024-21887, "
+                                     "exploited since December: \"patch now\" \\ say analysts.", title="Ivanti \u2028")):
+        sig = compute_signals(article)
+        sig.source_links = [{"url": "x.example/1", "kind": "translated_from"}]
+        payload = build_payload(article, sig, status=None, signals_json=sig.to_json())
+        assert encode(payload, words=encoded_words(sig)) == encode(payload)

@@ -273,3 +273,14 @@ def test_one_outlets_template_about_two_products_is_two_items() -> None:
         assert rules.conflicting_incidents(a, other) is None
     assert classify(a, again, template).kind == Kind.REPOST
     assert not rules.conflicting_incidents(a, b, replace(DEFAULTS, template_products=False))
+
+
+def test_evidence_orders_shared_anchors_ids_then_plain_names_then_prefixed() -> None:
+    """The groups sorted apart give the order of the key ``(not an id, ":" in it, name)``."""
+    names = ["n:12", "ivanti", "cve-2024-9", "d:2024-01-10", "ghsa-abcd", "apache", "cve-2024-1", "n:3", "zlib",
+             "log4j", "cisa", "v:2.1", "hospital", "fortios", "tomcat"]
+    a, b = with_ids(art(1, anchors=0), *names), with_ids(art(2, anchors=0), *names)
+    every = sorted(a.signals.anchors, key=lambda x: (not x.startswith(rules.INCIDENT_ID_PREFIXES), ":" in x, x))
+    assert rules.evidence(a, b)["shared"] == every[:rules.EVIDENCE_ANCHORS]
+    few = with_ids(art(3, anchors=0), "cve-2024-9", "n:3", "apache")
+    assert rules.evidence(a, few)["shared"] == ["cve-2024-9", "apache", "n:3"]

@@ -133,3 +133,18 @@ def test_articles_read_for_callers_keep_their_words_after_the_store_closes(tmp_p
     store.close()
     assert [a.signals.terms for a in listed] == [s.terms for s in sigs]
     assert one is not None and dict(one.signals.terms) == sigs[2].terms
+
+
+def test_signals_row_is_the_json_of_the_signals(tmp_path):
+    """The row is spliced from the anchors' and words' JSON (``encoded_words``): the same text as
+    encoding the signals whole."""
+    import json
+
+    store = ArticleStore(tmp_path / "c.sqlite3")
+    art = Article(url="https://a.example/1", lang="en", text='Microsoft fixed CVE-2024-21412 in "March" \\ 勒索软件.')
+    sig = compute_signals(art)
+    sig.source_links = [{"url": "x.example/2", "kind": "source"}]
+    i = store.insert(art, sig)
+    (row,) = store.conn.execute("SELECT signals FROM articles WHERE id = ?", (i,)).fetchone()
+    assert row == json.dumps(sig.to_json(), ensure_ascii=False)
+    store.close()
