@@ -620,23 +620,30 @@ def _body_children(body: _Element, parts: list[str]) -> None:
     left-stripped), any other child by process_element."""
     from trafilatura import xml
 
-    separators, block_start, heading_prefix = xml.SEPARATORS, xml._escape_block_start, xml._heading_prefix
     for child in body:
         tag, text = child.tag, child.text
         if (tag != "p" and tag != "head") or not text or len(child):
             xml.process_element(child, parts, True)
             continue
-        if (parts[-1][-1:] if parts else "") not in separators:
-            parts.append("\n")
-        if tag == "head":
-            parts.append(f"{heading_prefix(child)} {text}")
-        else:  # block syntax starts, after up to 3 spaces, with # > - + or a digit (\d: isdecimal)
-            first = text.lstrip(" ")[:1]
-            parts.append(block_start(text) if first in "#>-+" or first.isdecimal() else text)
-        parts.append("\n\u2424\n")
-        tail = child.tail
-        if tail:
-            parts.append(tail.lstrip())
+        _write_block(child, text, child.tail, parts)
+
+
+def _write_block(child: _Element, text: str, tail: str | None, parts: list[str]) -> None:
+    """A paragraph or heading of ``text`` alone, as ``xml.process_element`` writes it: a line
+    break unless the output ends in a separator, the text (a heading's prefix before it, block
+    syntax at its start escaped), the block's end mark, the tail left-stripped."""
+    from trafilatura import xml
+
+    if (parts[-1][-1:] if parts else "") not in xml.SEPARATORS:
+        parts.append("\n")
+    if child.tag == "head":
+        parts.append(f"{xml._heading_prefix(child)} {text}")
+    else:  # block syntax starts, after up to 3 spaces, with # > - + or a digit (\d: isdecimal)
+        first = text.lstrip(" ")[:1]
+        parts.append(xml._escape_block_start(text) if first in "#>-+" or first.isdecimal() else text)
+    parts.append("\n\u2424\n")
+    if tail:
+        parts.append(tail.lstrip())
 
 
 def _escape_tree(element: _Element) -> None:
@@ -709,7 +716,6 @@ def _body_blocks(body: _Element, parts: list[str], texts: dict[_Element, str]) -
     from trafilatura import xml
 
     search = _ESCAPED_RE.search
-    separators, block_start, heading_prefix = xml.SEPARATORS, xml._escape_block_start, xml._heading_prefix
     for child in body:
         tag, text = child.tag, texts.get(child)
         if text is None:
@@ -733,13 +739,4 @@ def _body_blocks(body: _Element, parts: list[str], texts: dict[_Element, str]) -
                 child.text = text
             xml.process_element(child, parts, True)
             continue
-        if (parts[-1][-1:] if parts else "") not in separators:
-            parts.append("\n")
-        if tag == "head":
-            parts.append(f"{heading_prefix(child)} {text}")
-        else:  # block syntax starts, after up to 3 spaces, with # > - + or a digit (\d: isdecimal)
-            first = text.lstrip(" ")[:1]
-            parts.append(block_start(text) if first in "#>-+" or first.isdecimal() else text)
-        parts.append("\n\u2424\n")
-        if tail:
-            parts.append(tail.lstrip())
+        _write_block(child, text, tail, parts)
