@@ -27,6 +27,15 @@ def page(path: str) -> dict:
             "status": 200, "warc_record_id": "<urn:uuid:00000000-0000-0000-0000-000000000001>"}
 
 
+def wait_answered(answers: list) -> None:
+    """Wait for each future: answered, or failed because the child is gone."""
+    for a in answers:
+        try:
+            a.result(30)
+        except DedupUnavailable:
+            pass
+
+
 @pytest.fixture
 def started(tmp_path):
     services = []
@@ -118,11 +127,7 @@ def test_a_killed_child_is_reported_once_and_fails_what_it_had(started):
     service.opened.result(60)
     answers = [service.analyse(page("/en/lockbit-hospital")) for _ in range(3)]
     os.kill(service.pid, signal.SIGKILL)
-    for a in answers:
-        try:
-            a.result(30)
-        except DedupUnavailable:
-            pass
+    wait_answered(answers)
     deadline = time.monotonic() + 10
     while not died and time.monotonic() < deadline:
         time.sleep(0.02)
@@ -228,11 +233,7 @@ def test_a_killed_child_fails_the_pages_waiting_on_disk(started):
     answers = [service.analyse(page("/en/lockbit-hospital")) for _ in range(6)]
     assert service.spill_pages >= 1
     os.kill(service.pid, signal.SIGKILL)
-    for a in answers:
-        try:
-            a.result(30)
-        except DedupUnavailable:
-            pass
+    wait_answered(answers)
     assert all(a.done() for a in answers) and service.spill_pages == 0 and service.in_flight_bytes == 0
 
 
