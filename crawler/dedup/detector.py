@@ -168,7 +168,7 @@ class Detector:
         articles = sorted(self.store.iter_articles(), key=lambda a: (a.when if a.when is not None else math.inf, a.id))
         self.store.clear_flags()
         for art in articles:
-            self.store.features.remove(art.id)
+            self.store.features.remove(art.id, feature_names(art.signals))
             self.index.delete(art.id)
         self.scorer.clear()
         settled: set[int] = set()

@@ -15,13 +15,19 @@ from typing import Iterable
 
 import numpy as np
 
+#: Postings are keyed by feature only. The index by article that catalogs written before had
+#: (``postings_article``, dropped when such a catalog is opened: older code makes it again when it
+#: opens one) was half of what a commit wrote, for deletes only; a delete finds an article's rows by
+#: its features instead, since the postings of an article only ever hold its own anchors and words
+#: (``feature_names``). 2,000 realistic articles, their postings written in 9 commits: 0.72-0.91
+#: -> 0.39-0.46 CPU-ms an article, and a table of 9.6 MB instead of 19.1.
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS postings (
     feature TEXT NOT NULL,
     article_id INTEGER NOT NULL,
     PRIMARY KEY (feature, article_id)
 ) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS postings_article ON postings (article_id);
+DROP INDEX IF EXISTS postings_article;
 CREATE TABLE IF NOT EXISTS df (
     feature TEXT PRIMARY KEY,
     n INTEGER NOT NULL
@@ -234,9 +240,19 @@ class FeatureIndex:
         if self._postings_bytes > POSTINGS_CACHE_BYTES:
             self._forget_postings()
 
-    def remove(self, article_id: int) -> None:
+    def remove(self, article_id: int, features: Iterable[str] | None = None) -> None:
+        """Take ``article_id`` out of its postings. ``features``: every feature it may be posted
+        under (its ``feature_names``), which finds its rows by key; without them the whole table
+        is read (there is no index by article)."""
         self._flush_postings()
-        self.conn.execute("DELETE FROM postings WHERE article_id = ?", (article_id,))
+        if features is None:
+            self.conn.execute("DELETE FROM postings WHERE article_id = ?", (article_id,))
+        else:
+            feats = sorted(set(features))
+            for i in range(0, len(feats), _CHUNK):
+                chunk = feats[i:i + _CHUNK]
+                self.conn.execute(f"DELETE FROM postings WHERE article_id = ? AND feature IN "
+                                  f"({','.join('?' * len(chunk))})", (article_id, *chunk))
         self._forget_postings()
 
     def _flush_postings(self) -> None:

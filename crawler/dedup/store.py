@@ -288,8 +288,9 @@ class ArticleStore:
         art = self.get(article_id)
         if art is None:
             return
-        self.features.remove(article_id)
-        self.features.count_document(feature_names(art.signals), sign=-1)
+        names = feature_names(art.signals)
+        self.features.remove(article_id, names)  # its postings are among its features
+        self.features.count_document(names, sign=-1)
         self.conn.execute("DELETE FROM links WHERE article_id = ?", (article_id,))
         self.conn.execute("DELETE FROM flags WHERE a = ? OR b = ?", (article_id, article_id))
         self.conn.execute("DELETE FROM articles WHERE id = ?", (article_id,))
