@@ -138,7 +138,7 @@ class Detector:
             self.delete(old.id)
         feats = feature_names(sig)
         if self.update_frequencies:
-            self.store.features.count_document(feats)
+            self.store.features.count_document(feats, distinct=True)
             if self.scorer.templates is not None:  # nothing reads the counts otherwise
                 self.templates.count(article.source, feats)
         new_id = self.store.insert(article, sig)
@@ -202,8 +202,13 @@ class Detector:
         if len(words.ids) and n > 0:
             w = (1.0 + np.log(words.counts)) * fi.idf_of(words.ids)
             # the n heaviest and every word tied with the last of them, then exactly by (-weight, name)
-            pick = np.flatnonzero(w >= np.partition(w, len(w) - n)[len(w) - n]) if len(w) > n else range(len(w))
-            top = [name for _w, name in sorted((-float(w[i]), fi.name(int(words.ids[i]))) for i in pick)[:n]]
+            if len(w) > n:
+                pick = np.flatnonzero(w >= np.partition(w, len(w) - n)[len(w) - n])
+                weights, ids = w[pick].tolist(), words.ids[pick].tolist()
+            else:
+                weights, ids = w.tolist(), words.ids.tolist()
+            name = fi.name
+            top = [f for _w, f in sorted(zip([-x for x in weights], map(name, ids)))[:n]]
         out = ["a:" + a for a in sig.anchors if not a.startswith("n:") or len(a) > 4] + top
         self._indexed_memo = (sig, fi.generation, out)
         return out
@@ -231,13 +236,19 @@ class Detector:
         if sig.url_key:
             for i, _kind in self.store.citing(sig.url_key):
                 note(i, Found.CITED_BY)
-        # Content: rare shared anchors and terms.
+        # Content: rare shared anchors and terms (up to ``max_candidates`` of them: noted here
+        # without a call each).
         feats = self._indexed_features(sig)
-        idf = self.store.features.idf(feats)
-        max_df = max(th.candidate_min_df, int(th.candidate_max_df_ratio * self.store.features.total()))
-        for i in self.store.features.candidate_ids({f: idf[f] for f in feats}, max_df=max_df,
-                                                   limit=th.max_candidates):
-            note(i, Found.CONTENT)
+        fi = self.store.features
+        max_df = max(th.candidate_min_df, int(th.candidate_max_df_ratio * fi.total()))
+        content = Found.CONTENT
+        for i in fi.candidate_ids_by_idf(feats, max_df=max_df, limit=th.max_candidates):
+            if i != new.id and (among is None or i in among):
+                how = found.get(i)
+                if how is None:
+                    found[i] = {content}
+                else:
+                    how.add(content)
         return found
 
     def _in_window(self, new: StoredArticle, found: dict[int, set[Found]]) -> dict[int, StoredArticle]:

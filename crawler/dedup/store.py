@@ -290,7 +290,7 @@ class ArticleStore:
             return
         names = feature_names(art.signals)
         self.features.remove(article_id, names)  # its postings are among its features
-        self.features.count_document(names, sign=-1)
+        self.features.count_document(names, sign=-1, distinct=True)
         self.conn.execute("DELETE FROM links WHERE article_id = ?", (article_id,))
         self.conn.execute("DELETE FROM flags WHERE a = ? OR b = ?", (article_id, article_id))
         self.conn.execute("DELETE FROM articles WHERE id = ?", (article_id,))
