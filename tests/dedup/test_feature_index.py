@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import random
+import sqlite3
 
 import numpy as np
 import pytest
@@ -294,4 +295,130 @@ def test_postings_wait_for_the_flush_and_are_found_before_it(tmp_path) -> None:
     assert got == [sorted(i for i, _mass in fi.candidates(weights, max_df=30, limit=8))  # flushes first
                    for weights in queries]
     assert not fi._pending
+    store.close()
+
+
+def test_candidate_ids_by_idf_are_those_of_the_idf_weights(tmp_path) -> None:
+    """The detector's one lookup of frequencies and weights finds what ``idf`` weights find."""
+    store = ArticleStore(tmp_path / "c.sqlite3")
+    det = Detector(store)
+    for a in articles(23, 40):
+        det.add(a)
+    fi = store.features
+    for a in articles(24, 5, host="y.example"):
+        feats = det._indexed_features(store.get(det.add(a)[0]).signals)
+        for max_df, limit in ((30, 300), (30, 3), (5, 300), (0, 300)):
+            assert fi.candidate_ids_by_idf(feats, max_df=max_df, limit=limit) == \
+                fi.candidate_ids(fi.idf(feats), max_df=max_df, limit=limit)
+    store.close()
+
+
+def all_postings(store: ArticleStore) -> list[tuple[str, int]]:
+    store.features.flush()
+    return list(store.conn.execute("SELECT feature, article_id FROM postings ORDER BY feature, article_id"))
+
+
+def test_a_catalog_with_the_postings_index_by_article_is_read_and_loses_it(tmp_path) -> None:
+    """Catalogs written before have an index of postings by article (``postings_article``): opened,
+    it is dropped, their postings read as they were, and deletes and adds go on from there; older
+    code that opens the catalog again makes the index again (``CREATE INDEX IF NOT EXISTS``)."""
+    path = tmp_path / "c.sqlite3"
+    store = ArticleStore(path)
+    det = Detector(store)
+    added = [det.add(a)[0] for a in articles(25, 30)]
+    store.commit()
+    store.conn.execute("COMMIT")
+    store.conn.execute("CREATE INDEX IF NOT EXISTS postings_article ON postings (article_id)")  # as written before
+    store.conn.execute("BEGIN")
+    before = all_postings(store)
+    store.close()
+    old = sqlite3.connect(path)
+    assert old.execute("SELECT name FROM sqlite_master WHERE name = 'postings_article'").fetchall()
+    old.close()
+
+    store = ArticleStore(path)
+    assert not store.conn.execute("SELECT name FROM sqlite_master WHERE name = 'postings_article'").fetchall()
+    assert store.conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    assert all_postings(store) == before
+    det = Detector(store)
+    gone = [i for i in dict.fromkeys(added) if store.get(i) is not None][:4]
+    for article_id in gone:
+        det.delete(article_id)
+    assert all_postings(store) == [(f, i) for f, i in before if i not in gone]
+    new_id, _ = det.add(articles(26, 1, host="y.example")[0])
+    assert {f for f, i in all_postings(store) if i == new_id} == \
+        set(det._indexed_features(store.get(new_id).signals))
+    store.close()
+
+
+def test_a_delete_by_features_removes_what_a_delete_by_article_does(tmp_path) -> None:
+    store = ArticleStore(tmp_path / "c.sqlite3")
+    det = Detector(store)
+    for a in articles(27, 30):
+        det.add(a)
+    ids = [i for (i,) in store.conn.execute("SELECT id FROM articles ORDER BY id")]
+    fi = store.features
+    before = all_postings(store)
+    fi.remove(ids[2], feature_names(store.get(ids[2]).signals))  # by key
+    fi.remove(ids[5])  # the whole table read
+    assert all_postings(store) == [(f, i) for f, i in before if i not in (ids[2], ids[5])]
+    store.close()
+
+
+KILLED_MID_COMMIT = """
+import os, signal, sys
+sys.path.insert(0, {root!r})
+from tests.dedup.test_feature_index import articles
+from crawler.dedup.detector import Detector
+from crawler.dedup.store import ArticleStore
+store = ArticleStore({path!r})
+det = Detector(store)
+for a in articles(28, 30):
+    det.add(a)
+store.commit()
+print(store.count(), flush=True)
+for k, a in enumerate(articles(29, 40, host="y.example")):
+    a.url = f"https://y.example/{{k}}"
+    det.add(a)
+calls = []
+def kill():  # SQLite calls it every 100 instructions of the commit's statements
+    calls.append(1)
+    if len(calls) == {after}:
+        os.kill(os.getpid(), signal.SIGKILL)
+store.conn.set_progress_handler(kill, 100)
+store.commit()
+print("committed", len(calls), flush=True)
+"""
+
+
+@pytest.mark.parametrize("after", [5, 200])
+def test_a_process_killed_while_it_commits_leaves_the_last_commit(tmp_path, after: int) -> None:
+    """Killed while its commit writes postings and frequencies (WAL, ``synchronous=NORMAL``): the
+    catalog is intact and holds the articles of the commit before, with their postings and counts."""
+    import signal
+    import subprocess
+    import sys
+    from collections import Counter
+    from pathlib import Path
+
+    path = tmp_path / "c.sqlite3"
+    root = str(Path(__file__).resolve().parents[2])
+    proc = subprocess.run([sys.executable, "-c", KILLED_MID_COMMIT.format(root=root, path=str(path), after=after)],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == -signal.SIGKILL, proc.stdout + proc.stderr
+    committed = int(proc.stdout.split()[0])
+    store = ArticleStore(path)
+    assert store.conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    stored = list(store.iter_articles())
+    assert len(stored) == committed and not any(a.url.startswith("https://y.example/") for a in stored)
+    want = Counter(f for art in stored for f in set(feature_names(art.signals)))
+    assert dict(store.conn.execute("SELECT feature, n FROM df WHERE n != 0")) == dict(want)
+    posted = all_postings(store)
+    assert {i for _f, i in posted} == {a.id for a in stored}
+    features = {a.id: set(feature_names(a.signals)) for a in stored}
+    assert all(f in features[i] for f, i in posted)
+    det = Detector(store)  # and it goes on from there
+    det.add(articles(30, 1, host="z.example")[0])
+    store.commit()
+    assert store.conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
     store.close()
