@@ -119,6 +119,9 @@ class Detector:
             self.templates.count(art.source, feature_names(art.signals))
         self.scorer = Scorer(store.features, self.templates if thresholds.source_templates else None)
         self._indexed_memo: tuple[Signals, int, list[str]] | None = None
+        #: The new article's signals and their ``feature_names`` (made for its frequencies): its
+        #: indexed anchors are those names, already hashed, instead of names made again.
+        self._named: tuple[Signals, list[str]] | None = None
 
     @property
     def settings(self) -> Thresholds:
@@ -141,10 +144,11 @@ class Detector:
             self.store.features.count_document(feats, distinct=True)
             if self.scorer.templates is not None:  # nothing reads the counts otherwise
                 self.templates.count(article.source, feats)
-        new_id = self.store.insert(article, sig)
+        new_id = self.store.insert(article, sig, replace=False)  # an older capture is gone already
         new = self.store.get_many([new_id]).get(new_id)  # its signals are cached: the row without them
         assert new is not None  # just inserted
         self.scorer.named(new.signals, feats)  # its anchors and words in the order of ``sig``'s
+        self._named = (new.signals, feats)
         matches = self._relate(new)
         self.store.features.add(new_id, self._indexed_features(new.signals))  # as _candidates had them
         self.index.insert(new_id, sig.simhash)
@@ -209,7 +213,11 @@ class Detector:
                 weights, ids = w.tolist(), words.ids.tolist()
             name = fi.name
             top = [f for _w, f in sorted(zip([-x for x in weights], map(name, ids)))[:n]]
-        out = ["a:" + a for a in sig.anchors if not a.startswith("n:") or len(a) > 4] + top
+        named = self._named
+        if named is not None and named[0] is sig:  # its anchors' names come first, in the order of its anchors
+            out = [f for a, f in zip(sig.anchors, named[1]) if not a.startswith("n:") or len(a) > 4] + top
+        else:
+            out = ["a:" + a for a in sig.anchors if not a.startswith("n:") or len(a) > 4] + top
         self._indexed_memo = (sig, fi.generation, out)
         return out
 

@@ -253,9 +253,10 @@ class ArticleStore:
         self.close()
 
     # --- articles -----------------------------------------------------------------------
-    def insert(self, article: Article, signals: Signals) -> int:
-        """Insert an article (replacing an older capture of the same URL) and its links."""
-        old = self.by_url(article.url)
+    def insert(self, article: Article, signals: Signals, *, replace: bool = True) -> int:
+        """Insert an article (replacing an older capture of the same URL) and its links. Without
+        ``replace`` the caller has removed any older capture already (the detector does)."""
+        old = self.by_url(article.url) if replace else None
         if old is not None:
             self.delete(old.id)
         stored = signals.to_json()
