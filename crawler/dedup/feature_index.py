@@ -8,26 +8,31 @@ every feature of every article; postings hold only the features used to find can
 from __future__ import annotations
 
 import sqlite3
+import sys
 from array import array
 from bisect import bisect_left
 from collections import defaultdict
-from typing import Iterable
+from itertools import groupby
+from typing import Iterable, Iterator
 
 import numpy as np
 
-#: Postings are keyed by feature only. The index by article that catalogs written before had
-#: (``postings_article``, dropped when such a catalog is opened: older code makes it again when it
-#: opens one) was half of what a commit wrote, for deletes only; a delete finds an article's rows by
-#: its features instead, since the postings of an article only ever hold its own anchors and words
-#: (``feature_names``). 2,000 realistic articles, their postings written in 9 commits: 0.72-0.91
-#: -> 0.39-0.46 CPU-ms an article, and a table of 9.6 MB instead of 19.1.
+#: Postings: a row holds the article ids (``ids``: 8-byte little-endian integers, ascending) one
+#: flush posted under a feature, keyed by the feature and the first of them. Catalog schema 1 had a
+#: row for each (feature, article) and an index by article (:func:`move_postings` turns it into
+#: this): the rows of a commit were one ``executemany`` row each (about 260 a realistic article),
+#: whose binding alone cost more than this table's inserts. 2,000 realistic articles, their
+#: postings written in 9 commits: 0.72-0.91 CPU-ms an article with the index, 0.39-0.46 without,
+#: 0.16-0.21 a list a flush; 19.1, 9.6 and 6.6 MB. There is no index by article: a delete finds an
+#: article's lists by its features, since the postings of an article only ever hold its own
+#: anchors and words (``feature_names``).
 SCHEMA = """
-CREATE TABLE IF NOT EXISTS postings (
+CREATE TABLE IF NOT EXISTS posting_lists (
     feature TEXT NOT NULL,
-    article_id INTEGER NOT NULL,
-    PRIMARY KEY (feature, article_id)
+    first INTEGER NOT NULL,
+    ids BLOB NOT NULL,
+    PRIMARY KEY (feature, first)
 ) WITHOUT ROWID;
-DROP INDEX IF EXISTS postings_article;
 CREATE TABLE IF NOT EXISTS df (
     feature TEXT PRIMARY KEY,
     n INTEGER NOT NULL
@@ -50,6 +55,52 @@ _CHUNK = 500  # features per ``IN (...)`` query
 #: in a catalog of 2,000 realistic articles (thousands of rows).
 POSTINGS_CACHE_BYTES = 16 * 1024 * 1024
 _LIST_BYTES = 150  # a held list without its ids: the array object and its dict entry
+_LITTLE = sys.byteorder == "little"
+#: A list for a feature whose first id is one of an older list's (an article posted again under
+#: it, never removed): the two are one list, read as the ascending set of their ids. (``||`` makes
+#: text of the two blobs, their bytes as they are in a UTF-8 catalog, the only kind made.)
+_PUT_LIST = ("INSERT INTO posting_lists (feature, first, ids) VALUES (?, ?, ?)"
+             " ON CONFLICT (feature, first) DO UPDATE SET ids = CAST(ids || excluded.ids AS BLOB)")
+
+
+def _blob(ids: Iterable[int]) -> bytes:
+    a = array("q", ids)
+    if not _LITTLE:
+        a.byteswap()
+    return a.tobytes()
+
+
+def _extend(into: array[int], blob: bytes) -> None:
+    """Append the ids of a list's ``blob`` to ``into``."""
+    if _LITTLE:
+        into.frombytes(blob)
+    else:
+        a = array("q")
+        a.frombytes(blob)
+        a.byteswap()
+        into.extend(a)
+
+
+def _ascending(ids: array[int]) -> array[int]:
+    """``ids`` as the ascending set of them (the lists of a feature from several flushes may
+    overlap: settling posts older articles again)."""
+    if len(ids) > 1:
+        a = np.frombuffer(ids, dtype=np.int64)
+        if (a[1:] <= a[:-1]).any():
+            return array("q", np.unique(a).tobytes())
+    return ids
+
+
+def move_postings(conn: sqlite3.Connection) -> bool:
+    """Turn catalog schema 1's postings (a row each, table ``postings``) into lists (in the open
+    transaction); False when there is no such table."""
+    if conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'postings'").fetchone() is None:
+        return False
+    rows = conn.execute("SELECT feature, article_id FROM postings ORDER BY feature, article_id")
+    lists: Iterator[tuple[str, list[int]]] = ((f, [i for _f, i in g]) for f, g in groupby(rows, key=lambda r: r[0]))
+    conn.executemany(_PUT_LIST, ((f, ids[0], _blob(ids)) for f, ids in lists))
+    conn.execute("DROP TABLE postings")  # and its index by article
+    return True
 
 
 class FeatureIndex:
@@ -245,27 +296,52 @@ class FeatureIndex:
 
     def remove(self, article_id: int, features: Iterable[str] | None = None) -> None:
         """Take ``article_id`` out of its postings. ``features``: every feature it may be posted
-        under (its ``feature_names``), which finds its rows by key; without them the whole table
-        is read (there is no index by article)."""
+        under (its ``feature_names``), which finds its lists by key; without them every list that
+        may hold it is read (there is no index by article)."""
         self._flush_postings()
-        if features is None:
-            self.conn.execute("DELETE FROM postings WHERE article_id = ?", (article_id,))
+        if features is None:  # its 8 bytes anywhere in a list (checked below: maybe across two ids)
+            rows = self.conn.execute("SELECT feature, first, ids FROM posting_lists WHERE instr(ids, ?) > 0",
+                                     (_blob([article_id]),)).fetchall()
         else:
             feats = sorted(set(features))
+            rows = []
             for i in range(0, len(feats), _CHUNK):
                 chunk = feats[i:i + _CHUNK]
-                self.conn.execute(f"DELETE FROM postings WHERE article_id = ? AND feature IN "
-                                  f"({','.join('?' * len(chunk))})", (article_id, *chunk))
+                rows += self.conn.execute(f"SELECT feature, first, ids FROM posting_lists WHERE feature IN "
+                                          f"({','.join('?' * len(chunk))})", chunk).fetchall()
+        # the lists of each feature that hold it are put back as one without it
+        by_feature: dict[str, list[tuple[str, int, bytes]]] = defaultdict(list)
+        for row in rows:
+            by_feature[row[0]].append(row)
+        for f, lists in by_feature.items():
+            rest: set[int] = set()
+            firsts = []
+            for _f, first, blob in lists:
+                ids = array("q")
+                _extend(ids, blob)
+                if article_id in ids:
+                    firsts.append((f, first))
+                    rest.update(ids)
+            if firsts:
+                self.conn.executemany("DELETE FROM posting_lists WHERE feature = ? AND first = ?", firsts)
+                rest.discard(article_id)
+                if rest:
+                    ids_left = sorted(rest)
+                    self.conn.execute(_PUT_LIST, (f, ids_left[0], _blob(ids_left)))
         self._forget_postings()
 
     def _flush_postings(self) -> None:
         pending = self._pending
         if pending:
-            # in key order: the inserts walk the table's B-tree in order; OR IGNORE: an article
-            # posted twice under a feature is one row, as it always was
-            self.conn.executemany("INSERT OR IGNORE INTO postings (feature, article_id) VALUES (?, ?)",
-                                  [(f, i) for f in sorted(pending)
-                                   for i in (pending[f] if len(pending[f]) == 1 else sorted(pending[f]))])
+            # in key order: the inserts walk the table's B-tree in order; an article posted twice
+            # under a feature is there once, as it always was
+            rows = []
+            for f in sorted(pending):
+                ids = pending[f]
+                if len(ids) > 1:
+                    ids = sorted(set(ids))
+                rows.append((f, ids[0], _blob(ids)))
+            self.conn.executemany(_PUT_LIST, rows)
             self._pending = defaultdict(list)
 
     def _forget_postings(self) -> None:
@@ -318,12 +394,13 @@ class FeatureIndex:
             if missing:
                 for f in missing:
                     held[f] = array("q")
-                for f, article_id in self.conn.execute(
-                        f"SELECT feature, article_id FROM postings WHERE feature IN ({','.join('?' * len(missing))})",
+                for f, blob in self.conn.execute(
+                        f"SELECT feature, ids FROM posting_lists WHERE feature IN ({','.join('?' * len(missing))})",
                         missing):
-                    held[f].append(article_id)
+                    _extend(held[f], blob)
                 pending = self._pending
                 for f in missing:
+                    held[f] = _ascending(held[f])
                     waiting = pending.get(f)
                     if waiting:  # posted since the last flush: not in the table yet
                         ids = held[f]
@@ -354,9 +431,13 @@ class FeatureIndex:
         mass: dict[int, float] = defaultdict(float)
         for i in range(0, len(usable), 500):
             chunk = usable[i:i + 500]
-            for feature, article_id in self.conn.execute(
-                f"SELECT feature, article_id FROM postings WHERE feature IN ({','.join('?' * len(chunk))})", chunk
+            lists: dict[str, array[int]] = {}
+            for feature, blob in self.conn.execute(
+                f"SELECT feature, ids FROM posting_lists WHERE feature IN ({','.join('?' * len(chunk))})", chunk
             ):
-                mass[article_id] += weights[feature]
+                _extend(lists.setdefault(feature, array("q")), blob)
+            for feature in sorted(lists):  # the order of the rows a row for each posting gave
+                for article_id in _ascending(lists[feature]):
+                    mass[article_id] += weights[feature]
         ranked = sorted(mass.items(), key=lambda kv: (-kv[1], kv[0]))
         return ranked[:limit]

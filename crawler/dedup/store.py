@@ -12,14 +12,15 @@ from typing import Any, ItemsView, Iterable, Iterator, Mapping, cast
 
 import numpy as np
 
-from crawler.dedup.feature_index import FeatureIndex
+from crawler.dedup.feature_index import FeatureIndex, move_postings
 from crawler.dedup.features import Article, Signals, parse_when
 from crawler.dedup.fingerprint import from_signed, to_signed
 from crawler.dedup.kinds import Basis, Kind
 from crawler.dedup.payload import json_object, json_text
 from crawler.errors import CatalogMissing
 
-CATALOG_SCHEMA_VERSION = 1
+#: 2: postings in lists (``feature_index.SCHEMA``); a catalog of schema 1 is turned into it when opened.
+CATALOG_SCHEMA_VERSION = 2
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -211,6 +212,11 @@ class ArticleStore:
         row = self.conn.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
         if row is None:
             self.conn.execute("INSERT INTO meta (key, value) VALUES ('schema', ?)", (str(CATALOG_SCHEMA_VERSION),))
+        elif int(row[0]) == 1:  # its postings a row each: moved into lists, committed with the new version
+            move_postings(self.conn)
+            self.conn.execute("UPDATE meta SET value = ? WHERE key = 'schema'", (str(CATALOG_SCHEMA_VERSION),))
+            self.conn.execute("COMMIT")
+            self.conn.execute("BEGIN")
         elif int(row[0]) != CATALOG_SCHEMA_VERSION:
             raise ValueError(f"{self.path}: catalog schema {row[0]}, this version reads {CATALOG_SCHEMA_VERSION}")
 

@@ -181,13 +181,22 @@ def test_candidate_ids_are_the_candidates_articles(tmp_path, limit: int) -> None
     store.close()
 
 
+def table_postings(store: ArticleStore) -> list[tuple[str, int]]:
+    """Every (feature, article id) the table holds, in that order, without a flush."""
+    out = set()
+    for f, blob in store.conn.execute("SELECT feature, ids FROM posting_lists"):
+        out.update((f, i) for i in np.frombuffer(blob, dtype="<i8").tolist())
+    return sorted(out)
+
+
 def sqlite_postings(store: ArticleStore, feats: list[str]) -> dict[str, list[int]]:
     """The table's posting lists once the postings added since the last flush are in it."""
     store.features.flush()
     out: dict[str, list[int]] = {}
-    for f, article_id in store.conn.execute(
-            f"SELECT feature, article_id FROM postings WHERE feature IN ({','.join('?' * len(feats))})", feats):
-        out.setdefault(f, []).append(article_id)
+    wanted = set(feats)
+    for f, article_id in table_postings(store):
+        if f in wanted:
+            out.setdefault(f, []).append(article_id)
     return out
 
 
@@ -209,7 +218,7 @@ def test_postings_held_in_memory_stay_equal_to_the_table(tmp_path) -> None:
     for a in articles(12, 30):
         det.add(a)
     store.commit()
-    feats = sorted(f for (f,) in store.conn.execute("SELECT DISTINCT feature FROM postings"))
+    feats = sorted(f for (f,) in store.conn.execute("SELECT DISTINCT feature FROM posting_lists"))
     assert held_postings(fi, feats) == sqlite_postings(store, feats)  # read, now held
     assert fi._postings_bytes > 0
     for a in articles(13, 5, host="y.example"):
@@ -234,7 +243,7 @@ def test_posting_lists_past_the_bound_are_forgotten(tmp_path, monkeypatch: pytes
     for a in articles(14, 30):
         det.add(a)
     fi = store.features
-    feats = sorted(f for (f,) in store.conn.execute("SELECT DISTINCT feature FROM postings"))
+    feats = sorted(f for (f,) in store.conn.execute("SELECT DISTINCT feature FROM posting_lists"))
     assert held_postings(fi, feats) == sqlite_postings(store, feats)
     assert fi._postings_bytes <= 2000
     store.close()
@@ -265,8 +274,8 @@ def test_postings_wait_for_the_flush_and_are_found_before_it(tmp_path) -> None:
     for a in articles(21, 20):
         det.add(a)
     store.commit()
-    assert store.conn.execute("SELECT COUNT(*) FROM postings").fetchone()[0] > 0
-    committed = store.conn.execute("SELECT COUNT(*) FROM postings").fetchone()[0]
+    assert len(table_postings(store)) > 0
+    committed = len(table_postings(store))
     fi._forget_postings()  # nothing held: pending lists merge into what the table gives
     later = articles(22, 15, host="y.example")
     for k, a in enumerate(later):
@@ -280,7 +289,7 @@ def test_postings_wait_for_the_flush_and_are_found_before_it(tmp_path) -> None:
     for weights in queries:
         got.append(fi.candidate_ids(weights, max_df=30, limit=8))
         fi._forget_postings()
-    assert fi._pending and store.conn.execute("SELECT COUNT(*) FROM postings").fetchone()[0] == committed
+    assert fi._pending and len(table_postings(store)) == committed
     pending = {f: list(ids) for f, ids in fi._pending.items()}
     feats = sorted(pending)
     fi._forget_postings()
@@ -289,7 +298,7 @@ def test_postings_wait_for_the_flush_and_are_found_before_it(tmp_path) -> None:
         assert set(ids) <= set(in_memory[f])
     store.rollback()
     assert not fi._pending
-    assert store.conn.execute("SELECT COUNT(*) FROM postings").fetchone()[0] == committed
+    assert len(table_postings(store)) == committed
     for a in later:
         det.add(a)
     assert got == [sorted(i for i, _mass in fi.candidates(weights, max_df=30, limit=8))  # flushes first
@@ -315,30 +324,45 @@ def test_candidate_ids_by_idf_are_those_of_the_idf_weights(tmp_path) -> None:
 
 def all_postings(store: ArticleStore) -> list[tuple[str, int]]:
     store.features.flush()
-    return list(store.conn.execute("SELECT feature, article_id FROM postings ORDER BY feature, article_id"))
+    return table_postings(store)
 
 
-def test_a_catalog_with_the_postings_index_by_article_is_read_and_loses_it(tmp_path) -> None:
-    """Catalogs written before have an index of postings by article (``postings_article``): opened,
-    it is dropped, their postings read as they were, and deletes and adds go on from there; older
-    code that opens the catalog again makes the index again (``CREATE INDEX IF NOT EXISTS``)."""
+SCHEMA_1_POSTINGS = """
+CREATE TABLE postings (
+    feature TEXT NOT NULL,
+    article_id INTEGER NOT NULL,
+    PRIMARY KEY (feature, article_id)
+) WITHOUT ROWID;
+CREATE INDEX postings_article ON postings (article_id);
+"""
+
+
+def test_a_catalog_of_schema_1_is_read_with_its_postings_in_lists(tmp_path) -> None:
+    """Catalogs of schema 1 hold a row for each posting (table ``postings``, with an index by
+    article): opened, their postings are moved into lists with the new schema version, read as
+    they were, and deletes and adds go on from there. Older code refuses the catalog then (it
+    would find no postings)."""
     path = tmp_path / "c.sqlite3"
     store = ArticleStore(path)
     det = Detector(store)
     added = [det.add(a)[0] for a in articles(25, 30)]
-    store.commit()
-    store.conn.execute("COMMIT")
-    store.conn.execute("CREATE INDEX IF NOT EXISTS postings_article ON postings (article_id)")  # as written before
-    store.conn.execute("BEGIN")
     before = all_postings(store)
+    assert before, "the test means something"
     store.close()
-    old = sqlite3.connect(path)
-    assert old.execute("SELECT name FROM sqlite_master WHERE name = 'postings_article'").fetchall()
+    old = sqlite3.connect(path, isolation_level=None)  # written as schema 1 was
+    old.executescript(SCHEMA_1_POSTINGS)
+    old.execute("BEGIN")
+    old.executemany("INSERT INTO postings (feature, article_id) VALUES (?, ?)", before)
+    old.execute("DROP TABLE posting_lists")
+    old.execute("UPDATE meta SET value = '1' WHERE key = 'schema'")
+    old.execute("COMMIT")
     old.close()
 
     store = ArticleStore(path)
-    assert not store.conn.execute("SELECT name FROM sqlite_master WHERE name = 'postings_article'").fetchall()
+    tables = {name for (name,) in store.conn.execute("SELECT name FROM sqlite_master")}
+    assert "postings" not in tables and "postings_article" not in tables and "posting_lists" in tables
     assert store.conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    assert store.conn.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone() == ("2",)
     assert all_postings(store) == before
     det = Detector(store)
     gone = [i for i in dict.fromkeys(added) if store.get(i) is not None][:4]
@@ -348,6 +372,30 @@ def test_a_catalog_with_the_postings_index_by_article_is_read_and_loses_it(tmp_p
     new_id, _ = det.add(articles(26, 1, host="y.example")[0])
     assert {f for f, i in all_postings(store) if i == new_id} == \
         set(det._indexed_features(store.get(new_id).signals))
+    store.close()
+    store = ArticleStore(path)  # reopened: nothing more to move
+    assert store.conn.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone() == ("2",)
+    store.close()
+
+
+def test_lists_of_one_feature_from_several_flushes_read_as_one(tmp_path) -> None:
+    """Settling posts older articles again after newer ones (lists that overlap), and an article
+    posted twice under a feature is there once: read, the list is ascending, each id once; a
+    delete leaves the others."""
+    store = ArticleStore(tmp_path / "c.sqlite3")
+    fi = store.features
+    fi.count_document(["t:x", "t:y"])
+    for batch in ([5, 9], [2, 7], [7, 5], [3]):
+        for article_id in batch:
+            fi.add(article_id, ["t:x", "t:y"] if article_id != 3 else ["t:x"])
+        fi.flush()
+    assert store.conn.execute("SELECT COUNT(*) FROM posting_lists WHERE feature = 't:x'").fetchone()[0] > 1
+    assert held_postings(fi, ["t:x", "t:y"]) == {"t:x": [2, 3, 5, 7, 9], "t:y": [2, 5, 7, 9]}
+    fi.remove(5, ["t:x", "t:y", "t:z"])
+    fi.remove(9)
+    assert held_postings(fi, ["t:x", "t:y"]) == {"t:x": [2, 3, 7], "t:y": [2, 7]}
+    assert all_postings(store) == [("t:x", 2), ("t:x", 3), ("t:x", 7), ("t:y", 2), ("t:y", 7)]
+    assert fi.candidates({"t:x": 1.0, "t:y": 0.5}, max_df=10, limit=5) == [(2, 1.5), (7, 1.5), (3, 1.0)]
     store.close()
 
 
@@ -381,17 +429,17 @@ for k, a in enumerate(articles(29, 40, host="y.example")):
     a.url = f"https://y.example/{{k}}"
     det.add(a)
 calls = []
-def kill():  # SQLite calls it every 100 instructions of the commit's statements
+def kill():  # SQLite calls it every 20 instructions of the commit's statements
     calls.append(1)
     if len(calls) == {after}:
         os.kill(os.getpid(), signal.SIGKILL)
-store.conn.set_progress_handler(kill, 100)
+store.conn.set_progress_handler(kill, 20)
 store.commit()
 print("committed", len(calls), flush=True)
 """
 
 
-@pytest.mark.parametrize("after", [5, 200])
+@pytest.mark.parametrize("after", [5, 300])
 def test_a_process_killed_while_it_commits_leaves_the_last_commit(tmp_path, after: int) -> None:
     """Killed while its commit writes postings and frequencies (WAL, ``synchronous=NORMAL``): the
     catalog is intact and holds the articles of the commit before, with their postings and counts."""
