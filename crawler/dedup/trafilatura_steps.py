@@ -42,6 +42,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from types import ModuleType
 
     from lxml.etree import _Element
     from lxml.html import HtmlElement
@@ -429,9 +430,7 @@ def _plain_paragraph(elem: _Element, texts: dict[_Element, str] | None = None) -
     there is none, None when the text is filtered out (share buttons) or there was nothing. Text
     is written back only when trimming changed it (lxml rebuilds the node on each write); a kept
     text goes into ``texts`` too (reading it again from lxml decodes it again)."""
-    from trafilatura.utils import RE_FILTER
-
-    long_text = _filtered_length()
+    share_filter, long_text = _share_filter()
     text, tail = elem.text, elem.tail
     if not text and not tail:
         return None
@@ -447,7 +446,7 @@ def _plain_paragraph(elem: _Element, texts: dict[_Element, str] | None = None) -
     # textfilter: a trimmed text has no line break (str.split splits at all of splitlines'), no
     # space at either end
     if new_text is not None and (len(new_text) <= long_text or not (new_text[0].isalnum() or new_text[0] == "_")) \
-            and RE_FILTER.match(new_text):
+            and share_filter(new_text):
         return None
     if texts is not None and new_text is not None:
         texts[elem] = new_text
@@ -460,6 +459,15 @@ def _plain_paragraph(elem: _Element, texts: dict[_Element, str] | None = None) -
 # only when it is that short. The regex took a third of a paragraph's handling.
 _FILTER_PATTERN = (r"\W*(Drucken|E-?Mail|Facebook|Flipboard|Google|Instagram|Linkedin|Mail|PDF|Pinterest|Pocket|"
                    r"Print|QQ|Reddit|Twitter|WeChat|WeiBo|Whatsapp|Xing|Mehr zum Thema:?|More on this.{,8}$)$")
+
+
+@cache
+def _share_filter() -> tuple[Callable[[str], object], int | float]:
+    """``RE_FILTER.match`` and :func:`_filtered_length`, looked up once: an import and a call for
+    each paragraph were a tenth of its handling."""
+    from trafilatura.utils import RE_FILTER
+
+    return RE_FILTER.match, _filtered_length()
 
 
 @cache
@@ -625,15 +633,14 @@ def _body_children(body: _Element, parts: list[str]) -> None:
         if (tag != "p" and tag != "head") or not text or len(child):
             xml.process_element(child, parts, True)
             continue
-        _write_block(child, text, child.tail, parts)
+        _write_block(child, text, child.tail, parts, xml)
 
 
-def _write_block(child: _Element, text: str, tail: str | None, parts: list[str]) -> None:
+def _write_block(child: _Element, text: str, tail: str | None, parts: list[str], xml: ModuleType) -> None:
     """A paragraph or heading of ``text`` alone, as ``xml.process_element`` writes it: a line
     break unless the output ends in a separator, the text (a heading's prefix before it, block
-    syntax at its start escaped), the block's end mark, the tail left-stripped."""
-    from trafilatura import xml
-
+    syntax at its start escaped), the block's end mark, the tail left-stripped. ``xml`` is
+    trafilatura's module of that name (imported by the caller, once for all of a body's blocks)."""
     if (parts[-1][-1:] if parts else "") not in xml.SEPARATORS:
         parts.append("\n")
     if child.tag == "head":
@@ -739,4 +746,4 @@ def _body_blocks(body: _Element, parts: list[str], texts: dict[_Element, str]) -
                 child.text = text
             xml.process_element(child, parts, True)
             continue
-        _write_block(child, text, tail, parts)
+        _write_block(child, text, tail, parts, xml)
