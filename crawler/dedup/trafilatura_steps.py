@@ -338,7 +338,7 @@ def _extract(tree: HtmlElement, options: Extractor,
         factor = 1 if options.focus == "precision" else 3
         if not ptest or len("".join(ptest)) < options.min_extracted_size * factor:
             potential_tags.add("div")
-        subelems = subtree.xpath(".//*")
+        subelems = _descendants()(subtree)
         inline = INLINE_FORMATTABLE | {"lb"}
         if all(e.tag in inline for e in subelems):  # else neither test below holds: stops at an article's first block
             tags = {e.tag for e in subelems}
@@ -352,12 +352,13 @@ def _extract(tree: HtmlElement, options: Extractor,
         for elem in subelems:
             if elem.getroottree().getroot() is result_body:
                 continue
-            tag, tail = elem.tag, elem.tail
+            tag = elem.tag
             if tag == "p" and len(elem) == 0:  # most of an article: kept as it is, or not at all
                 processed_elem = _plain_paragraph(elem, texts)
                 if processed_elem is not None:
                     result_body.append(processed_elem)
                 continue  # no tail to rebuild: a paragraph is no REBUILT_BLOCKS tag
+            tail = elem.tail  # as it was before handle_textelem
             processed_elem = m.handle_textelem(elem, potential_tags, options)
             if processed_elem is not None:
                 result_body.append(processed_elem)
@@ -384,6 +385,23 @@ def _paragraph_text() -> Callable[[_Element], list[str]]:
     from lxml.etree import XPath
 
     return XPath("//p//text()", smart_strings=False)
+
+
+@cache
+def _descendants() -> Callable[[_Element], list]:
+    """``.xpath(".//*")``, compiled once (each ``.xpath`` call parses and compiles its expression
+    again: 10 us, a few times a page)."""
+    from lxml.etree import XPath
+
+    return XPath(".//*")
+
+
+@cache
+def _element_count() -> Callable[[_Element], float]:
+    """``.xpath("count(.//*)")``, compiled once (:func:`_descendants`)."""
+    from lxml.etree import XPath
+
+    return XPath("count(.//*)")
 
 
 def _linked(subtree: HtmlElement) -> set[HtmlElement]:
@@ -500,15 +518,16 @@ def _prune_sections(tree: HtmlElement, potential_tags: set[str], options: Extrac
         tree = prune_unwanted_nodes(tree, trafilatura_xpaths.teasers())
         if favor_precision:
             tree = prune_unwanted_nodes(tree, PRECISION_DISCARD_XPATH)
+    count = _element_count()
     for _ in range(2):
-        before = (tree.getparent(), tree.xpath("count(.//*)"))
+        before = (tree.getparent(), count(tree))
         # the elements holding a link before the round's deletions: after one, a few of them may
         # hold none, and the test passes those
         linked = _linked(tree)
         tree = delete_by_link_density(tree, "div", backtracking=True, favor_precision=favor_precision, linked=linked)
         tree = delete_by_link_density(tree, "list", backtracking=False, favor_precision=favor_precision, linked=linked)
         tree = delete_by_link_density(tree, "p", backtracking=False, favor_precision=favor_precision, linked=linked)
-        if (tree.getparent(), tree.xpath("count(.//*)")) == before:
+        if (tree.getparent(), count(tree)) == before:
             break  # nothing deleted (each deletion removes an element, or the tree from its parent)
     if "table" in potential_tags or favor_precision:
         boilerplate_tables = [elem for elem in tree.iter("table") if link_density_test_tables(elem) is True]
@@ -527,7 +546,7 @@ def _page_text_bound(container: HtmlElement) -> int:
     """``main_text._page_text_bound`` of the page html > body > container (with its tail), from the
     container left in its own page: at least the length of trafilatura's html2txt of that page."""
     text = container.text_content() + (container.tail or "")
-    return len(" ".join(text.split())) + 2 * (1 + int(container.xpath("count(.//*)")))
+    return len(" ".join(text.split())) + 2 * (1 + int(_element_count()(container)))
 
 
 def body_markdown(body: _Element, texts: dict[_Element, str] | None = None) -> str:
