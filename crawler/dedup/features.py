@@ -216,13 +216,16 @@ def compute_signals(article: Article) -> Signals:
     else:
         head, folded = _head(article, text, text_low)
     simhash, content_hash, length = fingerprint_of_folded(folded)  # of fingerprint.tokens(folded)
+    anchors = dict(extract_anchors(head, article.lang, low=folded))
+    words = dict(terms(folded, article.lang))
+    url_key = normalize_url(article.url) if article.url else ""  # the article's own key, which source_links needs too
     return Signals(
         simhash=simhash,  # = simhash_value(folded, prepared=True)
         content_hash=content_hash,  # xxh3-64 of the tokens joined by spaces
-        anchors=dict(extract_anchors(head, article.lang, low=folded)),
-        terms=dict(terms(folded, article.lang)),
-        source_links=source_links(text, self_url=article.url, low=text_low),
-        url_key=normalize_url(article.url) if article.url else "",
+        anchors=anchors,
+        terms=words,
+        source_links=source_links(text, self_url=article.url, low=text_low, self_key=url_key),
+        url_key=url_key,
         translated=says_translated(text),
         length=length,
     )
