@@ -124,11 +124,15 @@ _CJK_RUN_RE = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff\uac00-\ud7af
 _LATIN = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
 
+#: The head of a text that :func:`detect_lang` reads.
+_LANG_SAMPLE = 4000
+
+
 def detect_lang(text: str) -> str | None:
     """``zh`` when CJK characters are at least a fifth of the letters, ``en`` when Latin
     letters dominate, None for too little text. A Chinese article quotes many Latin names
     (CVE ids, products) but its prose is CJK; an English one holds almost no CJK."""
-    sample = text[:4000]
+    sample = text[:_LANG_SAMPLE]
     cjk = sum(map(len, _CJK_RUN_RE.findall(sample)))
     encoded = sample.encode("utf-8", "surrogatepass")
     latin = len(encoded) - len(encoded.translate(None, _LATIN))
@@ -446,4 +450,4 @@ def extract(html: str, url: str | None = None) -> Extracted:
         text = text.rstrip("\n") + "\n\n" + "\n".join(extra) + "\n"
     lang = html_lang.split("-")[0].lower() or None
     return Extracted(text=text, title=title, published=published, author=author, lang=lang,
-                     detected_lang=detect_lang(title + "\n" + text))
+                     detected_lang=detect_lang(title + "\n" + text[:_LANG_SAMPLE]))  # the sample detect_lang reads
