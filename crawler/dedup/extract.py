@@ -6,7 +6,7 @@ import re
 from copy import copy
 from dataclasses import dataclass
 from functools import cache
-from itertools import chain
+from itertools import chain, compress
 from typing import TYPE_CHECKING
 
 from crawler.dedup.features import ARTICLE_TEXT_MAX, article_head
@@ -124,11 +124,15 @@ _CJK_RUN_RE = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff\uac00-\ud7af
 _LATIN = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
 
+#: The head of a text that :func:`detect_lang` reads.
+_LANG_SAMPLE = 4000
+
+
 def detect_lang(text: str) -> str | None:
     """``zh`` when CJK characters are at least a fifth of the letters, ``en`` when Latin
     letters dominate, None for too little text. A Chinese article quotes many Latin names
     (CVE ids, products) but its prose is CJK; an English one holds almost no CJK."""
-    sample = text[:4000]
+    sample = text[:_LANG_SAMPLE]
     cjk = sum(map(len, _CJK_RUN_RE.findall(sample)))
     encoded = sample.encode("utf-8", "surrogatepass")
     latin = len(encoded) - len(encoded.translate(None, _LATIN))
@@ -164,16 +168,24 @@ def _nodes_holding_text(tree: HtmlElement, markers: tuple[str, ...], page_text: 
     occurrence of a marker that lies within one node's stretch of it (the XPath, converting each
     node to a string once per marker, took 1 to 4 ms a page). ``low`` is the ASCII-lower-cased
     UTF-8 of ``page_text``, used when that is the nodes' text (the tree is the document's root)."""
+    nodes = tree.xpath("//text()")
+    text = "".join(nodes)
+    found = _holding(nodes, text, low if low and text == page_text else b"", markers)
+    return _nodes_holding(markers)(tree) if found is None else found
+
+
+def _holding(nodes: list, text: str, low: bytes, markers: tuple[str, ...]) -> list | None:
+    """The ``nodes`` (text nodes; ``text`` is their text joined) that hold one of ``markers``
+    (lower-case; ASCII letters compared case-insensitively), in order. ``low``: the
+    ASCII-lower-cased UTF-8 of ``text`` if the caller has it. None if lower-casing the ASCII
+    letters moved a character (not reached: lxml's text is valid UTF-8)."""
     from bisect import bisect_right
     from itertools import accumulate
 
-    nodes = tree.xpath("//text()")
-    text = "".join(nodes)
     if any(c.isascii() and c.isalpha() for m in markers for c in m):
-        encoded = low if low and text == page_text else text.encode("utf-8", "replace").lower()
-        lowered = encoded.decode("utf-8", "replace")
-        if len(lowered) != len(text):  # not reached: lxml's text is valid UTF-8
-            return _nodes_holding(markers)(tree)
+        lowered = (low or text.encode("utf-8", "replace").lower()).decode("utf-8", "replace")
+        if len(lowered) != len(text):
+            return None
         text = lowered
     ends = list(accumulate(map(len, nodes)))
     hits: set[int] = set()
@@ -258,38 +270,83 @@ def _bound_tree(tree: HtmlElement, limit: int) -> bool:
     return True
 
 
+#: A block longer than this (its text with white space collapsed) is no source line.
+_SOURCE_BLOCK_MAX = 300
+#: Text nodes longer than this are tested for more than ``_SOURCE_BLOCK_MAX`` characters that are
+#: not white space (in their first this many characters).
+_LONG_NODE = 1000
+
+
+@cache
+def _text_nodes() -> Callable[[HtmlElement], list]:
+    """The document's text nodes in order, each knowing its element (``getparent``, ``is_text``)."""
+    from lxml.etree import XPath
+
+    return XPath("//text()")
+
+
 def _source_lines(tree: HtmlElement) -> list[str]:
     """``marker：url`` for each short block that names a source. trafilatura drops link-dense
-    paragraphs as boilerplate, and a source line is exactly that."""
+    paragraphs as boilerplate, and a source line is exactly that.
+
+    Markers are looked for in the text nodes but those that no block of a source line can hold:
+    the text of an element with more than ``_SOURCE_BLOCK_MAX`` characters besides white space
+    (inline scripts and styles: three quarters of a realistic page's text, which every marker
+    scan read). Every block holding such a node holds its text, so it is longer than a source
+    line: the walk up from that node would stop at its first unseen block, having read no line;
+    that block and the blocks above it, all as long, give no line to any other walk either, seen
+    or not. A node that is an element's tail stays: the element it hangs on does not hold it."""
     out: list[str] = []
     seen: set[HtmlElement] = set()
-    page_text = tree.text_content()
-    traps = any(c in page_text for c in _CASE_TRAPS)
-    if traps:  # İ ı ſ K: only Python's case-insensitive regex says which nodes hold a marker
-        if _MARKER_RE.search(page_text) is None:
-            return out
-        nodes = [node for node in tree.xpath("//text()") if _MARKER_RE.search(node)]
-    else:
-        # Substring tests on the UTF-8 bytes with ASCII lower-cased (the same test as the regex
-        # without the traps): an alternation of 28 words took 1.5 ms over an 83 KB page, str.lower
-        # of a page with Chinese in it 0.6 ms; these take a tenth of that.
-        low = page_text.encode("utf-8", "replace").lower()
-        present = _markers_present(page_text, low)
-        if not present:
-            return out  # no text node can hold one (most English pages): one scan of the page's text
-        nodes = _nodes_holding_text(tree, present, page_text, low)  # only the markers the page holds can be in a node
-    for node in nodes:
+    for node in _marker_nodes(_block_text_nodes(tree)):
         el = node.getparent()
         while el is not None:
             if el.tag in _BLOCKS and el not in seen:
                 seen.add(el)
                 text = " ".join(el.text_content().split())
-                if len(text) > 300:
+                if len(text) > _SOURCE_BLOCK_MAX:
                     break  # outer blocks only grow
                 if text:
                     _source_line(el, text, out)
             el = el.getparent()
     return out
+
+
+def _block_text_nodes(tree: HtmlElement) -> list:
+    """The text nodes of ``tree`` in order but an element's text of more than ``_SOURCE_BLOCK_MAX``
+    characters besides white space (:func:`_source_lines`). The long nodes are picked out in C
+    (``compress``), then tested: a page has a few hundred nodes and two or three long ones."""
+    nodes = _text_nodes()(tree)
+    long_nodes = compress(range(len(nodes)), map(_LONG_NODE.__lt__, map(len, nodes)))
+    dropped = [i for i in long_nodes if nodes[i].is_text
+               and len("".join(nodes[i][:_LONG_NODE].split())) > _SOURCE_BLOCK_MAX]
+    if not dropped:
+        return nodes
+    kept: list = []
+    start = 0
+    for i in dropped:
+        kept += nodes[start:i]
+        start = i + 1
+    kept += nodes[start:]
+    return kept
+
+
+def _marker_nodes(nodes: list) -> list:
+    """The text ``nodes`` that ``_MARKER_RE`` finds a marker in, in order. Only a node holding one
+    of the letters IGNORECASE folds to an ASCII one that ``lower()`` does not (İ ı ſ K) needs the
+    regex; in the others, substring tests on the UTF-8 bytes with ASCII lower-cased give the same
+    answer (an alternation of 28 words took 1.5 ms over an 83 KB page, str.lower of a page with
+    Chinese in it 0.6 ms; these take a tenth of that), and a marker the joined text lacks is in
+    no node (most English pages hold none)."""
+    text = "".join(nodes)
+    if any(c in text for c in _CASE_TRAPS):
+        return [node for node in nodes if _MARKER_RE.search(node)]
+    low = text.encode("utf-8", "replace").lower()
+    present = _markers_present(text, low)
+    if not present:
+        return []
+    found = _holding(nodes, text, low, present)
+    return [node for node in nodes if _MARKER_RE.search(node)] if found is None else found
 
 
 def _source_line(el: HtmlElement, text: str, out: list[str]) -> None:
@@ -409,4 +466,4 @@ def extract(html: str, url: str | None = None) -> Extracted:
         text = text.rstrip("\n") + "\n\n" + "\n".join(extra) + "\n"
     lang = html_lang.split("-")[0].lower() or None
     return Extracted(text=text, title=title, published=published, author=author, lang=lang,
-                     detected_lang=detect_lang(title + "\n" + text))
+                     detected_lang=detect_lang(title + "\n" + text[:_LANG_SAMPLE]))  # the sample detect_lang reads

@@ -24,7 +24,8 @@ from simhash import Simhash
 from crawler.dedup.normalize import fold, remove_urls
 
 SHINGLE = 4  # tokens per feature: 4 CJK characters (about two words) or 4 English words
-_TOKEN_RE = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]|[a-z0-9]+(?:['.][a-z0-9]+)*")
+# Possessive repeats: the greedy ones' matches, without their backtracking points (anchors._LATIN_WORD_RE).
+_TOKEN_RE = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]|[a-z0-9]++(?:['.][a-z0-9]++)*+")
 _SEP = "\x1f"
 
 # Odd 64-bit multipliers (from splitmix64 / xxhash primes): one per shingle position, so

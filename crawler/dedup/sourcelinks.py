@@ -215,10 +215,11 @@ def _latin_title(line: str) -> bool:
     return 15 <= len(t) <= 200 and len(t.split()) >= 4 and bool(_LATIN_TITLE_RE.match(t))
 
 
-def source_links(text: str, *, self_url: str | None = None, low: str | None = None) -> list[dict[str, str]]:
+def source_links(text: str, *, self_url: str | None = None, low: str | None = None,
+                 self_key: str | None = None) -> list[dict[str, str]]:
     """The links an article gives as its source, each ``{"url": normalised, "kind": ...}``.
 
-    ``low`` is ``text.lower()`` if the caller has it.
+    ``low`` is ``text.lower()`` and ``self_key`` ``normalize_url(self_url)`` if the caller has them.
     ``kind`` is ``"translated_from"`` after a translation marker (本文翻译自, 原文链接, 编译自)
     and ``"cites"`` after a reference marker (参考链接, 来源, Source:, via). A marker line
     may hold the URL itself or be followed by up to three lines of URLs (a list of references).
@@ -229,7 +230,7 @@ def source_links(text: str, *, self_url: str | None = None, low: str | None = No
     FreeBuf and others end a translation. Links to the publishing platform itself (WeChat posts
     and images) are never sources.
     """
-    own = normalize_url(self_url) if self_url else None
+    own = self_key if self_key is not None and self_url else normalize_url(self_url) if self_url else None
     found: dict[str, str] = {}
     lines = text.split("\n")
     claimed = _marked_links(text, lines, found, own, low)

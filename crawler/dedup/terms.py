@@ -8,7 +8,8 @@ from collections import Counter
 from crawler.dedup.anchors import STOPWORDS_EN, WordJudgements
 
 _CJK_WORD_RE = re.compile(r"^[\u3400-\u9fff]{2,}$")
-_EN_WORD_RE = re.compile(r"[a-z][a-z0-9]*(?:-[a-z0-9]+)*")
+# Possessive repeats: the greedy ones' matches, without their backtracking points (anchors._LATIN_WORD_RE).
+_EN_WORD_RE = re.compile(r"[a-z][a-z0-9]*+(?:-[a-z0-9]++)*+")
 
 #: Function words and the verbs of every news item: no evidence of a shared story.
 STOPWORDS_ZH = frozenset("""

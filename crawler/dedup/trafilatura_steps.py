@@ -42,6 +42,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from types import ModuleType
 
     from lxml.etree import _Element
     from lxml.html import HtmlElement
@@ -337,7 +338,7 @@ def _extract(tree: HtmlElement, options: Extractor,
         factor = 1 if options.focus == "precision" else 3
         if not ptest or len("".join(ptest)) < options.min_extracted_size * factor:
             potential_tags.add("div")
-        subelems = subtree.xpath(".//*")
+        subelems = _descendants()(subtree)
         inline = INLINE_FORMATTABLE | {"lb"}
         if all(e.tag in inline for e in subelems):  # else neither test below holds: stops at an article's first block
             tags = {e.tag for e in subelems}
@@ -351,12 +352,13 @@ def _extract(tree: HtmlElement, options: Extractor,
         for elem in subelems:
             if elem.getroottree().getroot() is result_body:
                 continue
-            tag, tail = elem.tag, elem.tail
+            tag = elem.tag
             if tag == "p" and len(elem) == 0:  # most of an article: kept as it is, or not at all
                 processed_elem = _plain_paragraph(elem, texts)
                 if processed_elem is not None:
                     result_body.append(processed_elem)
                 continue  # no tail to rebuild: a paragraph is no REBUILT_BLOCKS tag
+            tail = elem.tail  # as it was before handle_textelem
             processed_elem = m.handle_textelem(elem, potential_tags, options)
             if processed_elem is not None:
                 result_body.append(processed_elem)
@@ -383,6 +385,23 @@ def _paragraph_text() -> Callable[[_Element], list[str]]:
     from lxml.etree import XPath
 
     return XPath("//p//text()", smart_strings=False)
+
+
+@cache
+def _descendants() -> Callable[[_Element], list]:
+    """``.xpath(".//*")``, compiled once (each ``.xpath`` call parses and compiles its expression
+    again: 10 us, a few times a page)."""
+    from lxml.etree import XPath
+
+    return XPath(".//*")
+
+
+@cache
+def _element_count() -> Callable[[_Element], float]:
+    """``.xpath("count(.//*)")``, compiled once (:func:`_descendants`)."""
+    from lxml.etree import XPath
+
+    return XPath("count(.//*)")
 
 
 def _linked(subtree: HtmlElement) -> set[HtmlElement]:
@@ -429,9 +448,7 @@ def _plain_paragraph(elem: _Element, texts: dict[_Element, str] | None = None) -
     there is none, None when the text is filtered out (share buttons) or there was nothing. Text
     is written back only when trimming changed it (lxml rebuilds the node on each write); a kept
     text goes into ``texts`` too (reading it again from lxml decodes it again)."""
-    from trafilatura.utils import RE_FILTER
-
-    long_text = _filtered_length()
+    share_filter, long_text = _share_filter()
     text, tail = elem.text, elem.tail
     if not text and not tail:
         return None
@@ -447,7 +464,7 @@ def _plain_paragraph(elem: _Element, texts: dict[_Element, str] | None = None) -
     # textfilter: a trimmed text has no line break (str.split splits at all of splitlines'), no
     # space at either end
     if new_text is not None and (len(new_text) <= long_text or not (new_text[0].isalnum() or new_text[0] == "_")) \
-            and RE_FILTER.match(new_text):
+            and share_filter(new_text):
         return None
     if texts is not None and new_text is not None:
         texts[elem] = new_text
@@ -460,6 +477,15 @@ def _plain_paragraph(elem: _Element, texts: dict[_Element, str] | None = None) -
 # only when it is that short. The regex took a third of a paragraph's handling.
 _FILTER_PATTERN = (r"\W*(Drucken|E-?Mail|Facebook|Flipboard|Google|Instagram|Linkedin|Mail|PDF|Pinterest|Pocket|"
                    r"Print|QQ|Reddit|Twitter|WeChat|WeiBo|Whatsapp|Xing|Mehr zum Thema:?|More on this.{,8}$)$")
+
+
+@cache
+def _share_filter() -> tuple[Callable[[str], object], int | float]:
+    """``RE_FILTER.match`` and :func:`_filtered_length`, looked up once: an import and a call for
+    each paragraph were a tenth of its handling."""
+    from trafilatura.utils import RE_FILTER
+
+    return RE_FILTER.match, _filtered_length()
 
 
 @cache
@@ -492,15 +518,16 @@ def _prune_sections(tree: HtmlElement, potential_tags: set[str], options: Extrac
         tree = prune_unwanted_nodes(tree, trafilatura_xpaths.teasers())
         if favor_precision:
             tree = prune_unwanted_nodes(tree, PRECISION_DISCARD_XPATH)
+    count = _element_count()
     for _ in range(2):
-        before = (tree.getparent(), tree.xpath("count(.//*)"))
+        before = (tree.getparent(), count(tree))
         # the elements holding a link before the round's deletions: after one, a few of them may
         # hold none, and the test passes those
         linked = _linked(tree)
         tree = delete_by_link_density(tree, "div", backtracking=True, favor_precision=favor_precision, linked=linked)
         tree = delete_by_link_density(tree, "list", backtracking=False, favor_precision=favor_precision, linked=linked)
         tree = delete_by_link_density(tree, "p", backtracking=False, favor_precision=favor_precision, linked=linked)
-        if (tree.getparent(), tree.xpath("count(.//*)")) == before:
+        if (tree.getparent(), count(tree)) == before:
             break  # nothing deleted (each deletion removes an element, or the tree from its parent)
     if "table" in potential_tags or favor_precision:
         boilerplate_tables = [elem for elem in tree.iter("table") if link_density_test_tables(elem) is True]
@@ -519,7 +546,7 @@ def _page_text_bound(container: HtmlElement) -> int:
     """``main_text._page_text_bound`` of the page html > body > container (with its tail), from the
     container left in its own page: at least the length of trafilatura's html2txt of that page."""
     text = container.text_content() + (container.tail or "")
-    return len(" ".join(text.split())) + 2 * (1 + int(container.xpath("count(.//*)")))
+    return len(" ".join(text.split())) + 2 * (1 + int(_element_count()(container)))
 
 
 def body_markdown(body: _Element, texts: dict[_Element, str] | None = None) -> str:
@@ -625,15 +652,14 @@ def _body_children(body: _Element, parts: list[str]) -> None:
         if (tag != "p" and tag != "head") or not text or len(child):
             xml.process_element(child, parts, True)
             continue
-        _write_block(child, text, child.tail, parts)
+        _write_block(child, text, child.tail, parts, xml)
 
 
-def _write_block(child: _Element, text: str, tail: str | None, parts: list[str]) -> None:
+def _write_block(child: _Element, text: str, tail: str | None, parts: list[str], xml: ModuleType) -> None:
     """A paragraph or heading of ``text`` alone, as ``xml.process_element`` writes it: a line
     break unless the output ends in a separator, the text (a heading's prefix before it, block
-    syntax at its start escaped), the block's end mark, the tail left-stripped."""
-    from trafilatura import xml
-
+    syntax at its start escaped), the block's end mark, the tail left-stripped. ``xml`` is
+    trafilatura's module of that name (imported by the caller, once for all of a body's blocks)."""
     if (parts[-1][-1:] if parts else "") not in xml.SEPARATORS:
         parts.append("\n")
     if child.tag == "head":
@@ -739,4 +765,4 @@ def _body_blocks(body: _Element, parts: list[str], texts: dict[_Element, str]) -
                 child.text = text
             xml.process_element(child, parts, True)
             continue
-        _write_block(child, text, tail, parts)
+        _write_block(child, text, tail, parts, xml)

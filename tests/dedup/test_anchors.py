@@ -177,6 +177,18 @@ def test_digit_table_flags_what_re_calls_a_digit():
 
 
 @settings(max_examples=500, deadline=None)
+@given(st.lists(st.sampled_from(["1", "12", "٣", "１２", "𝟙", "a", " ", "-", "x9", ",5", "\n", "\ud800", "中", "0" * 7,
+                                 "x" * 97]), max_size=40))
+def test_digit_run_starts_by_regex_as_by_the_table(parts):
+    text = "".join(parts)
+    for cut in {len(text), anchors._DIGIT_RUN_REGEX_MAX, anchors._DIGIT_RUN_REGEX_MAX + 1, 1}:
+        low = text[:cut]
+        expected = [m.start() for m in re.finditer(r"\d", low) if m.start() == 0 or low[m.start() - 1] not in "0123456789"]
+        assert anchors._digit_run_starts_by_table(low) == expected
+        assert anchors._digit_run_starts(low) == expected
+
+
+@settings(max_examples=500, deadline=None)
 @given(st.lists(st.sampled_from(["1", "12", "٣", "a", " ", "-", "x9", ",5"]), max_size=20),
        st.lists(st.tuples(st.integers(0, 40), st.integers(1, 6)), max_size=5))
 def test_digit_run_starts_follow_a_blanking(parts, cuts):

@@ -461,6 +461,72 @@ def test_marker_nodes_as_the_xpath_finds_them() -> None:
     assert extract_module._nodes_holding_text(tree, ("source:",)) == extract_module._nodes_holding(("source:",))(tree)
 
 
+# -- source lines: the long text of an element (inline scripts and styles) is not searched ----------
+_LONG_SCRIPT = "var x = 1;\n" * 120  # 1,320 characters, 1,080 of them not white space
+
+
+@pytest.mark.parametrize("html", [
+    # markers in a long script: inside a short block, a long block, the body itself
+    f"<html><body><div><script>来源：http://s.example/1 {_LONG_SCRIPT}</script></div><p>x</p></body></html>",
+    f"<html><body><div><script>{_LONG_SCRIPT} Source: http://s.example/2</script>tail 来源：http://t.example/3"
+    "</div><p>来源：<a href='http://u.example/4'>u</a></p></body></html>",
+    # a long node of white space and a few words: kept (fewer than 300 characters that are not white space)
+    "<html><body><div><script>来源：http://s.example/5" + " " * 2000 + "x</script></div></body></html>",
+    "<html><body><div>来源：http://s.example/6" + "\xa0 \u3000" * 700 + "end</div></body></html>",
+    # a long tail: the element it hangs on is read
+    "<html><body><div><span>来源：http://s.example/7</span>" + "来源：http://t.example/8 " * 80 + "</div></body></html>",
+    "<html><body><div><p>Source: <a href='http://a.example/9'>a</a></p>" + "source: words " * 100
+    + "<p>via: http://b.example/10</p></div><p>原文链接：http://c.example/11</p></body></html>",
+    # a marker split between a long node and the next one; a long node holding every block's marker
+    f"<html><body><p><b>{_LONG_SCRIPT}来</b>源：http://s.example/12</p></body></html>",
+    "<html><body><section><p>参考链接：http://s.example/13</p>" + "参考链接：x " * 200 + "</section></body></html>",
+    "<html><body><section>" + "参考链接：x " * 200 + "<p>参考链接：http://s.example/18</p></section></body></html>",
+    # case traps in a long node, in a short one
+    f"<html><body><div><style>\u0130 {_LONG_SCRIPT}</style></div><p>SOURCE: http://s.example/14</p></body></html>",
+    "<html><body><p>\u017fource: http://s.example/15</p><p>Source: http://s.example/16</p>"
+    f"<style>\u212a {_LONG_SCRIPT} source: x</style></body></html>",
+    # long scripts in the head and after the body, a comment's tail
+    f"<html><head><script>{_LONG_SCRIPT} 原文链接：http://h.example</script></head><body><!-- c -->来源："
+    f"http://s.example/17<p>x</p></body><script>{_LONG_SCRIPT}</script></html>",
+])
+def test_source_lines_as_the_reference_finds_them(html: str) -> None:
+    import lxml.html
+
+    from tests.dedup.reference import extract_v1
+
+    ours = extract_module._source_lines(lxml.html.fromstring(html, parser=extract_module._html_parser()))
+    assert ours == extract_v1._source_lines(lxml.html.fromstring(html))
+
+
+def test_source_lines_as_the_reference_finds_them_on_random_pages() -> None:
+    import random
+
+    import lxml.html
+
+    from tests.dedup.reference import extract_v1
+
+    rnd = random.Random(13)
+    pieces = ["来源：", "Source: ", "SOURCE:", "via ", "原文链接", "参考链接：", "http://a.example/x", "word ", " " * 40,
+              "\xa0", "\u017f", "\u0130", "来", "源：", "x" * 120, "<a href='http://b.example/y'>b</a>"]
+    tags = ["div", "p", "span", "script", "style", "section", "li", "b", "td"]
+    for _ in range(300):
+        out, open_tags = [], []
+        for _ in range(rnd.randint(1, 40)):
+            r = rnd.random()
+            if r < 0.25 and open_tags:
+                out.append(f"</{open_tags.pop()}>")
+            elif r < 0.5:
+                tag = rnd.choice(tags)
+                out.append(f"<{tag}>")
+                open_tags.append(tag)
+            else:
+                out.append("".join(rnd.choice(pieces) for _ in range(rnd.randint(1, 30))))
+        out.extend(f"</{t}>" for t in reversed(open_tags))
+        html = "<html><body>" + "".join(out) + "</body></html>"
+        ours = extract_module._source_lines(lxml.html.fromstring(html, parser=extract_module._html_parser()))
+        assert ours == extract_v1._source_lines(lxml.html.fromstring(html)), html
+
+
 def test_detect_lang_counts_as_the_regexes_do() -> None:
     import random
     import re

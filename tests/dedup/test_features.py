@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 from crawler.dedup import anchors, features
 from crawler.dedup.anchors import has_case_trap
 from crawler.dedup.features import Article, compute_signals, main_body, says_translated
+from crawler.dedup.normalize import canonical
 from tests.dedup.fragments import texts
 from tests.dedup.reference import features_v1
 
@@ -96,3 +97,33 @@ def test_head_with_a_capital_sigma_or_a_dotted_capital_i_lower_cases_again():
         assert not features.lower_maps_each_character(text, text.lower())
         sig = compute_signals(Article(url="https://a.example/1", lang="en", text=text, title="ΟΔΟΣ"))
         assert sig.length > 0
+
+
+_COMPATIBILITY = st.sampled_from(["…", "\xa0", "\u3000", "（", "）", "，", "：", "ＡＢ", "ａ", "ﬁ", "Ⅻ", "臺灣國際電腦", "K", "\u0130",
+                                  "Σ", "e\u0301", "\u0301", "x", "\n", " ", "[b](https://b.example)"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(texts, _COMPATIBILITY), max_size=16).map("".join),
+       st.one_of(st.just(""), _COMPATIBILITY, texts))
+def test_head_from_the_lower_cased_copy_through_nfkc_replacements(text, title):
+    # NFKC by the common replacements alone, by its own pass after them, OpenCC: the head and its copy
+    article = Article(url="https://a.example/1", lang="en", text=text, title=title)
+    low = text.lower()
+    if features.lower_maps_each_character(text, low):
+        assert features._head_lowered(article, text, low) == features._head(article, text, low)
+    body, body_low = features._canonical_lowered(text, low)
+    assert body == canonical(text)
+    if body_low is not None:
+        assert body_low == body.lower()
+
+
+def test_the_replaced_characters_lower_case_as_themselves():
+    # what makes the replacements in the lower-cased copy its lower-cased result
+    import sys
+
+    from crawler.dedup.normalize import _COMMON_COMPATIBILITY
+
+    replaced = set(_COMMON_COMPATIBILITY)
+    assert all(ch.lower() == ch and norm.lower() == norm for ch, norm in _COMMON_COMPATIBILITY.items())
+    assert not [hex(cp) for cp in range(sys.maxunicode + 1) if chr(cp) not in replaced and chr(cp).lower() in replaced]

@@ -132,3 +132,15 @@ def test_marker_lines_by_find_equal_the_hint_pattern(text):
     if len(low) == len(text):
         assert sourcelinks._marker_lines(text, n_lines, low) == sorted(
             sourcelinks._hinted_lines(low, sourcelinks._MARKER_HINT_RE))
+
+
+@settings(max_examples=300, deadline=None)
+@given(texts, st.sampled_from(["https://news.example/a/1", "https://www.A.example/x/?utm_source=y#z", "http://a.example",
+                               "a.example/1", "hxxps://b[.]example/2/", ""]))
+def test_equal_to_the_reference_with_the_callers_own_key(text, url):
+    # compute_signals passes the url_key it computes anyway: the article's own link is left out the same
+    for own in (url, url.upper()):
+        key = sourcelinks.normalize_url(own) if own else ""
+        text_with_own = f"{text}\n来源：{own}\n{own}\n"
+        expected = sourcelinks_v1.source_links(text_with_own, self_url=own)
+        assert source_links(text_with_own, self_url=own, low=text_with_own.lower(), self_key=key) == expected

@@ -29,3 +29,24 @@ def test_fragments_equal_the_reference():
     folded = fold(" ".join(FRAGMENTS))
     for lang in ("en", "zh"):
         assert list(terms(folded, lang).items()) == list(terms_v1.terms(folded, lang).items())
+
+
+_WORD_PIECES = st.sampled_from(["a", "Z", "x9", "0", "12", "-", "--", "'", "''", ".", "..", " ", "\n", "é", "中", "İ",
+                                "\u212a", "_", "a-", "-b", "b'c", "1.2", "q.", "ſ"])
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(_WORD_PIECES, max_size=40).map("".join))
+def test_possessive_word_patterns_match_as_the_greedy_ones(text):
+    import re
+
+    from crawler.dedup import anchors, fingerprint, terms
+
+    greedy = {
+        anchors._LATIN_WORD_RE: r"[A-Za-z][A-Za-z0-9]*(?:[-'][A-Za-z0-9]+)*",
+        terms._EN_WORD_RE: r"[a-z][a-z0-9]*(?:-[a-z0-9]+)*",
+        fingerprint._TOKEN_RE: r"[\u3400-\u9fff\uf900-\ufaff]|[a-z0-9]+(?:['.][a-z0-9]+)*",
+    }
+    for pattern, written in greedy.items():
+        for t in (text, text.lower()):
+            assert pattern.findall(t) == re.compile(written).findall(t)
