@@ -66,7 +66,7 @@ def vectors(scorer: Scorer, art: StoredArticle) -> tuple[Vector, Vector, Vector]
     assert got is not None
     f, w = got[0].feats, got[0].w
     t, h = f.words_at, f.headline_at
-    return Vector(f.ids[:t], w[:t]), Vector(f.ids[t:h], w[t:h]), Vector(f.ids[h:], w[h:])
+    return Vector(f.keys[:t], w[:t]), Vector(f.keys[t:h], w[t:h]), Vector(f.keys[h:], w[h:])
 
 
 # --- the straightforward computation the arrays must equal ----------------------------------
@@ -228,17 +228,17 @@ def test_article_cache_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     store = ArticleStore(":memory:")
     arts = random_articles(store, 10, seed=5)
     scorer = Scorer(store.features)
-    sizes = {a.id: len(scorer.article_features(a).ids) for a in arts}
+    sizes = {a.id: len(scorer.article_features(a).keys) for a in arts}
     scorer.clear()
     bound = sizes[arts[0].id] + sizes[arts[-1].id] + sizes[arts[-2].id]
     monkeypatch.setattr(scoring, "ARTICLE_CACHE_FEATURES", bound)
     for a in arts:
         scorer.score(arts[0], a)
-        assert scorer._cached_features == sum(len(f.ids) for f in scorer._cache.values()) <= bound
+        assert scorer._cached_features == sum(len(f.keys) for f in scorer._cache.values()) <= bound
     assert len(scorer._weighted) <= 4
     assert scorer.cached(arts[-1].id) and not scorer.cached(arts[1].id)  # the least recently scored went
     scorer.forget(arts[-1].id)
-    assert scorer._cached_features == sum(len(f.ids) for f in scorer._cache.values()) < bound
+    assert scorer._cached_features == sum(len(f.keys) for f in scorer._cache.values()) < bound
     assert_same_scores(scorer.score(arts[1], arts[2]), dict_score(store, arts[1], arts[2]))
 
 
