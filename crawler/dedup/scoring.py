@@ -274,11 +274,16 @@ class Scorer:
         one array pass; None when the vocabulary started again meanwhile (ids handed out before
         mean nothing: the caller asks again for fewer articles)."""
         got = self._weights(arts)
-        return None if got is None else got[0]
+        return None if got is None else cast(list[_Weights], got[0])
 
-    def _weights(self, arts: list[StoredArticle]) -> tuple[list[_Weights], _Batch | None] | None:
-        """:meth:`_weigh`, and when every article was weighed now: their keys, weights and
-        segments (``3 * n + part``) one after the other (what ``score_many`` would build again)."""
+    def _weights(self, arts: list[StoredArticle], wanted: list[bool] | None = None
+                 ) -> tuple[list[_Weights | None], _Batch | None] | None:
+        """:meth:`_weigh` of the articles ``wanted`` (all by default: None for the others not kept),
+        and when every one of them was weighed now: their keys, weights and segments
+        (``3 * n + part``) one after the other (what ``score_many`` would build again). Every
+        article's features are looked up all the same, in order: which feature gets which id
+        (new headline words, a restarted vocabulary), and so the order of every later sum, stays
+        what it was when all were weighed."""
         fi = self.features
         total = fi.total()
         now = (fi.generation, fi.epoch, total)
@@ -297,11 +302,19 @@ class Scorer:
                 out.append(None)
                 todo.append((n, art, drop))
         if not todo:
-            return cast(list[_Weights], out), None
+            return out, None
         feats = [self.article_features(art) for _n, art, _d in todo]
         drops = [self._dropped(art.source, drop) if drop else _NO_IDS for _n, art, drop in todo]
         if (fi.generation, fi.epoch, fi.total()) != now:
             return None
+        complete = len(todo) == len(arts)
+        if wanted is not None:
+            keep = [k for k, (n, _art, _drop) in enumerate(todo) if wanted[n]]
+            if len(keep) < len(todo):
+                complete = len(keep) == sum(wanted)
+                todo, feats, drops = [todo[k] for k in keep], [feats[k] for k in keep], [drops[k] for k in keep]
+                if not todo:
+                    return out, None
         keys = feats[0].keys if len(feats) == 1 else np.concatenate([f.keys for f in feats])
         w = log_counts(np.concatenate([f.counts for f in feats])) * self._idf(keys)
         if any(len(d) for d in drops):
@@ -323,7 +336,7 @@ class Scorer:
             hi = lo + len(f.keys)
             out[n] = weighted[art.id] = _Weights(drop, f, w[lo:hi], norms[k:k + 3], masses[k:k + 3])
             lo, k = hi, k + 3
-        return cast(list[_Weights], out), (_Batch(keys, w, seg) if len(todo) == len(arts) else None)
+        return out, (_Batch(keys, w, seg) if complete else None)
 
     def score(self, a: StoredArticle, b: StoredArticle) -> PairScore:
         return self.score_many(a, [b])[0]
@@ -343,16 +356,35 @@ class Scorer:
         tests/dedup/test_scoring.py, the code this replaced) up to rounding (the sums run in
         another order: 2e-15 on the corpus); that took about ten numpy calls per vector pair,
         most of an article's query time."""
+        return cast(list[PairScore], self.score_some(a, others, None))
+
+    def score_some(self, a: StoredArticle, others: list[StoredArticle], wanted: list[bool] | None
+                   ) -> list[PairScore | None]:
+        """:meth:`score_many` of the others ``wanted`` (all when None), None for the rest: the
+        same floats for those scored (a pair's scores do not depend on the others in the batch)
+        and the same features looked up for all, in the same order (see :meth:`_weights`).
+        Rules that reject a pair whatever its scores spare its arrays (three in four candidates
+        in crawl order)."""
         if not others:
             return []
         epoch = self.features.epoch
-        got = self._weights([a, *others])
+        got = self._weights([a, *others], None if wanted is None else [True, *wanted])
         if got is None or self.features.epoch != epoch:
-            if len(others) == 1:  # a pair always fits in the vocabulary (as before batches)
-                return self.score_many(a, others)
-            return [self.score_many(a, [b])[0] for b in others]
+            # a pair always fits in the vocabulary (as before batches); every pair looked up as before
+            if len(others) == 1:
+                return self.score_some(a, others, wanted)
+            scored = [self.score_many(a, [b])[0] for b in others]
+            return [s if wanted is None or wanted[j] else None for j, s in enumerate(scored)]
         weighed, batch = got
-        wa, wbs = weighed[0], weighed[1:]
+        wa = cast(_Weights, weighed[0])
+        if wanted is None:
+            picked = list(range(len(others)))
+        else:
+            picked = [j for j, want in enumerate(wanted) if want]
+            if not picked:
+                return [None] * len(others)
+        wbs = cast(list[_Weights], [weighed[j + 1] for j in picked])
+        chosen = others if len(picked) == len(others) else [others[j] for j in picked]
         keys_a = wa.feats.keys
         segs = 3 * len(wbs)
         dots = mins = np.zeros(segs)
@@ -387,17 +419,23 @@ class Scorer:
         cos = np.divide(dots, na * nb, out=np.zeros(segs), where=(na != 0) & (nb != 0) & (dots > 0))
         inside = np.divide(mins, np.minimum(ma, mb), out=np.zeros(segs), where=(ma != 0) & (mb != 0))
         lang, simhash, when = a.lang, a.signals.simhash, a.when
-        same = np.array([b.lang == lang for b in others])
+        same = np.array([b.lang == lang for b in chosen])
         terms = np.where(same, cos[1::3], 0.0).tolist()
         terms_contained = np.where(same, inside[1::3], 0.0).tolist()
         headline = np.where(same, cos[2::3], 0.0).tolist()
-        hamming = [(simhash ^ b.signals.simhash).bit_count() for b in others]
+        hamming = [(simhash ^ b.signals.simhash).bit_count() for b in chosen]
         if when is None:
-            days: list[float | None] = [None] * len(others)
+            days: list[float | None] = [None] * len(chosen)
         else:
-            days = [None if (bw := b.when) is None else (bw - when) / DAY for b in others]
-        return list(map(PairScore, cos[0::3].tolist(), terms, inside[0::3].tolist(), terms_contained, headline,
-                        hamming, days))
+            days = [None if (bw := b.when) is None else (bw - when) / DAY for b in chosen]
+        scores = list(map(PairScore, cos[0::3].tolist(), terms, inside[0::3].tolist(), terms_contained, headline,
+                          hamming, days))
+        if len(picked) == len(others):
+            return cast(list[PairScore | None], scores)
+        out: list[PairScore | None] = [None] * len(others)
+        for j, s in zip(picked, scores):
+            out[j] = s
+        return out
 
 
 def log_counts(counts: np.ndarray) -> np.ndarray:
