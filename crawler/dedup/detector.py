@@ -286,7 +286,8 @@ class Detector:
         links = [rules.link_relation(new, other, found[oid], new_links) for oid, other in zip(order, arts)]
         # A pair the content rejects whatever its scores, and no link joins, is decided (None) without
         # them: three candidates in four in crawl order (two reports of different incidents).
-        wanted = [link is not None or not rules.rejects_by_content(new, other, th) for link, other in zip(links, arts)]
+        rejected = rules.rejected_by_content(new, arts, th)
+        wanted = [link is not None or not no for link, no in zip(links, rejected)]
         scores = self.scorer.score_some(new, arts, wanted)  # every pair wanted in one pass
         self.store.release_terms(order)  # words read for the scorer: it holds them now
         for other, link, s in zip(arts, links, scores):

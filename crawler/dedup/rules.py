@@ -118,7 +118,8 @@ def incident_ids(art: StoredArticle) -> frozenset[str]:
 
 
 def _principal_ids(art: StoredArticle) -> frozenset[str]:
-    counts = {a: n for a, n in art.signals.anchors.items() if a.startswith(INCIDENT_ID_PREFIXES)}
+    anchors = art.signals.anchors
+    counts = {a: anchors[a] for a in incident_ids(art)}  # the ids among its anchors, a few
     top = max(counts.values(), default=0)
     return frozenset(a for a, n in counts.items() if n == top)
 
@@ -176,17 +177,38 @@ def conflicting_incidents(a: StoredArticle, b: StoredArticle, th: Thresholds = D
 def conflicts(a: StoredArticle, b: StoredArticle, th: Thresholds = DEFAULTS) -> bool:
     """Whether :func:`conflicting_incidents` finds something, without listing it (asked of every
     candidate pair; the lists are the evidence of a flag)."""
-    ia, ib = incident_ids(a), incident_ids(b)
-    if ia and ib:
-        if ia.isdisjoint(ib):
-            return True
-        if th.principal_ids and principal_ids(a).isdisjoint(ib) and principal_ids(b).isdisjoint(ia):
-            return True
-    if th.template_products and a.source and a.source == b.source and a.lang == b.lang:
-        ha, hb = headline_names(a), headline_names(b)
-        if ha and hb and ha.isdisjoint(hb):
-            return True
-    return False
+    return _Conflicts(a, th).with_(b)
+
+
+class _Conflicts:
+    """:func:`conflicts` of one article ``a`` with each of many, ``a``'s facts looked up once."""
+
+    __slots__ = ("a", "ha", "ia", "pa", "th")
+
+    def __init__(self, a: StoredArticle, th: Thresholds) -> None:
+        self.a, self.th = a, th
+        self.ia = incident_ids(a)
+        self.pa: frozenset[str] | None = None
+        self.ha: frozenset[str] | None = None
+
+    def with_(self, b: StoredArticle) -> bool:
+        a, th, ia = self.a, self.th, self.ia
+        ib = incident_ids(b)
+        if ia and ib:
+            if ia.isdisjoint(ib):
+                return True
+            if th.principal_ids:
+                pa = self.pa if self.pa is not None else principal_ids(a)
+                self.pa = pa
+                if pa.isdisjoint(ib) and principal_ids(b).isdisjoint(ia):
+                    return True
+        if th.template_products and a.source and a.source == b.source and a.lang == b.lang:
+            ha = self.ha if self.ha is not None else headline_names(a)
+            self.ha = ha
+            hb = headline_names(b)
+            if ha and hb and ha.isdisjoint(hb):
+                return True
+        return False
 
 
 def is_exact(new: StoredArticle, other: StoredArticle) -> bool:
@@ -194,10 +216,15 @@ def is_exact(new: StoredArticle, other: StoredArticle) -> bool:
     return new.signals.content_hash == other.signals.content_hash and new.signals.length > 0
 
 
-def rejects_by_content(new: StoredArticle, other: StoredArticle, th: Thresholds) -> bool:
-    """Whether :func:`classify` says None whatever the pair's scores: not a copy, and the two name
-    different incidents. Such a pair no link joins needs no scores (``decide`` says None)."""
-    return bool(th.incident_ids) and not is_exact(new, other) and conflicts(new, other, th)
+def rejected_by_content(new: StoredArticle, others: list[StoredArticle], th: Thresholds) -> list[bool]:
+    """For each of ``others``, whether :func:`classify` says None whatever the pair's scores: not a
+    copy of ``new``, and the two name different incidents. Such a pair no link joins needs no
+    scores (``decide`` says None)."""
+    if not th.incident_ids:
+        return [False] * len(others)
+    content_hash, length = new.signals.content_hash, new.signals.length
+    conflict = _Conflicts(new, th).with_
+    return [not (length > 0 and b.signals.content_hash == content_hash) and conflict(b) for b in others]
 
 
 def link_relation(new: StoredArticle, other: StoredArticle, found: set[Found], new_links: dict[str, str]) -> Kind | None:
