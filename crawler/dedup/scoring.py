@@ -390,7 +390,8 @@ class Scorer:
         chosen = others if len(picked) == len(others) else [others[j] for j in picked]
         keys_a = wa.feats.keys
         segs = 3 * len(wbs)
-        dots = mins = np.zeros(segs)
+        dots: np.ndarray = np.zeros(segs)
+        mins: np.ndarray = dots
         if len(keys_a):
             if batch is not None:  # all weighed just now, ``a`` first: the others' part of the batch
                 at_b = len(keys_a)
