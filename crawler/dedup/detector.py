@@ -301,11 +301,17 @@ class Detector:
         named = rules.named_originals(new)
         new_sources = rules.sources(new)
         order = sorted(others)
-        scores = self.scorer.score_many(new, [others[oid] for oid in order])  # every pair in one pass
+        arts = [others[oid] for oid in order]
+        links = [rules.link_relation(new, other, found[oid], new_links) for oid, other in zip(order, arts)]
+        # A pair the content rejects whatever its scores, and no link joins, is decided (None) without
+        # them: three candidates in four in crawl order (two reports of different incidents).
+        rejected = rules.rejected_by_content(new, arts, th)
+        wanted = [link is not None or not no for link, no in zip(links, rejected)]
+        scores = self.scorer.score_some(new, arts, wanted)  # every pair wanted in one pass
         self.store.release_terms(order)  # words read for the scorer: it holds them now
-        for oid, s in zip(order, scores):
-            other = others[oid]
-            link = rules.link_relation(new, other, found[oid], new_links)
+        for other, link, s in zip(arts, links, scores):
+            if s is None:
+                continue
             relation = rules.classify(new, other, s, th, new_sources=new_sources, observe=self.observe)
             if relation is not None:
                 judged.content_match = True

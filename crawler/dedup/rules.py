@@ -9,6 +9,7 @@ laid over the content's answer). ``refute_links`` drops links the content contra
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -110,18 +111,25 @@ def _memo(art: StoredArticle, key: str, compute):
 
 def incident_ids(art: StoredArticle) -> frozenset[str]:
     """The ids that name one incident: CVE ids (and GHSA advisories)."""
-    return _memo(art, "_incident_ids",
-                 lambda: frozenset(a for a in art.signals.anchors if a.startswith(INCIDENT_ID_PREFIXES)))
+    got = art.signals.__dict__.get("_incident_ids")  # ``_memo``'s lookup, inline: twice a candidate pair
+    if got is None:
+        got = _memo(art, "_incident_ids",
+                    lambda: frozenset(a for a in art.signals.anchors if a.startswith(INCIDENT_ID_PREFIXES)))
+    return got
+
+
+def _principal_ids(art: StoredArticle) -> frozenset[str]:
+    anchors = art.signals.anchors
+    counts = {a: anchors[a] for a in incident_ids(art)}  # the ids among its anchors, a few
+    top = max(counts.values(), default=0)
+    return frozenset(a for a, n in counts.items() if n == top)
 
 
 def principal_ids(art: StoredArticle) -> frozenset[str]:
     """The incident ids an article names most often: its subject. The others are context (the
     product's earlier bug, the flaw chained with it, the rest of a patch round)."""
-    def compute() -> frozenset[str]:
-        counts = {a: n for a, n in art.signals.anchors.items() if a.startswith(INCIDENT_ID_PREFIXES)}
-        top = max(counts.values(), default=0)
-        return frozenset(a for a, n in counts.items() if n == top)
-    return _memo(art, "_principal_ids", compute)
+    got = art.signals.__dict__.get("_principal_ids")
+    return got if got is not None else _memo(art, "_principal_ids", lambda: _principal_ids(art))
 
 
 def same_subject(a: StoredArticle, b: StoredArticle) -> bool:
@@ -134,7 +142,8 @@ def same_subject(a: StoredArticle, b: StoredArticle) -> bool:
 
 def headline_names(art: StoredArticle) -> frozenset[str]:
     """What a headline names: its anchors less figures and dates (products, vendors, ids)."""
-    return _memo(art, "_headline_names", lambda: frozenset(
+    got = art.signals.__dict__.get("_headline_names")
+    return got if got is not None else _memo(art, "_headline_names", lambda: frozenset(
         a for a in extract_anchors(art.title, art.lang) if not a.startswith(("n:", "d:"))) if art.title else frozenset())
 
 
@@ -164,6 +173,59 @@ def conflicting_incidents(a: StoredArticle, b: StoredArticle, th: Thresholds = D
         if ha and hb and not (ha & hb):
             return {"products": sorted(ha ^ hb)}
     return None
+
+
+def conflicts(a: StoredArticle, b: StoredArticle, th: Thresholds = DEFAULTS) -> bool:
+    """Whether :func:`conflicting_incidents` finds something, without listing it (asked of every
+    candidate pair; the lists are the evidence of a flag)."""
+    return _Conflicts(a, th).with_(b)
+
+
+class _Conflicts:
+    """:func:`conflicts` of one article ``a`` with each of many, ``a``'s facts looked up once."""
+
+    __slots__ = ("a", "ha", "ia", "pa", "th")
+
+    def __init__(self, a: StoredArticle, th: Thresholds) -> None:
+        self.a, self.th = a, th
+        self.ia = incident_ids(a)
+        self.pa: frozenset[str] | None = None
+        self.ha: frozenset[str] | None = None
+
+    def with_(self, b: StoredArticle) -> bool:
+        a, th, ia = self.a, self.th, self.ia
+        ib = incident_ids(b)
+        if ia and ib:
+            if ia.isdisjoint(ib):
+                return True
+            if th.principal_ids:
+                pa = self.pa if self.pa is not None else principal_ids(a)
+                self.pa = pa
+                if pa.isdisjoint(ib) and principal_ids(b).isdisjoint(ia):
+                    return True
+        if th.template_products and a.source and a.source == b.source and a.lang == b.lang:
+            ha = self.ha if self.ha is not None else headline_names(a)
+            self.ha = ha
+            hb = headline_names(b)
+            if ha and hb and ha.isdisjoint(hb):
+                return True
+        return False
+
+
+def is_exact(new: StoredArticle, other: StoredArticle) -> bool:
+    """The same content (and some): ``classify``'s first rung."""
+    return new.signals.content_hash == other.signals.content_hash and new.signals.length > 0
+
+
+def rejected_by_content(new: StoredArticle, others: list[StoredArticle], th: Thresholds) -> list[bool]:
+    """For each of ``others``, whether :func:`classify` says None whatever the pair's scores: not a
+    copy of ``new``, and the two name different incidents. Such a pair no link joins needs no
+    scores (``decide`` says None)."""
+    if not th.incident_ids:
+        return [False] * len(others)
+    content_hash, length = new.signals.content_hash, new.signals.length
+    conflict = _Conflicts(new, th).with_
+    return [not (length > 0 and b.signals.content_hash == content_hash) and conflict(b) for b in others]
 
 
 def link_relation(new: StoredArticle, other: StoredArticle, found: set[Found], new_links: dict[str, str]) -> Kind | None:
@@ -216,9 +278,9 @@ def classify(new: StoredArticle, other: StoredArticle, s: PairScore, th: Thresho
     """What the content says the pair is. A cross-language match comes back as ``TRANSLATION``
     whichever side translates; the caller decides whether it stands (one original per translation).
     ``observe`` is told each decision weighed (see ``Observe``)."""
-    if new.signals.content_hash == other.signals.content_hash and new.signals.length > 0:
+    if is_exact(new, other):
         return Relation(Kind.EXACT, 1.0)
-    if th.incident_ids and conflicting_incidents(new, other, th):
+    if th.incident_ids and conflicts(new, other, th):
         # Related, not the same incident: the likeness is the product's or the template's
         # (two advisories written from one CERT template are reposts by their words).
         return None
@@ -292,10 +354,11 @@ def evidence(new: StoredArticle, other: StoredArticle) -> dict[str, Any]:
     ids = sorted(x for x in both if x.startswith(INCIDENT_ID_PREFIXES))
     rest = [x for x in both if not x.startswith(INCIDENT_ID_PREFIXES)]
     shared = [*(x for x in ids if ":" not in x), *(x for x in ids if ":" in x)]
+    # the first of each group only (``nsmallest``: ``sorted(...)[:n]``, without sorting a hundred names)
     if len(shared) < EVIDENCE_ANCHORS:
-        shared += sorted(x for x in rest if ":" not in x)
+        shared += heapq.nsmallest(EVIDENCE_ANCHORS - len(shared), (x for x in rest if ":" not in x))
     if len(shared) < EVIDENCE_ANCHORS:
-        shared += sorted(x for x in rest if ":" in x)
+        shared += heapq.nsmallest(EVIDENCE_ANCHORS - len(shared), (x for x in rest if ":" in x))
     out: dict[str, Any] = {"shared": shared[:EVIDENCE_ANCHORS]}
     ia, ib = incident_ids(new), incident_ids(other)
     if (ia ^ ib) and ia and ib:

@@ -33,6 +33,8 @@ _NO_IDS = np.zeros(0, dtype=np.int32)
 #: ``1.0 + np.log(counts)`` element by element (checked in tests/dedup/test_scoring.py).
 _LOG_COUNTS = 1.0 + np.log(np.maximum(np.arange(1 << 16, dtype=np.int32), 1))
 _NO_DROP: frozenset[str] = frozenset()
+#: The part of ``ArticleFeatures`` a feature is in (anchors, words, headline words), in its key.
+_PART_OF = np.arange(3, dtype=np.int32)
 
 
 @lru_cache(maxsize=20_000)
@@ -42,7 +44,7 @@ def headline_words(title: str, lang: str) -> dict[str, int]:
     return dict(terms(fold(title), lang)) if title else {}
 
 
-@dataclass
+@dataclass(slots=True)
 class PairScore:
     anchors: float = 0.0  # cosine of IDF-weighted anchors
     terms: float = 0.0  # cosine of IDF-weighted words (same language only)
@@ -123,16 +125,29 @@ class _Weights:
 
 
 @dataclass(slots=True)
+class _Batch:
+    """Articles weighed together, one after the other: their keys, weights, and each feature's
+    segment ``3 * n + part`` (``n``: the article's place in the batch)."""
+
+    keys: np.ndarray
+    w: np.ndarray
+    seg: np.ndarray
+
+
+@dataclass(slots=True)
 class ArticleFeatures:
-    """An article's anchors, words and headline words, one after the other (each part by
-    ascending id), with their counts (uint16 when they fit: ``log_counts`` makes them the
-    ``1 + log(count)`` one array operation weighs all three with)."""
+    """An article's anchors, words and headline words, one after the other, as keys
+    ``3 * id + part`` (part 0, 1, 2: each part by ascending id; the one key ``score_many`` looks
+    a feature up by, where a headline word and a word share an id), with their counts (uint16
+    when they fit: ``log_counts`` makes them the ``1 + log(count)`` one array operation weighs
+    all three with). int32 keys: ids stay below ``feature_index.VOCABULARY_SIZE``."""
 
     epoch: int  # the feature index's vocabulary the ids belong to
-    ids: np.ndarray
+    keys: np.ndarray
     counts: np.ndarray
     words_at: int  # where the words start
     headline_at: int  # where the headline words start
+    parts: tuple[int, int, int]  # how many anchors, words and headline words
 
 
 class Scorer:
@@ -157,6 +172,7 @@ class Scorer:
         self._weighted_at = (-1, -1, -1)  # (generation, epoch, total) of the weighted cache
         self._drop_ids: dict[str, tuple[frozenset[str], int, np.ndarray]] = {}
         self._table = np.full(0, -1, dtype=np.int32)
+        self._idf_table: tuple[int, np.ndarray] = (-1, np.zeros(0))  # (total, IDF by df) of ``_idf``
 
     def cached(self, article_id: int) -> bool:
         return article_id in self._cache
@@ -164,7 +180,7 @@ class Scorer:
     def forget(self, article_id: int) -> None:
         gone = self._cache.pop(article_id, None)
         if gone is not None:
-            self._cached_features -= len(gone.ids)
+            self._cached_features -= len(gone.keys)
         self._weighted.pop(article_id, None)
 
     def clear(self) -> None:
@@ -211,14 +227,16 @@ class Scorer:
         counts = np.concatenate((anchors.counts, words.counts, headline.counts))
         if len(counts) and counts.max() < len(_LOG_COUNTS):
             counts = counts.astype(np.uint16)
-        out = ArticleFeatures(epoch, np.concatenate((anchors.ids, words.ids, headline.ids)), counts,
-                              len(anchors.ids), len(anchors.ids) + len(words.ids))
+        parts = (len(anchors.ids), len(words.ids), len(headline.ids))
+        keys = np.concatenate((anchors.ids, words.ids, headline.ids)) * 3
+        keys += np.repeat(_PART_OF, parts)
+        out = ArticleFeatures(epoch, keys, counts, parts[0], parts[0] + parts[1], parts)
         self.forget(art.id)
         self._cache[art.id] = out
-        self._cached_features += len(out.ids)
+        self._cached_features += len(out.keys)
         while self._cached_features > ARTICLE_CACHE_FEATURES and len(self._cache) > 1:
             _, gone = self._cache.popitem(last=False)
-            self._cached_features -= len(gone.ids)
+            self._cached_features -= len(gone.keys)
         return out
 
     def _dropped(self, source: str, drop: frozenset[str]) -> np.ndarray:
@@ -231,10 +249,41 @@ class Scorer:
         self._drop_ids[source] = (drop, self.features.epoch, ids)
         return ids
 
+    def _idf(self, keys: np.ndarray) -> np.ndarray:
+        """``FeatureIndex.idf_of`` of the features with these keys, the same floats: the IDF
+        depends on a feature's document frequency alone, so the logarithm is taken once per
+        frequency (a table as long as the largest, about the catalog's size) and gathered, where
+        ``idf_of`` took one per feature of every candidate (57,000 an article in crawl order);
+        with fewer features in the vocabulary than keys asked for, gathered by key from the
+        IDF of every feature (15,000 of them for 2,000 realistic articles)."""
+        fi = self.features
+        size = fi.size()
+        whole = 3 * size <= len(keys)
+        df = fi.df_of(np.arange(size) if whole else keys // 3)
+        if not len(df) or df.min() < 0:  # never below 0; the plain formula if it were
+            return fi.idf_of(keys // 3)
+        top, total = int(df.max()), fi.total()
+        held = self._idf_table
+        if held[0] != total or len(held[1]) <= top:
+            # ``df + 0.5`` in float64 and ``(N + 1) / that``, as ``idf_of`` does, one entry per df
+            held = self._idf_table = (total, np.log((total + 1) / (np.arange(max(top, total) + 1) + 0.5)))
+        return np.repeat(held[1][df], 3)[keys] if whole else held[1][df]
+
     def _weigh(self, arts: list[StoredArticle]) -> list[_Weights] | None:
         """The weights of each article under the current frequencies, those not kept computed in
         one array pass; None when the vocabulary started again meanwhile (ids handed out before
         mean nothing: the caller asks again for fewer articles)."""
+        got = self._weights(arts)
+        return None if got is None else cast(list[_Weights], got[0])
+
+    def _weights(self, arts: list[StoredArticle], wanted: list[bool] | None = None
+                 ) -> tuple[list[_Weights | None], _Batch | None] | None:
+        """:meth:`_weigh` of the articles ``wanted`` (all by default: None for the others not kept),
+        and when every one of them was weighed now: their keys, weights and segments
+        (``3 * n + part``) one after the other (what ``score_many`` would build again). Every
+        article's features are looked up all the same, in order: which feature gets which id
+        (new headline words, a restarted vocabulary), and so the order of every later sum, stays
+        what it was when all were weighed."""
         fi = self.features
         total = fi.total()
         now = (fi.generation, fi.epoch, total)
@@ -243,44 +292,51 @@ class Scorer:
             self._weighted_at = now
         out: list[_Weights | None] = []
         todo: list[tuple[int, StoredArticle, frozenset[str]]] = []
+        weighted, templates = self._weighted, self.templates
         for n, art in enumerate(arts):
-            drop = self.templates.template(art.source, fi.df, total) if self.templates is not None \
-                else _NO_DROP
-            hit = self._weighted.get(art.id)
+            drop = templates.template(art.source, fi.df, total) if templates is not None else _NO_DROP
+            hit = weighted.get(art.id)
             if hit is not None and (hit.drop is drop or hit.drop == drop):
                 out.append(hit)
             else:
                 out.append(None)
                 todo.append((n, art, drop))
-        if todo:
-            feats = [self.article_features(art) for _n, art, _d in todo]
-            drops = [self._dropped(art.source, drop) if drop else _NO_IDS for _n, art, drop in todo]
-            if (fi.generation, fi.epoch, fi.total()) != now:
-                return None
-            ids = np.concatenate([f.ids for f in feats])
-            w = log_counts(np.concatenate([f.counts for f in feats])) * fi.idf_of(ids)
+        if not todo:
+            return out, None
+        feats = [self.article_features(art) for _n, art, _d in todo]
+        drops = [self._dropped(art.source, drop) if drop else _NO_IDS for _n, art, drop in todo]
+        if (fi.generation, fi.epoch, fi.total()) != now:
+            return None
+        complete = len(todo) == len(arts)
+        if wanted is not None:
+            keep = [k for k, (n, _art, _drop) in enumerate(todo) if wanted[n]]
+            if len(keep) < len(todo):
+                complete = len(keep) == sum(wanted)
+                todo, feats, drops = [todo[k] for k in keep], [feats[k] for k in keep], [drops[k] for k in keep]
+                if not todo:
+                    return out, None
+        keys = feats[0].keys if len(feats) == 1 else np.concatenate([f.keys for f in feats])
+        w = log_counts(np.concatenate([f.counts for f in feats])) * self._idf(keys)
+        if any(len(d) for d in drops):
             lo = 0
-            parts: list[int] = []
             for f, drop_ids in zip(feats, drops):
-                hi = lo + len(f.ids)
                 h = f.headline_at
                 if len(drop_ids) and h:  # template features weigh nothing: the same sums as leaving them out
-                    at = np.searchsorted(drop_ids, f.ids[:h])
+                    ids = f.keys[:h] // 3
+                    at = np.searchsorted(drop_ids, ids)
                     np.minimum(at, len(drop_ids) - 1, out=at)
-                    w[lo:lo + h][drop_ids[at] == f.ids[:h]] = 0.0
-                parts += (f.words_at, h - f.words_at, len(f.ids) - h)
-                lo = hi
-            seg = np.repeat(np.arange(len(parts)), parts)
-            norms = np.sqrt(np.bincount(seg, weights=w * w, minlength=len(parts))).tolist()
-            masses = np.bincount(seg, weights=w, minlength=len(parts)).tolist()
-            lo = 0
-            for k, ((n, art, drop), f) in enumerate(zip(todo, feats)):
-                hi = lo + len(f.ids)
-                got = _Weights(drop, f, w[lo:hi], norms[3 * k:3 * k + 3], masses[3 * k:3 * k + 3])
-                self._weighted[art.id] = got
-                out[n] = got
-                lo = hi
-        return cast(list[_Weights], out)
+                    w[lo:lo + h][drop_ids[at] == ids] = 0.0
+                lo += len(f.keys)
+        parts = [p for f in feats for p in f.parts]
+        seg = np.repeat(np.arange(len(parts)), parts)
+        norms = np.sqrt(np.bincount(seg, weights=w * w, minlength=len(parts))).tolist()
+        masses = np.bincount(seg, weights=w, minlength=len(parts)).tolist()
+        lo = k = 0
+        for (n, art, drop), f in zip(todo, feats):
+            hi = lo + len(f.keys)
+            out[n] = weighted[art.id] = _Weights(drop, f, w[lo:hi], norms[k:k + 3], masses[k:k + 3])
+            lo, k = hi, k + 3
+        return out, (_Batch(keys, w, seg) if complete else None)
 
     def score(self, a: StoredArticle, b: StoredArticle) -> PairScore:
         return self.score_many(a, [b])[0]
@@ -293,37 +349,57 @@ class Scorer:
 
     def score_many(self, a: StoredArticle, others: list[StoredArticle]) -> list[PairScore]:
         """``a`` scored against each of ``others``, all pairs in one array pass: the features of the
-        others, one after the other, are looked up in ``a``'s, and each pair's dot product and
-        shared minimum summed by ``np.bincount`` (a candidate's sums do not depend on the others
-        in the batch: ``score(a, b)`` gives the same floats). Equal to scoring each pair alone
-        (``Vector.compare`` in tests/dedup/test_scoring.py, the code this replaced) up to rounding
-        (the sums run in another order: 2e-15 on the corpus); that took about ten numpy calls per
-        vector pair, most of an article's query time."""
+        others, one after the other, are looked up in ``a``'s, each pair's dot product and shared
+        minimum summed by ``np.bincount``, and the cosines and containments divided out as arrays
+        (a candidate's sums do not depend on the others in the batch: ``score(a, b)`` gives the
+        same floats). Equal to scoring each pair alone (``Vector.compare`` in
+        tests/dedup/test_scoring.py, the code this replaced) up to rounding (the sums run in
+        another order: 2e-15 on the corpus); that took about ten numpy calls per vector pair,
+        most of an article's query time."""
+        return cast(list[PairScore], self.score_some(a, others, None))
+
+    def score_some(self, a: StoredArticle, others: list[StoredArticle], wanted: list[bool] | None
+                   ) -> list[PairScore | None]:
+        """:meth:`score_many` of the others ``wanted`` (all when None), None for the rest: the
+        same floats for those scored (a pair's scores do not depend on the others in the batch)
+        and the same features looked up for all, in the same order (see :meth:`_weights`).
+        Rules that reject a pair whatever its scores spare its arrays (three in four candidates
+        in crawl order)."""
         if not others:
             return []
         epoch = self.features.epoch
-        got = self._weigh([a, *others])
+        got = self._weights([a, *others], None if wanted is None else [True, *wanted])
         if got is None or self.features.epoch != epoch:
-            if len(others) == 1:  # a pair always fits in the vocabulary (as before batches)
-                return self.score_many(a, others)
-            return [self.score_many(a, [b])[0] for b in others]
-        wa, wbs = got[0], got[1:]
-        fa = wa.feats
-        # Where each feature of ``a`` is, by key ``3 * id + part`` in a table as long as the
-        # vocabulary (a gather per feature of the others, where a binary search took ten steps):
-        # set for ``a``, cleared after.
-        keys_a = fa.ids.astype(np.int64) * 3
-        keys_a[fa.words_at:fa.headline_at] += 1
-        keys_a[fa.headline_at:] += 2
-        parts = [n for wb in wbs for n in (wb.feats.words_at, wb.feats.headline_at - wb.feats.words_at,
-                                           len(wb.feats.ids) - wb.feats.headline_at)]
-        segs = len(parts)
-        dots: list[float] = [0.0] * segs
-        mins: list[float] = [0.0] * segs
+            # a pair always fits in the vocabulary (as before batches); every pair looked up as before
+            if len(others) == 1:
+                return self.score_some(a, others, wanted)
+            scored = [self.score_many(a, [b])[0] for b in others]
+            return [s if wanted is None or wanted[j] else None for j, s in enumerate(scored)]
+        weighed, batch = got
+        wa = cast(_Weights, weighed[0])
+        if wanted is None:
+            picked = list(range(len(others)))
+        else:
+            picked = [j for j, want in enumerate(wanted) if want]
+            if not picked:
+                return [None] * len(others)
+        wbs = cast(list[_Weights], [weighed[j + 1] for j in picked])
+        chosen = others if len(picked) == len(others) else [others[j] for j in picked]
+        keys_a = wa.feats.keys
+        segs = 3 * len(wbs)
+        dots: np.ndarray = np.zeros(segs)
+        mins: np.ndarray = dots
         if len(keys_a):
-            seg = np.repeat(np.arange(segs), parts)
-            keys = np.concatenate([wb.feats.ids for wb in wbs]).astype(np.int64) * 3
-            keys += seg % 3
+            if batch is not None:  # all weighed just now, ``a`` first: the others' part of the batch
+                at_b = len(keys_a)
+                keys, ws, seg = batch.keys[at_b:], batch.w[at_b:], batch.seg[at_b:]
+            else:
+                keys = np.concatenate([wb.feats.keys for wb in wbs])
+                ws = np.concatenate([wb.w for wb in wbs])
+                seg = np.repeat(np.arange(3, segs + 3), [p for wb in wbs for p in wb.feats.parts])
+            # Where each feature of ``a`` is, by key, in a table as long as the vocabulary (a
+            # gather per feature of the others, where a binary search took ten steps): set for
+            # ``a``, cleared after.
             table = self._positions(3 * self.features.size())
             table[keys_a] = np.arange(len(keys_a), dtype=np.int32)
             try:
@@ -332,26 +408,34 @@ class Scorer:
                 table[keys_a] = -1
             hit = np.flatnonzero(at >= 0)
             if len(hit):
-                xs = wa.w[at[hit]]
-                ys = np.concatenate([wb.w for wb in wbs])[hit]
-                hs = seg[hit]
-                dots = np.bincount(hs, weights=xs * ys, minlength=segs).tolist()
-                mins = np.bincount(hs, weights=np.minimum(xs, ys), minlength=segs).tolist()
-        na, ma = wa.norms, wa.masses
-        out = []
-        for j, (b, wb) in enumerate(zip(others, wbs)):
-            s = PairScore()
-            nb, mb = wb.norms, wb.masses
-            k = 3 * j
-            s.anchors, s.anchors_contained = _cosine(dots[k], na[0], nb[0]), _contained(mins[k], ma[0], mb[0])
-            if a.lang == b.lang:
-                s.terms = _cosine(dots[k + 1], na[1], nb[1])
-                s.terms_contained = _contained(mins[k + 1], ma[1], mb[1])
-                s.headline = _cosine(dots[k + 2], na[2], nb[2])
-            s.hamming = (a.signals.simhash ^ b.signals.simhash).bit_count()
-            if a.when is not None and b.when is not None:
-                s.days = (b.when - a.when) / DAY
-            out.append(s)
+                xs, ys = wa.w[at[hit]], ws[hit]
+                hs = seg[hit]  # each hit's pair and part, after ``a``'s three
+                dots = np.bincount(hs, weights=xs * ys, minlength=segs + 3)[3:]
+                mins = np.bincount(hs, weights=np.minimum(xs, ys), minlength=segs + 3)[3:]
+        # ``_cosine`` and ``_contained`` of the pair scored alone, for every pair and part at once
+        # (the same IEEE operations on the same floats)
+        na, ma = np.tile(wa.norms, len(wbs)), np.tile(wa.masses, len(wbs))
+        nb = np.array([x for wb in wbs for x in wb.norms])
+        mb = np.array([x for wb in wbs for x in wb.masses])
+        cos = np.divide(dots, na * nb, out=np.zeros(segs), where=(na != 0) & (nb != 0) & (dots > 0))
+        inside = np.divide(mins, np.minimum(ma, mb), out=np.zeros(segs), where=(ma != 0) & (mb != 0))
+        lang, simhash, when = a.lang, a.signals.simhash, a.when
+        same = np.array([b.lang == lang for b in chosen])
+        terms = np.where(same, cos[1::3], 0.0).tolist()
+        terms_contained = np.where(same, inside[1::3], 0.0).tolist()
+        headline = np.where(same, cos[2::3], 0.0).tolist()
+        hamming = [(simhash ^ b.signals.simhash).bit_count() for b in chosen]
+        if when is None:
+            days: list[float | None] = [None] * len(chosen)
+        else:
+            days = [None if (bw := b.when) is None else (bw - when) / DAY for b in chosen]
+        scores = list(map(PairScore, cos[0::3].tolist(), terms, inside[0::3].tolist(), terms_contained, headline,
+                          hamming, days))
+        if len(picked) == len(others):
+            return cast(list[PairScore | None], scores)
+        out: list[PairScore | None] = [None] * len(others)
+        for j, s in zip(picked, scores):
+            out[j] = s
         return out
 
 
@@ -360,11 +444,3 @@ def log_counts(counts: np.ndarray) -> np.ndarray:
     if counts.dtype == np.uint16:
         return _LOG_COUNTS[counts]
     return 1.0 + np.log(counts)
-
-
-def _cosine(dot: float, na: float, nb: float) -> float:
-    return dot / (na * nb) if na and nb and dot > 0 else 0.0
-
-
-def _contained(shared: float, ma: float, mb: float) -> float:
-    return shared / min(ma, mb) if ma and mb else 0.0

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from crawler.dedup import feature_index, scoring
+from crawler.dedup import feature_index, rules, scoring
 from crawler.dedup import store as store_module
 from crawler.dedup.detector import Detector
 from crawler.dedup.features import Article
@@ -84,3 +84,23 @@ def test_counts_weigh_by_table_as_by_log() -> None:
     assert np.array_equal(scoring.log_counts(counts.astype(np.uint16)), 1.0 + np.log(counts))
     big = np.array([3, 70_000], dtype=np.int32)  # past uint16: computed
     assert np.array_equal(scoring.log_counts(big), 1.0 + np.log(big))
+
+
+def test_pairs_rejected_by_content_unscored_give_the_same_matches(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The detector does not score a pair whose incidents conflict and that no link joins; scoring
+    every pair (as before) gives the same matches and flags, float for float."""
+    articles = catalog_articles()
+    rejected: list[bool] = []
+    judge = rules.rejected_by_content
+
+    def counted(new: Any, others: Any, th: Any) -> list[bool]:
+        got = judge(new, others, th)
+        rejected.extend(got)
+        return got
+
+    monkeypatch.setattr(rules, "rejected_by_content", counted)
+    reference = run(articles)
+    assert sum(rejected) > len(rejected) / 4, "the test means something"
+    assert sum(len(found) for _id, found in reference[0]) > 20
+    monkeypatch.setattr(rules, "rejected_by_content", lambda new, others, th: [False] * len(others))
+    assert run(articles) == reference

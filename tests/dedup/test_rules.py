@@ -284,3 +284,47 @@ def test_evidence_orders_shared_anchors_ids_then_plain_names_then_prefixed() -> 
     assert rules.evidence(a, b)["shared"] == every[:rules.EVIDENCE_ANCHORS]
     few = with_ids(art(3, anchors=0), "cve-2024-9", "n:3", "apache")
     assert rules.evidence(a, few)["shared"] == ["cve-2024-9", "apache", "n:3"]
+
+
+def mixed_pairs() -> list[StoredArticle]:
+    """Articles naming ids (as subject and in passing), none, one template's products, copies."""
+    return [
+        counted_ids(art(1, source="A"), cve_2024_1=3, cve_2024_2=1),
+        counted_ids(art(2, day=1.0, source="B"), cve_2024_3=3, cve_2024_2=1),
+        counted_ids(art(3, day=1.0, source="A"), cve_2024_2=2),
+        counted_ids(art(4, "zh", day=2.0, source="B"), cve_2024_1=1, cve_2024_3=3),
+        counted_ids(art(5, day=1.0, source="A", content_hash=1), cve_2024_9=1),  # a copy of 1, another id
+        art(6, day=1.0, source="A"),
+        titled(art(7, "zh", source="CERT"), "【漏洞通告】Apache Tomcat 远程代码执行漏洞安全风险通告"),
+        titled(art(8, "zh", day=1.0, source="CERT"), "【漏洞通告】Fortinet FortiOS 远程代码执行漏洞安全风险通告"),
+        titled(art(9, "zh", day=1.0, source="CERT", content_hash=7), "【漏洞通告】Fortinet 漏洞更新"),  # a copy of 7
+        titled(art(10, "zh", day=1.0, source="CERT"), "【漏洞通告】远程代码执行漏洞安全风险通告"),
+        with_ids(art(11, "en", day=3.0), "ghsa-abcd"),
+    ]
+
+
+@pytest.mark.parametrize("th", [DEFAULTS, replace(DEFAULTS, principal_ids=False),
+                                replace(DEFAULTS, template_products=False), replace(DEFAULTS, incident_ids=False)])
+def test_rejected_by_content_is_what_classify_says_whatever_the_scores(th) -> None:
+    """``conflicts`` is the truth of ``conflicting_incidents``; a pair ``rejected_by_content`` is
+    None by ``classify`` at any scores (the detector does not score it), and the others are those
+    ``classify`` does not reject before reading a score."""
+    arts = mixed_pairs()
+    strong = [dict(anchors=x, terms=x, headline=x, anchors_contained=x, terms_contained=x, hamming=h)
+              for x, h in ((0.99, 0), (0.5, 30), (0.0, 64))]
+    rejected_any = kept_any = False
+    for new in arts:
+        got = rules.rejected_by_content(new, arts, th)
+        assert len(got) == len(arts)
+        for other, rejected in zip(arts, got):
+            conflict = bool(rules.conflicting_incidents(new, other, th))
+            assert rules.conflicts(new, other, th) is conflict
+            exact = rules.is_exact(new, other)
+            assert rejected is (bool(th.incident_ids) and not exact and conflict)
+            for kw in strong:
+                s = score(new, other, **kw)
+                if rejected:
+                    assert rules.classify(new, other, s, th, new_sources=rules.sources(new)) is None
+            rejected_any |= rejected
+            kept_any |= not rejected and other is not new
+    assert kept_any and (rejected_any or not th.incident_ids)

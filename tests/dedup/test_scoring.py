@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import random
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -66,7 +67,7 @@ def vectors(scorer: Scorer, art: StoredArticle) -> tuple[Vector, Vector, Vector]
     assert got is not None
     f, w = got[0].feats, got[0].w
     t, h = f.words_at, f.headline_at
-    return Vector(f.ids[:t], w[:t]), Vector(f.ids[t:h], w[t:h]), Vector(f.ids[h:], w[h:])
+    return Vector(f.keys[:t], w[:t]), Vector(f.keys[t:h], w[t:h]), Vector(f.keys[h:], w[h:])
 
 
 # --- the straightforward computation the arrays must equal ----------------------------------
@@ -228,17 +229,17 @@ def test_article_cache_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     store = ArticleStore(":memory:")
     arts = random_articles(store, 10, seed=5)
     scorer = Scorer(store.features)
-    sizes = {a.id: len(scorer.article_features(a).ids) for a in arts}
+    sizes = {a.id: len(scorer.article_features(a).keys) for a in arts}
     scorer.clear()
     bound = sizes[arts[0].id] + sizes[arts[-1].id] + sizes[arts[-2].id]
     monkeypatch.setattr(scoring, "ARTICLE_CACHE_FEATURES", bound)
     for a in arts:
         scorer.score(arts[0], a)
-        assert scorer._cached_features == sum(len(f.ids) for f in scorer._cache.values()) <= bound
+        assert scorer._cached_features == sum(len(f.keys) for f in scorer._cache.values()) <= bound
     assert len(scorer._weighted) <= 4
     assert scorer.cached(arts[-1].id) and not scorer.cached(arts[1].id)  # the least recently scored went
     scorer.forget(arts[-1].id)
-    assert scorer._cached_features == sum(len(f.ids) for f in scorer._cache.values()) < bound
+    assert scorer._cached_features == sum(len(f.keys) for f in scorer._cache.values()) < bound
     assert_same_scores(scorer.score(arts[1], arts[2]), dict_score(store, arts[1], arts[2]))
 
 
@@ -302,3 +303,115 @@ def test_score_many_through_a_restarted_vocabulary(monkeypatch: pytest.MonkeyPat
         for b, s in zip(arts, scorer.score_many(a, arts)):
             assert_same_scores(s, dict_score(store, a, b))
     assert store.features.epoch > epoch
+
+
+# --- the same floats as the plain computation ---------------------------------------------------
+def plain_scores(scorer: Scorer, a: StoredArticle, others: list[StoredArticle]) -> list[PairScore]:
+    """What ``score_many`` computes, the plain way (the code before its arrays of divisions and
+    IDF by frequency): ``idf_of`` per feature, sums run one by one in the order of ``b``'s
+    features, the cosines and containments divided in Python. Equal float for float."""
+    fi = scorer.features
+
+    def weighed(art: StoredArticle) -> tuple[list[dict[int, float]], list[float], list[float]]:
+        f = scorer.article_features(art)
+        w = scoring.log_counts(f.counts) * fi.idf_of(f.keys // 3)
+        if scorer.templates is not None:
+            drop = scorer.templates.template(art.source, fi.df, fi.total())
+            if drop:
+                w[:f.headline_at][np.isin(f.keys[:f.headline_at] // 3, scorer._dropped(art.source, drop))] = 0.0
+        parts, norms, masses = [], [], []
+        for lo, hi in ((0, f.words_at), (f.words_at, f.headline_at), (f.headline_at, len(f.keys))):
+            part = dict(zip(f.keys[lo:hi].tolist(), w[lo:hi].tolist()))
+            squares = mass = 0.0
+            for x in part.values():
+                squares += x * x
+                mass += x
+            parts.append(part)
+            norms.append(math.sqrt(squares))
+            masses.append(mass)
+        return parts, norms, masses
+
+    pa, na, ma = weighed(a)
+    out = []
+    for b in others:
+        pb, nb, mb = weighed(b)
+        cos, inside = [], []
+        for k in range(3):
+            dot = shared = 0.0
+            for key, y in pb[k].items():
+                x = pa[k].get(key)
+                if x is not None:
+                    dot += x * y
+                    shared += min(x, y)
+            cos.append(dot / (na[k] * nb[k]) if na[k] and nb[k] and dot > 0 else 0.0)
+            inside.append(shared / min(ma[k], mb[k]) if ma[k] and mb[k] else 0.0)
+        s = PairScore(anchors=cos[0], anchors_contained=inside[0])
+        if a.lang == b.lang:
+            s.terms, s.terms_contained, s.headline = cos[1], inside[1], cos[2]
+        s.hamming = (a.signals.simhash ^ b.signals.simhash).bit_count()
+        if a.when is not None and b.when is not None:
+            s.days = (b.when - a.when) / scoring.DAY
+        out.append(s)
+    return out
+
+
+@pytest.mark.parametrize("templates", [False, True])
+def test_score_many_is_the_plain_computation_float_for_float(templates: bool) -> None:
+    store = ArticleStore(":memory:")
+    arts = random_articles(store, 25, seed=9)
+    t = None
+    if templates:
+        t = SourceTemplates(min_articles=3, min_share=0.3, min_lift=1.2)
+        for art in arts:
+            t.count(art.source, feature_names(art.signals))
+    scorer = Scorer(store.features, t)
+    for a in arts[:6]:
+        assert scorer.score_many(a, arts) == plain_scores(scorer, a, arts)
+        random_articles(store, 1, seed=10 + a.id)  # the frequencies move
+        assert scorer.score_many(a, arts[::-1]) == plain_scores(scorer, a, arts[::-1])
+
+
+def test_idf_by_frequency_is_idf_of() -> None:
+    """The IDF gathered from a table by document frequency, for a few features and for more than
+    the vocabulary holds, as the frequencies move: the floats ``idf_of`` computes."""
+    store = ArticleStore(":memory:")
+    arts = random_articles(store, 20, seed=11)
+    scorer = Scorer(store.features)
+    fi = store.features
+    for n in range(3):
+        few = scorer.article_features(arts[n]).keys
+        every = np.concatenate([scorer.article_features(art).keys for art in arts])
+        assert len(few) < 3 * fi.size() <= len(every)  # both ways
+        for keys in (few, every, every[::-1]):
+            assert np.array_equal(scorer._idf(keys), fi.idf_of(keys // 3))
+        random_articles(store, 2, seed=12 + n)
+
+
+def test_score_some_scores_only_the_wanted_and_looks_up_every_feature() -> None:
+    """The pairs not wanted get None, the others the floats of ``score_many``; and the vocabulary
+    hands out the same ids as when every pair is scored (a headline word no text holds gets its
+    id when its article is first weighed): the order of later sums does not change."""
+    got = {}
+    for some in (False, True):
+        store = ArticleStore(":memory:")
+        arts = random_articles(store, 12, seed=13)
+        extra = Article(url="https://13.example/x", lang="en", text="ransomware hospital botnet.",
+                        title="quokka zebrafish ransomware", source="news")
+        sig = compute_signals(replace(extra, title=""))  # signals without the title's words
+        store.features.count_document(feature_names(sig))
+        lone = store.get(store.insert(extra, sig))
+        assert lone is not None
+        arts.append(lone)
+        scorer = Scorer(store.features)
+        size = store.features.size()
+        wanted = [n % 3 == 0 and n != len(arts) - 1 for n in range(len(arts))]  # not ``lone``
+        scored = []
+        for a in arts[:4]:
+            scored.append(scorer.score_some(a, arts, wanted) if some else scorer.score_many(a, arts))
+        assert store.features.size() > size  # the headline words were looked up
+        got[some] = (scored, dict(store.features._ids))
+    (every, vocabulary), (some_scored, some_vocabulary) = got[False], got[True]
+    assert some_vocabulary == vocabulary
+    for all_pairs, wanted_pairs in zip(every, some_scored):
+        for n, (s, t) in enumerate(zip(all_pairs, wanted_pairs)):
+            assert t == (s if n % 3 == 0 and n != 12 else None)
