@@ -59,11 +59,12 @@ _REAP_TIMEOUT = 5.0
 #: behind (pages deferred, caught up from the archive later); on an idle one the child still has a core.
 CHILD_NICENESS = 10
 #: The catalog is committed when no request waits, else after this many pages or seconds.
-#: 256, not 64: a commit rewrites every page of the postings and df B-trees its rows fall in
-#: (most of them) and upserts the frequency of every feature its batch moved (the common words of
-#: each article), so larger batches cost less per page: 2,000 realistic pages in one growing
-#: catalog, commits 1.64-1.88 -> 1.17-1.20 CPU-ms a page (alternating runs). A kill still loses
-#: only the uncommitted batch, which the catch-up replays from the archive.
+#: 256, not 64: a commit upserts the frequency of every feature its batch moved (the common words
+#: of each article) and rewrites the pages of the df B-tree they fall in, and it writes one posting
+#: list per feature the batch posted under, so larger batches cost less per page: 2,000 realistic
+#: pages in one growing catalog, commits 1.64-1.88 -> 1.17-1.20 CPU-ms a page (alternating runs,
+#: when postings were a row each). A kill still loses only the uncommitted batch, which the
+#: catch-up replays from the archive.
 COMMIT_EVERY_PAGES = 256
 #: 5 s, not 1: a child short of CPU (niced under a busy crawl) took 0.3-1 s a page, so a 1 s
 #: batch was a commit every 1-3 pages (2-4 CPU-ms each: 3% of its work on a realistic crawl).
