@@ -256,16 +256,22 @@ def pairwise(scorer: Scorer, a: StoredArticle, b: StoredArticle) -> PairScore:
     return s
 
 
-@pytest.mark.parametrize("templates", [False, True])
-def test_score_many_equals_each_pair_scored_alone(templates: bool) -> None:
+def scorer_of_random_articles(seed: int, *, templates: bool) -> tuple[ArticleStore, list, Scorer]:
+    """25 random articles in a catalog in memory, and a scorer over them (with outlet templates
+    counted from them when ``templates``)."""
     store = ArticleStore(":memory:")
-    arts = random_articles(store, 25, seed=6)
+    arts = random_articles(store, 25, seed=seed)
     t = None
     if templates:
         t = SourceTemplates(min_articles=3, min_share=0.3, min_lift=1.2)
         for a in arts:
             t.count(a.source, feature_names(a.signals))
-    scorer = Scorer(store.features, t)
+    return store, arts, Scorer(store.features, t)
+
+
+@pytest.mark.parametrize("templates", [False, True])
+def test_score_many_equals_each_pair_scored_alone(templates: bool) -> None:
+    store, arts, scorer = scorer_of_random_articles(6, templates=templates)
     for a in arts[:5]:
         many = scorer.score_many(a, arts)
         assert len(many) == len(arts)
@@ -357,14 +363,7 @@ def plain_scores(scorer: Scorer, a: StoredArticle, others: list[StoredArticle]) 
 
 @pytest.mark.parametrize("templates", [False, True])
 def test_score_many_is_the_plain_computation_float_for_float(templates: bool) -> None:
-    store = ArticleStore(":memory:")
-    arts = random_articles(store, 25, seed=9)
-    t = None
-    if templates:
-        t = SourceTemplates(min_articles=3, min_share=0.3, min_lift=1.2)
-        for art in arts:
-            t.count(art.source, feature_names(art.signals))
-    scorer = Scorer(store.features, t)
+    store, arts, scorer = scorer_of_random_articles(9, templates=templates)
     for a in arts[:6]:
         assert scorer.score_many(a, arts) == plain_scores(scorer, a, arts)
         random_articles(store, 1, seed=10 + a.id)  # the frequencies move
