@@ -41,7 +41,7 @@ _MARKERS = tuple(dict.fromkeys(m.strip() for m in SOURCE_LINE_MARKERS + TRANSLAT
 # The test for a text node holding a marker: Python's case-insensitive regex. Pages without one
 # of the letters IGNORECASE folds to an ASCII one that ``lower()`` does not map to it (İ ı ſ K)
 # get the same answer faster from substring tests on the ASCII-lower-cased UTF-8 page text, then
-# libxml2 (``_nodes_holding``).
+# the markers' positions in the text nodes joined (``_holding``).
 _MARKER_RE = re.compile("|".join(re.escape(m) for m in _MARKERS), re.IGNORECASE)
 _CASE_TRAPS = "\u0130\u0131\u017f\u212a"
 _MARKERS_UTF8 = tuple((m, m.encode()) for m in dict.fromkeys(m.lower() for m in _MARKERS))
@@ -140,38 +140,6 @@ def detect_lang(text: str) -> str | None:
         return None
     # A CJK character carries about a word; Latin letters about a fifth of one.
     return "zh" if cjk >= 0.2 * (cjk + latin / 5) else "en"
-
-
-@cache
-def _nodes_holding(markers: tuple[str, ...]) -> Callable[[HtmlElement], list]:
-    """Text nodes holding one of ``markers`` (lower-case), found by libxml2: a marker's ASCII
-    letters compared case-insensitively with ``translate`` (the regex's IGNORECASE folds no
-    other letter to an ASCII one but the case traps, handled apart). The markers are XPath
-    variables, so no quote in one can break the expression."""
-    from lxml.etree import XPath
-
-    tests, values = [], {}
-    for i, m in enumerate(markers):
-        letters = "".join(dict.fromkeys(c for c in m if c.isascii() and c.isalpha()))
-        values[f"m{i}"] = m
-        if letters:
-            values[f"u{i}"], values[f"l{i}"] = letters.upper(), letters
-            tests.append(f"contains(translate(., $u{i}, $l{i}), $m{i})")
-        else:
-            tests.append(f"contains(., $m{i})")
-    xpath = XPath("//text()[" + " or ".join(tests) + "]")
-    return lambda tree: xpath(tree, **values)
-
-
-def _nodes_holding_text(tree: HtmlElement, markers: tuple[str, ...], page_text: str = "", low: bytes = b"") -> list:
-    """``_nodes_holding(markers)(tree)``, found in the text of all the text nodes joined: each
-    occurrence of a marker that lies within one node's stretch of it (the XPath, converting each
-    node to a string once per marker, took 1 to 4 ms a page). ``low`` is the ASCII-lower-cased
-    UTF-8 of ``page_text``, used when that is the nodes' text (the tree is the document's root)."""
-    nodes = tree.xpath("//text()")
-    text = "".join(nodes)
-    found = _holding(nodes, text, low if low and text == page_text else b"", markers)
-    return _nodes_holding(markers)(tree) if found is None else found
 
 
 def _holding(nodes: list, text: str, low: bytes, markers: tuple[str, ...]) -> list | None:

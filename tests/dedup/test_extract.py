@@ -449,16 +449,18 @@ def test_markers_present_as_substring_tests(text: str) -> None:
     assert extract_module._markers_present(page_text, low) == expected
 
 
-def test_marker_nodes_as_the_xpath_finds_them() -> None:
+def test_marker_nodes_as_the_regex_finds_them() -> None:
     import lxml.html
 
     html = ("<html><body><p>Sour<b>ce:</b> split across nodes</p><p>SOURCE: http://a.example/1</p>"
             "<div>原文链接：<a href='http://b.example'>b</a> and 原文 twice 原文链接</div><p>via</p><p>VIA: x</p>"
             "<p>no marker</p><span>参考来源：x</span></body></html>")
-    tree = lxml.html.fromstring(html)
+    nodes = extract_module._text_nodes()(lxml.html.fromstring(html))
     markers = tuple(m for m, _ in extract_module._MARKERS_UTF8)
-    assert extract_module._nodes_holding_text(tree, markers) == extract_module._nodes_holding(markers)(tree)
-    assert extract_module._nodes_holding_text(tree, ("source:",)) == extract_module._nodes_holding(("source:",))(tree)
+    by_regex = [n for n in nodes if extract_module._MARKER_RE.search(n)]
+    assert extract_module._holding(nodes, "".join(nodes), b"", markers) == by_regex
+    assert extract_module._marker_nodes(nodes) == by_regex
+    assert extract_module._holding(nodes, "".join(nodes), b"", ("source:",)) == [n for n in nodes if "source:" in n.lower()]
 
 
 # -- source lines: the long text of an element (inline scripts and styles) is not searched ----------
