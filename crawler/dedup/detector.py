@@ -171,8 +171,8 @@ class Detector:
             return False
         articles = sorted(self.store.iter_articles(), key=lambda a: (a.when if a.when is not None else math.inf, a.id))
         self.store.clear_flags()
+        self.store.features.clear_postings()  # every article is posted again below
         for art in articles:
-            self.store.features.remove(art.id, feature_names(art.signals))
             self.index.delete(art.id)
         self.scorer.clear()
         settled: set[int] = set()

@@ -399,6 +399,28 @@ def test_lists_of_one_feature_from_several_flushes_read_as_one(tmp_path) -> None
     store.close()
 
 
+def test_clearing_the_postings_removes_what_deleting_every_article_does(tmp_path) -> None:
+    """A young catalog's settle takes every article out at once: flushed lists, lists held in
+    memory and postings not flushed yet all go; the frequencies stay."""
+    store = ArticleStore(tmp_path / "c.sqlite3")
+    fi = store.features
+    fi.count_document(["t:x", "t:y"])
+    for article_id in (2, 5):
+        fi.add(article_id, ["t:x", "t:y"])
+    fi.flush()
+    assert held_postings(fi, ["t:x"]) == {"t:x": [2, 5]}  # held in memory now
+    fi.add(7, ["t:x"])  # not flushed
+    fi.clear_postings()
+    assert held_postings(fi, ["t:x", "t:y"]) == {}  # no list holds anything
+    fi.flush()
+    assert all_postings(store) == []
+    assert fi.df(["t:x", "t:y"]) == {"t:x": 1, "t:y": 1}
+    fi.add(5, ["t:y"])  # posted again, as the settle does
+    fi.flush()
+    assert all_postings(store) == [("t:y", 5)]
+    store.close()
+
+
 def test_a_delete_by_features_removes_what_a_delete_by_article_does(tmp_path) -> None:
     store = ArticleStore(tmp_path / "c.sqlite3")
     det = Detector(store)
