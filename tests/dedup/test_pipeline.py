@@ -201,9 +201,11 @@ def test_close_waits_while_the_child_answers(tmp_path):
     for answer in [service.analyse(page(n)) for n in range(1, 51)]:
         answer.result(60)
     each = (time.monotonic() - start) / 50
-    pipe.close_timeout = max(0.5, 6 * each)  # a page may take several times the mean on a busy machine
-    # a backlog about four timeouts long at the measured pace, however fast this machine is
-    backlog = [service.analyse(page(n)) for n in range(51, 51 + min(20000, int(4 * pipe.close_timeout / each) + 1))]
+    # A page may take many times the mean on a busy machine: the child runs niced, and other
+    # processes at normal priority can hold both cores for a while (0.5 s was seen exceeded).
+    pipe.close_timeout = max(2.0, 6 * each)
+    # a backlog about three timeouts long at the measured pace, however fast this machine is
+    backlog = [service.analyse(page(n)) for n in range(51, 51 + min(20000, int(3 * pipe.close_timeout / each) + 1))]
     start = time.monotonic()
     assert pipe._settle_and_close(service) == 2  # two URLs, each crawled again and again
     assert time.monotonic() - start > pipe.close_timeout  # longer than the timeout, and not given up on
