@@ -561,6 +561,15 @@ def test_detect_lang_counts_as_the_regexes_do() -> None:
     "<p><hi rend='#i'><hi rend='#i'>nested</hi></hi> and <hi rend='#b'>x</hi> <hi rend='#b'>y</hi>.</p><p>*z*</p>",
     "<p>  </p><p>text</p><head rend='h2'>  H_1  </head>tail *t*<p></p><quote><p> q </p>q_t </quote>",
     "<list><item><hi rend='#b'>a</hi><hi rend='#b'>b</hi></item></list><p><hi rend='#t'>c_d</hi></p>",
+    # paragraphs of hi and ref children without children of their own
+    "<p><hi rend='#b'>bold line</hi></p><p><ref target='http://x.example/a'>a link</ref></p><p>x</p>",
+    "<p>  1. lead_ <hi rend='#b'>a*</hi> mid_ <ref target='http://x.example'>[l]</ref> end_  </p>t_ail<p>y</p>",
+    "<p><hi rend='#b'>a</hi><hi rend='#b'>b</hi>  <hi rend='#b'>c</hi> x <hi rend='#b'>d</hi><hi rend='#i'>e</hi></p>",
+    "<p><hi rend='#u'>u</hi><hi rend='#u'>v</hi><hi rend='#sup'>1</hi><hi rend='#sup'>2</hi><hi>plain</hi></p>",
+    "<p><hi rend='#t'>c_d*</hi> after_ <hi rend='#t'>e</hi><hi rend='#t'>f</hi></p><p># <hi rend='#b'>h</hi></p>",
+    "<p><hi rend='#b'></hi>tail of empty<ref target='http://x.example'></ref>t2<ref>no target</ref> </p><p>z</p>",
+    "<p><ref target='http://x.example'>   </ref>  <hi rend='#b'>  spaced  </hi>  \n </p>  tail  <p>q</p>",
+    "<p>lead<hi rend='#i'>i</hi></p>\\(x_1\\) tail<p><hi rend='#b'>a\\_b</hi><ref target='http://x.example'>c\\*</ref></p>",
 ])
 def test_body_markdown_is_trafilaturas(body: str) -> None:
     from lxml import etree
