@@ -511,11 +511,18 @@ def _prune_sections(tree: HtmlElement, potential_tags: set[str], options: Extrac
     from crawler.dedup import trafilatura_xpaths
 
     favor_precision = options.focus == "precision"
-    tree = prune_unwanted_nodes(tree, trafilatura_xpaths.overall_discard(), with_backup=True)
+    discards = trafilatura_xpaths.section_discards()
+    if discards is None:
+        overall, captions, teasers = (trafilatura_xpaths.overall_discard(), trafilatura_xpaths.captions(),
+                                      trafilatura_xpaths.teasers())
+    else:  # the four lists from one walk
+        found = discards(tree)
+        overall, captions, teasers = [_given(found[0]), _given(found[1])], [_given(found[2])], [_given(found[3])]
+    tree = prune_unwanted_nodes(tree, overall, with_backup=True)
     if "graphic" not in potential_tags:
-        tree = prune_unwanted_nodes(tree, trafilatura_xpaths.captions())
+        tree = prune_unwanted_nodes(tree, captions)
     if options.focus != "recall":
-        tree = prune_unwanted_nodes(tree, trafilatura_xpaths.teasers())
+        tree = prune_unwanted_nodes(tree, teasers)
         if favor_precision:
             tree = prune_unwanted_nodes(tree, PRECISION_DISCARD_XPATH)
     count = _element_count()
@@ -540,6 +547,11 @@ def _prune_sections(tree: HtmlElement, potential_tags: set[str], options: Extrac
         tree = delete_by_link_density(tree, "quote", backtracking=False, favor_precision=True)
     strip_tags(tree, "span", *(() if "ref" in potential_tags else ("ref",)))
     return tree
+
+
+def _given(elements: list[_Element]) -> Callable[[_Element], list[_Element]]:
+    """A matcher giving ``elements`` (found before) for any tree."""
+    return lambda _tree: elements
 
 
 def _page_text_bound(container: HtmlElement) -> int:

@@ -413,6 +413,35 @@ def test_xpath_loops_match_trafilaturas_xpaths(seed: int) -> None:
     assert trafilatura_xpaths.captions()[0](tree) == DISCARD_IMAGE_ELEMENTS[0](tree)
     assert trafilatura_xpaths.basic_clean()(tree) == BASIC_CLEAN_XPATH(tree)
     assert trafilatura_xpaths.basic_clean()(tree[0]) == BASIC_CLEAN_XPATH(tree[0])  # html2txt's: from the body
+    discards = trafilatura_xpaths.section_discards()
+    assert discards is not None
+    assert discards(tree) == (OVERALL_DISCARD_XPATH[0](tree), OVERALL_DISCARD_XPATH[1](tree),
+                              DISCARD_IMAGE_ELEMENTS[0](tree), TEASER_DISCARD_XPATH[0](tree))
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_section_discards_found_at_once_prune_as_in_turn(seed: int) -> None:
+    # the caption and teaser rules find, after the boilerplate rules' deletions, what they found before
+    import lxml.html
+    from lxml import etree
+    from trafilatura.htmlprocessing import prune_unwanted_nodes
+    from trafilatura.xpaths import DISCARD_IMAGE_ELEMENTS, OVERALL_DISCARD_XPATH, TEASER_DISCARD_XPATH
+
+    from crawler.dedup import trafilatura_steps, trafilatura_xpaths
+
+    in_turn, at_once = (lxml.html.fromstring(_attribute_soup(seed)) for _ in range(2))
+    for backup in (True, False):  # the backup may keep the boilerplate, or not
+        prune_unwanted_nodes(in_turn, OVERALL_DISCARD_XPATH, with_backup=backup)
+        prune_unwanted_nodes(in_turn, DISCARD_IMAGE_ELEMENTS)
+        prune_unwanted_nodes(in_turn, TEASER_DISCARD_XPATH)
+        discards = trafilatura_xpaths.section_discards()
+        assert discards is not None
+        found = discards(at_once)
+        prune_unwanted_nodes(at_once, [trafilatura_steps._given(found[0]), trafilatura_steps._given(found[1])],
+                             with_backup=backup)
+        prune_unwanted_nodes(at_once, [trafilatura_steps._given(found[2])])
+        prune_unwanted_nodes(at_once, [trafilatura_steps._given(found[3])])
+        assert etree.tostring(at_once) == etree.tostring(in_turn)
 
 
 def test_xpath_loops_are_the_installed_rules() -> None:
