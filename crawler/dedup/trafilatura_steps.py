@@ -185,10 +185,55 @@ def _sequence(page: HtmlElement, options: Extractor, keep_raw: bool, texts: dict
     raw = htmlprocessing.prune_unwanted_nodes(page, trafilatura_xpaths.raw_tree_prune())
     raw = htmlprocessing.prune_unwanted_nodes(raw, [trafilatura_xpaths.comments_and_lists()])
     # _prepare_tree without the backup for the external extractors (fast mode runs none)
-    cleaned = htmlprocessing.tree_cleaning(copy(raw) if keep_raw else raw, options)
+    cleaned = _tree_cleaning(copy(raw) if keep_raw else raw, options)
     cleaned = _convert_tags(cleaned, options, options.url)
     # extract_content without its copy for recover_wild_text (the callers say when it runs)
     return raw, cleaned, *_extract(cleaned, options, texts)
+
+
+def _tree_cleaning(tree: HtmlElement, options: Extractor) -> HtmlElement:
+    """``htmlprocessing.tree_cleaning`` with tables kept, no images and no recall focus (else that
+    function): its deletion loop, a walk of the tree for each of some forty tags, walks it only for
+    the tags the tree holds (found in one walk: deletions add no tag), and ``prune_html`` finds the
+    empty elements by XPath (an element without text or children is one without child nodes) rather
+    than reading the text and length of each element it may delete. The loop itself stays: lxml's
+    iterator stops inside a deleted element that holds another of its tag, and the elements after
+    it are then left for trafilatura's later passes."""
+    from lxml.etree import strip_tags
+    from trafilatura import htmlprocessing as h
+    from trafilatura.settings import CUT_EMPTY_ELEMS, MANUALLY_CLEANED, MANUALLY_STRIPPED
+    from trafilatura.xml import delete_element
+
+    if options.focus == "recall" or options.images or not options.tables:
+        return h.tree_cleaning(tree, options)
+    h.recover_math(tree)
+    cleaning_list, stripping_list = MANUALLY_CLEANED.copy(), MANUALLY_STRIPPED.copy()
+    clean_forms = "form" in cleaning_list
+    if clean_forms:
+        cleaning_list.remove("form")
+    for elem in tree.iter("figure", "table"):
+        if elem.find(".//table") is not None if elem.tag == "figure" else elem.get("role") in ("presentation", "none"):
+            elem.tag = "div"
+    strip_tags(tree, stripping_list)
+    present = {element.tag for element in tree.iter(*cleaning_list)} if cleaning_list else set()
+    for expression in cleaning_list:
+        if expression in present:
+            for element in tree.iter(expression):
+                delete_element(element)
+    if clean_forms:
+        h._handle_forms(tree)
+    tails = options.focus != "precision"
+    for element in [e for e in _childless()(tree) if e.tag in CUT_EMPTY_ELEMS]:
+        delete_element(element, keep_tail=tails)
+    return tree
+
+
+@cache
+def _childless() -> Callable[[_Element], list[_Element]]:
+    """The descendant elements without child nodes (``prune_html``'s elements of no text and no children)."""
+    from lxml.etree import XPath
+
+    return XPath(".//*[not(node())]")
 
 
 def _convert_tags(tree: HtmlElement, options: Extractor, url: str | None) -> HtmlElement:

@@ -419,6 +419,56 @@ def test_xpath_loops_match_trafilaturas_xpaths(seed: int) -> None:
                               DISCARD_IMAGE_ELEMENTS[0](tree), TEASER_DISCARD_XPATH[0](tree))
 
 
+@pytest.mark.parametrize("seed", range(20))
+def test_tree_cleaning_is_trafilaturas(seed: int) -> None:
+    # nested elements of one cleaned tag (lxml's iterator stops inside the first deleted), forms,
+    # figures holding tables, layout tables, empty elements with and without tails, comments
+    import random
+
+    import lxml.html
+    from lxml import etree
+    from trafilatura.htmlprocessing import tree_cleaning
+
+    from crawler.dedup import trafilatura_steps
+
+    rnd = random.Random(seed)
+    tags = ["div", "p", "span", "aside", "footer", "script", "figure", "table", "form", "b", "em", "li", "section",
+            "img", "font", "iframe", "button", "svg", "h2", "blockquote", "td", "tr", "math", "nav", "menu"]
+    out, open_tags = [], []
+    for _ in range(rnd.randint(5, 120)):
+        r = rnd.random()
+        if r < 0.35 and open_tags:
+            out.append(f"</{open_tags.pop()}>")
+        elif r < 0.7:
+            tag = rnd.choice(tags)
+            attrs = rnd.choice(["", " role='presentation'", " role='none'", " alttext='x^2'", " class='c'"])
+            out.append(f"<{tag}{attrs}>")
+            open_tags.append(tag)
+        elif r < 0.75:
+            out.append("<!-- c -->")
+        else:
+            out.append(rnd.choice(["", " ", "text ", "more words here ", "\n"]))
+    out.extend(f"</{t}>" for t in reversed(open_tags))
+    html = "<html><body>" + "".join(out) + "</body></html>"
+    options = _extractor_options()
+    ours = trafilatura_steps._tree_cleaning(lxml.html.fromstring(html), options)
+    theirs = tree_cleaning(lxml.html.fromstring(html), options)
+    assert etree.tostring(ours) == etree.tostring(theirs), html
+
+
+def test_tree_cleaning_leaves_what_lxmls_iterator_skips() -> None:
+    import lxml.html
+    from lxml import etree
+    from trafilatura.htmlprocessing import tree_cleaning
+
+    from crawler.dedup import trafilatura_steps
+
+    html = "<html><body><div><aside>1<aside>2</aside></aside>t</div><aside>3</aside><p>x</p></body></html>"
+    ours = trafilatura_steps._tree_cleaning(lxml.html.fromstring(html), _extractor_options())
+    assert etree.tostring(ours) == etree.tostring(tree_cleaning(lxml.html.fromstring(html), _extractor_options()))
+    assert b"<aside>3</aside>" in etree.tostring(ours)
+
+
 @pytest.mark.parametrize("seed", range(12))
 def test_section_discards_found_at_once_prune_as_in_turn(seed: int) -> None:
     # the caption and teaser rules find, after the boilerplate rules' deletions, what they found before
