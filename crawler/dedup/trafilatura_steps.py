@@ -449,28 +449,39 @@ def _element_count() -> Callable[[_Element], float]:
     return XPath("count(.//*)")
 
 
-def _linked(subtree: HtmlElement) -> set[HtmlElement]:
-    """The elements holding a link in ``subtree``, and more: its ancestors."""
-    return {anc for ref in subtree.iterdescendants("ref") for anc in ref.iterancestors()}
+def _link_holders(subtree: HtmlElement, tagname: str) -> list[HtmlElement]:
+    """What ``subtree.iter(tagname)`` gives that holds a link, in document order: each link's
+    ancestors up to ``subtree`` (the walk up stops at one seen from an earlier link, all of whose
+    ancestors were seen then), top-down, in the order of the links (an element comes at its first
+    link; one that comes before another in the document holds an earlier link or is its ancestor).
+    A page has a few links in its article and tens of paragraphs."""
+    seen: set[HtmlElement] = set()
+    found = []
+    for ref in subtree.iterdescendants("ref"):
+        chain = []
+        for anc in ref.iterancestors():
+            if anc in seen:
+                break
+            seen.add(anc)
+            chain.append(anc)
+            if anc is subtree:
+                break
+        found += [anc for anc in reversed(chain) if anc.tag == tagname]
+    return found
 
 
 def delete_by_link_density(subtree: HtmlElement, tagname: str, backtracking: bool = False,
-                           favor_precision: bool = False, linked: set[HtmlElement] | None = None) -> HtmlElement:
-    """``htmlprocessing.delete_by_link_density``, its test run only on the elements in ``linked``
-    (by default ``_linked(subtree)``; any set holding those will do): the test passes an element
-    without a link (most of an article's paragraphs)."""
+                           favor_precision: bool = False) -> HtmlElement:
+    """``htmlprocessing.delete_by_link_density``, its test run only on the elements holding a link
+    (``_link_holders``): the test passes an element without one (most of an article's paragraphs)."""
     from trafilatura.htmlprocessing import link_density_test
     from trafilatura.utils import trim
     from trafilatura.xml import delete_element
 
-    if linked is None:
-        linked = _linked(subtree)
     deletions = []
     len_threshold = 200 if favor_precision else 100
     depth_threshold = 1 if favor_precision else 3
-    for elem in subtree.iter(tagname):
-        if elem not in linked:
-            continue
+    for elem in _link_holders(subtree, tagname):
         result, short_with_links = link_density_test(elem, favor_precision)
         if result or (
             backtracking
@@ -573,12 +584,9 @@ def _prune_sections(tree: HtmlElement, potential_tags: set[str], options: Extrac
     count = _element_count()
     for _ in range(2):
         before = (tree.getparent(), count(tree))
-        # the elements holding a link before the round's deletions: after one, a few of them may
-        # hold none, and the test passes those
-        linked = _linked(tree)
-        tree = delete_by_link_density(tree, "div", backtracking=True, favor_precision=favor_precision, linked=linked)
-        tree = delete_by_link_density(tree, "list", backtracking=False, favor_precision=favor_precision, linked=linked)
-        tree = delete_by_link_density(tree, "p", backtracking=False, favor_precision=favor_precision, linked=linked)
+        tree = delete_by_link_density(tree, "div", backtracking=True, favor_precision=favor_precision)
+        tree = delete_by_link_density(tree, "list", backtracking=False, favor_precision=favor_precision)
+        tree = delete_by_link_density(tree, "p", backtracking=False, favor_precision=favor_precision)
         if (tree.getparent(), count(tree)) == before:
             break  # nothing deleted (each deletion removes an element, or the tree from its parent)
     if "table" in potential_tags or favor_precision:

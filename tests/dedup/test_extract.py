@@ -419,6 +419,46 @@ def test_xpath_loops_match_trafilaturas_xpaths(seed: int) -> None:
                               DISCARD_IMAGE_ELEMENTS[0](tree), TEASER_DISCARD_XPATH[0](tree))
 
 
+@pytest.mark.parametrize("seed", range(30))
+def test_link_density_deletions_are_trafilaturas(seed: int) -> None:
+    # tests run on the elements holding a link only, found from the links (nested holders,
+    # holders that lose their links to an earlier deletion, the subtree itself deleted)
+    import random
+
+    import lxml.html
+    from lxml import etree
+    from trafilatura import htmlprocessing
+
+    from crawler.dedup import trafilatura_steps
+
+    rnd = random.Random(seed)
+    tags = ["div", "p", "list", "item", "td", "graphic", "hi", "quote", "head"]
+    out, open_tags = [], []
+    for _ in range(rnd.randint(5, 150)):
+        r = rnd.random()
+        if r < 0.3 and open_tags:
+            out.append(f"</{open_tags.pop()}>")
+        elif r < 0.55:
+            tag = rnd.choice(tags)
+            out.append(f"<{tag}>")
+            open_tags.append(tag)
+        elif r < 0.8:
+            out.append(f"<ref target='http://x.example/{rnd.randint(0, 9)}'>{rnd.choice(['', 'l', 'a link', 'x' * 120])}</ref>")
+        else:
+            out.append(rnd.choice(["", " ", "text ", "more words in a sentence ", "y" * 90]))
+    out.extend(f"</{t}>" for t in reversed(open_tags))
+    xml = "<div>" + "".join(out) + "</div>"
+    parser = etree.XMLParser()
+    parser.set_element_class_lookup(etree.ElementDefaultClassLookup(element=lxml.html.HtmlElement))
+    ours, theirs = etree.fromstring(xml, parser), etree.fromstring(xml, parser)
+    for precision in (False, True):
+        for _ in range(2):
+            for tag, backtracking in (("div", True), ("list", False), ("p", False), ("head", False), ("quote", False)):
+                trafilatura_steps.delete_by_link_density(ours, tag, backtracking, precision)
+                htmlprocessing.delete_by_link_density(theirs, tag, backtracking, precision)
+                assert etree.tostring(ours) == etree.tostring(theirs), xml
+
+
 @pytest.mark.parametrize("seed", range(20))
 def test_tree_cleaning_is_trafilaturas(seed: int) -> None:
     # nested elements of one cleaned tag (lxml's iterator stops inside the first deleted), forms,
