@@ -31,6 +31,13 @@ walk for the meta tags) these took extraction on 600 realistic pages of
 ``bench/news_site.py`` from about 5.0 to 4.1 CPU-ms an article (0.79-0.86 of it in six runs, old and
 new alternating every 20 pages). ``tests/dedup/extract_equivalence.py`` checks the output against
 trafilatura's on the bench pages.
+
+Round 5 (issue 13) took out more passes whose work the result never shows: a paragraph of ``hi`` and
+``ref`` children written in one pass (``_flat_paragraph``), the four discard rules of the article's
+subtree found in one walk (``trafilatura_xpaths.section_discards``), ``tree_cleaning``'s walks for
+tags the tree lacks (``_tree_cleaning``), and the link-density tests' walk over every paragraph
+(``_link_holders``). On the 2,000 articles of the crawl-order workload: extract 4.61 -> 4.22 CPU-ms
+an article (0.92; 6,000 pages, old and new alternating every 20), 14 KB pages 1.98 -> 1.89.
 """
 
 from __future__ import annotations
