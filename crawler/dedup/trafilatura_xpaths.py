@@ -107,6 +107,46 @@ def body_rule() -> Callable[[_Element], _Element | None]:
     return first
 
 
+# The blocks the boilerplate, teaser and caption rules look at.
+_DISCARD_BLOCKS = ("div", "item", "list", "p", "section", "span")
+
+
+@cache
+def _overall_tests() -> tuple[Callable[[_Element], bool] | None, Callable[[_Element], bool] | None]:
+    """The tests of an element with attributes that ``OVERALL_DISCARD_XPATH``'s two rules take
+    (the first only asked of ``_DISCARD_BLOCKS``), each None where the installed rule is another."""
+    from trafilatura.xpaths import OVERALL_DISCARD_XPATH
+
+    boilerplate, hidden = OVERALL_DISCARD_XPATH
+    first, second = _patterns(boilerplate, _OVERALL), _patterns(hidden, _HIDDEN)
+    boilerplate_test = hidden_test = None
+    if first is not None:
+        either_search, id_search, class_search = (p.search for p in first)
+
+        def boilerplate_test(el: _Element) -> bool:
+            ident, cls = el.get("id"), el.get("class")
+            return bool((ident is not None and id_search(ident)) or (cls is not None and class_search(cls))
+                        or ((ident is not None or cls is not None) and either_search(_first_of(el, "id", "class")))
+                        or el.get("data-lp-replacement-content") is not None
+                        or "nav" in (el.get("role") or "").replace("N", "n")
+                        or "MostPopularStories" in (el.get("data-component") or ""))
+
+    if second is not None:
+        hidden_search, id_search2, class_search2 = (p.search for p in second)
+
+        def hidden_test(el: _Element) -> bool:
+            ident, cls, style = el.get("id"), el.get("class"), el.get("style")
+            return bool(cls == "comments-title"
+                        or ((ident is not None or cls is not None) and _first_of(el, "id", "class").startswith("reply-"))
+                        or ((ident is not None or style is not None) and hidden_search(_first_of(el, "id", "style")))
+                        or (style is not None and ("display:none" in style or "display: none" in style))
+                        or (ident is not None and id_search2(ident))
+                        or (cls is not None and class_search2(cls))
+                        or el.get("aria-hidden") == "true")
+
+    return boilerplate_test, hidden_test
+
+
 @cache
 def overall_discard() -> list[Matcher]:
     """Matchers giving what each of ``OVERALL_DISCARD_XPATH`` gives, in its order."""
@@ -114,51 +154,66 @@ def overall_discard() -> list[Matcher]:
     from trafilatura.xpaths import OVERALL_DISCARD_XPATH
 
     boilerplate, hidden = OVERALL_DISCARD_XPATH
-    first, second = _patterns(boilerplate, _OVERALL), _patterns(hidden, _HIDDEN)
+    boilerplate_test, hidden_test = _overall_tests()
     out: list[Matcher] = []
-    if first is None:
+    if boilerplate_test is None:
         out.append(boilerplate)
     else:
-        either_search, id_search, class_search = (p.search for p in first)
+        test = boilerplate_test
 
         def boilerplate_blocks(tree: _Element) -> list[_Element]:
-            found = []
-            for el in tree.iterdescendants("div", "item", "list", "p", "section", "span"):
-                if not el.attrib:
-                    continue
-                ident, cls = el.get("id"), el.get("class")
-                if ((ident is not None and id_search(ident)) or (cls is not None and class_search(cls))
-                        or ((ident is not None or cls is not None) and either_search(_first_of(el, "id", "class")))
-                        or el.get("data-lp-replacement-content") is not None
-                        or "nav" in (el.get("role") or "").replace("N", "n")
-                        or "MostPopularStories" in (el.get("data-component") or "")):
-                    found.append(el)
-            return found
+            return [el for el in tree.iterdescendants(*_DISCARD_BLOCKS) if el.attrib and test(el)]
 
         out.append(boilerplate_blocks)
-    if second is None:
+    if hidden_test is None:
         out.append(hidden)
     else:
-        hidden_search, id_search2, class_search2 = (p.search for p in second)
+        test2 = hidden_test
 
         def hidden_elements(tree: _Element) -> list[_Element]:
-            found = []
-            for el in tree.iterdescendants(Element):
-                if not el.attrib:
-                    continue
-                ident, cls, style = el.get("id"), el.get("class"), el.get("style")
-                if (cls == "comments-title"
-                        or ((ident is not None or cls is not None) and _first_of(el, "id", "class").startswith("reply-"))
-                        or ((ident is not None or style is not None) and hidden_search(_first_of(el, "id", "style")))
-                        or (style is not None and ("display:none" in style or "display: none" in style))
-                        or (ident is not None and id_search2(ident))
-                        or (cls is not None and class_search2(cls))
-                        or el.get("aria-hidden") == "true"):
-                    found.append(el)
-            return found
+            return [el for el in tree.iterdescendants(Element) if el.attrib and test2(el)]
 
         out.append(hidden_elements)
     return out
+
+
+@cache
+def section_discards() -> Callable[[_Element], tuple[list[_Element], ...]] | None:
+    """What ``overall_discard``'s two matchers, ``captions`` and ``teasers`` give, in one walk of the
+    tree (each walked it again, reading the same attributes); None unless all four are loops here.
+    Each rule tests an element by its own tag and attributes, which deleting another element (a
+    match of an earlier rule) leaves as they are: the lists found before the deletions are the
+    lists found after them, but for elements deleted with an ancestor (deleting them again
+    changes only the deleted subtree)."""
+    from lxml.etree import Element
+
+    boilerplate_test, hidden_test = _overall_tests()
+    if (boilerplate_test is None or hidden_test is None or not _is_holding_loop("teasers")
+            or not _is_holding_loop("captions")):
+        return None
+    blocks = frozenset(_DISCARD_BLOCKS)
+    boilerplate, hidden = boilerplate_test, hidden_test
+
+    def walk(tree: _Element) -> tuple[list[_Element], ...]:
+        found: tuple[list[_Element], ...] = ([], [], [], [])
+        boilerplate_found, hidden_found, caption_found, teaser_found = found
+        for el in tree.iterdescendants(Element):
+            if not el.attrib:
+                continue
+            if el.tag in blocks:
+                if boilerplate(el):
+                    boilerplate_found.append(el)
+                ident, cls = el.get("id"), el.get("class")
+                if (ident is not None and "caption" in ident) or (cls is not None and "caption" in cls):
+                    caption_found.append(el)
+                if (ident is not None and "teaser" in ident.replace("T", "t")) or \
+                        (cls is not None and "teaser" in cls.replace("T", "t")):
+                    teaser_found.append(el)
+            if hidden(el):
+                hidden_found.append(el)
+        return found
+
+    return walk
 
 
 @cache
@@ -213,6 +268,12 @@ def comments_and_lists() -> Matcher:
     return comment_blocks
 
 
+def _is_holding_loop(name: str) -> bool:
+    """Whether ``teasers()`` or ``captions()`` is the loop of ``_attribute_holding``."""
+    matchers = teasers() if name == "teasers" else captions()
+    return len(matchers) == 1 and getattr(matchers[0], "__name__", "") == "holding"
+
+
 def _attribute_holding(xpaths: list[XPath], template: str, word: str, fold: tuple[str, str] | None) -> list[Matcher]:
     """``xpaths`` (one XPath whose text is ``template``) as a loop: the blocks whose id or class
     holds ``word``, after ``fold`` (XPath's ``translate``) when given; else ``xpaths`` as they are."""
@@ -221,7 +282,7 @@ def _attribute_holding(xpaths: list[XPath], template: str, word: str, fold: tupl
 
     def holding(tree: _Element) -> list[_Element]:
         found = []
-        for el in tree.iterdescendants("div", "item", "list", "p", "section", "span"):
+        for el in tree.iterdescendants(*_DISCARD_BLOCKS):
             for value in (el.get("id"), el.get("class")):
                 if value is not None and word in (value.replace(*fold) if fold else value):
                     found.append(el)

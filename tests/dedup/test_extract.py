@@ -413,6 +413,125 @@ def test_xpath_loops_match_trafilaturas_xpaths(seed: int) -> None:
     assert trafilatura_xpaths.captions()[0](tree) == DISCARD_IMAGE_ELEMENTS[0](tree)
     assert trafilatura_xpaths.basic_clean()(tree) == BASIC_CLEAN_XPATH(tree)
     assert trafilatura_xpaths.basic_clean()(tree[0]) == BASIC_CLEAN_XPATH(tree[0])  # html2txt's: from the body
+    discards = trafilatura_xpaths.section_discards()
+    assert discards is not None
+    assert discards(tree) == (OVERALL_DISCARD_XPATH[0](tree), OVERALL_DISCARD_XPATH[1](tree),
+                              DISCARD_IMAGE_ELEMENTS[0](tree), TEASER_DISCARD_XPATH[0](tree))
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_link_density_deletions_are_trafilaturas(seed: int) -> None:
+    # tests run on the elements holding a link only, found from the links (nested holders,
+    # holders that lose their links to an earlier deletion, the subtree itself deleted)
+    import random
+
+    import lxml.html
+    from lxml import etree
+    from trafilatura import htmlprocessing
+
+    from crawler.dedup import trafilatura_steps
+
+    rnd = random.Random(seed)
+    tags = ["div", "p", "list", "item", "td", "graphic", "hi", "quote", "head"]
+    out, open_tags = [], []
+    for _ in range(rnd.randint(5, 150)):
+        r = rnd.random()
+        if r < 0.3 and open_tags:
+            out.append(f"</{open_tags.pop()}>")
+        elif r < 0.55:
+            tag = rnd.choice(tags)
+            out.append(f"<{tag}>")
+            open_tags.append(tag)
+        elif r < 0.8:
+            out.append(f"<ref target='http://x.example/{rnd.randint(0, 9)}'>{rnd.choice(['', 'l', 'a link', 'x' * 120])}</ref>")
+        else:
+            out.append(rnd.choice(["", " ", "text ", "more words in a sentence ", "y" * 90]))
+    out.extend(f"</{t}>" for t in reversed(open_tags))
+    xml = "<div>" + "".join(out) + "</div>"
+    parser = etree.XMLParser()
+    parser.set_element_class_lookup(etree.ElementDefaultClassLookup(element=lxml.html.HtmlElement))
+    ours, theirs = etree.fromstring(xml, parser), etree.fromstring(xml, parser)
+    for precision in (False, True):
+        for _ in range(2):
+            for tag, backtracking in (("div", True), ("list", False), ("p", False), ("head", False), ("quote", False)):
+                trafilatura_steps.delete_by_link_density(ours, tag, backtracking, precision)
+                htmlprocessing.delete_by_link_density(theirs, tag, backtracking, precision)
+                assert etree.tostring(ours) == etree.tostring(theirs), xml
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_tree_cleaning_is_trafilaturas(seed: int) -> None:
+    # nested elements of one cleaned tag (lxml's iterator stops inside the first deleted), forms,
+    # figures holding tables, layout tables, empty elements with and without tails, comments
+    import random
+
+    import lxml.html
+    from lxml import etree
+    from trafilatura.htmlprocessing import tree_cleaning
+
+    from crawler.dedup import trafilatura_steps
+
+    rnd = random.Random(seed)
+    tags = ["div", "p", "span", "aside", "footer", "script", "figure", "table", "form", "b", "em", "li", "section",
+            "img", "font", "iframe", "button", "svg", "h2", "blockquote", "td", "tr", "math", "nav", "menu"]
+    out, open_tags = [], []
+    for _ in range(rnd.randint(5, 120)):
+        r = rnd.random()
+        if r < 0.35 and open_tags:
+            out.append(f"</{open_tags.pop()}>")
+        elif r < 0.7:
+            tag = rnd.choice(tags)
+            attrs = rnd.choice(["", " role='presentation'", " role='none'", " alttext='x^2'", " class='c'"])
+            out.append(f"<{tag}{attrs}>")
+            open_tags.append(tag)
+        elif r < 0.75:
+            out.append("<!-- c -->")
+        else:
+            out.append(rnd.choice(["", " ", "text ", "more words here ", "\n"]))
+    out.extend(f"</{t}>" for t in reversed(open_tags))
+    html = "<html><body>" + "".join(out) + "</body></html>"
+    options = _extractor_options()
+    ours = trafilatura_steps._tree_cleaning(lxml.html.fromstring(html), options)
+    theirs = tree_cleaning(lxml.html.fromstring(html), options)
+    assert etree.tostring(ours) == etree.tostring(theirs), html
+
+
+def test_tree_cleaning_leaves_what_lxmls_iterator_skips() -> None:
+    import lxml.html
+    from lxml import etree
+    from trafilatura.htmlprocessing import tree_cleaning
+
+    from crawler.dedup import trafilatura_steps
+
+    html = "<html><body><div><aside>1<aside>2</aside></aside>t</div><aside>3</aside><p>x</p></body></html>"
+    ours = trafilatura_steps._tree_cleaning(lxml.html.fromstring(html), _extractor_options())
+    assert etree.tostring(ours) == etree.tostring(tree_cleaning(lxml.html.fromstring(html), _extractor_options()))
+    assert b"<aside>3</aside>" in etree.tostring(ours)
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_section_discards_found_at_once_prune_as_in_turn(seed: int) -> None:
+    # the caption and teaser rules find, after the boilerplate rules' deletions, what they found before
+    import lxml.html
+    from lxml import etree
+    from trafilatura.htmlprocessing import prune_unwanted_nodes
+    from trafilatura.xpaths import DISCARD_IMAGE_ELEMENTS, OVERALL_DISCARD_XPATH, TEASER_DISCARD_XPATH
+
+    from crawler.dedup import trafilatura_steps, trafilatura_xpaths
+
+    in_turn, at_once = (lxml.html.fromstring(_attribute_soup(seed)) for _ in range(2))
+    for backup in (True, False):  # the backup may keep the boilerplate, or not
+        prune_unwanted_nodes(in_turn, OVERALL_DISCARD_XPATH, with_backup=backup)
+        prune_unwanted_nodes(in_turn, DISCARD_IMAGE_ELEMENTS)
+        prune_unwanted_nodes(in_turn, TEASER_DISCARD_XPATH)
+        discards = trafilatura_xpaths.section_discards()
+        assert discards is not None
+        found = discards(at_once)
+        prune_unwanted_nodes(at_once, [trafilatura_steps._given(found[0]), trafilatura_steps._given(found[1])],
+                             with_backup=backup)
+        prune_unwanted_nodes(at_once, [trafilatura_steps._given(found[2])])
+        prune_unwanted_nodes(at_once, [trafilatura_steps._given(found[3])])
+        assert etree.tostring(at_once) == etree.tostring(in_turn)
 
 
 def test_xpath_loops_are_the_installed_rules() -> None:
@@ -561,6 +680,15 @@ def test_detect_lang_counts_as_the_regexes_do() -> None:
     "<p><hi rend='#i'><hi rend='#i'>nested</hi></hi> and <hi rend='#b'>x</hi> <hi rend='#b'>y</hi>.</p><p>*z*</p>",
     "<p>  </p><p>text</p><head rend='h2'>  H_1  </head>tail *t*<p></p><quote><p> q </p>q_t </quote>",
     "<list><item><hi rend='#b'>a</hi><hi rend='#b'>b</hi></item></list><p><hi rend='#t'>c_d</hi></p>",
+    # paragraphs of hi and ref children without children of their own
+    "<p><hi rend='#b'>bold line</hi></p><p><ref target='http://x.example/a'>a link</ref></p><p>x</p>",
+    "<p>  1. lead_ <hi rend='#b'>a*</hi> mid_ <ref target='http://x.example'>[l]</ref> end_  </p>t_ail<p>y</p>",
+    "<p><hi rend='#b'>a</hi><hi rend='#b'>b</hi>  <hi rend='#b'>c</hi> x <hi rend='#b'>d</hi><hi rend='#i'>e</hi></p>",
+    "<p><hi rend='#u'>u</hi><hi rend='#u'>v</hi><hi rend='#sup'>1</hi><hi rend='#sup'>2</hi><hi>plain</hi></p>",
+    "<p><hi rend='#t'>c_d*</hi> after_ <hi rend='#t'>e</hi><hi rend='#t'>f</hi></p><p># <hi rend='#b'>h</hi></p>",
+    "<p><hi rend='#b'></hi>tail of empty<ref target='http://x.example'></ref>t2<ref>no target</ref> </p><p>z</p>",
+    "<p><ref target='http://x.example'>   </ref>  <hi rend='#b'>  spaced  </hi>  \n </p>  tail  <p>q</p>",
+    "<p>lead<hi rend='#i'>i</hi></p>\\(x_1\\) tail<p><hi rend='#b'>a\\_b</hi><ref target='http://x.example'>c\\*</ref></p>",
 ])
 def test_body_markdown_is_trafilaturas(body: str) -> None:
     from lxml import etree
