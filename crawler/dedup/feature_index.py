@@ -56,6 +56,10 @@ _CHUNK = 500  # features per ``IN (...)`` query
 POSTINGS_CACHE_BYTES = 16 * 1024 * 1024
 _LIST_BYTES = 150  # a held list without its ids: the array object and its dict entry
 _LITTLE = sys.byteorder == "little"
+#: ``_ranked`` counts the rows by article id (an array as long as the largest id) while the largest
+#: id is below ``_BY_ID_ROWS`` times the rows plus ``_BY_ID_EXTRA``, else it sorts them.
+_BY_ID_ROWS = 8
+_BY_ID_EXTRA = 4096
 #: A list for a feature whose first id is one of an older list's (an article posted again under
 #: it, never removed): the two are one list, read as the ascending set of their ids. (``||`` makes
 #: text of the two blobs, their bytes as they are in a UTF-8 catalog, the only kind made.)
@@ -216,12 +220,16 @@ class FeatureIndex:
                 + self._pending_total
         return self._total
 
-    def count_document(self, features: Iterable[str], sign: int = 1, *, distinct: bool = False) -> None:
+    def count_document(self, features: Iterable[str], sign: int = 1, *, distinct: bool = False) -> np.ndarray | None:
         """Add (or with ``sign=-1`` remove) one document's features to the frequencies (in
         memory now, in the df table at the next :meth:`flush`). ``distinct``: ``features`` is a
-        list that names each feature once (``feature_names``), so no set is made of it."""
+        list that names each feature once (``feature_names``), so no set is made of it. Returns
+        the ids of ``features`` in their order when they were given ``distinct`` (what
+        :meth:`ids` would give them in this ``epoch``), else None."""
         feats = features if distinct and isinstance(features, list) else list(set(features))
+        given = feats is features
         known = self._ids
+        in_order = True
         try:  # each id straight into the array: 0.35 -> 0.15 CPU-ms a realistic article
             ids = np.fromiter(map(known.get, feats), dtype=np.int64, count=len(feats))
         except TypeError:  # a feature met for the first time (no id: None)
@@ -230,6 +238,7 @@ class FeatureIndex:
             new = sorted([f for f in feats if f not in known])
             if self._names and len(self._names) + len(new) > VOCABULARY_SIZE:
                 ids = self.ids(sorted(feats))  # the vocabulary starts again: all in name order, as always
+                in_order = False
             else:
                 self.ids(new)
                 ids = np.fromiter(map(known.get, feats), dtype=np.int64, count=len(feats))
@@ -239,6 +248,7 @@ class FeatureIndex:
         if self._total is not None:
             self._total += sign
         self.generation += 1
+        return ids if given and in_order else None
 
     def flush(self) -> None:
         """Write the counts moved and the postings added since the last flush to their tables (in
@@ -361,11 +371,14 @@ class FeatureIndex:
         when more than ``limit`` articles share a feature and the weights choose among them."""
         return self._ranked(self._usable(weights, max_df), weights, limit)
 
-    def candidate_ids_by_idf(self, features: list[str], *, max_df: int, limit: int) -> list[int]:
+    def candidate_ids_by_idf(self, features: list[str], *, max_df: int, limit: int,
+                             ids: np.ndarray | None = None) -> list[int]:
         """:meth:`candidate_ids` of ``features`` (each named once) weighed by their :meth:`idf`:
         their ids looked up once for both their frequencies and their weights (two sets and two
-        lookups of each name before)."""
-        ids = self.ids(features)
+        lookups of each name before). ``ids``: :meth:`ids` of ``features`` in this ``epoch``, when
+        the caller has them."""
+        if ids is None:
+            ids = self.ids(features)
         dfs = self._df[ids]
         keep = np.flatnonzero((dfs > 0) & (dfs <= max_df)).tolist()
         usable = [features[i] for i in keep]
@@ -375,13 +388,21 @@ class FeatureIndex:
 
     def _ranked(self, usable: list[str], weights: dict[str, float], limit: int) -> list[int]:
         feats, lengths, articles = self._postings_of(usable)
-        found = np.unique(articles)
+        # Article ids are below the catalog's largest: while that is within a few times the rows,
+        # counting them by id finds them in order without the sort of ``np.unique`` (a fifth of
+        # this function in a catalog of 2,000 realistic articles).
+        by_id = bool(len(articles)) and int(articles.max()) < _BY_ID_ROWS * len(articles) + _BY_ID_EXTRA
+        found = np.flatnonzero(np.bincount(articles)) if by_id else np.unique(articles)
         if len(found) <= limit:
             return found.tolist()
         # Each article's mass summed in the order of its rows, as :meth:`candidates` adds them
-        # (``np.bincount`` adds one row after the other): the same floats, the same ranking.
+        # (``np.bincount`` adds one row after the other, whatever bin it is given): the same
+        # floats, the same ranking.
         w = np.repeat(np.array([weights[f] for f in feats], dtype=np.float64), lengths)
-        mass = np.bincount(np.searchsorted(found, articles), weights=w, minlength=len(found))
+        if by_id:
+            mass = np.bincount(articles, weights=w)[found]
+        else:
+            mass = np.bincount(np.searchsorted(found, articles), weights=w, minlength=len(found))
         top = np.lexsort((found, -mass))[:limit]
         return np.sort(found[top]).tolist()
 

@@ -363,13 +363,15 @@ class ArticleStore:
         inserted article's words kept here were most of the cache (620 of its 850 features on
         the realistic site), so the cache held a third of the catalog and each older candidate's
         row was read and its derived facts (``rules._memo``) computed again."""
+        signals = self._signals
         for article_id in ids:
-            sig = self._signals.get(article_id)
+            sig = signals.get(article_id)
             if sig is None:
                 continue
             terms = sig.terms
             if isinstance(terms, _StoredTerms):
-                terms.unload()
+                if terms._terms is not None:  # most candidates' words are not read (see ``unload``)
+                    terms.unload()
             else:
                 self._signals_features -= len(terms)
                 sig.terms = cast(dict[str, int], _StoredTerms(self, article_id))
@@ -387,6 +389,9 @@ class ArticleStore:
         """The articles of ``ids`` that exist, by ascending id."""
         known = self._articles
         out: dict[int, StoredArticle] = {i: known[i] for i in ids if i in known}
+        if len(out) == len(ids):  # all read before (the usual answer to the detector: in order)
+            order = sorted(out)
+            return out if order == ids else {i: out[i] for i in order}
         # Articles whose signals are cached are read without their JSON (most of a row's
         # bytes): first, so that caching the others cannot evict them in between.
         cached = [i for i in ids if i in self._signals and i not in out]
