@@ -12,7 +12,7 @@ import numpy as np
 from crawler.dedup.feature_index import VOCABULARY_SIZE, FeatureIndex
 from crawler.dedup.features import Signals
 from crawler.dedup.normalize import fold
-from crawler.dedup.store import StoredArticle
+from crawler.dedup.store import StoredArticle, StoredTerms
 from crawler.dedup.templates import SourceTemplates
 from crawler.dedup.terms import terms
 
@@ -95,7 +95,8 @@ class Counts:
         # the ids known for each namespace (None: looked up): only with the names given
         known: list[np.ndarray | None] = []
         for at, (held, prefix) in enumerate(namespaces):
-            items = held if type(held) is dict else dict(held.items())  # a catalog article's words: read once
+            # a catalog article's words: read once, not copied
+            items = held if type(held) is dict else held.read() if type(held) is StoredTerms else dict(held.items())
             given_ids = named_ids[at] if named_ids is not None else None
             if not items or min(items.values()) > 0:  # always, but for a hand-made Signals
                 given = named[at] if named is not None else None
