@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import cast
@@ -35,6 +36,11 @@ _LOG_COUNTS = 1.0 + np.log(np.maximum(np.arange(1 << 16, dtype=np.int32), 1))
 _NO_DROP: frozenset[str] = frozenset()
 #: The part of ``ArticleFeatures`` a feature is in (anchors, words, headline words), in its key.
 _PART_OF = np.arange(3, dtype=np.int32)
+
+
+def _read(held: Mapping[str, int]) -> dict[str, int]:
+    """``held`` as a dict: a catalog article's words as read (not copied), else a copy."""
+    return held.read() if isinstance(held, StoredTerms) else dict(held.items())
 
 
 @lru_cache(maxsize=20_000)
@@ -96,7 +102,7 @@ class Counts:
         known: list[np.ndarray | None] = []
         for at, (held, prefix) in enumerate(namespaces):
             # a catalog article's words: read once, not copied
-            items = held if type(held) is dict else held.read() if type(held) is StoredTerms else dict(held.items())
+            items = held if type(held) is dict else _read(held)
             given_ids = named_ids[at] if named_ids is not None else None
             if not items or min(items.values()) > 0:  # always, but for a hand-made Signals
                 given = named[at] if named is not None else None
