@@ -287,9 +287,11 @@ class FeatureIndex:
     def add(self, article_id: int, features: Iterable[str]) -> None:
         """Post ``article_id`` under ``features`` (in the table at the next :meth:`flush`)."""
         held, pending = self._postings, self._pending
-        for f in set(features):  # in any order: each list gets its ids in call order, the flush sorts
+        feats = set(features)
+        for f in feats:  # in any order: each list gets its ids in call order, the flush sorts
             pending[f].append(article_id)
-            ids = held.get(f)
+        grown = 0
+        for ids in map(held.get, feats):
             if ids is None:
                 continue
             if not ids or ids[-1] < article_id:  # a new article: the largest id
@@ -300,7 +302,8 @@ class FeatureIndex:
                     ids.insert(at, article_id)
                 else:
                     continue
-            self._postings_bytes += 8
+            grown += 8
+        self._postings_bytes += grown
         if self._postings_bytes > POSTINGS_CACHE_BYTES:
             self._forget_postings()
 

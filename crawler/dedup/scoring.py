@@ -333,7 +333,10 @@ class Scorer:
         out: list[_Weights | None] = []
         todo: list[tuple[int, StoredArticle, frozenset[str]]] = []
         weighted, templates = self._weighted, self.templates
-        for n, art in enumerate(arts):
+        if not weighted and templates is None:  # frequencies just moved (every article in crawl order)
+            out = [None] * len(arts)
+            todo = [(n, art, _NO_DROP) for n, art in enumerate(arts)]
+        for n, art in enumerate(arts) if not todo else ():
             drop = templates.template(art.source, fi.df, total) if templates is not None else _NO_DROP
             hit = weighted.get(art.id)
             if hit is not None and (hit.drop is drop or hit.drop == drop):
