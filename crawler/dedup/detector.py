@@ -230,11 +230,15 @@ class Detector:
         out_ids = None
         if named is not None and named[0] is sig:  # its anchors' names come first, in the order of its anchors
             keep = [not a.startswith("n:") or len(a) > 4 for a in sig.anchors]
-            out = [f for k, f in zip(keep, named[1]) if k] + top
             counted = named[2]
             if counted is not None and named[3] == epoch:
                 out_ids = np.concatenate((counted[:len(keep)][np.array(keep, dtype=bool)],
                                           np.array(top_ids, dtype=np.int64)))
+                # the same names, as the vocabulary holds them: the postings' lookups (candidates,
+                # then ``FeatureIndex.add``) find them by identity
+                out = fi.names(out_ids.tolist())
+            else:
+                out = [f for k, f in zip(keep, named[1]) if k] + top
         else:
             out = ["a:" + a for a in sig.anchors if not a.startswith("n:") or len(a) > 4] + top
         self._indexed_memo = (sig, fi.generation, out, out_ids, epoch)

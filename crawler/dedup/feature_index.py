@@ -213,6 +213,11 @@ class FeatureIndex:
     def name(self, feature_id: int) -> str:
         return self._names[feature_id]
 
+    def names(self, ids: list[int]) -> list[str]:
+        """:meth:`name` of each id: the vocabulary's own strings (a dict probe with one of them
+        finds its key by identity, without comparing the text)."""
+        return list(map(self._names.__getitem__, ids))
+
     # --- document frequencies -------------------------------------------------------
     def total(self) -> int:
         if self._total is None:
@@ -235,13 +240,16 @@ class FeatureIndex:
         except TypeError:  # a feature met for the first time (no id: None)
             # New features get ids in name order, as always (only they are sorted: a few of an
             # article's hundreds); before counting: a new feature's frequency is read as it was.
-            new = sorted([f for f in feats if f not in known])
+            # The names are looked up once more, not twice (each a cold dict probe: a quarter
+            # of the articles of a crawl bring a new feature).
+            got = list(map(known.get, feats))
+            new = sorted([f for f, i in zip(feats, got) if i is None])
             if self._names and len(self._names) + len(new) > VOCABULARY_SIZE:
                 ids = self.ids(sorted(feats))  # the vocabulary starts again: all in name order, as always
                 in_order = False
             else:
-                self.ids(new)
-                ids = np.fromiter(map(known.get, feats), dtype=np.int64, count=len(feats))
+                given_new = dict(zip(new, self.ids(new).tolist()))
+                ids = np.array([i if i is not None else given_new[f] for f, i in zip(feats, got)], dtype=np.int64)
         self._df[ids] += sign  # ids of a set: each once
         self._moved[ids] += sign
         self._pending_total += sign
