@@ -142,16 +142,20 @@ class Detector:
         if old is not None:
             self.delete(old.id)
         feats = feature_names(sig)
-        ids = None
+        fi = self.store.features
+        ids = None  # their ids, which spare the lookups of its vectors and candidates
         if self.update_frequencies:
-            ids = self.store.features.count_document(feats, distinct=True)
+            ids = fi.count_document(feats, distinct=True)
             if self.scorer.templates is not None:  # nothing reads the counts otherwise
                 self.templates.count(article.source, feats)
+        epoch = fi.epoch
         new_id = self.store.insert(article, sig, replace=False)  # an older capture is gone already
         new = self.store.get_many([new_id]).get(new_id)  # its signals are cached: the row without them
         assert new is not None  # just inserted
+        if fi.epoch != epoch:  # the vocabulary started again since they were counted: ids void
+            ids = None
         self.scorer.named(new.signals, feats, ids)  # its anchors and words in the order of ``sig``'s
-        self._named = (new.signals, feats, ids, self.store.features.epoch)
+        self._named = (new.signals, feats, ids, epoch)
         matches = self._relate(new)
         self.store.features.add(new_id, self._indexed_features(new.signals))  # as _candidates had them
         self.index.insert(new_id, sig.simhash)
