@@ -118,10 +118,12 @@ class Detector:
         for art in store.iter_articles() if thresholds.source_templates else ():
             self.templates.count(art.source, feature_names(art.signals))
         self.scorer = Scorer(store.features, self.templates if thresholds.source_templates else None)
-        self._indexed_memo: tuple[Signals, int, list[str]] | None = None
+        #: (signals, generation, indexed features, their ids or None, vocabulary epoch of the ids)
+        self._indexed_memo: tuple[Signals, int, list[str], np.ndarray | None, int] | None = None
         #: The new article's signals and their ``feature_names`` (made for its frequencies): its
-        #: indexed anchors are those names, already hashed, instead of names made again.
-        self._named: tuple[Signals, list[str]] | None = None
+        #: indexed anchors are those names, already hashed, instead of names made again; with
+        #: their ids (``count_document``'s) and the vocabulary epoch of those, when counted.
+        self._named: tuple[Signals, list[str], np.ndarray | None, int] | None = None
 
     @property
     def settings(self) -> Thresholds:
@@ -140,15 +142,20 @@ class Detector:
         if old is not None:
             self.delete(old.id)
         feats = feature_names(sig)
+        fi = self.store.features
+        ids = None  # their ids, which spare the lookups of its vectors and candidates
         if self.update_frequencies:
-            self.store.features.count_document(feats, distinct=True)
+            ids = fi.count_document(feats, distinct=True)
             if self.scorer.templates is not None:  # nothing reads the counts otherwise
                 self.templates.count(article.source, feats)
+        epoch = fi.epoch
         new_id = self.store.insert(article, sig, replace=False)  # an older capture is gone already
         new = self.store.get_many([new_id]).get(new_id)  # its signals are cached: the row without them
         assert new is not None  # just inserted
-        self.scorer.named(new.signals, feats)  # its anchors and words in the order of ``sig``'s
-        self._named = (new.signals, feats)
+        if fi.epoch != epoch:  # the vocabulary started again since they were counted: ids void
+            ids = None
+        self.scorer.named(new.signals, feats, ids)  # its anchors and words in the order of ``sig``'s
+        self._named = (new.signals, feats, ids, epoch)
         matches = self._relate(new)
         self.store.features.add(new_id, self._indexed_features(new.signals))  # as _candidates had them
         self.index.insert(new_id, sig.simhash)
@@ -195,14 +202,20 @@ class Detector:
     def _indexed_features(self, sig: Signals) -> list[str]:
         """The anchors and the ``indexed_terms`` words of highest tf-idf (ties by name): what
         finds an article's candidates and what its postings hold."""
+        return self._indexed(sig)[0]
+
+    def _indexed(self, sig: Signals) -> tuple[list[str], np.ndarray | None]:
+        """:meth:`_indexed_features` and their ids (``FeatureIndex.ids``) when known without a
+        lookup (the new article's, its anchors' ids from ``count_document``), else None."""
         # add() needs them twice (candidates, then postings) with no frequency changed in
         # between: reused while the frequencies stand.
         memo = self._indexed_memo
         fi = self.store.features
         if memo is not None and memo[0] is sig and memo[1] == fi.generation:
-            return memo[2]
+            return memo[2], (memo[3] if memo[4] == fi.epoch else None)
         words, n = self.scorer.terms_of(sig), self.thresholds.indexed_terms
         top: list[str] = []
+        top_ids: list[int] = []
         if len(words.ids) and n > 0:
             w = (1.0 + np.log(words.counts)) * fi.idf_of(words.ids)
             # the n heaviest and every word tied with the last of them, then exactly by (-weight, name)
@@ -212,14 +225,28 @@ class Detector:
             else:
                 weights, ids = w.tolist(), words.ids.tolist()
             name = fi.name
-            top = [f for _w, f in sorted(zip([-x for x in weights], map(name, ids)))[:n]]
+            # (-weight, name) pairs are distinct (names are): the id beside them changes no order
+            chosen = sorted(zip([-x for x in weights], map(name, ids), ids))[:n]
+            top = [f for _w, f, _i in chosen]
+            top_ids = [i for _w, _f, i in chosen]
+        epoch = fi.epoch
         named = self._named
+        out_ids = None
         if named is not None and named[0] is sig:  # its anchors' names come first, in the order of its anchors
-            out = [f for a, f in zip(sig.anchors, named[1]) if not a.startswith("n:") or len(a) > 4] + top
+            keep = [not a.startswith("n:") or len(a) > 4 for a in sig.anchors]
+            counted = named[2]
+            if counted is not None and named[3] == epoch:
+                out_ids = np.concatenate((counted[:len(keep)][np.array(keep, dtype=bool)],
+                                          np.array(top_ids, dtype=np.int64)))
+                # the same names, as the vocabulary holds them: the postings' lookups (candidates,
+                # then ``FeatureIndex.add``) find them by identity
+                out = fi.names(out_ids.tolist())
+            else:
+                out = [f for k, f in zip(keep, named[1]) if k] + top
         else:
             out = ["a:" + a for a in sig.anchors if not a.startswith("n:") or len(a) > 4] + top
-        self._indexed_memo = (sig, fi.generation, out)
-        return out
+        self._indexed_memo = (sig, fi.generation, out, out_ids, epoch)
+        return out, out_ids
 
     def _candidates(self, new: StoredArticle, among: set[int] | None = None) -> dict[int, set[Found]]:
         th, sig = self.thresholds, new.signals
@@ -246,11 +273,11 @@ class Detector:
                 note(i, Found.CITED_BY)
         # Content: rare shared anchors and terms (up to ``max_candidates`` of them: noted here
         # without a call each).
-        feats = self._indexed_features(sig)
+        feats, ids = self._indexed(sig)
         fi = self.store.features
         max_df = max(th.candidate_min_df, int(th.candidate_max_df_ratio * fi.total()))
         content = Found.CONTENT
-        for i in fi.candidate_ids_by_idf(feats, max_df=max_df, limit=th.max_candidates):
+        for i in fi.candidate_ids_by_idf(feats, max_df=max_df, limit=th.max_candidates, ids=ids):
             if i != new.id and (among is None or i in among):
                 how = found.get(i)
                 if how is None:
@@ -302,7 +329,9 @@ class Detector:
         new_sources = rules.sources(new)
         order = sorted(others)
         arts = [others[oid] for oid in order]
-        links = [rules.link_relation(new, other, found[oid], new_links) for oid, other in zip(order, arts)]
+        linked = rules.LINKED.isdisjoint
+        links = [None if linked(how := found[oid]) else rules.link_relation(new, other, how, new_links)
+                 for oid, other in zip(order, arts)]
         # A pair the content rejects whatever its scores, and no link joins, is decided (None) without
         # them: three candidates in four in crawl order (two reports of different incidents).
         rejected = rules.rejected_by_content(new, arts, th)

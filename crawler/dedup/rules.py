@@ -224,8 +224,45 @@ def rejected_by_content(new: StoredArticle, others: list[StoredArticle], th: Thr
     if not th.incident_ids:
         return [False] * len(others)
     content_hash, length = new.signals.content_hash, new.signals.length
-    conflict = _Conflicts(new, th).with_
-    return [not (length > 0 and b.signals.content_hash == content_hash) and conflict(b) for b in others]
+    ia = incident_ids(new)
+    principal = th.principal_ids
+    products, source, lang = th.template_products and bool(new.source), new.source, new.lang
+    pa: frozenset[str] | None = None
+    ha: frozenset[str] | None = None
+    out = []
+    # ``_Conflicts.with_`` of each, inline: a call per candidate (70 an article in crawl order)
+    # and its facts looked up again were most of this
+    for b in others:
+        sb = b.signals
+        if length > 0 and sb.content_hash == content_hash:
+            out.append(False)  # a copy of ``new``
+            continue
+        if ia:
+            ib = sb.__dict__.get("_incident_ids")  # ``incident_ids``' memo, inline
+            if ib is None:
+                ib = incident_ids(b)
+            if ib:
+                if ia.isdisjoint(ib):
+                    out.append(True)
+                    continue
+                if principal:
+                    if pa is None:
+                        pa = principal_ids(new)
+                    if pa.isdisjoint(ib) and principal_ids(b).isdisjoint(ia):
+                        out.append(True)
+                        continue
+        if products and b.source == source and b.lang == lang:
+            if ha is None:
+                ha = headline_names(new)
+            hb = headline_names(b)
+            out.append(bool(ha and hb and ha.isdisjoint(hb)))
+            continue
+        out.append(False)
+    return out
+
+
+#: How a candidate is found when some link may join it (``link_relation`` says None otherwise).
+LINKED = frozenset({Found.CITES, Found.CITED_BY, Found.SAME_SOURCE})
 
 
 def link_relation(new: StoredArticle, other: StoredArticle, found: set[Found], new_links: dict[str, str]) -> Kind | None:

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import cast
 
 import numpy as np
 
-from crawler.dedup.feature_index import FeatureIndex
+from crawler.dedup.feature_index import VOCABULARY_SIZE, FeatureIndex
 from crawler.dedup.features import Signals
 from crawler.dedup.normalize import fold
-from crawler.dedup.store import StoredArticle
+from crawler.dedup.store import StoredArticle, StoredTerms
 from crawler.dedup.templates import SourceTemplates
 from crawler.dedup.terms import terms
 
@@ -35,6 +36,11 @@ _LOG_COUNTS = 1.0 + np.log(np.maximum(np.arange(1 << 16, dtype=np.int32), 1))
 _NO_DROP: frozenset[str] = frozenset()
 #: The part of ``ArticleFeatures`` a feature is in (anchors, words, headline words), in its key.
 _PART_OF = np.arange(3, dtype=np.int32)
+
+
+def _read(held: Mapping[str, int]) -> dict[str, int]:
+    """``held`` as a dict: a catalog article's words as read (not copied), else a copy."""
+    return held.read() if isinstance(held, StoredTerms) else dict(held.items())
 
 
 @lru_cache(maxsize=20_000)
@@ -83,27 +89,50 @@ class Counts:
 
     @classmethod
     def of(cls, features: FeatureIndex, *namespaces: tuple[dict[str, int], str],
-           named: list[list[str] | None] | None = None) -> list[Counts]:
+           named: list[list[str] | None] | None = None,
+           named_ids: list[np.ndarray | None] | None = None) -> list[Counts]:
         """The ``(counts, prefix)`` namespaces, their ids looked up at once (one vocabulary epoch).
         ``named``: for each namespace, its names (``prefix + key`` of each key in order) when the
-        caller made them already, else None."""
+        caller made them already, else None; ``named_ids``: for each, those names' ids in the
+        current epoch when the caller has them (``FeatureIndex.count_document`` gave them), else None."""
         names: list[str] = []
         counts: list[int] = []
         bounds = [0]
+        # the ids known for each namespace (None: looked up): only with the names given
+        known: list[np.ndarray | None] = []
         for at, (held, prefix) in enumerate(namespaces):
-            items = held if type(held) is dict else dict(held.items())  # a catalog article's words: read once
+            # a catalog article's words: read once, not copied
+            items = held if type(held) is dict else _read(held)
+            given_ids = named_ids[at] if named_ids is not None else None
             if not items or min(items.values()) > 0:  # always, but for a hand-made Signals
                 given = named[at] if named is not None else None
                 # no test and two appends a word (2/3 of the time); names made before have their hash
                 names += given if given is not None else [prefix + k for k in items]
                 counts += items.values()
+                if given is None or given_ids is None or len(given_ids) != len(items):
+                    given_ids = None
             else:
+                given_ids = None
                 for k, v in items.items():
                     if v > 0:
                         names.append(prefix + k)
                         counts.append(v)
+            known.append(given_ids)
             bounds.append(len(names))
-        ids = features.ids(names).astype(np.int32) if names else _NO_IDS
+        ids = _NO_IDS
+        if names:
+            rest = [names[lo:hi] for lo, hi, got in zip(bounds, bounds[1:], known) if got is None]
+            looked = sum(map(len, rest))
+            if looked == len(names) or features.size() + looked > VOCABULARY_SIZE:
+                # (a lookup that may start the vocabulary again gives every name its id in order)
+                ids = features.ids(names).astype(np.int32)
+            else:
+                # the ids known are those ``features.ids`` gives (one lookup of each name saved: a
+                # thousand a realistic new article); the rest looked up in the same order as among
+                # all: each new name gets the id it got before
+                found = iter(np.split(features.ids([n for part in rest for n in part]).astype(np.int32),
+                                      np.cumsum([len(part) for part in rest])[:-1]) if rest else ())
+                ids = np.concatenate([got.astype(np.int32) if got is not None else next(found) for got in known])
         n = np.array(counts, dtype=np.int32)
         out = []
         for lo, hi in zip(bounds, bounds[1:]):
@@ -167,7 +196,8 @@ class Scorer:
         #: The words of the last Signals asked for by :meth:`terms_of` (the new article's,
         #: whose indexed terms come before its scores), and their vocabulary epoch.
         self._last: tuple[Signals, int, Counts] | None = None
-        self._names: tuple[Signals, list[str]] | None = None  # see :meth:`named`
+        #: See :meth:`named`: the signals, their names, and those names' ids with their epoch.
+        self._names: tuple[Signals, list[str], np.ndarray | None, int] | None = None
         self._weighted: dict[int, _Weights] = {}
         self._weighted_at = (-1, -1, -1)  # (generation, epoch, total) of the weighted cache
         self._drop_ids: dict[str, tuple[frozenset[str], int, np.ndarray]] = {}
@@ -190,25 +220,34 @@ class Scorer:
         self._last = None
         self._names = None
 
-    def named(self, sig: Signals, names: list[str]) -> None:
+    def named(self, sig: Signals, names: list[str], ids: np.ndarray | None = None) -> None:
         """``names`` are ``store.feature_names`` of ``sig`` (anchors, then words): the new article's,
         made for its frequencies, reused for its vectors (each made again, and hashed again at
-        each lookup, was a few % of an add)."""
-        self._names = (sig, names)
+        each lookup, was a few % of an add). ``ids``: their ids in the current epoch (what
+        ``FeatureIndex.count_document`` returns), when known."""
+        self._names = (sig, names, ids, self.features.epoch)
 
-    def _names_of(self, sig: Signals, *, words: bool) -> list[str] | None:
+    def _names_of(self, sig: Signals, *, words: bool) -> tuple[list[str] | None, np.ndarray | None]:
+        """The names of ``sig``'s words (or anchors) given to :meth:`named`, and their ids while
+        still valid, else None."""
         held = self._names
         if held is None or held[0] is not sig:
-            return None
+            return None, None
         cut = len(sig.anchors)
-        return held[1][cut:] if words else held[1][:cut]
+        ids = held[2]
+        if ids is not None and held[3] == self.features.epoch:
+            ids = ids[cut:] if words else ids[:cut]
+        else:
+            ids = None
+        return (held[1][cut:] if words else held[1][:cut]), ids
 
     def terms_of(self, sig: Signals) -> Counts:
         """The words of ``sig`` as ids and counts (``FeatureIndex.name`` names them)."""
         last = self._last
         if last is not None and last[0] is sig and last[1] == self.features.epoch:
             return last[2]
-        (words,) = Counts.of(self.features, (sig.terms, "t:"), named=[self._names_of(sig, words=True)])
+        names, ids = self._names_of(sig, words=True)
+        (words,) = Counts.of(self.features, (sig.terms, "t:"), named=[names], named_ids=[ids])
         self._last = (sig, self.features.epoch, words)
         return words
 
@@ -219,9 +258,10 @@ class Scorer:
             self._cache.move_to_end(art.id)
             return hit
         words = self.terms_of(art.signals)
+        names, ids = self._names_of(art.signals, words=False)
         anchors, headline = Counts.of(self.features, (art.signals.anchors, "a:"),
-                                      (headline_words(art.title, art.lang), "t:"),
-                                      named=[self._names_of(art.signals, words=False), None])
+                                      (headline_words(art.title, art.lang), "t:"), named=[names, None],
+                                      named_ids=[ids, None])
         if self.features.epoch != epoch:  # the lookup restarted the vocabulary: words' ids are void
             return self.article_features(art)
         counts = np.concatenate((anchors.counts, words.counts, headline.counts))
@@ -293,7 +333,10 @@ class Scorer:
         out: list[_Weights | None] = []
         todo: list[tuple[int, StoredArticle, frozenset[str]]] = []
         weighted, templates = self._weighted, self.templates
-        for n, art in enumerate(arts):
+        if not weighted and templates is None:  # frequencies just moved (every article in crawl order)
+            out = [None] * len(arts)
+            todo = [(n, art, _NO_DROP) for n, art in enumerate(arts)]
+        for n, art in enumerate(arts) if not todo else ():
             drop = templates.template(art.source, fi.df, total) if templates is not None else _NO_DROP
             hit = weighted.get(art.id)
             if hit is not None and (hit.drop is drop or hit.drop == drop):

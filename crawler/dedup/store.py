@@ -129,11 +129,11 @@ PAGE_CACHE_KIB = 8 * 1024
 _flag_json = json.JSONEncoder(ensure_ascii=False, sort_keys=True).encode
 _ARTICLE_META_COLS = "id, url, url_key, source, lang, title, published, published_ts, fetched_at, warc_record_id"
 _ARTICLE_COLS = _ARTICLE_META_COLS + ", signals"
-#: The signals without their words (read when first used: ``_StoredTerms``).
+#: The signals without their words (read when first used: ``StoredTerms``).
 _ARTICLE_LIGHT_COLS = _ARTICLE_META_COLS + ", json_remove(signals, '$.terms')"
 
 
-class _StoredTerms(Mapping[str, int]):
+class StoredTerms(Mapping[str, int]):
     """The words of a candidate's signals, read from the catalog when first used. They are most
     of its JSON: decoding it whole for each candidate past the signals cache was a third of an
     article's time in a catalog of 2,000 realistic articles, and only a candidate whose vectors
@@ -157,6 +157,10 @@ class _StoredTerms(Mapping[str, int]):
             self._terms = json.loads(row[0]) if row is not None and row[0] else {}
             self._store._terms_loaded(self._id, self)
         return self._terms
+
+    def read(self) -> dict[str, int]:
+        """The words as read (shared: never mutate)."""
+        return self._load()
 
     def __getitem__(self, key: str) -> int:
         return self._load()[key]
@@ -184,7 +188,7 @@ def _size(sig: Signals) -> int:
     """What one parsed ``Signals`` costs the cache, in features (at least 1): words not read yet
     cost nothing."""
     terms = sig.terms
-    return 1 + len(sig.anchors) + (0 if isinstance(terms, _StoredTerms) and not terms.loaded else len(terms))
+    return 1 + len(sig.anchors) + (0 if isinstance(terms, StoredTerms) and not terms.loaded else len(terms))
 
 
 class ArticleStore:
@@ -320,10 +324,10 @@ class ArticleStore:
             d = json.loads(signals_json)
             d["anchors"] = _interned(d["anchors"])
             if "terms" not in d:  # read without its words (``_ARTICLE_LIGHT_COLS``): they come when used
-                d["terms"] = cast(dict[str, int], _StoredTerms(self, article_id))
+                d["terms"] = cast(dict[str, int], StoredTerms(self, article_id))
             sig = Signals.from_json(d)
             self._cache_signals(article_id, sig)
-        if whole and isinstance(sig.terms, _StoredTerms):
+        if whole and isinstance(sig.terms, StoredTerms):
             sig.terms._load()
         art = StoredArticle(id=article_id, url=url, url_key=url_key, source=source, lang=lang, title=title,
                             published=published, published_ts=published_ts, fetched_at=fetched_at,
@@ -343,14 +347,14 @@ class ArticleStore:
         self._signals_features += _size(sig)
         self._evict()
 
-    def _terms_loaded(self, article_id: int, terms: _StoredTerms) -> None:
+    def _terms_loaded(self, article_id: int, terms: StoredTerms) -> None:
         """The words of a cached article were read: they count in the cache from now on."""
         sig = self._signals.get(article_id)
         if sig is not None and sig.terms is terms:
             self._signals_features += len(terms)
             self._evict()
 
-    def _terms_unloaded(self, article_id: int, terms: _StoredTerms, held: int) -> None:
+    def _terms_unloaded(self, article_id: int, terms: StoredTerms, held: int) -> None:
         """The words of a cached article were forgotten: they no longer count in the cache."""
         sig = self._signals.get(article_id)
         if sig is not None and sig.terms is terms:
@@ -363,16 +367,18 @@ class ArticleStore:
         inserted article's words kept here were most of the cache (620 of its 850 features on
         the realistic site), so the cache held a third of the catalog and each older candidate's
         row was read and its derived facts (``rules._memo``) computed again."""
+        signals = self._signals
         for article_id in ids:
-            sig = self._signals.get(article_id)
+            sig = signals.get(article_id)
             if sig is None:
                 continue
             terms = sig.terms
-            if isinstance(terms, _StoredTerms):
-                terms.unload()
+            if isinstance(terms, StoredTerms):
+                if terms._terms is not None:  # most candidates' words are not read (see ``unload``)
+                    terms.unload()
             else:
                 self._signals_features -= len(terms)
-                sig.terms = cast(dict[str, int], _StoredTerms(self, article_id))
+                sig.terms = cast(dict[str, int], StoredTerms(self, article_id))
 
     def _evict(self) -> None:
         while self._signals_features > SIGNALS_CACHE_FEATURES and len(self._signals) > 1:
@@ -387,6 +393,9 @@ class ArticleStore:
         """The articles of ``ids`` that exist, by ascending id."""
         known = self._articles
         out: dict[int, StoredArticle] = {i: known[i] for i in ids if i in known}
+        if len(out) == len(ids):  # all read before (the usual answer to the detector: in order)
+            order = sorted(out)
+            return out if order == ids else {i: out[i] for i in order}
         # Articles whose signals are cached are read without their JSON (most of a row's
         # bytes): first, so that caching the others cannot evict them in between.
         cached = [i for i in ids if i in self._signals and i not in out]

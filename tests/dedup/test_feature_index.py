@@ -492,3 +492,43 @@ def test_a_process_killed_while_it_commits_leaves_the_last_commit(tmp_path, afte
     store.commit()
     assert store.conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
     store.close()
+
+
+@pytest.mark.parametrize("by_id", [True, False])
+def test_candidates_ranked_by_id_or_by_sort_are_the_reference(tmp_path, monkeypatch: pytest.MonkeyPatch,
+                                                             by_id: bool) -> None:
+    """``_ranked`` counts rows by article id while ids are small and sorts them otherwise: the
+    same articles either way, in the order and with the weights of ``candidates``."""
+    if not by_id:
+        monkeypatch.setattr(feature_index, "_BY_ID_ROWS", 0)
+        monkeypatch.setattr(feature_index, "_BY_ID_EXTRA", 0)
+    store = ArticleStore(tmp_path / "c.sqlite3")
+    det = Detector(store)
+    for a in articles(31, 40):
+        det.add(a)
+    fi = store.features
+    for a in articles(32, 5, host="y.example"):
+        feats = det._indexed_features(store.get(det.add(a)[0]).signals)
+        weights = fi.idf(feats)
+        for max_df, limit in ((30, 300), (30, 3), (30, 1), (5, 300)):
+            assert fi.candidate_ids(weights, max_df=max_df, limit=limit) == \
+                sorted(i for i, _mass in fi.candidates(weights, max_df=max_df, limit=limit))
+    store.close()
+
+
+def test_count_document_gives_the_ids_of_its_features_in_order(tmp_path) -> None:
+    """The ids ``count_document`` returns are what ``ids`` gives the same names (new features
+    among them get theirs in name order); none for features that may repeat (not ``distinct``)."""
+    store = ArticleStore(tmp_path / "c.sqlite3")
+    fi = store.features
+    fi.count_document(["t:m", "t:b", "a:x"], distinct=True)
+    order = [fi.name(i) for i in range(fi.size())]
+    assert order == ["a:x", "t:b", "t:m"]
+    feats = ["t:z", "t:b", "a:c", "t:m", "a:a"]  # three new ones among known ones
+    ids = fi.count_document(feats, distinct=True)
+    assert ids is not None and ids.tolist() == fi.ids(feats).tolist()
+    assert [fi.name(i) for i in range(3, fi.size())] == ["a:a", "a:c", "t:z"]  # new: by name
+    assert fi.df(feats) == {"t:z": 1, "t:b": 2, "a:c": 1, "t:m": 2, "a:a": 1}
+    assert fi.count_document(["t:b", "t:b"]) is None
+    assert fi.count_document(("t:q",), distinct=True) is None  # not a list: a set made of it
+    store.close()

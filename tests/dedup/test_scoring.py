@@ -414,3 +414,27 @@ def test_score_some_scores_only_the_wanted_and_looks_up_every_feature() -> None:
     for all_pairs, wanted_pairs in zip(every, some_scored):
         for n, (s, t) in enumerate(zip(all_pairs, wanted_pairs)):
             assert t == (s if n % 3 == 0 and n != 12 else None)
+
+
+def test_counted_ids_give_the_vectors_and_vocabulary_of_names_looked_up() -> None:
+    """A new article's vectors made from the ids ``count_document`` gave (``Scorer.named``) are
+    those made by looking its names up: the same ids, and its new headline words get the ids
+    they got when looked up with its anchors."""
+    made = []
+    for counted in (True, False):
+        store = ArticleStore(":memory:")
+        random_articles(store, 6, seed=5)
+        scorer = Scorer(store.features)
+        art = Article(url="https://x.example/new", lang="en", title="Quasar zebra advisory",
+                      text="Quasar flaw CVE-2031-0001 in Zebra 4.2 exploited. " * 5)
+        sig = compute_signals(art)
+        names = feature_names(sig)
+        ids = store.features.count_document(names, distinct=True)
+        assert ids is not None
+        new = store.get_many([store.insert(art, sig)])
+        stored = next(iter(new.values()))
+        scorer.named(stored.signals, names, ids if counted else None)
+        feats = scorer.article_features(stored)
+        made.append((feats.keys.tolist(), feats.counts.tolist(), store.features.names(list(range(store.features.size())))))
+        store.close()
+    assert made[0] == made[1]
