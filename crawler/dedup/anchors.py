@@ -17,7 +17,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from crawler.dedup.normalize import TLD_ALTERNATION, blank, hinted_lines
+from crawler.dedup.normalize import TLD_ALTERNATION, blank, code_points, hinted_lines
 
 # --- ids --------------------------------------------------------------------------------
 # Boundaries are ASCII: Chinese writes ids against characters ("编号为CVE-2024-1709的漏洞"),
@@ -301,14 +301,15 @@ _EN_NAMES = WordJudgements(_en_name)
 _ZH_LATIN_NAMES = WordJudgements(_zh_latin)
 
 
-def extract_anchors(text: str, lang: str, *, low: str | None = None) -> Counter[str]:
+def extract_anchors(text: str, lang: str, *, low: str | None = None,
+                    low_points: np.ndarray | None = None) -> Counter[str]:
     """Anchors with their counts. ``text`` is folded (NFKC, Simplified, any case); ``low`` is
-    ``text.lower()`` if the caller has it."""
+    ``text.lower()`` and ``low_points`` its ``code_points`` if the caller has them."""
     out: Counter[str] = Counter()
     if has_case_trap(text):
         rest = _anchors_as_written(text, lang, out)
     else:
-        rest = _anchors_lowered(text, lang, out, text.lower() if low is None else low)
+        rest = _anchors_lowered(text, lang, out, text.lower() if low is None else low, low_points)
     # Names: any Latin word in a Chinese text; in English, words that look like names.
     if lang == "zh":
         _ZH_LATIN_NAMES.count(out, _LATIN_WORD_RE.findall(rest))
@@ -318,11 +319,11 @@ def extract_anchors(text: str, lang: str, *, low: str | None = None) -> Counter[
     return out
 
 
-def _anchors_lowered(text: str, lang: str, out: Counter[str], low: str) -> str:
+def _anchors_lowered(text: str, lang: str, out: Counter[str], low: str, low_points: np.ndarray | None = None) -> str:
     """Ids, dates, versions and figures of a text without case traps, found in its lower-cased
     copy by the fast patterns; returns the text without the ids, dates and versions, so that
     their digits don't count again (the order and the removals of :func:`_anchors_as_written`).
-    ``low`` is ``text.lower()``."""
+    ``low`` is ``text.lower()``, ``low_points`` its code points or None."""
     # CVE/CWE/GHSA ids, threat groups and domains.
     found = {"cve": False, "cwe": False, "ghsa": False}
     if "cve" in low:
@@ -337,7 +338,7 @@ def _anchors_lowered(text: str, lang: str, out: Counter[str], low: str) -> str:
         for m in _GHSA_FAST_RE.finditer(low):
             out[m.group(0)] += 1
             found["ghsa"] = True
-    starts = _digit_run_starts(low)
+    starts = _digit_run_starts(low, low_points)
     for m in _threat_groups(low, starts):
         out[f"{m.group(1)}{m.group(2)}"] += 1
     domains = False
@@ -405,25 +406,27 @@ def _digit_table() -> np.ndarray:
 
 
 #: Texts up to this long find their digit-run starts by :data:`_DIGIT_RUN_START_RE` (a headline
-#: of 60 characters: 3 us, where the table's fixed costs took 13 us; even at 500 characters).
-_DIGIT_RUN_REGEX_MAX = 300
+#: of 60 characters: 3 us, where the table's fixed costs took 13 us; even at 500 characters);
+#: longer ones read their code points (which a caller may hand over: ``low_points``).
+DIGIT_RUN_REGEX_MAX = 300
 _DIGIT_RUN_START_RE = re.compile(r"(?<![0-9])\d")
 
 
-def _digit_run_starts(low: str) -> list[int]:
+def _digit_run_starts(low: str, points: np.ndarray | None = None) -> list[int]:
     """The positions of the ``\\d`` characters of ``low`` that no ASCII digit precedes: where a
     group's number, a day or a figure can start (each pattern's first digit follows a letter, a
     separator, white space or no word character). The digit passes each scanned the whole text
     for a digit class, which ``re`` tests character by character (0.15-0.25 ms per pass on an
-    11,000-character article); the code points and a table find them in 0.05 ms."""
-    if len(low) <= _DIGIT_RUN_REGEX_MAX:
+    11,000-character article); the code points and a table find them in 0.05 ms. ``points``:
+    ``code_points(low)`` if the caller has them."""
+    if len(low) <= DIGIT_RUN_REGEX_MAX:
         return [m.start() for m in _DIGIT_RUN_START_RE.finditer(low)]
-    return _digit_run_starts_by_table(low)
+    return _digit_run_starts_by_table(low, points)
 
 
-def _digit_run_starts_by_table(low: str) -> list[int]:
+def _digit_run_starts_by_table(low: str, points: np.ndarray | None = None) -> list[int]:
     """:func:`_digit_run_starts` by :func:`_digit_table`, whatever the length."""
-    cp = np.frombuffer(low.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    cp = code_points(low) if points is None else points
     at = np.flatnonzero(_digit_table()[cp])
     before = cp[at - 1]  # at 0, the last character: that digit is kept whatever it is
     return at[(at == 0) | (before < ord("0")) | (before > ord("9"))].tolist()

@@ -21,7 +21,7 @@ import numpy as np
 import xxhash
 from simhash import Simhash
 
-from crawler.dedup.normalize import fold, remove_urls
+from crawler.dedup.normalize import code_points, fold, remove_urls
 
 SHINGLE = 4  # tokens per feature: 4 CJK characters (about two words) or 4 English words
 # Possessive repeats: the greedy ones' matches, without their backtracking points (anchors._LATIN_WORD_RE).
@@ -267,8 +267,9 @@ def _cjk_hashes() -> np.ndarray:
     return table
 
 
-def fingerprint_of_folded(folded: str) -> tuple[int, int, int]:
-    """``(simhash_of_tokens(t), xxh3_64(" ".join(t)), len(t))`` for ``t = tokens(folded)``.
+def fingerprint_of_folded(folded: str, *, points: np.ndarray | None = None) -> tuple[int, int, int]:
+    """``(simhash_of_tokens(t), xxh3_64(" ".join(t)), len(t))`` for ``t = tokens(folded)``;
+    ``points`` is ``code_points(folded)`` if the caller has it.
 
     A token of ``_TOKEN_RE`` is a CJK character, or a maximal run of ASCII letters and digits
     and of the apostrophes and dots that stand between two of them: the masks below."""
@@ -277,12 +278,12 @@ def fingerprint_of_folded(folded: str) -> tuple[int, int, int]:
             or len(folded.encode("utf-8", "surrogatepass")) - len(folded) < 2 * VECTOR_MIN_WIDE):
         toks = tokens(folded)
         return simhash_of_tokens(toks), xxhash.xxh3_64_intdigest(" ".join(toks).encode("utf-8")), len(toks)
-    return fingerprint_numpy(folded)
+    return fingerprint_numpy(folded, points=points)
 
 
-def fingerprint_numpy(folded: str) -> tuple[int, int, int]:
+def fingerprint_numpy(folded: str, *, points: np.ndarray | None = None) -> tuple[int, int, int]:
     """:func:`fingerprint_of_folded` by the numpy path, whatever the length."""
-    cp = np.frombuffer(folded.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    cp = code_points(folded) if points is None else points
     cjk = np.zeros(cp.size, dtype=bool)
     for lo, hi in _CJK_RANGES:
         cjk |= (cp >= lo) & (cp <= hi)

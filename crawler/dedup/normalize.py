@@ -51,7 +51,8 @@ def _traditional_table() -> np.ndarray:
 _CJK_RE = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 
 
-def _code_points(text: str) -> np.ndarray:
+def code_points(text: str) -> np.ndarray:
+    """The code points of ``text`` (one uint32 each, read-only)."""
     return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
 
 
@@ -61,7 +62,7 @@ def to_simplified(text: str) -> str:
     # (names, variants); a Traditional page has them among its most common characters.
     # The distinct Traditional characters come from a flag table over the code points (numpy,
     # 0.02 ms per 10,000 characters; set(text) made a string object per character: 0.4 ms).
-    cps = _code_points(text)
+    cps = code_points(text)
     hits = np.unique(cps[_traditional_table()[cps]]).size
     if hits < 3:
         return text
