@@ -200,5 +200,5 @@ def test_digit_run_starts_follow_a_blanking(parts, cuts):
             break
         spans.append((start, start + width))
         done = start + width
-    expected = anchors._digit_run_starts(anchors.blank(text, spans))
-    assert anchors._starts_after_blank(anchors._digit_run_starts(text), spans, text) == expected
+    expected = anchors._digit_run_starts(anchors._spaced(text, spans))
+    assert anchors._starts_after_spacing(anchors._digit_run_starts(text), spans, text) == expected
