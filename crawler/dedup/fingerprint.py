@@ -305,6 +305,15 @@ def fingerprint_numpy(folded: str, *, points: np.ndarray | None = None) -> tuple
     th[~is_cjk] = _latin_hashes(folded, cp, latin_starts, latin_lengths)
     simhash = _simhash_of_shingles(_shingles_of(th))
     # " ".join(tokens): the token characters in order, a space before each token but the first.
+    if not is_cjk.any():
+        # Latin tokens only (ASCII), each after a character of no token (the first one aside):
+        # that character, made a space, is the separator. One selection of bytes, where the
+        # general case below inserts the spaces into UTF-32 and decodes it (0.1 ms less a
+        # realistic English article).
+        keep = latin.copy()
+        keep[latin_starts[1:] - 1] = True
+        ascii_bytes = np.where(latin[keep], cp[keep], ord(" ")).astype(np.uint8).tobytes()
+        return simhash, xxhash.xxh3_64_intdigest(ascii_bytes), int(token_at.size)
     chars = np.flatnonzero(latin | cjk)
     joined = np.full(chars.size + token_at.size - 1, ord(" "), dtype=np.uint32)
     # Every token start is a token character: the running count of starts over the token
