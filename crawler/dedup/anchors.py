@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import re
 import sys
+from bisect import bisect_left
 from collections import Counter
 from collections.abc import Callable, Iterator
 from functools import lru_cache
 
 import numpy as np
 
-from crawler.dedup.normalize import TLD_ALTERNATION, blank, hinted_lines
+from crawler.dedup.normalize import TLD_ALTERNATION, code_points, hinted_lines
 
 # --- ids --------------------------------------------------------------------------------
 # Boundaries are ASCII: Chinese writes ids against characters ("编号为CVE-2024-1709的漏洞"),
@@ -178,7 +179,7 @@ def _en_word_anchor(word: str) -> str | None:
 # 3. Hinted lines: the domain and version patterns never match across a line break and every
 #    match holds a cheap hint (".com", ".1"); they run only on the lines where the hint occurs.
 # A ``sub`` that removes matched ids runs only if its pattern matched, and blanks the spans its
-# (equivalent) fast pattern finds.
+# (equivalent) fast pattern finds, with as many spaces (:func:`_spaced`): the positions stay.
 _CASE_TRAPS_RE = re.compile("[\u0130\u0131\u017f\u212a]")
 _CASE_TRAPS = "\u0130\u0131\u017f\u212a"
 
@@ -301,14 +302,15 @@ _EN_NAMES = WordJudgements(_en_name)
 _ZH_LATIN_NAMES = WordJudgements(_zh_latin)
 
 
-def extract_anchors(text: str, lang: str, *, low: str | None = None) -> Counter[str]:
+def extract_anchors(text: str, lang: str, *, low: str | None = None,
+                    low_points: np.ndarray | None = None) -> Counter[str]:
     """Anchors with their counts. ``text`` is folded (NFKC, Simplified, any case); ``low`` is
-    ``text.lower()`` if the caller has it."""
+    ``text.lower()`` and ``low_points`` its ``code_points`` if the caller has them."""
     out: Counter[str] = Counter()
     if has_case_trap(text):
         rest = _anchors_as_written(text, lang, out)
     else:
-        rest = _anchors_lowered(text, lang, out, text.lower() if low is None else low)
+        rest = _anchors_lowered(text, lang, out, text.lower() if low is None else low, low_points)
     # Names: any Latin word in a Chinese text; in English, words that look like names.
     if lang == "zh":
         _ZH_LATIN_NAMES.count(out, _LATIN_WORD_RE.findall(rest))
@@ -318,11 +320,12 @@ def extract_anchors(text: str, lang: str, *, low: str | None = None) -> Counter[
     return out
 
 
-def _anchors_lowered(text: str, lang: str, out: Counter[str], low: str) -> str:
+def _anchors_lowered(text: str, lang: str, out: Counter[str], low: str, low_points: np.ndarray | None = None) -> str:
     """Ids, dates, versions and figures of a text without case traps, found in its lower-cased
-    copy by the fast patterns; returns the text without the ids, dates and versions, so that
-    their digits don't count again (the order and the removals of :func:`_anchors_as_written`).
-    ``low`` is ``text.lower()``."""
+    copy by the fast patterns; returns the text without the ids, dates and versions (each
+    replaced by spaces, :func:`_spaced`), so that their digits don't count again (the order and
+    the removals of :func:`_anchors_as_written`, whose ``sub`` leaves one space a removal).
+    ``low`` is ``text.lower()``, ``low_points`` its code points or None."""
     # CVE/CWE/GHSA ids, threat groups and domains.
     found = {"cve": False, "cwe": False, "ghsa": False}
     if "cve" in low:
@@ -337,7 +340,7 @@ def _anchors_lowered(text: str, lang: str, out: Counter[str], low: str) -> str:
         for m in _GHSA_FAST_RE.finditer(low):
             out[m.group(0)] += 1
             found["ghsa"] = True
-    starts = _digit_run_starts(low)
+    starts = _digit_run_starts(low, low_points)
     for m in _threat_groups(low, starts):
         out[f"{m.group(1)}{m.group(2)}"] += 1
     domains = False
@@ -352,13 +355,13 @@ def _anchors_lowered(text: str, lang: str, out: Counter[str], low: str) -> str:
     for kind, pattern in (("cve", _CVE_FAST_RE), ("cwe", _CWE_FAST_RE), ("ghsa", _GHSA_FAST_RE)):
         if found[kind]:
             spans = [m.span() for m in pattern.finditer(rest_low)]
-            starts = _starts_after_blank(starts, spans, rest_low)
-            rest, rest_low = blank(rest, spans), blank(rest_low, spans)
+            starts = _starts_after_spacing(starts, spans, rest_low)
+            rest, rest_low = _spaced(rest, spans), _spaced(rest_low, spans)
     if domains:
         spans = [m.span() for start, end in hinted_lines(_DOMAIN_HINT_LOW_RE, rest_low)
                  for m in _DOMAIN_LOW_RE.finditer(rest_low, start, end)]
-        starts = _starts_after_blank(starts, spans, rest_low)
-        rest, rest_low = blank(rest, spans), blank(rest_low, spans)
+        starts = _starts_after_spacing(starts, spans, rest_low)
+        rest, rest_low = _spaced(rest, spans), _spaced(rest_low, spans)
     # English and Chinese month-day dates; the Chinese ones are removed.
     for m in _english_dates(rest_low, starts):
         _count_date(out, _MONTHS.get(m.group(1).rstrip(".")), int(m.group(2)))
@@ -369,8 +372,8 @@ def _anchors_lowered(text: str, lang: str, out: Counter[str], low: str) -> str:
             month, day = int(m.group(1)), int(m.group(2))
             if 1 <= month <= 12:
                 _count_date(out, month, day)
-        starts = _starts_after_blank(starts, spans, rest_low)
-        rest, rest_low = blank(rest, spans), blank(rest_low, spans)
+        starts = _starts_after_spacing(starts, spans, rest_low)
+        rest, rest_low = _spaced(rest, spans), _spaced(rest_low, spans)
     # Version strings (three parts, or ``v`` and two); the ones of three parts or more are removed.
     lines = list(hinted_lines(_DOT_DIGIT_RE, rest_low))
     versions = False
@@ -382,8 +385,8 @@ def _anchors_lowered(text: str, lang: str, out: Counter[str], low: str) -> str:
                 out["v:" + v] += 1
     if versions:
         spans = [m.span() for start, end in lines for m in _VERSION_3_RE.finditer(rest, start, end)]
-        starts = _starts_after_blank(starts, spans, rest_low)
-        rest, rest_low = blank(rest, spans), blank(rest_low, spans)
+        starts = _starts_after_spacing(starts, spans, rest_low)
+        rest, rest_low = _spaced(rest, spans), _spaced(rest_low, spans)
     # Figures, normalised across 万/亿 and million/billion.
     if lang == "zh":
         _count_numbers(out, _number_figures(_NUM_ZH_FAST_RE, rest, starts), _SCALE_ZH)
@@ -405,51 +408,70 @@ def _digit_table() -> np.ndarray:
 
 
 #: Texts up to this long find their digit-run starts by :data:`_DIGIT_RUN_START_RE` (a headline
-#: of 60 characters: 3 us, where the table's fixed costs took 13 us; even at 500 characters).
-_DIGIT_RUN_REGEX_MAX = 300
+#: of 60 characters: 3 us, where the table's fixed costs took 13 us; even at 500 characters);
+#: longer ones read their code points (which a caller may hand over: ``low_points``).
+DIGIT_RUN_REGEX_MAX = 300
 _DIGIT_RUN_START_RE = re.compile(r"(?<![0-9])\d")
 
 
-def _digit_run_starts(low: str) -> list[int]:
+def _digit_run_starts(low: str, points: np.ndarray | None = None) -> list[int]:
     """The positions of the ``\\d`` characters of ``low`` that no ASCII digit precedes: where a
     group's number, a day or a figure can start (each pattern's first digit follows a letter, a
     separator, white space or no word character). The digit passes each scanned the whole text
     for a digit class, which ``re`` tests character by character (0.15-0.25 ms per pass on an
-    11,000-character article); the code points and a table find them in 0.05 ms."""
-    if len(low) <= _DIGIT_RUN_REGEX_MAX:
+    11,000-character article); the code points and a table find them in 0.05 ms. ``points``:
+    ``code_points(low)`` if the caller has them."""
+    if len(low) <= DIGIT_RUN_REGEX_MAX:
         return [m.start() for m in _DIGIT_RUN_START_RE.finditer(low)]
-    return _digit_run_starts_by_table(low)
+    return _digit_run_starts_by_table(low, points)
 
 
-def _digit_run_starts_by_table(low: str) -> list[int]:
+def _digit_run_starts_by_table(low: str, points: np.ndarray | None = None) -> list[int]:
     """:func:`_digit_run_starts` by :func:`_digit_table`, whatever the length."""
-    cp = np.frombuffer(low.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    cp = code_points(low) if points is None else points
     at = np.flatnonzero(_digit_table()[cp])
     before = cp[at - 1]  # at 0, the last character: that digit is kept whatever it is
     return at[(at == 0) | (before < ord("0")) | (before > ord("9"))].tolist()
 
 
-def _starts_after_blank(starts: list[int], spans: list[tuple[int, int]], text: str) -> list[int]:
-    """:func:`_digit_run_starts` of ``blank(text, spans)``, from ``starts``, those of ``text``: a
-    start outside the spans moves left by what the spans before it lost, the starts inside a span
-    go, and the digit right after a span (now after its space) is a start, unless the next span
-    takes it too. Computing them again took 0.05 ms, after each of one to three blankings."""
+def _spaced(text: str, spans: list[tuple[int, int]]) -> str:
+    """``text`` with each of the (sorted, disjoint) spans replaced by as many spaces: what
+    ``normalize.blank`` (one space a span) leaves, to every pattern that reads the text after a
+    removal (white space is one ``\\s*``, ``\\s+`` or word break there, whatever its length;
+    no pattern takes a single optional space across a removed span: an id starts after a non-word
+    character and ends before one), with the positions of the text kept. ``text`` itself if
+    there are none."""
+    if not spans:
+        return text
+    parts: list[str] = []
+    done = 0
+    for start, end in spans:
+        parts.append(text[done:start])
+        parts.append(" " * (end - start))
+        done = end
+    parts.append(text[done:])
+    return "".join(parts)
+
+
+def _starts_after_spacing(starts: list[int], spans: list[tuple[int, int]], text: str) -> list[int]:
+    """:func:`_digit_run_starts` of ``_spaced(text, spans)``, from ``starts``, those of ``text``:
+    the starts inside a span go, and the digit right after a span (now after a space) is a start,
+    unless the next span takes it too. The positions stay (:func:`_spaced`): the starts between
+    the spans are kept by slices, where shifting each by what the spans before it lost was a
+    Python step per start after each of one to four removals (0.03-0.1 ms an article)."""
     if not spans:
         return starts
     out: list[int] = []
     table = _digit_table()
-    i, n, shift = 0, len(starts), 0
+    i, n = 0, len(starts)
     for k, (start, end) in enumerate(spans):
-        while i < n and starts[i] < start:
-            out.append(starts[i] - shift)
-            i += 1
-        while i < n and starts[i] < end:
-            i += 1
-        shift += end - start - 1
+        j = bisect_left(starts, start, i)
+        out += starts[i:j]
+        i = bisect_left(starts, end, j)
         if (end < len(text) and table[ord(text[end])] and (i == n or starts[i] != end)
                 and (k + 1 == len(spans) or spans[k + 1][0] != end)):
-            out.append(end - shift)
-    out.extend(at - shift for at in starts[i:])
+            out.append(end)
+    out += starts[i:]
     return out
 
 

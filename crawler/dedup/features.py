@@ -8,11 +8,12 @@ from dataclasses import dataclass, field, fields
 from datetime import datetime, timezone
 from typing import Any
 
-from crawler.dedup.anchors import extract_anchors, has_case_trap
+from crawler.dedup.anchors import DIGIT_RUN_REGEX_MAX, extract_anchors, has_case_trap
 from crawler.dedup.fingerprint import fingerprint_of_folded
 from crawler.dedup.normalize import (
     _COMMON_COMPATIBILITY,
     canonical,
+    code_points,
     lower_maps_each_character,
     remove_urls,
     remove_urls_lowered,
@@ -91,7 +92,7 @@ class Signals:
     def to_json(self) -> dict[str, Any]:
         # What dataclasses.asdict gives (fresh containers), without its recursive deep copy:
         # that was 2 ms of a 65 KB article's insert.
-        d = {f.name: getattr(self, f.name) for f in fields(self)}
+        d = {name: getattr(self, name) for name in _SIGNAL_FIELDS}
         d["anchors"] = dict(self.anchors)
         d["terms"] = dict(self.terms)
         d["source_links"] = [dict(link) for link in self.source_links]
@@ -106,6 +107,9 @@ class Signals:
         d["content_hash"] = int(d["content_hash"], 16)
         return cls(**d)
 
+
+#: The fields of :class:`Signals`, in order (``dataclasses.fields`` builds them a call).
+_SIGNAL_FIELDS = tuple(f.name for f in fields(Signals))
 
 _RECOMMENDED_HINT_RE = re.compile(_RECOMMENDED_RE.pattern.split("(", 1)[1].rsplit(")", 1)[0], re.IGNORECASE)
 # The same search as ``in`` scans of the lower-cased text for each heading (0.03 ms where the
@@ -215,8 +219,11 @@ def compute_signals(article: Article) -> Signals:
         head, folded = _head_lowered(article, text, text_low)
     else:
         head, folded = _head(article, text, text_low)
-    simhash, content_hash, length = fingerprint_of_folded(folded)  # of fingerprint.tokens(folded)
-    anchors = dict(extract_anchors(head, article.lang, low=folded))
+    # The folded text's code points, read by the fingerprint (a long text's) and by the anchors'
+    # digit scan: one encoding of the text less (0.02-0.05 ms a realistic article).
+    points = code_points(folded) if len(folded) > DIGIT_RUN_REGEX_MAX else None
+    simhash, content_hash, length = fingerprint_of_folded(folded, points=points)  # of fingerprint.tokens(folded)
+    anchors = dict(extract_anchors(head, article.lang, low=folded, low_points=points))
     words = dict(terms(folded, article.lang))
     url_key = normalize_url(article.url) if article.url else ""  # the article's own key, which source_links needs too
     return Signals(

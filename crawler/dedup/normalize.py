@@ -48,10 +48,17 @@ def _traditional_table() -> np.ndarray:
     return table
 
 
+@lru_cache(maxsize=1)
+def _first_traditional() -> int:
+    """The lowest code point of a Traditional character."""
+    return min(map(ord, _traditional_chars()))
+
+
 _CJK_RE = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 
 
-def _code_points(text: str) -> np.ndarray:
+def code_points(text: str) -> np.ndarray:
+    """The code points of ``text`` (one uint32 each, read-only)."""
     return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
 
 
@@ -61,7 +68,11 @@ def to_simplified(text: str) -> str:
     # (names, variants); a Traditional page has them among its most common characters.
     # The distinct Traditional characters come from a flag table over the code points (numpy,
     # 0.02 ms per 10,000 characters; set(text) made a string object per character: 0.4 ms).
-    cps = _code_points(text)
+    cps = code_points(text)
+    # Below the first Traditional character (U+346E) lies every character of an English text
+    # (its highest code point is found in 6 us; the table look-up of each took 25 us).
+    if not cps.size or cps.max() < _first_traditional():
+        return text
     hits = np.unique(cps[_traditional_table()[cps]]).size
     if hits < 3:
         return text

@@ -181,7 +181,7 @@ def test_digit_table_flags_what_re_calls_a_digit():
                                  "x" * 97]), max_size=40))
 def test_digit_run_starts_by_regex_as_by_the_table(parts):
     text = "".join(parts)
-    for cut in {len(text), anchors._DIGIT_RUN_REGEX_MAX, anchors._DIGIT_RUN_REGEX_MAX + 1, 1}:
+    for cut in {len(text), anchors.DIGIT_RUN_REGEX_MAX, anchors.DIGIT_RUN_REGEX_MAX + 1, 1}:
         low = text[:cut]
         expected = [m.start() for m in re.finditer(r"\d", low) if m.start() == 0 or low[m.start() - 1] not in "0123456789"]
         assert anchors._digit_run_starts_by_table(low) == expected
@@ -200,5 +200,5 @@ def test_digit_run_starts_follow_a_blanking(parts, cuts):
             break
         spans.append((start, start + width))
         done = start + width
-    expected = anchors._digit_run_starts(anchors.blank(text, spans))
-    assert anchors._starts_after_blank(anchors._digit_run_starts(text), spans, text) == expected
+    expected = anchors._digit_run_starts(anchors._spaced(text, spans))
+    assert anchors._starts_after_spacing(anchors._digit_run_starts(text), spans, text) == expected

@@ -82,3 +82,11 @@ def test_words_encoded_once_make_the_same_record() -> None:
         sig.source_links = [{"url": "x.example/1", "kind": "translated_from"}]
         payload = build_payload(article, sig, status=None, signals_json=sig.to_json())
         assert encode(payload, words=encoded_words(sig)) == encode(payload)
+
+
+@pytest.mark.parametrize("value", [None, True, False, 0, -7, 2**70, 1.5, float("inf"), "", "é\u2028\"\\\n", [1, "a"],
+                                   {"b": 1, "a": None}])
+def test_values_written_directly_are_what_the_encoder_writes(value: object) -> None:
+    from crawler.dedup.payload import _json_value, json_text
+
+    assert _json_value(value) == json_text(value)
