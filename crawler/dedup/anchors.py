@@ -18,7 +18,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from crawler.dedup.normalize import TLD_ALTERNATION, code_points, hinted_lines
+from crawler.dedup.normalize import TLD_ALTERNATION, blank, code_points, hinted_lines
 
 # --- ids --------------------------------------------------------------------------------
 # Boundaries are ASCII: Chinese writes ids against characters ("编号为CVE-2024-1709的漏洞"),
@@ -435,22 +435,13 @@ def _digit_run_starts_by_table(low: str, points: np.ndarray | None = None) -> li
 
 
 def _spaced(text: str, spans: list[tuple[int, int]]) -> str:
-    """``text`` with each of the (sorted, disjoint) spans replaced by as many spaces: what
-    ``normalize.blank`` (one space a span) leaves, to every pattern that reads the text after a
+    """``text`` with each of the (sorted, disjoint) spans replaced by as many spaces (``blank``
+    with ``keep_length``): the same as ``blank``'s one space a span, to every pattern that reads the text after a
     removal (white space is one ``\\s*``, ``\\s+`` or word break there, whatever its length;
     no pattern takes a single optional space across a removed span: an id starts after a non-word
     character and ends before one), with the positions of the text kept. ``text`` itself if
     there are none."""
-    if not spans:
-        return text
-    parts: list[str] = []
-    done = 0
-    for start, end in spans:
-        parts.append(text[done:start])
-        parts.append(" " * (end - start))
-        done = end
-    parts.append(text[done:])
-    return "".join(parts)
+    return blank(text, spans, keep_length=True)
 
 
 def _starts_after_spacing(starts: list[int], spans: list[tuple[int, int]], text: str) -> list[int]:

@@ -230,8 +230,9 @@ def _spans_on_lines(pattern: re.Pattern[str], text: str, lines: list[tuple[int, 
     return [m.span() for line_start, line_end in lines for m in pattern.finditer(text, line_start, line_end)]
 
 
-def blank(text: str, spans: list[tuple[int, int]]) -> str:
-    """``text`` with each of the (sorted, disjoint) spans replaced by one space, as ``sub(" ", ...)``;
+def blank(text: str, spans: list[tuple[int, int]], *, keep_length: bool = False) -> str:
+    """``text`` with each of the (sorted, disjoint) spans replaced by one space, as ``sub(" ", ...)``,
+    or with ``keep_length`` by as many spaces as it is long (the positions of the text kept);
     ``text`` itself if there are none."""
     if not spans:
         return text
@@ -239,7 +240,7 @@ def blank(text: str, spans: list[tuple[int, int]]) -> str:
     done = 0
     for start, end in spans:
         parts.append(text[done:start])
-        parts.append(" ")
+        parts.append(" " * (end - start) if keep_length else " ")
         done = end
     parts.append(text[done:])
     return "".join(parts)

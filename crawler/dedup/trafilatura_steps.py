@@ -663,22 +663,27 @@ def _emphasis(body: _Element) -> None:
     for hi in outermost:
         xml._collapse_emphasis(hi)
     for element in dict.fromkeys(hi.getparent() for hi in body.iter("hi")):
-        # xml._merge_adjacent_hi's reverse pass: removing nxt never disturbs the pairs still to be visited
-        children = list(element)
-        for i in range(len(children) - 2, -1, -1):
-            curr, nxt = children[i], children[i + 1]
-            if (
-                curr.tag == "hi"
-                and nxt.tag == "hi"
-                and curr.get("rend") == nxt.get("rend")
-                and curr.get("rend") in xml.MERGEABLE_RENDS
-                and len(curr) == 0
-                and len(nxt) == 0
-                and not (curr.tail or "").strip()
-            ):
-                curr.text = (curr.text or "") + (curr.tail or "") + (nxt.text or "")
-                curr.tail = nxt.tail
-                element.remove(nxt)
+        _merge_adjacent_hi(element, list(element), xml.MERGEABLE_RENDS)
+
+
+def _merge_adjacent_hi(element: _Element, children: list[_Element], mergeable: frozenset[str] | set[str]) -> None:
+    """``xml._merge_adjacent_hi``'s reverse pass over ``element``'s ``children`` (a list of them,
+    kept in step): removing ``nxt`` never disturbs the pairs still to be visited."""
+    for i in range(len(children) - 2, -1, -1):
+        curr, nxt = children[i], children[i + 1]
+        if (
+            curr.tag == "hi"
+            and nxt.tag == "hi"
+            and curr.get("rend") == nxt.get("rend")
+            and curr.get("rend") in mergeable
+            and len(curr) == 0
+            and len(nxt) == 0
+            and not (curr.tail or "").strip()
+        ):
+            curr.text = (curr.text or "") + (curr.tail or "") + (nxt.text or "")
+            curr.tail = nxt.tail
+            element.remove(nxt)
+            del children[i + 1]
 
 
 def _strip_block_whitespace(element: _Element) -> None:
@@ -870,20 +875,7 @@ def _flat_paragraph(child: _Element, kids: list[_Element], parts: list[str], xml
         value = kid.tail
         if value and search(value) is not None:
             kid.tail = _escape_text(value)
-    # xml._merge_adjacent_hi's reverse pass (as in _emphasis)
-    for i in range(len(kids) - 2, -1, -1):
-        curr, nxt = kids[i], kids[i + 1]
-        if (
-            curr.tag == "hi"
-            and nxt.tag == "hi"
-            and curr.get("rend") == nxt.get("rend")
-            and curr.get("rend") in xml.MERGEABLE_RENDS
-            and not (curr.tail or "").strip()
-        ):
-            curr.text = (curr.text or "") + (curr.tail or "") + (nxt.text or "")
-            curr.tail = nxt.tail
-            child.remove(nxt)
-            del kids[i + 1]
+    _merge_adjacent_hi(child, kids, xml.MERGEABLE_RENDS)  # (kids without children of their own)
     text = child.text
     if text:
         stripped = text.lstrip()
