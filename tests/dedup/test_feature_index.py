@@ -25,6 +25,15 @@ def articles(seed: int, n: int, host: str = "x.example", words: list[str] = WORD
             for _ in range(n)]
 
 
+def catalog_of(tmp_path, arts: list[Article]) -> tuple[ArticleStore, Detector]:
+    """A catalog in ``tmp_path`` with ``arts`` added by its detector (not committed)."""
+    store = ArticleStore(tmp_path / "c.sqlite3")
+    det = Detector(store)
+    for a in arts:
+        det.add(a)
+    return store, det
+
+
 def assert_df_as_in_sqlite(store: ArticleStore) -> None:
     fi = store.features
     fi.flush()  # the table follows memory at a flush (the store's commit)
@@ -77,20 +86,14 @@ def test_a_reopened_catalog_reads_its_frequencies(tmp_path, monkeypatch: pytest.
 
 def test_a_full_vocabulary_starts_again(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(feature_index, "VOCABULARY_SIZE", 250)  # three articles' features
-    store = ArticleStore(tmp_path / "c.sqlite3")
-    det = Detector(store)
-    for a in articles(4, 30, words=[f"v{n}" for n in range(1000)]):
-        det.add(a)
+    store, det = catalog_of(tmp_path, articles(4, 30, words=[f"v{n}" for n in range(1000)]))
     assert store.features.epoch > 0 and len(store.features._names) <= 250
     assert_df_as_in_sqlite(store)
     store.close()
 
 
 def test_a_rollback_drops_the_frequencies_held_in_memory(tmp_path) -> None:
-    store = ArticleStore(tmp_path / "c.sqlite3")
-    det = Detector(store)
-    for a in articles(5, 10):
-        det.add(a)
+    store, det = catalog_of(tmp_path, articles(5, 10))
     store.commit()
     before = dict(store.conn.execute("SELECT feature, n FROM df"))
     for a in articles(6, 10, host="y.example"):
@@ -167,10 +170,7 @@ def test_a_killed_process_leaves_frequencies_that_match_the_articles(tmp_path) -
 
 @pytest.mark.parametrize("limit", [300, 5, 1])
 def test_candidate_ids_are_the_candidates_articles(tmp_path, limit: int) -> None:
-    store = ArticleStore(tmp_path / "c.sqlite3")
-    det = Detector(store)
-    for a in articles(10, 40):
-        det.add(a)
+    store, det = catalog_of(tmp_path, articles(10, 40))
     fi = store.features
     for a in articles(11, 5, host="y.example"):
         feats = det._indexed_features(store.get(det.add(a)[0]).signals)
@@ -212,11 +212,8 @@ def held_postings(fi: feature_index.FeatureIndex, feats: list[str]) -> dict[str,
 def test_postings_held_in_memory_stay_equal_to_the_table(tmp_path) -> None:
     """Adds (new articles, and older ones re-added out of order as settling does), a delete and a
     rollback: what candidate gathering reads from memory is what the table holds."""
-    store = ArticleStore(tmp_path / "c.sqlite3")
-    det = Detector(store)
+    store, det = catalog_of(tmp_path, articles(12, 30))
     fi = store.features
-    for a in articles(12, 30):
-        det.add(a)
     store.commit()
     feats = sorted(f for (f,) in store.conn.execute("SELECT DISTINCT feature FROM posting_lists"))
     assert held_postings(fi, feats) == sqlite_postings(store, feats)  # read, now held
@@ -238,10 +235,7 @@ def test_postings_held_in_memory_stay_equal_to_the_table(tmp_path) -> None:
 
 def test_posting_lists_past_the_bound_are_forgotten(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(feature_index, "POSTINGS_CACHE_BYTES", 2000)
-    store = ArticleStore(tmp_path / "c.sqlite3")
-    det = Detector(store)
-    for a in articles(14, 30):
-        det.add(a)
+    store, det = catalog_of(tmp_path, articles(14, 30))
     fi = store.features
     feats = sorted(f for (f,) in store.conn.execute("SELECT DISTINCT feature FROM posting_lists"))
     assert held_postings(fi, feats) == sqlite_postings(store, feats)
@@ -268,11 +262,8 @@ def test_candidate_masses_are_summed_in_the_order_of_the_rows(tmp_path) -> None:
 def test_postings_wait_for_the_flush_and_are_found_before_it(tmp_path) -> None:
     """Postings added since the last flush are in no table row yet, yet candidate gathering finds
     them (read from the table or held in memory), equal to the reference; a rollback drops them."""
-    store = ArticleStore(tmp_path / "c.sqlite3")
-    det = Detector(store)
+    store, det = catalog_of(tmp_path, articles(21, 20))
     fi = store.features
-    for a in articles(21, 20):
-        det.add(a)
     store.commit()
     assert len(table_postings(store)) > 0
     committed = len(table_postings(store))
@@ -309,10 +300,7 @@ def test_postings_wait_for_the_flush_and_are_found_before_it(tmp_path) -> None:
 
 def test_candidate_ids_by_idf_are_those_of_the_idf_weights(tmp_path) -> None:
     """The detector's one lookup of frequencies and weights finds what ``idf`` weights find."""
-    store = ArticleStore(tmp_path / "c.sqlite3")
-    det = Detector(store)
-    for a in articles(23, 40):
-        det.add(a)
+    store, det = catalog_of(tmp_path, articles(23, 40))
     fi = store.features
     for a in articles(24, 5, host="y.example"):
         feats = det._indexed_features(store.get(det.add(a)[0]).signals)
@@ -422,10 +410,7 @@ def test_clearing_the_postings_removes_what_deleting_every_article_does(tmp_path
 
 
 def test_a_delete_by_features_removes_what_a_delete_by_article_does(tmp_path) -> None:
-    store = ArticleStore(tmp_path / "c.sqlite3")
-    det = Detector(store)
-    for a in articles(27, 30):
-        det.add(a)
+    store, det = catalog_of(tmp_path, articles(27, 30))
     ids = [i for (i,) in store.conn.execute("SELECT id FROM articles ORDER BY id")]
     fi = store.features
     before = all_postings(store)
@@ -502,10 +487,7 @@ def test_candidates_ranked_by_id_or_by_sort_are_the_reference(tmp_path, monkeypa
     if not by_id:
         monkeypatch.setattr(feature_index, "_BY_ID_ROWS", 0)
         monkeypatch.setattr(feature_index, "_BY_ID_EXTRA", 0)
-    store = ArticleStore(tmp_path / "c.sqlite3")
-    det = Detector(store)
-    for a in articles(31, 40):
-        det.add(a)
+    store, det = catalog_of(tmp_path, articles(31, 40))
     fi = store.features
     for a in articles(32, 5, host="y.example"):
         feats = det._indexed_features(store.get(det.add(a)[0]).signals)
